@@ -1,0 +1,61 @@
+# soulplayer: corpus -> training -> soul.bin -> gen -> ca65/ld65 -> PRG/D64 -> VICE
+#
+#   make disk    build build/soulplayer.d64 (SOUL=... TOKENIZER=... for another soul)
+#   make test    the whole test suite (Python reference, training, VICE)
+#   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
+#   make train   train a soul from the built-in corpus into runs/default
+#   make run     start VICE on the disk with the labels loaded
+#
+# Each target bootstraps what it needs (system tools, .venv) and is a quick
+# no-op when everything is present.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SOUL_CLI := $(VENV)/bin/soul
+SOUL      ?= models/soul.bin
+TOKENIZER ?= models/tokenizer.json
+BUILD   := build
+
+.PHONY: all disk test bench bench-ref train run sys venv venv-full clean
+
+all: disk
+
+# --- setup -----------------------------------------------------------------
+sys:
+	@bash tools/bootstrap.sh
+
+$(VENV)/.base: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.full: $(VENV)/.base
+	$(PY) -m pip install -q -e '.[train,test]'
+	@touch $@
+
+venv: $(VENV)/.base
+venv-full: $(VENV)/.full
+
+# --- main jobs ---------------------------------------------------------------
+disk: sys venv
+	$(SOUL_CLI) build --soul $(SOUL) --tokenizer $(TOKENIZER) --out $(BUILD)
+
+test: sys venv-full
+	$(PY) -m pytest -q
+
+bench: sys venv
+	$(SOUL_CLI) bench --soul $(SOUL) --out $(BUILD)/bench.json
+
+bench-ref: venv
+	$(SOUL_CLI) bench-ref --soul $(SOUL)
+
+train: venv-full
+	$(SOUL_CLI) train --output runs/default
+
+run: disk
+	x64sc -moncommands $(BUILD)/soulplayer.lbl -autostart $(BUILD)/soulplayer.d64
+
+clean:
+	rm -rf $(BUILD)

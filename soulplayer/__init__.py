@@ -1,0 +1,1 @@
+"""soulplayer: a tiny transformer, bit-exact on a Commodore 64."""

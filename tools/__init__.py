@@ -1,0 +1,1 @@
+"""Tools around the C64 build: VICE harness, disk image, flashing, benchmarks."""

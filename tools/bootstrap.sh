@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install the system tools soulplayer needs: cc65 (ca65/ld65), VICE (x64sc, x64)
+# and open-roms (free C64 ROMs for headless tests). Quick no-op when present.
+set -euo pipefail
+
+ROMS=/usr/share/open-roms/C64
+have_all() {
+    command -v ca65 >/dev/null && command -v ld65 >/dev/null &&
+    command -v x64sc >/dev/null && command -v x64 >/dev/null &&
+    [ -f "$ROMS/kernal" ] && [ -f "$ROMS/basic" ] && [ -f "$ROMS/chargen" ]
+}
+have_all && exit 0
+
+if ! command -v apt-get >/dev/null; then
+    cat >&2 <<MSG
+soulplayer: this system has no apt-get; install these yourself, then run make again:
+  cc65       (ca65, ld65)   https://cc65.github.io
+  VICE 3.x   (x64sc, x64)   https://vice-emu.sourceforge.io
+  open-roms  (C64 kernal/basic/chargen in $ROMS)
+MSG
+    exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "soulplayer: not root and no sudo; run: apt-get install cc65 vice open-roms" >&2; exit 1; }
+    SUDO=sudo
+fi
+
+# VICE lives in Debian's contrib (Ubuntu: multiverse): enable that component if missing.
+. /etc/os-release
+extra=contrib
+[ "${ID:-}" = ubuntu ] && extra="universe multiverse"
+enable_components() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        grep -q '^Components:.*\bmain\b' "$f" || continue
+        for c in $extra; do
+            grep -q "^Components:.*\b$c\b" "$f" || $SUDO sed -i "/^Components:/ s/\$/ $c/" "$f"
+        done
+    done
+    if [ -f /etc/apt/sources.list ]; then
+        for c in $extra; do
+            $SUDO sed -i -E "/^deb(-src)? .* main( |\$)/ { / $c( |\$)/! s/\$/ $c/ }" /etc/apt/sources.list
+        done
+    fi
+}
+enable_components
+
+echo "soulplayer: installing cc65, vice, open-roms with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends cc65 vice open-roms python3-venv >/dev/null
+have_all || { echo "soulplayer: install finished but ca65/x64sc/open-roms are still missing" >&2; exit 1; }

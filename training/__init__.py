@@ -1,0 +1,1 @@
+"""PyTorch trainer: corpus -> BPE -> QAT transformer -> soul.bin."""
