@@ -1,0 +1,190 @@
+"""`soul`: the command line. Commands from the other packages load lazily, so
+`soul chat` starts without importing torch or the 6502 toolchain."""
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .chat import generate, prompt_ids
+from .errors import SoulError
+from .soulfile import load_soul
+from .tokenizer import Tokenizer
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_SOUL = MODELS / "soul.bin"
+DEFAULT_TOKENIZER = MODELS / "tokenizer.json"
+
+LAZY_COMMANDS = {
+    "train": "soulplayer.training.command:train",
+    "build": "soulplayer.tools.commands_program:build",
+    "flash": "soulplayer.tools.commands_program:flash",
+    "bench": "soulplayer.tools.commands:bench",
+}
+
+
+class SoulGroup(click.Group):
+    """Loads LAZY_COMMANDS on demand; turns SoulError into one line on stderr."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as e:
+                return _unavailable(name, e)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SoulError as e:
+            click.echo(f"soul: error: {e}", err=True)
+            sys.exit(1)
+
+
+def _unavailable(name, error):
+    """Stands in for a command whose module cannot load, so `soul --help` still works."""
+    def fail():
+        raise click.ClickException(f"'{name}' is not available: {error}")
+    return click.Command(name, callback=fail, help=f"(not available: {error})")
+
+
+def load_pair(soul_path, tokenizer_path):
+    soul = load_soul(soul_path)
+    tok = Tokenizer.load(tokenizer_path)
+    if tok.vocab_size != soul.config.vocab_size:
+        raise SoulError(f"{tokenizer_path}: {tok.vocab_size} tokens but {soul_path} has a vocabulary "
+                        f"of {soul.config.vocab_size}")
+    return soul, tok
+
+
+soul_option = click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
+                           show_default=True, help="soul.bin to run")
+tokenizer_option = click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
+                                default=str(DEFAULT_TOKENIZER), show_default=True, help="tokenizer.json")
+
+
+@click.group(cls=SoulGroup)
+def main():
+    """soulplayer: train a tiny transformer and run it bit-exact on a C64."""
+
+
+def _choose_function(temperature, seed):
+    if not temperature:
+        return None
+    from .sampling import Sampler  # the C64's integer sampler
+    return Sampler(temperature, seed).choose
+
+
+@main.command()
+@soul_option
+@tokenizer_option
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="0 = greedy; otherwise sample exactly as the C64 does")
+@click.option("--seed", type=int, default=1, show_default=True, help="sampler seed (with --temperature)")
+def chat(soul_path, tokenizer_path, temperature, seed):
+    """Talk to a soul, decoding exactly as the C64 does. `q` alone quits.
+
+    With stdin not a terminal: one prompt per line in, one reply per line out."""
+    soul, tok = load_pair(soul_path, tokenizer_path)
+    choose = _choose_function(temperature, seed)
+    interactive = sys.stdin.isatty()
+
+    def answer(line, stream):
+        ids = prompt_ids(line, tok, soul.config)
+        text = []
+        for token in (generate(soul, ids, choose) if choose else generate(soul, ids)):
+            piece = tok.token_text(token)
+            text.append(piece)
+            if stream:
+                click.echo(piece, nl=False)
+        return "".join(text)
+
+    if not interactive:
+        for line in sys.stdin:
+            if line.strip().lower() == "q":
+                return
+            click.echo(answer(line.rstrip("\n"), stream=False))
+        return
+    click.echo("soulplayer chat: type a line; q alone quits.")
+    while True:
+        try:
+            line = input("YOU> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if line.strip().lower() == "q":
+            return
+        click.echo("C64> ", nl=False)
+        answer(line, stream=True)
+        click.echo()
+
+
+def _parse_ids(text, vocab_size, context):
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SoulError(f"--ids: expected comma-separated integers, got {text!r}") from None
+    if not 1 <= len(ids) <= context:
+        raise SoulError(f"--ids: {len(ids)} ids; a sequence has 1..{context}")
+    bad = [i for i in ids if not 0 <= i < vocab_size]
+    if bad:
+        raise SoulError(f"--ids: id {bad[0]} outside 0..{vocab_size - 1}")
+    return ids
+
+
+@main.command()
+@soul_option
+@tokenizer_option
+@click.option("--text", help="a prompt, framed as chat frames it: [SEP] text [SEP]")
+@click.option("--ids", "ids_text", help="raw token ids, e.g. 1,49,16")
+@click.option("--all-positions", is_flag=True, help="logits of every position, not only the last")
+@click.option("--engine", type=click.Choice(["ref", "vice"]), default="ref", show_default=True,
+              help="ref: Python integer reference; vice: the 6502 engine in VICE")
+def logits(soul_path, tokenizer_path, text, ids_text, all_positions, engine):
+    """Print JSON {"ids": [...], "logits": [[...]]} for a token sequence."""
+    if (text is None) == (ids_text is None):
+        raise SoulError("give exactly one of --text or --ids")
+    soul = load_soul(soul_path)
+    if text is not None:
+        ids = prompt_ids(text, Tokenizer.load(tokenizer_path), soul.config)
+    else:
+        ids = _parse_ids(ids_text, soul.config.vocab_size, soul.config.context)
+    if engine == "vice":
+        from .tools.engine_vice import logits as vice_logits
+        rows = vice_logits(soul_path, ids, all_positions)
+    else:
+        from .numerics import forward
+        full = forward(soul, ids)
+        rows = [list(map(int, r)) for r in (full if all_positions else full[-1:])]
+    click.echo(json.dumps({"ids": ids, "logits": rows}))
+
+
+@main.command("bench-ref")
+@soul_option
+@click.option("--tokens", default=200, show_default=True, help="tokens to time")
+def bench_ref(soul_path, tokens):
+    """Time the Python integer reference (KV cache) per token."""
+    from .numerics import Decoder, forward
+    soul = load_soul(soul_path)
+    ctx = soul.config.context
+    ids = [(7 * i + 5) % soul.config.vocab_size for i in range(ctx)]
+    start, done = time.perf_counter(), 0
+    while done < tokens:
+        decoder = Decoder(soul)
+        for t in ids:
+            decoder.step(t)
+        done += ctx
+    cached = (time.perf_counter() - start) / done * 1e3
+    start = time.perf_counter()
+    for n in range(1, ctx + 1):
+        forward(soul, ids[:n])
+    full = (time.perf_counter() - start) / ctx * 1e3
+    click.echo(f"KV cache:       {cached:.3f} ms/token ({done} tokens)")
+    click.echo(f"full recompute: {full:.3f} ms/token (mean over positions 1..{ctx})")

@@ -1,0 +1,37 @@
+"""Shared test fixtures: the golden data lives in ../shared/golden/ (never copied here)."""
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT.parent / "shared" / "golden"
+
+
+def golden_path(*parts) -> Path:
+    path = GOLDEN.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"golden data missing: {path} (the shared/ folder must sit beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def original_soul_path():
+    return golden_path("original", "soul.bin")
+
+
+@pytest.fixture(scope="session")
+def original_tokenizer_path():
+    return golden_path("original", "tokenizer.json")
+
+
+@pytest.fixture(scope="session")
+def teacher_forced():
+    return json.loads(golden_path("original", "teacher_forced.json").read_text())["cases"]
+
+
+@pytest.fixture(scope="session")
+def synthetic_cases():
+    """[(soul path, [{ids, logits}])] for both synthetic souls."""
+    data = json.loads(golden_path("synthetic", "cases.json").read_text())
+    return [(golden_path("synthetic", s["soul"]), s["cases"]) for s in data]
