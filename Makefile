@@ -55,7 +55,8 @@ train: venv-full
 	$(SOUL_CLI) train --output runs/default
 
 run: disk
-	x64sc -moncommands $(BUILD)/soulplayer.lbl -autostart $(BUILD)/soulplayer.d64
+	# No 1541 ROMs ship with open-roms: the virtual drive serves the d64.
+	x64sc -moncommands $(BUILD)/soulplayer.lbl +drive8truedrive -virtualdev8 -iecdevice8 -autostart $(BUILD)/soulplayer.d64
 
 clean:
 	rm -rf $(BUILD)

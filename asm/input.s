@@ -1,0 +1,146 @@
+; input.s - the YOU> line editor. Keys come from GETIN (the KERNAL's IRQ
+; scans the keyboard); letters fold to lower case, keys outside the 35
+; characters are dropped, DEL deletes. A character is refused when the line
+; with it would be longer than MAX_INPUT_CHARS or encode to more than
+; MAX_INPUT_TOKENS tokens (the rule of soulplayer.chat.fit_input, checked by
+; re-encoding on every key); a refusal turns the border red until the next
+; accepted key or DEL.
+
+.include "program.inc"
+.include "program_const.inc"
+
+.import bpe_encode, print_token, line_ids, petscii_to_id
+.import border_normal
+.export read_line, read_digits, line_len, soul_input
+
+.segment "BSS"
+line_len:       .res 1          ; characters in line_ids
+new_id:         .res 1          ; the key being tried, as a base id
+digit_max:      .res 1          ; read_digits: most digits allowed
+
+.segment "CODE"
+
+; read_line: edit a line at the cursor until RETURN (or F1 on an empty line).
+; soul_input (exported, for profiling) is its entry: the program starts
+; waiting for a line there, with "YOU> " already on the screen.
+; in: -
+; out: line_ids[0..line_len) = the line as base ids; A = PET_RETURN or PET_F1
+; clobbers: A, X, Y
+; cycles: waits for keys; each accepted key re-encodes (<= ~ 70k cycles)
+.proc read_line
+        lda #0
+        sta line_len
+        jsr show_cursor
+wait:   jsr GETIN
+        tax
+        beq wait
+        cmp #PET_RETURN
+        beq finish
+        cmp #PET_DEL
+        beq delete
+        cmp #PET_F1
+        beq settings
+        lda petscii_to_id,x
+        beq wait                ; not one of the 35: dropped
+        sta new_id
+        ldx line_len
+        cpx #MAX_INPUT_CHARS
+        bcs refuse
+        sta line_ids,x
+        inx
+        txa
+        jsr bpe_encode
+        cmp #MAX_INPUT_TOKENS+1
+        bcs refuse
+        inc line_len
+        lda new_id
+        jsr print_token         ; a base id prints its character
+        jsr show_cursor
+        jsr border_normal
+        jmp wait
+refuse: lda #COLOR_RED
+        sta BORDER
+        jmp wait
+delete: lda line_len
+        beq wait
+        dec line_len
+        jsr hide_cursor
+        lda #PET_LEFT
+        jsr CHROUT
+        jsr show_cursor
+        jsr border_normal
+        jmp wait
+settings:
+        ldx line_len            ; F1 only on an empty line
+        bne wait
+finish: pha
+        jsr hide_cursor
+        jsr border_normal
+        pla
+        rts
+.endproc
+soul_input = read_line
+
+; read_digits: edit a number of up to A digits (0-9, DEL) until RETURN.
+; in: A = most digits (1..5)
+; out: line_ids[0..line_len) = the digits' values 0..9
+; clobbers: A, X, Y
+; cycles: waits for keys
+.proc read_digits
+        sta digit_max
+        lda #0
+        sta line_len
+        jsr show_cursor
+wait:   jsr GETIN
+        tax
+        beq wait
+        cmp #PET_RETURN
+        beq finish
+        cmp #PET_DEL
+        beq delete
+        sec
+        sbc #'0'
+        cmp #10
+        bcs wait                ; not a digit
+        ldx line_len
+        cpx digit_max
+        bcs wait
+        sta line_ids,x
+        inc line_len
+        ora #'0'
+        jsr CHROUT
+        jsr show_cursor
+        jmp wait
+delete: lda line_len
+        beq wait
+        dec line_len
+        jsr hide_cursor
+        lda #PET_LEFT
+        jsr CHROUT
+        jsr show_cursor
+        jmp wait
+finish: jmp hide_cursor
+.endproc
+
+; show_cursor: draw the cursor (a reversed space) at the print position,
+; leaving the print position on it.
+; in: - ; out: - ; clobbers: A ; cycles: ~ 4 CHROUTs
+.proc show_cursor
+        lda #PET_RVS_ON
+        jsr CHROUT
+        lda #PET_SPACE
+        jsr CHROUT
+        lda #PET_RVS_OFF
+        jsr CHROUT
+        lda #PET_LEFT
+        jmp CHROUT
+.endproc
+
+; hide_cursor: erase the cursor at the print position (the position stays).
+; in: - ; out: - ; clobbers: A ; cycles: ~ 2 CHROUTs
+.proc hide_cursor
+        lda #PET_SPACE
+        jsr CHROUT
+        lda #PET_LEFT
+        jmp CHROUT
+.endproc

@@ -1,0 +1,457 @@
+"""The C64 chat program in VICE (x64 with Open ROMs), against the Python side.
+
+- the 6502 BPE encoder (asm/tokenizer.s) against Tokenizer.encode, many strings
+  in one VICE run;
+- the 6502 sampler (asm/program_sampler.s) against soulplayer.sampling;
+- the whole program: prompts typed with -keybuf, the screen read each time
+  `soul_input` is reached, compared with chat.reply_text (what `soul chat`
+  prints), greedy and sampled; keyboard fuzz; q quits to READY.;
+- the PRG inside the d64 equals build/soulplayer.prg.
+"""
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from soulplayer.chat import fit_input, reply_text
+from soulplayer.config import ModelConfig
+from soulplayer.gen.tokenizer_inc import render_program_inc
+from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
+from soulplayer.soulfile import load_soul
+from soulplayer.tokenizer import BASE_CHARS, Tokenizer
+from soulplayer.tools import build, vice
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = ("you", "you're", "i'm", "happy", "feel", "here.", "wonderful!", "the", "love", "good",
+         "what", "care", "thing", "hear", "like", "one", "eee", "ppp", "you!", "ful!")
+
+
+def _gen_incs(tok, out_dir, name="soul"):
+    const, data = render_program_inc(tok, ModelConfig(), name)
+    (out_dir / "program_const.inc").write_text(const)
+    (out_dir / "program_data.inc").write_text(data)
+
+
+def _bytes_rows(values, per_row=16):
+    return "\n".join("        .byte " + ", ".join(str(v) for v in values[i:i + per_row])
+                     for i in range(0, len(values), per_row))
+
+
+def random_texts(rng, n, max_len):
+    texts = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            t = "".join(rng.choice(BASE_CHARS) for _ in range(rng.randint(0, max_len)))
+        else:
+            t = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 8)))
+        texts.append(t[:max_len])
+    return texts
+
+
+# ------------------------------------------------------------ BPE encoder
+
+ENCODER_DRIVER = r"""
+; encode each case (count, base ids...; count 255 ends) and append
+; enc_len, enc_buf[0..enc_len) to `out`
+        .import bpe_encode, line_ids, enc_buf, enc_len
+        .export main, done, out
+        .segment "ZEROPAGE"
+src:    .res 2
+dst:    .res 2
+count:  .res 1
+        .segment "CODE"
+main:   lda #<cases
+        sta src
+        lda #>cases
+        sta src+1
+        lda #<out
+        sta dst
+        lda #>out
+        sta dst+1
+case:   ldy #0
+        lda (src),y
+        cmp #255
+        beq done
+        sta count
+        tax
+        beq encode
+copy:   iny
+        lda (src),y
+        sta line_ids-1,y
+        dex
+        bne copy
+encode: lda count               ; src += count + 1
+        sec
+        adc src
+        sta src
+        bcc :+
+        inc src+1
+:       lda count
+        jsr bpe_encode
+        ldy #0
+        sta (dst),y
+        tax
+        beq next
+store:  lda enc_buf,y
+        iny
+        sta (dst),y
+        dex
+        bne store
+next:   iny                     ; dst += enc_len + 1
+        tya
+        clc
+        adc dst
+        sta dst
+        bcc case
+        inc dst+1
+        jmp case
+done:   jmp done
+        .segment "RODATA"
+cases:
+{cases}
+        .byte 255
+        .segment "BSS"
+out:    .res {out_size}
+"""
+
+
+def test_6502_bpe_encoder_matches_python(original_tokenizer_path, tmp_path):
+    tok = Tokenizer.load(original_tokenizer_path)
+    cfg = ModelConfig()
+    rng = random.Random(5)
+    texts = ["", "q", "eee", "eeee", "you'you'you", "happpppy", "here.here.", "ful!ful!",
+             "thatthat", "wonderful wonderful", "i'm", "you're wonderful!", "-;:,?!'. ",
+             "a" * cfg.max_input_chars, "you" * 11]
+    texts += [line.split("<SEP>")[1] for line in (ROOT / "corpus" / "default.txt").read_text().splitlines()
+              if line.startswith("<SEP>")][:120]
+    texts += random_texts(rng, 300, cfg.max_input_chars)
+    texts = [t[:cfg.max_input_chars] for t in texts]
+    case_bytes = []
+    for t in texts:
+        case_bytes += [len(t)] + [tok.vocab[ch] for ch in t]
+    out_size = sum(len(t) + 1 for t in texts)
+    _gen_incs(tok, tmp_path)
+    src = tmp_path / "driver.s"
+    src.write_text(ENCODER_DRIVER.replace("{cases}", _bytes_rows(case_bytes))
+                   .replace("{out_size}", str(out_size)))
+    art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s", src],
+                          tmp_path, "enc", include_dirs=[tmp_path])
+    r = vice.run_checked(art.prg, labels=art.labels, done="done", dumps=[("out", "out", out_size)])
+    out, pos = r.memory("out"), 0
+    for t in texts:
+        n = out[pos]
+        got = list(out[pos + 1:pos + 1 + n])
+        pos += 1 + n
+        assert got == tok.encode(t), f"6502 encodes {t!r} as {got}"
+
+
+# ------------------------------------------------------------ sampler
+
+def _sampler_driver(cases, seed):
+    """6502 driver: per case set the temperature, load the logits, sample;
+    out = id, state low, state high per case."""
+    code = [
+        "        .import sample_next, set_temperature, set_seed, rng_lo, rng_hi",
+        "        .export main, done, out, logits_lo, logits_hi",
+        '        .segment "CODE"',
+        f"main:   lda #{seed & 0xFF}",
+        f"        ldx #{seed >> 8}",
+        "        jsr set_seed",
+    ]
+    data = ['        .segment "RODATA"']
+    for c, (tenths, logits) in enumerate(cases):
+        code += [f"        lda #{tenths}", "        jsr set_temperature", "        ldx #127",
+                 f"l{c}:     lda lo{c},x", "        sta logits_lo,x", f"        lda hi{c},x",
+                 "        sta logits_hi,x", "        dex", f"        bpl l{c}",
+                 "        jsr sample_next", f"        sta out+{3 * c}", "        lda rng_lo",
+                 f"        sta out+{3 * c + 1}", "        lda rng_hi", f"        sta out+{3 * c + 2}"]
+        data += [f"lo{c}:", _bytes_rows([v & 0xFF for v in logits]),
+                 f"hi{c}:", _bytes_rows([(v >> 8) & 0xFF for v in logits])]
+    code += ["done:   jmp done"]
+    bss = ['        .segment "BSS"', "logits_lo: .res 128", "logits_hi: .res 128",
+           f"out:    .res {3 * len(cases)}"]
+    return "\n".join(code + data + bss) + "\n"
+
+
+def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
+    rng = random.Random(7)
+    cases = []
+    for c in range(60):
+        tenths = rng.choice([1, 3, 5, 8, 10, 15, 20, 50, 99])
+        kind = c % 4
+        if kind == 0:      # typical logits: a few thousand around zero
+            logits = [rng.randint(-3000, 3000) for _ in range(128)]
+        elif kind == 1:    # extremes: saturated values, the max at PAD/UNK must not count
+            logits = [rng.choice([-32768, 32767, 0, -1, 1]) for _ in range(128)]
+            logits[0] = logits[2] = 32767
+        elif kind == 2:    # a near tie among a handful
+            logits = [rng.randint(-32768, -20000) for _ in range(128)]
+            for i in rng.sample(range(3, 128), 5):
+                logits[i] = 1000 + rng.randint(0, 40)
+        else:              # flat: every id about equally likely
+            logits = [rng.randint(-5, 5) for _ in range(128)]
+        cases.append((tenths, logits))
+    seed = 4242
+    _gen_incs(Tokenizer.load(original_tokenizer_path), tmp_path)
+    src = tmp_path / "driver.s"
+    src.write_text(_sampler_driver(cases, seed))
+    art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
+                           build.ASM_DIR / "program_sampler.s", src],
+                          tmp_path, "sampler", include_dirs=[tmp_path])
+    r = vice.run_checked(art.prg, labels=art.labels, done="done", dumps=[("out", "out", 3 * len(cases))])
+    out = r.memory("out")
+    state = seed_state(seed)
+    for c, (tenths, logits) in enumerate(cases):
+        state = prng_next(state)
+        want = pick(weights(logits, tenths), state)
+        got, got_state = out[3 * c], out[3 * c + 1] | out[3 * c + 2] << 8
+        assert got_state == state, f"case {c}: PRNG state {got_state:#06x}, Python {state:#06x}"
+        assert got == want, f"case {c} (t={tenths / 10}): 6502 chose {got}, Python {want}"
+    assert len({out[3 * c] for c in range(len(cases))}) > 10   # really sampling, not one id
+
+
+def test_sampler_class_follows_the_rule():
+    s = Sampler(0.8, 0)
+    assert s.tenths == 8 and s.state == 0xACE1
+    logits = [0] * 128
+    logits[5] = 5000
+    assert s.choose(logits) == 5 and s.state == prng_next(0xACE1)
+    assert Sampler(0.0, 9).choose(logits) == 5          # greedy ignores the PRNG
+    assert weights(logits, 10)[0] == weights(logits, 10)[2] == 0
+
+
+# ------------------------------------------------------------ whole program
+
+SCREEN, SCREEN_END = 0x0400, 0x07E7
+COLS, ROWS = 40, 25
+SYS_PROBE = 828     # `sys 828` typed after q: BASIC is back and runs commands
+
+
+def screen_text(screen: bytes) -> list:
+    """Screen codes (lower/upper case charset) -> 25 strings of 40 characters."""
+    chars = []
+    for code in screen:
+        c = code & 0x7F                      # reversed (the cursor) reads as plain
+        if c == 0:
+            chars.append("@")
+        elif 1 <= c <= 26:
+            chars.append(chr(ord("a") + c - 1))
+        elif 0x41 <= c <= 0x5A:
+            chars.append(chr(c))
+        elif 0x20 <= c <= 0x3F:
+            chars.append(chr(c))
+        else:
+            chars.append("~")
+    text = "".join(chars)
+    return [text[r * COLS:(r + 1) * COLS] for r in range(ROWS)]
+
+
+def last_exchange(rows, name):
+    """(prompt, reply) of the last finished exchange on the screen: the text
+    after the second-to-last 'YOU> ' up to the last 'YOU> '."""
+    starts = [i for i, r in enumerate(rows) if r.startswith("YOU> ")]
+    assert len(starts) >= 2, "\n".join(rows)
+    block = rows[starts[-2]:starts[-1]]
+    prompt_rows, reply_rows, in_reply = [], [], False
+    for r in block:
+        if r.startswith(f"{name}> "):
+            in_reply = True
+            r = r[len(name) + 2:]
+        elif not in_reply:
+            r = r[5:] if not prompt_rows else r
+        (reply_rows if in_reply else prompt_rows).append(r)
+    return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
+
+
+# VICE reads the d64 through its virtual drive: no 1541 ROM needed
+DISK_FLAGS = ["+drive8truedrive", "-virtualdev8", "-iecdevice8"]
+
+
+def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycles=2_000_000_000,
+             quit_to_basic=False, screenshot=None, timeout=150, d64=None):
+    """Type `keys` into the program; the screen each time soul_input is reached,
+    for the first `inputs` times (the last one ends the run), or, with
+    quit_to_basic, until BASIC runs the `sys 828` typed after q (the screen
+    then is the last one). With d64, VICE autostarts the disk image instead
+    (LOAD"*",8,1 and RUN typed by VICE).
+
+    Returns (list of screens, VICE exit code)."""
+    exe = vice.check_tools(emulator)
+    addr = labels["soul_input"]
+    cmds = []
+    for k in range(1, inputs + 1):
+        last = k == inputs and not quit_to_basic
+        cmds += [f"break {addr:04x}"]
+        if k > 1:   # the monitor reads numbers as hex unless marked + (decimal)
+            cmds += [f"ignore +{k} +{k - 1}"]
+        cmds += [f'command +{k} "bsave \\"s{k}.bin\\" 0 {SCREEN:04x} {SCREEN_END:04x} ; '
+                 + ("quit" if last else f"delete +{k} ; x") + '"']
+    if quit_to_basic:
+        cmds += [f"break {SYS_PROBE:04x}",
+                 f'command +{inputs + 1} "bsave \\"basic.bin\\" 0 {SCREEN:04x} {SCREEN_END:04x} ; quit"']
+    with tempfile.TemporaryDirectory(prefix="soulchat-") as tmp:
+        tmpd = Path(tmp)
+        shutil.copyfile(prg, tmpd / "prog.prg")
+        (tmpd / "mon.txt").write_text("\n".join(cmds) + "\n")
+        args = [exe, "-console", "-default", "-kernal", str(vice.ROM_DIR / "kernal"),
+                "-basic", str(vice.ROM_DIR / "basic"), "-chargen", str(vice.ROM_DIR / "chargen"),
+                "+sound", "-warp", "-debugcart", "-limitcycles", str(limit_cycles),
+                "-moncommands", "mon.txt", "-keybuf", keys]
+        if screenshot:
+            args += ["-exitscreenshot", "shot.png"]
+        if d64:
+            shutil.copyfile(d64, tmpd / "disk.d64")
+            args += DISK_FLAGS + ["-autostart", "disk.d64"]
+        else:
+            args += ["-autostartprgmode", "1", "-autostart", "prog.prg"]
+        proc = subprocess.run(args, cwd=tmpd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=timeout)
+        screens = [(tmpd / f"s{k}.bin").read_bytes() for k in range(1, inputs + 1)
+                   if (tmpd / f"s{k}.bin").is_file()]
+        if quit_to_basic and (tmpd / "basic.bin").is_file():
+            screens.append((tmpd / "basic.bin").read_bytes())
+        if screenshot and (tmpd / "shot.png").is_file():
+            shutil.copyfile(tmpd / "shot.png", screenshot)
+    return screens, proc.returncode
+
+
+def keyboard_line(keys: list, tok, config) -> str:
+    """What the C64's line editor holds after these PETSCII keys (no RETURN):
+    letters fold, unknown keys drop, DEL deletes, and a character is refused
+    when the line would break the fit_input limits."""
+    from soulplayer.gen.tokenizer_inc import keyboard_table
+    table, line = keyboard_table(), ""
+    for k in keys:
+        if k == 0x14:
+            line = line[:-1]
+        elif table[k]:
+            ch = BASE_CHARS[table[k] - 4]
+            longer = line + ch
+            if len(longer) <= config.max_input_chars and len(tok.encode(longer)) <= config.max_input_tokens:
+                line = longer
+    return line
+
+
+def keybuf_escape(keys: list) -> str:
+    """PETSCII key codes -> a VICE -keybuf string (\\xNN for each code)."""
+    return "".join(f"\\x{k:02x}" for k in keys)
+
+
+@pytest.fixture(scope="module")
+def soul_pair(original_soul_path, original_tokenizer_path):
+    return load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
+
+
+@pytest.fixture(scope="module")
+def program(original_soul_path, original_tokenizer_path, tmp_path_factory):
+    from soulplayer.tools.commands_program import build_program
+    out = tmp_path_factory.mktemp("program")
+    return build_program(original_soul_path, original_tokenizer_path, out, "SOUL")
+
+
+def _check_exchanges(screens, texts, soul, tok, choose_factory=None):
+    choose = choose_factory() if choose_factory else None
+    assert len(screens) == len(texts) + 1, "the program did not come back to YOU> after every line"
+    for text, screen in zip(texts, screens[1:]):
+        shown, reply = last_exchange(screen_text(screen), "SOUL")
+        assert shown == fit_input(text, tok, soul.config).rstrip(), f"typed {text!r}"
+        want = reply_text(soul, tok, text, choose) if choose else reply_text(soul, tok, text)
+        assert reply == want.rstrip(), f"{text!r}: C64 said {reply!r}, Python {want!r}"
+
+
+PROMPTS = ["hello", "hi", "how are you", "i'm sad", "I LOVE YOU", "What is love?",
+           "thank you!!", "you're amazing", "tell me something nice",
+           "you you you you you you you you you you you you you",       # too long: refused keys
+           "#1 friend @home, 42% <ok> +=/*", "quick question", "bye"]
+
+
+def test_chat_matches_soul_chat(program, soul_pair):
+    soul, tok = soul_pair
+    keys = "".join(p + "\n" for p in PROMPTS)
+    screens, _ = run_chat(program.prg, program.labels, keys, len(PROMPTS) + 1)
+    _check_exchanges(screens, PROMPTS, soul, tok)
+
+
+def test_sampling_matches_python(program, soul_pair):
+    soul, tok = soul_pair
+    texts = ["hello", "i feel down", "hello", "what is love"]
+    keys = ("\\x85" + "8\n" + "1234\n" + "".join(t + "\n" for t in texts)
+            + "\\x85" + "0\n" + "\n" + "hello\n")               # back to greedy, seed kept
+    screens, _ = run_chat(program.prg, program.labels, keys, len(texts) + 4)
+    sampler = Sampler(0.8, 1234)
+    _check_exchanges(screens[1:len(texts) + 2], texts, soul, tok, lambda: sampler.choose)
+    sampled = [last_exchange(screen_text(s), "SOUL")[1] for s in screens[2:len(texts) + 2]]
+    assert sampled != [reply_text(soul, tok, t).rstrip() for t in texts]   # it did sample
+    assert last_exchange(screen_text(screens[-1]), "SOUL") == ("hello", reply_text(soul, tok, "hello").rstrip())
+
+
+def test_keyboard_fuzz_then_a_right_reply(program, soul_pair):
+    soul, tok = soul_pair
+    rng = random.Random(64)
+    safe = [k for k in range(1, 256) if k not in (0x0D, 0x85, 0x5C)]
+    lines = []
+    for n in range(5):
+        kind = n % 5
+        if kind == 0:       # random keys, any code
+            keys = [rng.choice(safe) for _ in range(rng.randint(5, 40))]
+        elif kind == 1:     # DEL storm inside typing
+            keys = [rng.choice([0x14] * 3 + list(range(0x41, 0x5B)) + [0x20]) for _ in range(60)]
+        elif kind == 2:     # far too long, shifted letters
+            keys = [rng.choice(list(range(0xC1, 0xDB)) + [0x20, 0x27, 0x21]) for _ in range(70)]
+        elif kind == 3:     # empty RETURN
+            keys = []
+        else:               # DEL on an empty line, then a word
+            keys = [0x14] * 5 + [0x48, 0x49]
+        lines.append(keys)
+    lines.append(list(b"\x48\x45\x4c\x4c\x4f"))          # "hello"
+    typed = [keyboard_line(k, tok, soul.config) for k in lines]
+    assert "q" not in typed and sum(1 for t in typed if t) >= 4
+    assert any(len(k) > soul.config.max_input_chars and len(t) < len(k) for k, t in zip(lines, typed))
+    keybuf = "".join(keybuf_escape(k) + "\n" for k in lines)
+    screens, _ = run_chat(program.prg, program.labels, keybuf, len(lines) + 1)
+    assert len(screens) == len(lines) + 1
+    for keys, screen in zip(lines, screens[1:]):
+        rows = screen_text(screen)
+        line = keyboard_line(keys, tok, soul.config)
+        if not line:                                  # empty: just a new prompt
+            assert rows[-1].startswith("YOU> ") or any(r.startswith("YOU> ") for r in rows)
+            continue
+        shown, reply = last_exchange(rows, "SOUL")
+        assert shown == line.rstrip()
+        assert reply == reply_text(soul, tok, line).rstrip()
+
+
+def test_q_alone_quits_to_basic(program, soul_pair):
+    soul, tok = soul_pair
+    screens, _ = run_chat(program.prg, program.labels, "q is not quit\nq\nsys828\n", 2,
+                          quit_to_basic=True)
+    assert len(screens) == 3, "BASIC did not run `sys 828` after q"
+    shown, reply = last_exchange(screen_text(screens[1]), "SOUL")
+    assert shown == "q is not quit" and reply == reply_text(soul, tok, "q is not quit").rstrip()
+    basic = screen_text(screens[2])
+    assert any(r.rstrip() == "ready." for r in basic), "\n".join(basic)
+    assert not any("YOU>" in r for r in basic)       # the chat screen is cleared
+
+
+def test_d64_holds_the_program(program):
+    from soulplayer.tools.disk import read_prg
+    assert read_prg(program.prg.parent / "soulplayer.d64") == program.prg.read_bytes()
+    for label in ("soul_token", "soul_input", "engine_step", "main"):
+        assert label in program.labels
+    lbl = program.lbl.read_text().splitlines()
+    at_token = [l for l in lbl if l.split()[1] == f"{program.labels['soul_token']:06X}"]
+    assert at_token == [f"al {program.labels['soul_token']:06X} .soul_token"]   # VICE shows this name
+    assert all(re.match(r"^al [0-9A-F]{6} \.[A-Za-z_]\w*$", l) for l in lbl)
+
+
+def test_the_disk_loads_and_runs(program, soul_pair):
+    soul, tok = soul_pair
+    screens, _ = run_chat(program.prg, program.labels, "hi\n", 2, d64=program.prg.parent / "soulplayer.d64")
+    assert len(screens) == 2, "the program from the d64 never waited for input"
+    rows = screen_text(screens[0])
+    assert any(r.startswith("SoulPlayer: SOUL") for r in rows)
+    assert last_exchange(screen_text(screens[1]), "SOUL")[1] == reply_text(soul, tok, "hi").rstrip()
