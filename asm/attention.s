@@ -1,0 +1,590 @@
+; attention.s - one attention head over the KV cache, bit-exact per
+; shared/spec/numerics.md:
+;
+;   score[i] = sum_d q[d] * k[i][d]                 (exact, 35 bits)
+;   sf[i]    = asr(score[i], 14);  m = max_i sf[i]
+;   w[i]     = EXP[min(127, m - sf[i])];  W = sum_i w[i]   (>= 255)
+;   out[d]   = sat16(floordiv(sum_i w[i] * v[i][d], W))
+;
+; How (all exact):
+; - k and v are stored biased, k' = k + 32768 (high byte ^ $80), so every
+;   product is unsigned. q is used as sign and magnitude, fixed per dimension:
+;   score'[i] = sum_d q[d] * k'[i][d] = score[i] + 2^15 * sum_d q[d]. The extra
+;   term is the same for every i and a multiple of 2^14, so m - sf[i] (all that
+;   the weights depend on) is unchanged: score' is used instead of score.
+; - A 16x16 product is four 8x8 quarter-square products (kernels_b.inc),
+;   two when |q[d]| < 256 (common in trained souls).
+; - sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W.
+; - floordiv(N' - 2^15 * W, W) = floordiv(N', W) - 2^15 with N' >= 0: one
+;   unsigned division per dimension, no signed cases. The quotient is a
+;   w-weighted mean of int16 values, so it is always in int16 range: sat16
+;   never changes it.
+;
+; KV cache layout (this file owns it): four arrays kv_k_lo, kv_k_hi, kv_v_lo,
+; kv_v_hi of N_LAYERS * EMBED_DIM rows of CONTEXT bytes; row (layer*ED + j)
+; holds dimension j of every position. The high bytes are stored ^ $80.
+; attn_store_kv writes position t of a layer; attention_head reads head h of
+; layer L as block L*N_HEADS + h (rows h*HEAD_DIM.. of the layer).
+;
+; Interface (for engine_step):
+;   attn_store_kv: kvs_k, kvs_v (zp words) -> k, v: EMBED_DIM int16 little
+;       endian, interleaved; A = layer, X = position t.
+;   attention_head: att_q (zp word) -> q of this head: HEAD_DIM int16 little
+;       endian interleaved (q + 2*HEAD_DIM*h); att_out (zp word) -> HEAD_DIM
+;       int16 out (same layout); A = block L*N_HEADS + h; X = t + 1 positions.
+; Dimensions from model.inc (or ca65 -D for all of): EMBED_DIM, HEAD_DIM, N_HEADS,
+; CONTEXT, N_LAYERS.
+
+.include "kernels_b.inc"
+
+.importzp dv_num, dv_den, kb_zp
+.import div32_16u
+.import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
+.exportzp att_q, att_out, kvs_k, kvs_v
+.export attention_head, attn_store_kv, att_exp
+.export kv_k_lo, kv_k_hi, kv_v_lo, kv_v_hi
+
+.ifndef CONTEXT
+        .include "model.inc"            ; the engine build; tests pass the dims with -D
+.endif
+.assert N_HEADS * HEAD_DIM = EMBED_DIM, error, "attention: N_HEADS * HEAD_DIM <> EMBED_DIM"
+.assert CONTEXT >= 1 && CONTEXT <= 128, error, "attention: positions are indexed with bpl loops"
+.assert HEAD_DIM * CONTEXT <= 256, error, "attention: a head's V block is indexed by X = d*CONTEXT"
+.assert N_LAYERS * N_HEADS <= 256, error, "attention: block numbers are bytes"
+.assert EMBED_DIM <= 128, error, "attention: Y = 2*j over a k/v vector"
+.assert 255 * CONTEXT <= 32768, error, "attention: W must suit div32_16u (D <= 32768)"
+
+ATT_SCORE_SHIFT = 14            ; sf = asr(score, 14) = bytes 2..4 of score << 2
+ATT_EXP_LAST    = 127
+ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in one cache array
+ATT_LAYER       = EMBED_DIM * CONTEXT
+ATT_CACHE       = N_LAYERS * ATT_LAYER
+
+; zero page: the kernels' shared scratch block kb_zp (divide.s), also used
+; by rmsnorm.s: attention's pointers must be set right before each call.
+att_q   = kb_zp + 0             ; word (attention_head input)
+att_out = kb_zp + 2             ; word (attention_head input)
+kvs_k   = att_q                 ; attn_store_kv's inputs share the words
+kvs_v   = att_out
+att_kl  = kb_zp + 4             ; row pointers into the cache arrays
+att_kh  = kb_zp + 6
+att_vl  = kb_zp + 8
+att_vh  = kb_zp + 10
+att_p   = kb_zp + 12            ; 8: partial products
+att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
+.assert att_qs < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+
+.segment "BSS"
+att_t:          .res 3          ; m - sf work; block offset
+att_m:          .res 3          ; max sf (24 bits signed)
+att_w:          .res 2          ; W
+att_n:          .res 1          ; positions
+att_d:          .res 1          ; dimension counter / output index
+att_i:          .res 1          ; position counter / d*CONTEXT
+kv_k_lo:        .res ATT_CACHE
+kv_k_hi:        .res ATT_CACHE
+kv_v_lo:        .res ATT_CACHE
+kv_v_hi:        .res ATT_CACHE
+att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
+att_s1:         .res CONTEXT
+att_s2:         .res CONTEXT
+att_s3:         .res CONTEXT
+att_s4:         .res CONTEXT
+att_wt:         .res CONTEXT    ; w[i]
+att_n0:         .res HEAD_DIM * CONTEXT ; sum_i w[i] * v'[i][d] (32 bits unsigned)
+att_n1:         .res HEAD_DIM * CONTEXT ; at index d*CONTEXT (the cache's row step)
+att_n2:         .res HEAD_DIM * CONTEXT
+att_n3:         .res HEAD_DIM * CONTEXT
+
+.segment "RODATA"
+att_exp:        ; EXP[i] = round(255 * e^(-i/16)) clamped to [1, 255], EXP[127] = 0
+        .byte   255, 240, 225, 211, 199, 187, 175, 165, 155, 145, 136, 128, 120, 113, 106, 100
+        .byte    94,  88,  83,  78,  73,  69,  64,  61,  57,  53,  50,  47,  44,  42,  39,  37
+        .byte    35,  32,  30,  29,  27,  25,  24,  22,  21,  20,  18,  17,  16,  15,  14,  14
+        .byte    13,  12,  11,  11,  10,   9,   9,   8,   8,   7,   7,   6,   6,   6,   5,   5
+        .byte     5,   4,   4,   4,   4,   3,   3,   3,   3,   3,   2,   2,   2,   2,   2,   2
+        .byte     2,   2,   2,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1
+        .byte     1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1
+        .byte     1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   0
+.assert * - att_exp = ATT_EXP_LAST + 1, error, "EXP has 128 entries"
+att_blk_lo:     ; offset of block L*N_HEADS + h in a cache array
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   <(I * ATT_BLOCK)
+        .endrepeat
+att_blk_hi:
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   >(I * ATT_BLOCK)
+        .endrepeat
+att_lay_lo:     ; offset of layer L
+        .repeat N_LAYERS, I
+        .byte   <(I * ATT_LAYER)
+        .endrepeat
+att_lay_hi:
+        .repeat N_LAYERS, I
+        .byte   >(I * ATT_LAYER)
+        .endrepeat
+
+.segment "CODE"
+
+; ATT_PTR ptr, base: ptr := base + (att_t, att_t+1). clobbers: A, C
+.macro ATT_PTR ptr, base
+        clc
+        lda     att_t
+        adc     #<base
+        sta     ptr
+        lda     att_t+1
+        adc     #>base
+        sta     ptr+1
+.endmacro
+
+; ATT_POINTERS: the row pointers := each cache array + (att_t, att_t+1)
+.macro ATT_POINTERS
+        ATT_PTR att_kl, kv_k_lo
+        ATT_PTR att_kh, kv_k_hi
+        ATT_PTR att_vl, kv_v_lo
+        ATT_PTR att_vh, kv_v_hi
+.endmacro
+
+; attn_store_kv: append position t of one layer to the KV cache.
+; in: kvs_k, kvs_v (zp) -> k, v (EMBED_DIM int16 LE each); A = layer; X = t
+; out: kv_*[(layer*ED + j)*CONTEXT + t] = k[j], v[j] (high bytes ^ $80)
+; clobbers: A, X, Y, att_kl/kh/vl/vh, att_t, att_i
+; cycles: ~130 per dimension: ~4.3k for ED=32
+.proc attn_store_kv
+        tay
+        txa
+        clc
+        adc     att_lay_lo,y
+        sta     att_t
+        lda     att_lay_hi,y
+        adc     #0
+        sta     att_t+1
+        ATT_POINTERS
+        lda     #0
+        sta     att_i
+dim:    ldy     att_i
+        lda     (kvs_k),y
+        ldx     #0                      ; (ptr,x) with x = 0: the row pointer itself
+        sta     (att_kl,x)
+        lda     (kvs_v),y
+        sta     (att_vl,x)
+        iny
+        lda     (kvs_k),y
+        eor     #$80
+        sta     (att_kh,x)
+        lda     (kvs_v),y
+        eor     #$80
+        sta     (att_vh,x)
+        iny
+        sty     att_i
+        .assert att_kh = att_kl + 2 && att_vl = att_kl + 4 && att_vh = att_kl + 6, error, "row pointers"
+        .repeat 4, J                    ; next row: every pointer += CONTEXT
+        clc
+        lda     att_kl + 2 * J
+        adc     #CONTEXT
+        sta     att_kl + 2 * J
+        bcc     :+
+        inc     att_kl + 2 * J + 1
+:
+        .endrepeat
+        cpy     #<(2 * EMBED_DIM)
+        bne     dim
+        rts
+.endproc
+
+; attention_head: one head for the query at position t over positions 0..t.
+; in: att_q -> q (HEAD_DIM int16 LE), att_out -> out (HEAD_DIM int16 LE),
+;     A = cache block L*N_HEADS + h, X = t + 1 (1..CONTEXT)
+; out: out[0..HEAD_DIM) written
+; clobbers: A, X, Y, att_* zero page, dv_num, dv_den, the patched operands
+; cycles (x64sc, HD=8, measured by tests/test_vice_attention.py):
+;   ~12.1k + per position ~1.2k..2.1k (scores; |q[d]| < 256 is the cheap
+;   case) + ~1.1k (weighted sum, skipped where w = 0): 12.1k at t+1 = 1,
+;   32.3k at 10, 69.6k at 20 (q, k in +-1000); the original soul averages
+;   ~67k per call at t+1 = 20
+.proc attention_head
+        stx     att_n
+        tay
+        lda     att_blk_lo,y
+        sta     att_t
+        lda     att_blk_hi,y
+        sta     att_t+1
+        ATT_POINTERS                    ; row 0 of the block in each array
+
+        ; --- score'[i] = sum_d q[d] * k'[i][d], 40 bits signed, i in X
+        ldx     att_n
+        dex
+        lda     #0
+clear:  sta     att_s0,x
+        sta     att_s1,x
+        sta     att_s2,x
+        sta     att_s3,x
+        sta     att_s4,x
+        dex
+        bpl     clear
+        sta     att_d                   ; d = 0
+qdim:   lda     att_d
+        asl     a
+        tay
+        lda     (att_q),y               ; |q[d]| -> (att_p+0, att_p+1), sign -> att_qs
+        sta     att_p
+        iny
+        lda     (att_q),y
+        sta     att_qs
+        bpl     @qpos
+        lda     #0
+        sec
+        sbc     att_p
+        sta     att_p
+        lda     #0
+        sbc     att_qs
+@qpos:  sta     att_p+1                 ; -32768 -> $8000 = 32768 unsigned
+        ora     att_p
+        bne     @nonzero
+        jmp     nextd                   ; q[d] = 0 adds nothing
+@nonzero:
+        lda     att_p+1
+        bne     @wide
+        jmp     narrow                  ; |q[d]| < 256: two products per position
+@wide:  QS_SET  mk_a1b0, mk_a1b1
+        lda     att_p
+        QS_SET  mk_a0b0, mk_a0b1
+        lda     att_kl                  ; this row of k into the loads
+        sta     kl_op+1
+        lda     att_kl+1
+        sta     kl_op+2
+        lda     att_kh
+        sta     kh_op+1
+        lda     att_kh+1
+        sta     kh_op+2
+        ldx     att_n
+        dex
+pos:
+kl_op:  lda     kv_k_lo,x               ; k' = b1*256 + b0 (operand = row, patched)
+        tay
+        QS_MULY mk_a0b0, att_p
+        sta     att_p+1
+        QS_MULY mk_a1b0, att_p+2
+        sta     att_p+3
+kh_op:  lda     kv_k_hi,x
+        tay
+        QS_MULY mk_a0b1, att_p+4
+        sta     att_p+5
+        QS_MULY mk_a1b1, att_p+6
+        sta     att_p+7
+        clc                             ; P = a0b0 + (a1b0 + a0b1) << 8 + a1b1 << 16
+        lda     att_p+2
+        adc     att_p+4
+        sta     att_p+2
+        lda     att_p+3
+        adc     att_p+5
+        sta     att_p+3
+        bcc     @c1
+        inc     att_p+7                 ; P < 2^32: no overflow
+@c1:    clc
+        lda     att_p+1
+        adc     att_p+2
+        sta     att_p+1
+        lda     att_p+6
+        adc     att_p+3
+        sta     att_p+6
+        bcc     @c2
+        inc     att_p+7
+@c2:    bit     att_qs
+        bmi     sub
+        clc                             ; score' += P
+        lda     att_s0,x
+        adc     att_p
+        sta     att_s0,x
+        lda     att_s1,x
+        adc     att_p+1
+        sta     att_s1,x
+        lda     att_s2,x
+        adc     att_p+6
+        sta     att_s2,x
+        lda     att_s3,x
+        adc     att_p+7
+        sta     att_s3,x
+        bcc     @a4
+        inc     att_s4,x
+@a4:    dex
+        bmi     nextd
+        jmp     pos
+sub:    sec                             ; score' -= P
+        lda     att_s0,x
+        sbc     att_p
+        sta     att_s0,x
+        lda     att_s1,x
+        sbc     att_p+1
+        sta     att_s1,x
+        lda     att_s2,x
+        sbc     att_p+6
+        sta     att_s2,x
+        lda     att_s3,x
+        sbc     att_p+7
+        sta     att_s3,x
+        bcs     @s4
+        dec     att_s4,x
+@s4:    dex
+        bmi     nextd
+        jmp     pos
+nextd:  clc                             ; next row of k
+        lda     att_kl
+        adc     #CONTEXT
+        sta     att_kl
+        bcc     @kl
+        inc     att_kl+1
+@kl:    clc
+        lda     att_kh
+        adc     #CONTEXT
+        sta     att_kh
+        bcc     @kh
+        inc     att_kh+1
+@kh:    inc     att_d
+        lda     att_d
+        cmp     #HEAD_DIM
+        bne     @more
+        jmp     scores
+@more:  jmp     qdim
+
+narrow: lda     att_p                   ; P = a0*b0 + (a0*b1) << 8 (24 bits)
+        QS_SET  mn_b0, mn_b1
+        lda     att_kl
+        sta     kln_op+1
+        lda     att_kl+1
+        sta     kln_op+2
+        lda     att_kh
+        sta     khn_op+1
+        lda     att_kh+1
+        sta     khn_op+2
+        ldx     att_n
+        dex
+npos:
+kln_op: lda     kv_k_lo,x
+        tay
+        QS_MULY mn_b0, att_p
+        sta     att_p+1
+khn_op: lda     kv_k_hi,x
+        tay
+        QS_MULY mn_b1, att_p+2
+        sta     att_p+3
+        clc
+        lda     att_p+1
+        adc     att_p+2
+        sta     att_p+1
+        bcc     @n1
+        inc     att_p+3                 ; P < 2^24: no overflow
+@n1:    bit     att_qs
+        bmi     @nsub
+        clc                             ; score' += P
+        lda     att_s0,x
+        adc     att_p
+        sta     att_s0,x
+        lda     att_s1,x
+        adc     att_p+1
+        sta     att_s1,x
+        lda     att_s2,x
+        adc     att_p+3
+        sta     att_s2,x
+        bcc     @nnext
+        inc     att_s3,x
+        bne     @nnext
+        inc     att_s4,x
+        jmp     @nnext
+@nsub:  sec                             ; score' -= P
+        lda     att_s0,x
+        sbc     att_p
+        sta     att_s0,x
+        lda     att_s1,x
+        sbc     att_p+1
+        sta     att_s1,x
+        lda     att_s2,x
+        sbc     att_p+3
+        sta     att_s2,x
+        bcs     @nnext
+        lda     att_s3,x
+        bne     @nb
+        dec     att_s4,x
+@nb:    dec     att_s3,x
+@nnext: dex
+        bmi     @ndone
+        jmp     npos
+@ndone: jmp     nextd
+
+
+        ; --- sf[i] = asr(score'[i], 14) (bytes s2..s4 after << 2); m = max sf
+scores: ldx     att_n
+        dex
+sf:     lda     att_s1,x
+        .repeat 2
+        asl     a
+        rol     att_s2,x
+        rol     att_s3,x
+        rol     att_s4,x
+        .endrepeat
+        dex
+        bpl     sf
+        ldx     att_n                   ; m = sf[n-1], then the max over the rest
+        dex
+        lda     att_s2,x
+        sta     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        lda     att_s4,x
+        sta     att_m+2
+max:    dex
+        bmi     weights
+        lda     att_m                   ; m - sf[x] < 0 -> m = sf[x]
+        cmp     att_s2,x
+        lda     att_m+1
+        sbc     att_s3,x
+        lda     att_m+2
+        sbc     att_s4,x
+        bvc     @nv
+        eor     #$80
+@nv:    bpl     max
+        lda     att_s2,x
+        sta     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        lda     att_s4,x
+        sta     att_m+2
+        jmp     max
+
+        ; --- w[i] = EXP[min(127, m - sf[i])], W = sum w[i]
+weights:
+        lda     #0
+        sta     att_w
+        sta     att_w+1
+        ldx     att_n
+        dex
+wloop:  sec
+        lda     att_m
+        sbc     att_s2,x
+        sta     att_t
+        lda     att_m+1
+        sbc     att_s3,x
+        sta     att_t+1
+        lda     att_m+2
+        sbc     att_s4,x
+        ora     att_t+1
+        bne     @far                    ; >= 256
+        ldy     att_t
+        bpl     @near
+@far:   ldy     #ATT_EXP_LAST
+@near:  lda     att_exp,y
+        sta     att_wt,x
+        clc
+        adc     att_w
+        sta     att_w
+        bcc     @wc
+        inc     att_w+1
+@wc:    dex
+        bpl     wloop
+
+        ; --- N'[d] = sum_i w[i] * v'[i][d] (32 bits unsigned), kept at index d*CONTEXT
+        ldx     #(HEAD_DIM - 1) * CONTEXT
+nclear: lda     #0
+        sta     att_n0,x
+        sta     att_n1,x
+        sta     att_n2,x
+        sta     att_n3,x
+        txa
+        sec
+        sbc     #CONTEXT
+        tax
+        bcs     nclear
+        lda     att_n
+        sta     att_i
+vpos:   dec     att_i
+        bpl     @have
+        jmp     divide
+@have:  ldx     att_i
+        lda     att_wt,x
+        beq     vpos                    ; w = 0: nothing to add
+        QS_SET  mv_lo, mv_hi
+        txa                             ; the loads read row d at column i:
+        clc                             ; operand = row 0 + i, X = d*CONTEXT
+        adc     att_vl
+        sta     vl_op+1
+        lda     att_vl+1
+        adc     #0
+        sta     vl_op+2
+        txa
+        clc
+        adc     att_vh
+        sta     vh_op+1
+        lda     att_vh+1
+        adc     #0
+        sta     vh_op+2
+        ldx     #(HEAD_DIM - 1) * CONTEXT
+vdim:
+vl_op:  lda     kv_v_lo,x
+        tay
+        QS_MULY mv_lo, att_p            ; L = w * v'lo
+        sta     att_p+1
+vh_op:  lda     kv_v_hi,x
+        tay
+        QS_MULY mv_hi, att_p+2          ; H = w * v'hi
+        sta     att_p+3
+        clc                             ; N += L + H << 8
+        lda     att_p+1
+        adc     att_p+2
+        sta     att_p+1
+        bcc     @h1
+        inc     att_p+3                 ; H <= 255*255: high byte <= 254
+@h1:    clc
+        lda     att_n0,x
+        adc     att_p
+        sta     att_n0,x
+        lda     att_n1,x
+        adc     att_p+1
+        sta     att_n1,x
+        lda     att_n2,x
+        adc     att_p+3
+        sta     att_n2,x
+        bcc     @n3
+        inc     att_n3,x
+@n3:    txa
+        sec
+        sbc     #CONTEXT
+        tax
+        bcs     vdim
+        jmp     vpos
+
+        ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768
+        ;     (0 <= N' <= 65535 * W: an unsigned 16-bit quotient, top bit flipped)
+divide: lda     att_w
+        sta     dv_den
+        lda     att_w+1
+        sta     dv_den+1
+        lda     #0
+        sta     att_i                   ; d*CONTEXT
+        sta     att_d                   ; 2*d
+@dloop: ldx     att_i
+        lda     att_n0,x
+        sta     dv_num
+        lda     att_n1,x
+        sta     dv_num+1
+        lda     att_n2,x
+        sta     dv_num+2
+        lda     att_n3,x
+        sta     dv_num+3
+        jsr     div32_16u
+        ldy     att_d
+        lda     dv_num
+        sta     (att_out),y
+        iny
+        lda     dv_num+1
+        eor     #$80
+        sta     (att_out),y
+        iny
+        sty     att_d
+        clc
+        lda     att_i
+        adc     #CONTEXT
+        sta     att_i
+        cpy     #2 * HEAD_DIM
+        bne     @dloop
+        rts
+.endproc

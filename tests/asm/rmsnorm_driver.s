@@ -1,0 +1,142 @@
+; rmsnorm_driver.s - test driver for asm/rmsnorm.s (tests/test_vice_rmsnorm.py).
+; The generated rmsnorm_cases.inc holds:
+;   RMS_CASES, rms_cases: per case s_g (1 byte), g (EMBED_DIM), x (2*EMBED_DIM)
+;   SQRT_CASES, sqrt_cases: 3 bytes each (little endian)
+; Results: rms_out (2*EMBED_DIM per case), sqrt_out (2 bytes per case).
+; rms_call / rms_back bracket every rmsnorm call (profiling).
+
+        .import rmsnorm, rms_isqrt
+        .importzp rms_x, rms_g, rms_y, rms_m, rms_q
+        .export main, done, rms_out, sqrt_out, rms_call, rms_back
+
+        .include "rmsnorm_cases.inc"
+
+CASE_BYTES = 1 + 3 * EMBED_DIM
+CPU_PORT = $01
+BANK_RAM_IO_KERNAL = $36                ; BASIC ROM out: $a000-$bfff is RAM
+DEBUG_EXIT = $d7ff
+
+        .segment "ZEROPAGE"
+src:    .res 2
+dst:    .res 2
+left:   .res 2
+
+        .segment "BSS"
+rms_out:  .res RMS_CASES * 2 * EMBED_DIM
+sqrt_out: .res SQRT_CASES * 2
+
+        .segment "CODE"
+main:
+        sei
+        lda     #BANK_RAM_IO_KERNAL
+        sta     CPU_PORT
+        lda     #<rms_cases
+        sta     src
+        lda     #>rms_cases
+        sta     src+1
+        lda     #<rms_out
+        sta     dst
+        lda     #>rms_out
+        sta     dst+1
+        lda     #<RMS_CASES
+        sta     left
+        lda     #>RMS_CASES
+        sta     left+1
+rcase:  clc                             ; g = src + 1, x = src + 1 + ED
+        lda     src
+        adc     #1
+        sta     rms_g
+        lda     src+1
+        adc     #0
+        sta     rms_g+1
+        clc
+        lda     rms_g
+        adc     #EMBED_DIM
+        sta     rms_x
+        lda     rms_g+1
+        adc     #0
+        sta     rms_x+1
+        lda     dst
+        sta     rms_y
+        lda     dst+1
+        sta     rms_y+1
+        ldy     #0
+        lda     (src),y                 ; s_g
+rms_call:
+        jsr     rmsnorm
+rms_back:
+        clc
+        lda     src
+        adc     #<CASE_BYTES
+        sta     src
+        lda     src+1
+        adc     #>CASE_BYTES
+        sta     src+1
+        clc
+        lda     dst
+        adc     #<(2 * EMBED_DIM)
+        sta     dst
+        lda     dst+1
+        adc     #>(2 * EMBED_DIM)
+        sta     dst+1
+        lda     left
+        bne     :+
+        dec     left+1
+:       dec     left
+        lda     left
+        ora     left+1
+        bne     rcase
+
+        lda     #<sqrt_cases
+        sta     src
+        lda     #>sqrt_cases
+        sta     src+1
+        lda     #<sqrt_out
+        sta     dst
+        lda     #>sqrt_out
+        sta     dst+1
+        lda     #<SQRT_CASES
+        sta     left
+        lda     #>SQRT_CASES
+        sta     left+1
+scase:  ldy     #2
+        lda     (src),y
+        sta     rms_m+2
+        dey
+        lda     (src),y
+        sta     rms_m+1
+        dey
+        lda     (src),y
+        sta     rms_m
+        jsr     rms_isqrt
+        ldy     #0
+        lda     rms_q
+        sta     (dst),y
+        iny
+        lda     rms_q+1
+        sta     (dst),y
+        clc
+        lda     src
+        adc     #3
+        sta     src
+        bcc     :+
+        inc     src+1
+:       clc
+        lda     dst
+        adc     #2
+        sta     dst
+        bcc     :+
+        inc     dst+1
+:       lda     left
+        bne     :+
+        dec     left+1
+:       dec     left
+        lda     left
+        ora     left+1
+        bne     scase
+        jmp     done
+
+
+done:   lda     #0
+        sta     DEBUG_EXIT
+        jmp     done

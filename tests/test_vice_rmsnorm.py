@@ -1,0 +1,120 @@
+"""asm/rmsnorm.s in VICE == soulplayer.numerics.rmsnorm / isqrt, bit for bit.
+
+One VICE run per embedding size (32: the default, 16: the small test config,
+24: not a power of two, so the mean is a division), each with ~150 RMSNorm
+cases (random and edge: zeros, +-32767/-32768 everywhere, r around the
+r <= 16 clamp of inv, gains +-127/-128, s_g from -16 to 24, saturation both
+ways) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
+grid up to 4095^2, 2^22, 2^24 - 1, random). A separate x64sc run measures the
+cycles of one call.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soulplayer.numerics import isqrt, rmsnorm
+from soulplayer.tools import build, vice
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = ROOT / "tests" / "asm" / "rmsnorm_driver.s"
+SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
+SHIFT_MIN, SHIFT_MAX = -16, 24          # RMS_SHIFT_MIN/MAX in asm/rmsnorm.s
+
+
+def _rows(vals, per=16):
+    vals = [int(v) & 0xFF for v in vals]
+    return "\n".join("        .byte " + ",".join(f"${v:02x}" for v in vals[i:i + per])
+                     for i in range(0, len(vals), per))
+
+
+def rms_cases(ed: int, rng: np.random.Generator):
+    """[(x int16[ed], g int8[ed], s_g)]: edges first, then random."""
+    cases = []
+    full = lambda: rng.integers(-32768, 32768, ed)
+    gain = lambda: rng.integers(-128, 128, ed)
+    cases.append((np.zeros(ed, np.int64), gain(), 6))                    # ms = 1
+    cases.append((np.full(ed, 32767), np.full(ed, 127), 0))              # saturates up
+    cases.append((np.full(ed, -32768), np.full(ed, 127), 0))             # saturates down
+    cases.append((np.full(ed, -32768), np.full(ed, -128), 0))            # max ms = 2^22
+    cases.append((np.full(ed, -32768), np.full(ed, -128), SHIFT_MAX))
+    cases.append((np.full(ed, 32767), np.full(ed, -128), SHIFT_MIN))
+    alt = np.array([32767, -32768] * (ed // 2) + [5] * (ed % 2))
+    cases.append((alt, np.full(ed, 100), 7))
+    cases.append((np.arange(ed) - ed // 2, gain(), 0))                   # tiny: xs in {-1, 0}
+    for v in (1, 15, 16, 17, 18, 255, 256, 2047, -2048, -17):           # r = |v|: inv clamp edge
+        x = np.full(ed, 16 * v) + rng.integers(0, 16, ed)
+        cases.append((x, gain(), int(rng.integers(0, 8))))
+    for s in range(SHIFT_MIN, SHIFT_MAX + 1):                            # every shift
+        cases.append((full(), gain(), s))
+    for s in range(0, 8):                                                # big gains, small shifts
+        x = rng.integers(-32768, 32768, ed) // int(rng.choice([1, 16, 256]))
+        cases.append((x, rng.choice([-128, 127, -127, 126], ed), s))
+    while len(cases) < 150:
+        scale = int(rng.choice([1, 4, 16, 64, 256, 4096]))
+        x = rng.integers(-32768, 32768, ed) // scale
+        if rng.random() < 0.2:
+            x[rng.integers(0, ed)] = rng.choice([-32768, 32767])
+        cases.append((x, gain(), int(rng.integers(-2, 10))))
+    return cases
+
+
+def sqrt_cases(rng):
+    vals = {0, 1, 2, 3, 4, 5, 8, 9, 10, 65535, 65536, 65537, 2**22, 2**22 - 1, 2**22 + 1, 2**24 - 1}
+    for k in list(range(0, 40)) + list(range(40, 4096, 37)) + [255, 256, 2047, 2048, 4095]:
+        vals |= {k * k, max(0, k * k - 1), k * k + 1}
+    vals |= {int(v) for v in rng.integers(0, 2**24, 60)}
+    return sorted(v for v in vals if v < 2**24)
+
+
+def build_and_run(tmp_path, ed, cases, roots, emulator="x64"):
+    lines = [f"RMS_CASES = {len(cases)}", f"SQRT_CASES = {len(roots)}", '.segment "RODATA"', "rms_cases:"]
+    for x, g, s in cases:
+        xb = []
+        for v in x:
+            xb += [int(v) & 0xFF, (int(v) >> 8) & 0xFF]
+        lines.append(_rows([s & 0xFF] + list(g) + xb))
+    lines.append("sqrt_cases:")
+    lines.append(_rows([b for v in roots for b in (v & 0xFF, (v >> 8) & 0xFF, v >> 16)]))
+    (tmp_path / "rmsnorm_cases.inc").write_text("\n".join(lines) + "\n")
+    art = build.build_prg(SOURCES, tmp_path, "rms", include_dirs=[tmp_path],
+                          defines={"EMBED_DIM": ed})
+    r = vice.run_checked(art.prg, labels=art.labels, done="done",
+                         dumps=[("y", "rms_out", len(cases) * 2 * ed), ("r", "sqrt_out", 2 * len(roots))],
+                         emulator=emulator, limit_cycles=60_000_000)
+    y = np.frombuffer(r.memory("y"), dtype="<i2").reshape(len(cases), ed)
+    q = np.frombuffer(r.memory("r"), dtype="<u2")
+    return y, q
+
+
+@pytest.mark.parametrize("ed", [32, 16, 24])
+def test_rmsnorm_matches_reference(tmp_path, ed):
+    rng = np.random.default_rng(1000 + ed)
+    cases = rms_cases(ed, rng)
+    roots = sqrt_cases(rng)
+    y, q = build_and_run(tmp_path, ed, cases, roots)
+    for n, (x, g, s) in enumerate(cases):
+        want = rmsnorm(x, g, s)
+        assert list(y[n]) == list(want), f"case {n}: s_g={s} x={list(x)} g={list(g)}"
+    assert [int(v) for v in q] == [isqrt(v) for v in roots]
+
+
+def test_rmsnorm_cycles_x64sc(tmp_path):
+    """Cycles of one rmsnorm call (ED=32) in x64sc: screen on, PAL, DMA included."""
+    rng = np.random.default_rng(7)
+    cases = [(rng.integers(-32768, 32768, 32), rng.integers(-128, 128, 32), 6),
+             (rng.integers(-2000, 2000, 32), rng.integers(-128, 128, 32), 6)]
+    lines = [f"RMS_CASES = {len(cases)}", "SQRT_CASES = 1", '.segment "RODATA"', "rms_cases:"]
+    for x, g, s in cases:
+        xb = [b for v in x for b in (int(v) & 0xFF, (int(v) >> 8) & 0xFF)]
+        lines.append(_rows([s] + list(g) + xb))
+    lines += ["sqrt_cases:", _rows([0, 0, 0])]
+    (tmp_path / "rmsnorm_cases.inc").write_text("\n".join(lines) + "\n")
+    art = build.build_prg(SOURCES, tmp_path, "rmsc", include_dirs=[tmp_path], defines={"EMBED_DIM": 32})
+    r = vice.run_checked(art.prg, labels=art.labels, done="done",
+                         profile=["rms_call", "rms_back"], emulator="x64sc", limit_cycles=5_000_000)
+    ev = [(e.label, e.cycles) for e in r.events]
+    calls = [b[1] - a[1] for a, b in zip(ev, ev[1:]) if a[0] == "rms_call" and b[0] == "rms_back"]
+    assert len(calls) == 2
+    print(f"rmsnorm ED=32 cycles per call (x64sc): {calls}")
+    assert max(calls) < 32_000          # measured ~30.0k (full-range x) and ~25.5k
