@@ -1,0 +1,240 @@
+; engine.s - the forward step: one token through every layer with the KV cache,
+; bit-exact per shared/spec/numerics.md. Entry points (docs/architecture.md):
+;   engine_reset   position := 0
+;   engine_step    A = token id: embeds it at engine_pos, runs all layers
+;                  (k, v appended to the KV cache of attention.s), leaves the
+;                  logits in logits_lo / logits_hi, engine_pos += 1
+;   engine_argmax  (kernels.s) A := the greedy choice
+;   engine_pos     the next position (byte)
+; The weights and per-layer tensor table come from weights.inc
+; (soulplayer.gen.weights), the dimensions from model.inc.
+
+.include "macros.inc"
+.include "model.inc"
+
+.import mm_sweep, mm_finish
+.importzp mm_x, mm_out, mm_outh
+.import mm_ostep, mm_row0, mm_count, mm_shift
+.import rmsnorm
+.importzp rms_x, rms_g, rms_y
+.import attention_head, attn_store_kv
+.importzp att_q, att_out, kvs_k, kvs_v
+.import embed, residual_add, relu
+.importzp emb_out, res_h, res_y, relu_v
+
+.export engine_reset, engine_step, engine_step_done, engine_pos, logits_lo, logits_hi
+.export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
+; the weights' labels, for tests and the embed kernel
+.export w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi, layer_table, out_desc, w_norm
+
+.assert VOCAB_SIZE >= 4 && VOCAB_SIZE <= 255, error, "engine: ids are bytes; logits indexed by X"
+.assert 3 * EMBED_DIM <= 127 && FF_DIM <= 127, error, "engine: interleaved vectors are indexed by Y = 2*i"
+
+; layer_table record (see gen/weights.py)
+LT_QKV          = 0             ; .word descriptors
+LT_PROJ         = 2
+LT_FC1          = 4
+LT_FC2          = 6
+LT_N1           = 8             ; .word gains
+LT_N2           = 10
+LT_N1_SHIFT     = 12            ; .byte shifts
+LT_N2_SHIFT     = 13
+LT_Q_SHIFT      = 14            ; matmul shifts include the post-shift
+LT_K_SHIFT      = 15
+LT_V_SHIFT      = 16
+LT_PROJ_SHIFT   = 17
+LT_FC1_SHIFT    = 18
+LT_FC2_SHIFT    = 19
+LT_SIZE         = 20
+INTERLEAVED     = 2             ; mm_ostep for an int16 vector
+
+HEAD_LOG2 .set -1               ; log2(HEAD_DIM)
+.repeat 8, I
+        .if (1 << I) = HEAD_DIM
+HEAD_LOG2 .set I
+        .endif
+.endrepeat
+.assert HEAD_LOG2 >= 0, error, "engine: HEAD_DIM must be a power of two"
+
+.include "weights.inc"
+
+.segment "ZEROPAGE"
+eng_lt:         .res 2          ; this layer's layer_table record
+
+.segment "BSS"
+engine_pos:     .res 1
+eng_layer:      .res 1
+eng_head:       .res 1
+vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
+vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
+vec_q:          .res 2 * EMBED_DIM
+vec_k:          .res 2 * EMBED_DIM
+vec_v:          .res 2 * EMBED_DIM
+vec_att:        .res 2 * EMBED_DIM
+vec_y:          .res 2 * EMBED_DIM
+vec_z:          .res 2 * FF_DIM
+logits_lo:      .res VOCAB_SIZE
+logits_hi:      .res VOCAB_SIZE
+
+.segment "CODE"
+
+; engine_reset: start a new sequence (the KV cache is overwritten as it fills).
+; clobbers: A. cycles: 6
+.proc engine_reset
+        lda     #0
+        sta     engine_pos
+        rts
+.endproc
+
+; FINISH row0, count, shift_offset, dest: mm_finish rows [row0, row0+count)
+; into the interleaved int16 vector dest, with the shift from layer_table.
+.macro FINISH row0, count, shift_off, dest
+        lda     #row0
+        sta     mm_row0
+        lda     #count
+        sta     mm_count
+        ldy     #shift_off
+        lda     (eng_lt),y
+        sta     mm_shift
+        LDPTR   mm_out, dest
+        LDPTR   mm_outh, dest+1
+        jsr     mm_finish
+.endmacro
+
+; SWEEP desc_off, input: mm_sweep with the descriptor in layer_table, x = input
+.macro SWEEP desc_off, input
+        LDPTR   mm_x, input
+        ldy     #desc_off + 1
+        lda     (eng_lt),y
+        tax
+        dey
+        lda     (eng_lt),y
+        jsr     mm_sweep
+.endmacro
+
+; NORM gain_off, shift_off: vec_a := rmsnorm(vec_h) with this layer's gain
+.macro NORM gain_off, shift_off
+        LDPTR   rms_x, vec_h
+        LDPTR   rms_y, vec_a
+        ldy     #gain_off
+        lda     (eng_lt),y
+        sta     rms_g
+        iny
+        lda     (eng_lt),y
+        sta     rms_g+1
+        ldy     #shift_off
+        lda     (eng_lt),y
+        jsr     rmsnorm
+.endmacro
+
+; engine_step: one position through all layers.
+; in: A = token id (< VOCAB_SIZE); engine_pos < CONTEXT
+; out: logits_lo/hi (VOCAB_SIZE int16), engine_pos += 1, KV cache appended
+; clobbers: A, X, Y, every kernel's zero page
+; cycles: see `soul bench` (build/bench.json)
+.proc engine_step
+        ldx     #INTERLEAVED            ; mm_finish's default output layout
+        stx     mm_ostep
+        ldx     engine_pos
+        pha
+        LDPTR   emb_out, vec_h
+        pla
+        jsr     embed
+        lda     #0
+        sta     eng_layer
+        LDPTR   eng_lt, layer_table
+layer:
+        ; attention block
+        NORM    LT_N1, LT_N1_SHIFT
+        SWEEP   LT_QKV, vec_a
+        FINISH  0, EMBED_DIM, LT_Q_SHIFT, vec_q
+        FINISH  EMBED_DIM, EMBED_DIM, LT_K_SHIFT, vec_k
+        FINISH  2 * EMBED_DIM, EMBED_DIM, LT_V_SHIFT, vec_v
+        LDPTR   kvs_k, vec_k
+        LDPTR   kvs_v, vec_v
+        lda     eng_layer
+        ldx     engine_pos
+        jsr     attn_store_kv
+        lda     #0
+        sta     eng_head
+head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*head
+        asl
+        .repeat ::HEAD_LOG2
+        asl
+        .endrepeat
+        tay
+        clc
+        adc     #<vec_q
+        sta     att_q
+        lda     #>vec_q
+        adc     #0
+        sta     att_q+1
+        tya
+        clc
+        adc     #<vec_att
+        sta     att_out
+        lda     #>vec_att
+        adc     #0
+        sta     att_out+1
+        lda     eng_layer               ; block = layer * N_HEADS + head
+        .repeat ::N_HEADS - 1
+        clc
+        adc     eng_layer
+        .endrepeat
+        clc
+        adc     eng_head
+        ldx     engine_pos
+        inx
+        jsr     attention_head
+        inc     eng_head
+        lda     eng_head
+        cmp     #N_HEADS
+        bne     head
+        SWEEP   LT_PROJ, vec_att
+        FINISH  0, EMBED_DIM, LT_PROJ_SHIFT, vec_y
+        LDPTR   res_h, vec_h
+        LDPTR   res_y, vec_y
+        jsr     residual_add
+        ; feed-forward block
+        NORM    LT_N2, LT_N2_SHIFT
+        SWEEP   LT_FC1, vec_a
+        FINISH  0, FF_DIM, LT_FC1_SHIFT, vec_z
+        LDPTR   relu_v, vec_z
+        jsr     relu
+        SWEEP   LT_FC2, vec_z
+        FINISH  0, EMBED_DIM, LT_FC2_SHIFT, vec_y
+        LDPTR   res_h, vec_h
+        LDPTR   res_y, vec_y
+        jsr     residual_add
+        ; next layer
+        ADD16_8 eng_lt, #LT_SIZE
+        inc     eng_layer
+        lda     eng_layer
+        cmp     #N_LAYERS
+        beq     output
+        jmp     layer
+output:
+        LDPTR   rms_x, vec_h
+        LDPTR   rms_y, vec_a
+        LDPTR   rms_g, w_norm
+        lda     #<NORM_SHIFT
+        jsr     rmsnorm
+        LDPTR   mm_x, vec_a
+        lda     #<out_desc
+        ldx     #>out_desc
+        jsr     mm_sweep
+        lda     #0
+        sta     mm_row0
+        lda     #VOCAB_SIZE
+        sta     mm_count
+        lda     #<OUT_SHIFT             ; post-shift 0
+        sta     mm_shift
+        LDPTR   mm_out, logits_lo
+        LDPTR   mm_outh, logits_hi
+        lda     #1
+        sta     mm_ostep
+        jsr     mm_finish
+        inc     engine_pos
+done:   rts
+.endproc
+engine_step_done = engine_step::done

@@ -1,0 +1,225 @@
+; kernels.s - the small vector kernels of the forward step (bit-exact per
+; shared/spec/numerics.md): embedding, saturating residual add, ReLU, argmax.
+; Vectors are int16, little endian, interleaved (lo, hi), like rmsnorm.s and
+; attention.s. Dimensions and shifts come from model.inc (generated).
+
+.include "macros.inc"
+.include "model.inc"
+
+.import w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi
+.import logits_lo, logits_hi
+.exportzp emb_out, res_h, res_y, relu_v
+.export embed, residual_add, relu, engine_argmax
+
+.assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
+.assert TE_SHIFT >= -16 && TE_SHIFT <= 127, error, "embed: te shift outside -16..127"
+.assert PE_SHIFT >= -16 && PE_SHIFT <= 127, error, "embed: pe shift outside -16..127"
+
+ID_PAD          = 0
+ID_SEP          = 1
+ID_UNK          = 2
+
+.segment "ZEROPAGE"
+k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
+k_p2:           .res 2
+k_te:           .res 2          ; embed: te row
+k_pe:           .res 2          ; embed: pe row
+emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
+res_h   = k_p1                  ; residual_add: h (in/out)
+res_y   = k_p2                  ; residual_add: y
+relu_v  = k_p1                  ; relu: vector (FF_DIM int16, in place)
+
+.segment "BSS"
+k_a:            .res 4          ; embed: deshifted te value (32 bits); residual: low byte
+k_b:            .res 4          ; embed: deshifted pe value
+k_i:            .res 1          ; loop index
+k_best:         .res 1          ; argmax: best id so far
+
+.segment "CODE"
+
+; DESHIFT s, dst: dst (4 bytes) := deshift(A, s) = A << (8 - s) if s <= 8,
+; else asr(A, s - 8); A = int8 value, s = assembly-time shift.
+; clobbers: A, C. cycles: 17 + 20 per left step (3 steps at s = 5)
+.macro DESHIFT s, dst
+        sta     dst
+        cmp     #$80                    ; C = sign
+        lda     #0
+        bcc     :+
+        lda     #$ff
+:       sta     dst+1
+        sta     dst+2
+        sta     dst+3
+        .if s <= 8
+        .repeat 8 - s
+        asl     dst
+        rol     dst+1
+        rol     dst+2
+        rol     dst+3
+        .endrepeat
+        .elseif s >= 16
+        sta     dst                     ; asr by >= 8 leaves the sign
+        .else
+        .repeat s - 8
+        lda     dst+1
+        asl
+        ror     dst
+        .endrepeat
+        .endif
+.endmacro
+
+; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT))
+; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
+; out: the vector at emb_out. clobbers: A, X, Y, k_*
+; cycles: ~110 per dimension at shifts 5..8 (~3.5k for ED=32)
+.proc embed
+        tay
+        lda     w_te_rows_lo,y
+        sta     k_te
+        lda     w_te_rows_hi,y
+        sta     k_te+1
+        lda     w_pe_rows_lo,x
+        sta     k_pe
+        lda     w_pe_rows_hi,x
+        sta     k_pe+1
+        lda     #0
+        sta     k_i
+loop:
+        ldy     k_i
+        lda     (k_te),y
+        DESHIFT ::TE_SHIFT, k_a
+        ldy     k_i
+        lda     (k_pe),y
+        DESHIFT ::PE_SHIFT, k_b
+        clc                             ; k_a += k_b (32 bits)
+        lda     k_a
+        adc     k_b
+        sta     k_a
+        lda     k_a+1
+        adc     k_b+1
+        sta     k_a+1
+        lda     k_a+2
+        adc     k_b+2
+        sta     k_a+2
+        lda     k_a+3
+        adc     k_b+3
+        sta     k_a+3
+        ; sat16: bytes 2 and 3 must both equal the sign of byte 1
+        lda     k_a+1
+        asl                             ; C = bit 15
+        lda     #0
+        adc     #$ff
+        eor     #$ff                    ; $ff / $00 expected above
+        cmp     k_a+2
+        bne     sat
+        cmp     k_a+3
+        beq     store
+sat:    lda     k_a+3                   ; the sum's sign: negative -> $8000, else $7fff
+        bmi     :+
+        lda     #$ff
+        sta     k_a
+        lda     #$7f
+        sta     k_a+1
+        bne     store
+:       lda     #$00
+        sta     k_a
+        lda     #$80
+        sta     k_a+1
+store:  lda     k_i
+        asl
+        tay
+        lda     k_a
+        sta     (emb_out),y
+        iny
+        lda     k_a+1
+        sta     (emb_out),y
+        inc     k_i
+        lda     k_i
+        cmp     #EMBED_DIM
+        beq     done
+        jmp     loop
+done:   rts
+.endproc
+
+; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1
+; in: res_h, res_y -> int16 vectors. out: h. clobbers: A, Y, k_a
+; cycles: ~45 per element (~1.4k for ED=32)
+.proc residual_add
+        ldy     #0
+loop:   clc
+        lda     (res_h),y
+        adc     (res_y),y
+        sta     k_a
+        iny
+        lda     (res_h),y
+        adc     (res_y),y
+        bvc     ok
+        ; signed overflow: the true sum has the opposite sign of A
+        bmi     pos
+        lda     #$00                    ; negative overflow -> $8000
+        sta     k_a
+        lda     #$80
+        bne     ok
+pos:    lda     #$ff                    ; positive overflow -> $7fff
+        sta     k_a
+        lda     #$7f
+ok:     sta     (res_h),y
+        dey
+        lda     k_a
+        sta     (res_h),y
+        iny
+        iny
+        cpy     #2 * EMBED_DIM
+        bne     loop
+        rts
+.endproc
+
+; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place
+; in: relu_v -> int16 vector. clobbers: A, Y
+; cycles: ~20 per element
+.proc relu
+        ldy     #2 * FF_DIM - 1
+loop:   lda     (relu_v),y
+        bpl     :+
+        lda     #0
+        sta     (relu_v),y
+        dey
+        sta     (relu_v),y
+        dey
+        bpl     loop
+        rts
+:       dey
+        dey
+        bpl     loop
+        rts
+.endproc
+
+; engine_argmax: A := argmax of logits_lo/hi over all ids except PAD (0) and
+; UNK (2); the first maximum wins (soulplayer.chat.choose_next).
+; in: logits_lo/hi (VOCAB_SIZE signed int16). out: A = id. clobbers: A, X, Y
+; cycles: ~25 per id (~3.3k for 128)
+.proc engine_argmax
+        ldx     #ID_SEP
+        stx     k_best
+        ldx     #ID_SEP + 1
+next:   cpx     #ID_UNK
+        beq     skip
+        ; logits[x] > logits[best]? (signed: compare with the sign bits flipped)
+        ldy     k_best
+        lda     logits_hi,x
+        eor     #$80
+        sta     k_i
+        lda     logits_hi,y
+        eor     #$80
+        cmp     k_i
+        bcc     better                  ; hi(best) < hi(x)
+        bne     skip                    ; hi(best) > hi(x)
+        lda     logits_lo,y
+        cmp     logits_lo,x
+        bcs     skip                    ; lo(best) >= lo(x): keep the first
+better: stx     k_best
+skip:   inx
+        cpx     #VOCAB_SIZE
+        bne     next
+        lda     k_best
+        rts
+.endproc

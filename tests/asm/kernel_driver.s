@@ -1,0 +1,192 @@
+; kernel_driver.s - runs single engine kernels on data from a command stream
+; (tests/test_vice_kernels.py). kt_cmds is written by the harness before main;
+; results are appended at drv_out. Records:
+;   1 sel shift x[2*ED]    matmul (sel 0: l0_fc1 with bias, 1: out) -> rows int16
+;   2 tok pos              embed -> ED int16
+;   3 h[2*ED] y[2*ED]      residual_add -> ED int16
+;   4 v[2*FF]              relu -> FF int16
+;   5 lo[VS] hi[VS]        engine_argmax -> 1 byte
+;   0                      end (drv_done)
+
+.include "macros.inc"
+.include "model.inc"
+
+.import mm_sweep, mm_finish, mm_ostep, mm_row0, mm_count, mm_shift
+.importzp mm_x, mm_out, mm_outh
+.import embed, residual_add, relu, engine_argmax
+.importzp emb_out, res_h, res_y, relu_v
+.import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
+.export main, drv_done, kt_cmds, drv_out
+
+.segment "ZEROPAGE"
+kt_p:           .res 2          ; command pointer
+kt_o:           .res 2          ; output pointer
+kt_n:           .res 1
+
+.segment "DATA"
+kt_cmds:        .res 3072
+
+.segment "OUTBUF"
+drv_out:        .res 1
+
+.segment "CODE"
+
+; copy kt_n bytes from the command stream to (mm_out) and advance the stream
+.proc take
+        ldy     #0
+:       lda     (kt_p),y
+        sta     (mm_out),y
+        iny
+        cpy     kt_n
+        bne     :-
+        tya
+        sta     kt_n
+        ADD16_8 kt_p, kt_n
+        rts
+.endproc
+
+; append kt_n bytes from (mm_out) to the output
+.proc emit
+        ldy     #0
+:       lda     (mm_out),y
+        sta     (kt_o),y
+        iny
+        cpy     kt_n
+        bne     :-
+        ADD16_8 kt_o, kt_n
+        rts
+.endproc
+
+.proc main
+        lda     #$36
+        sta     $01
+        LDPTR   kt_p, kt_cmds
+        LDPTR   kt_o, drv_out
+next:   ldy     #0
+        lda     (kt_p),y
+        bne     :+
+        jmp     drv_done
+:       pha
+        inc     kt_p
+        bne     :+
+        inc     kt_p+1
+:       pla
+        cmp     #1
+        beq     op_matmul
+        cmp     #2
+        bne     :+
+        jmp     op_embed
+:       cmp     #3
+        bne     :+
+        jmp     op_residual
+:       cmp     #4
+        bne     :+
+        jmp     op_relu
+:       jmp     op_argmax
+op_matmul:
+        ldy     #1
+        lda     (kt_p),y
+        sta     mm_shift
+        dey
+        lda     (kt_p),y
+        pha
+        ADD16_8 kt_p, #2
+        LDPTR   mm_out, vec_a
+        lda     #2 * EMBED_DIM
+        sta     kt_n
+        jsr     take
+        LDPTR   mm_x, vec_a
+        pla
+        bne     sel_out
+        lda     layer_table + 4         ; l0 fc1 descriptor (LT_FC1)
+        ldx     layer_table + 5
+        ldy     #FF_DIM
+        bne     sweep
+sel_out:
+        lda     #<out_desc
+        ldx     #>out_desc
+        ldy     #VOCAB_SIZE
+sweep:  sty     mm_count
+        jsr     mm_sweep
+        lda     #0
+        sta     mm_row0
+        lda     #2
+        sta     mm_ostep
+        MOVPTR  mm_out, kt_o
+        clc
+        lda     kt_o
+        adc     #1
+        sta     mm_outh
+        lda     kt_o+1
+        adc     #0
+        sta     mm_outh+1
+        lda     mm_count
+        pha
+        jsr     mm_finish
+        pla                             ; output += 2 * rows
+        asl
+        sta     kt_n
+        bcc     :+
+        inc     kt_o+1
+:       ADD16_8 kt_o, kt_n
+        jmp     next
+op_embed:
+        ldy     #0
+        lda     (kt_p),y
+        pha
+        iny
+        lda     (kt_p),y
+        tax
+        ADD16_8 kt_p, #2
+        LDPTR   emb_out, vec_h
+        pla
+        jsr     embed
+        LDPTR   mm_out, vec_h
+        lda     #2 * EMBED_DIM
+        sta     kt_n
+        jsr     emit
+        jmp     next
+op_residual:
+        LDPTR   mm_out, vec_h
+        lda     #2 * EMBED_DIM
+        sta     kt_n
+        jsr     take
+        LDPTR   mm_out, vec_y
+        jsr     take
+        LDPTR   res_h, vec_h
+        LDPTR   res_y, vec_y
+        jsr     residual_add
+        LDPTR   mm_out, vec_h
+        jsr     emit
+        jmp     next
+op_relu:
+        LDPTR   mm_out, vec_z
+        lda     #2 * FF_DIM
+        sta     kt_n
+        jsr     take
+        LDPTR   relu_v, vec_z
+        jsr     relu
+        LDPTR   mm_out, vec_z
+        jsr     emit
+        jmp     next
+op_argmax:
+        LDPTR   mm_out, logits_lo
+        lda     #VOCAB_SIZE
+        sta     kt_n
+        jsr     take
+        LDPTR   mm_out, logits_hi
+        jsr     take
+        jsr     engine_argmax
+        ldy     #0
+        sta     (kt_o),y
+        inc     kt_o
+        bne     :+
+        inc     kt_o+1
+:       jmp     next
+.endproc
+
+.proc drv_done
+        lda     #0
+        sta     $d7ff
+        jmp     drv_done
+.endproc

@@ -1,0 +1,76 @@
+"""The 6502 forward step in VICE == the integer reference, through the KV cache.
+
+Every case is a whole sequence fed token by token (engine_reset, engine_step
+per id); the logits after the marked steps are compared, all of them.
+Cases are batched: a few VICE sessions per soul (tools/engine_vice.py).
+"""
+import numpy as np
+import pytest
+
+from soulplayer import numerics
+from soulplayer.config import ModelConfig
+from soulplayer.soulfile import KIND_INT16, KIND_INT8, Soul, Tensor, load_soul, record_layout
+from soulplayer.tools import engine_vice
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("engine")
+
+
+def test_original_teacher_forced(original_soul_path, teacher_forced, build_root):
+    soul = load_soul(original_soul_path)
+    eb = engine_vice.build_engine(soul, build_root / "original")
+    cases = []
+    for c in teacher_forced:
+        ids = list(c["prompt_ids"]) + list(c["forced_ids"])
+        first = len(c["prompt_ids"]) - 1
+        emit = [i >= first for i in range(len(ids))]
+        assert sum(emit) == len(c["logits"])
+        cases.append((ids, emit))
+    got = engine_vice.run_cases(eb, cases)
+    for c, g in zip(teacher_forced, got):
+        for k, (want, have) in enumerate(zip(c["logits"], g)):
+            assert have == want, f"prompt {c['prompt']!r}, step {k}: first diff at id " \
+                                 f"{next(i for i, (a, b) in enumerate(zip(want, have)) if a != b)}"
+
+
+def test_synthetic_every_prefix(synthetic_cases, build_root):
+    for path, cases in synthetic_cases:
+        soul = load_soul(path)
+        eb = engine_vice.build_engine(soul, build_root / path.stem)
+        got = engine_vice.run_cases(eb, [(c["ids"], [True] * len(c["ids"])) for c in cases])
+        for c, g in zip(cases, got):
+            assert g == c["logits"], f"{path.name} ids {c['ids']}"
+
+
+def random_soul(config: ModelConfig, seed: int, big: bool = False) -> Soul:
+    """A random soul of any dims; big: wide weights, small shifts, huge biases."""
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, kind, rows, cols in record_layout(config):
+        if kind == KIND_INT16:
+            lim = 32767 if big else 3000
+            vals = rng.integers(-lim, lim + 1, (rows, cols))
+        else:
+            lim = 127 if big else 40
+            vals = rng.integers(-lim, lim + 1, (rows, cols))
+        shift = int(rng.integers(1, 4)) if big else int(rng.integers(5, 8))
+        tensors[name] = Tensor(vals.astype(np.int64), shift, kind)
+    return Soul(config, tensors)
+
+
+SMALL = ModelConfig(vocab_size=64, embed_dim=16, n_heads=2, head_dim=8, ff_dim=32, n_layers=1, context=12)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_non_default_config(big, build_root):
+    soul = random_soul(SMALL, seed=7 + big, big=big)
+    eb = engine_vice.build_engine(soul, build_root / f"small{int(big)}")
+    rng = np.random.default_rng(3)
+    seqs = [rng.integers(0, SMALL.vocab_size, SMALL.context).tolist() for _ in range(4)]
+    seqs.append([1])
+    got = engine_vice.run_cases(eb, [(s, [True] * len(s)) for s in seqs])
+    for s, g in zip(seqs, got):
+        want = numerics.forward(soul, s).tolist()
+        assert g == want, f"ids {s}"

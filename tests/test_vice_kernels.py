@@ -1,0 +1,150 @@
+"""Engine kernels in VICE == the integer reference: matmul (table multiply,
+bias, every shift incl. negative and huge, saturation both ways), embedding
+(shifts above and below 8, saturation), residual add, ReLU, argmax.
+
+One driver (tests/asm/kernel_driver.s) runs a stream of kernel calls per VICE
+session; each soul below is one build and one session.
+"""
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soulplayer import numerics
+from soulplayer.config import ModelConfig
+from soulplayer.soulfile import KIND_INT16, Soul, Tensor, record_layout
+from soulplayer.tools import engine_vice, vice
+
+DRIVER = Path(__file__).parent / "asm" / "kernel_driver.s"
+CFG = ModelConfig()
+ED, FF, VS = CFG.embed_dim, CFG.ff_dim, CFG.vocab_size
+# the reference works in int64: shifts whose result it computes exactly (|shift| < 64 - 31)
+SHIFTS = [-20, -16, -3, -1, 0, 1, 3, 4, 7, 8, 9, 12, 15, 16, 23, 31, 32]
+OUT_SHIFTS = [-3, 0, 6, 7, 8, 16]
+
+
+def make_soul(seed, te_shift, pe_shift, big):
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, kind, rows, cols in record_layout(CFG):
+        lim = (32767 if big else 2000) if kind == KIND_INT16 else (127 if big else 30)
+        vals = rng.integers(-lim, lim + 1, (rows, cols))
+        if big and name == "out":
+            vals[:3] = 127          # extreme rows: every product at its maximum / minimum
+            vals[3:6] = -128
+        tensors[name] = Tensor(vals.astype(np.int64), 6, kind)
+    tensors["te"].shift, tensors["pe"].shift = te_shift, pe_shift
+    return Soul(CFG, tensors)
+
+
+def i16(v):
+    return np.asarray(v, dtype=np.int64).astype("<i2").tobytes()
+
+
+STREAM_MAX = 3072 - 1           # kt_cmds in the driver, less the end mark
+
+
+def run(soul, tmp_path, cmds):
+    """cmds: list of (bytes, expected output length) -> list of output byte strings.
+    As many commands per VICE session as the driver's buffers hold; two at a time."""
+    eb = engine_vice.build_engine(soul, tmp_path, "kernels", driver=DRIVER)
+    capacity = engine_vice.MEM_END - eb.art.labels["drv_out"]
+    chunks, cur = [], []
+    for c in cmds:
+        if cur and (sum(len(b) for b, _ in cur) + len(c[0]) > STREAM_MAX
+                    or sum(n for _, n in cur) + c[1] > capacity):
+            chunks.append(cur)
+            cur = []
+        cur.append(c)
+    chunks.append(cur)
+
+    def session(chunk):
+        stream = b"".join(c for c, _ in chunk) + b"\0"
+        r = vice.run_checked(eb.art.prg, labels=eb.art.labels, done="drv_done",
+                             pokes=[("kt_cmds", stream)],
+                             dumps=[("out", "drv_out", sum(n for _, n in chunk))],
+                             limit_cycles=400_000 * len(chunk) + 1_000_000)
+        data, out, pos = r.memory("out"), [], 0
+        for _, n in chunk:
+            out.append(data[pos:pos + n])
+            pos += n
+        return out
+
+    with ThreadPoolExecutor(2) as pool:
+        return [o for part in pool.map(session, chunks) for o in part]
+
+
+def edge_inputs(rng):
+    xs = [np.full(ED, 32767), np.full(ED, -32768), np.zeros(ED, np.int64),
+          np.where(np.arange(ED) % 2, 32767, -32768), rng.integers(-300, 300, ED),
+          np.array([-1, 0, 1, 127, 128, -128, -129, 255, 256, -256, -255, 32767, -32768] * 3)[:ED]]
+    xs += [rng.integers(-32768, 32768, ED) for _ in range(4)]
+    return xs
+
+
+@pytest.mark.parametrize("big", [True, False])
+def test_matmul_every_shift(tmp_path, big):
+    soul = make_soul(11 + big, 5, 5, big)
+    rng = np.random.default_rng(5)
+    fc1, out = soul["l0.fc1_w"], soul["out"]
+    cmds, want = [], []
+    for i, x in enumerate(edge_inputs(rng)):
+        for k in (SHIFTS if i < 6 else SHIFTS[::3]):
+            cmds.append((bytes([1, 0, k & 0xFF]) + i16(x), 2 * FF))
+            want.append(numerics.matmul(fc1.values, k, x, soul["l0.fc1_b"].values, post_shift=0))
+        for k in (OUT_SHIFTS if i < 6 else []):
+            cmds.append((bytes([1, 1, k & 0xFF]) + i16(x), 2 * VS))
+            want.append(numerics.matmul(out.values, k, x, None, post_shift=0))
+    got = run(soul, tmp_path, cmds)
+    sat = 0
+    for (c, _), g, w in zip(cmds, got, want):
+        assert np.frombuffer(g, "<i2").tolist() == w.tolist(), f"sel {c[1]} shift {c[2] - 256 * (c[2] > 127)} x {np.frombuffer(c[3:], '<i2')[:4]}"
+        sat += int(np.sum(np.abs(w) >= 32767))
+    if big:
+        assert sat > 100       # the big soul really exercises saturation
+
+
+@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (-1, 0), (17, 8), (8, 14)])
+def test_embed_shifts(tmp_path, te_shift, pe_shift):
+    soul = make_soul(3, te_shift, pe_shift, big=True)
+    pairs = [(t, p) for t in (0, 1, 2, 3, 64, 127) for p in (0, 7, CFG.context - 1)]
+    got = run(soul, tmp_path, [(bytes([2, t, p]), 2 * ED) for t, p in pairs])
+    hits = set()
+    for (t, p), g in zip(pairs, got):
+        want = numerics.embed(soul, t, p)
+        assert np.frombuffer(g, "<i2").tolist() == want.tolist(), f"tok {t} pos {p}"
+        hits |= {int(v) for v in want if abs(v) >= 32767}
+    if te_shift == -1:
+        assert {32767, -32768} <= hits    # saturation both ways
+
+
+def test_residual_relu_argmax(tmp_path):
+    soul = make_soul(1, 5, 5, big=False)
+    rng = np.random.default_rng(9)
+    cmds, checks = [], []
+    for _ in range(6):
+        h, y = rng.integers(-32768, 32768, ED), rng.integers(-32768, 32768, ED)
+        h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
+        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED))
+        checks.append(("res", numerics.sat16(h + y)))
+    for _ in range(4):
+        v = rng.integers(-32768, 32768, FF)
+        v[:4] = [0, -1, 1, -32768]
+        cmds.append((bytes([4]) + i16(v), 2 * FF))
+        checks.append(("relu", np.maximum(0, v)))
+    cases = [rng.integers(-32768, 32768, VS) for _ in range(4)]
+    cases.append(np.full(VS, -32768))                      # all equal: SEP (1) wins
+    c = np.zeros(VS, np.int64); c[0] = c[2] = 30000; c[70] = c[90] = 5; cases.append(c)   # PAD/UNK skipped, first max
+    c = np.full(VS, -5); c[127] = 32767; cases.append(c)
+    c = np.full(VS, 0); c[5] = -1; c[1] = -2; cases.append(c)   # ties at 0: id 3
+    for lg in cases:
+        cmds.append((bytes([5]) + bytes((lg & 0xFF).astype(np.uint8)) + bytes(((lg >> 8) & 0xFF).astype(np.uint8)), 1))
+        masked = np.where(np.isin(np.arange(VS), [0, 2]), np.iinfo(np.int64).min, lg)
+        checks.append(("argmax", int(np.argmax(masked))))
+    got = run(soul, tmp_path, cmds)
+    for (kind, want), g in zip(checks, got):
+        if kind == "argmax":
+            assert g[0] == want
+        else:
+            assert np.frombuffer(g, "<i2").tolist() == want.tolist(), kind

@@ -1,0 +1,139 @@
+"""Assemble (ca65) and link (ld65 with asm/soul.cfg) a PRG; readable errors.
+
+    art = build_prg(["asm/basic_stub.s", "build/t/driver.s", ...], out_dir, "driver",
+                    include_dirs=["build/t", "asm"])
+    art.prg, art.lbl, art.map, art.dbg, art.labels["engine_step"]
+
+ld65's memory-overflow report becomes one SoulError line, e.g.
+"the program does not fit: segment WEIGHTS is 1234 bytes over memory area MAIN
+($0801-$CFFF)".
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from soulplayer.errors import SoulError
+
+REPO = Path(__file__).resolve().parent.parent
+ASM_DIR = REPO / "asm"
+LINKER_CFG = ASM_DIR / "soul.cfg"
+
+_OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
+
+
+@dataclass
+class Artifacts:
+    prg: Path
+    lbl: Path
+    map: Path
+    dbg: Path
+    labels: dict[str, int]
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise SoulError(f"{name} not found on PATH; run `make sys` (installs cc65)")
+    return exe
+
+
+def _memory_areas(cfg: Path) -> dict[str, tuple[int, int]]:
+    """MEMORY { NAME: start = $X, size = $Y ... } -> {NAME: (start, end)}."""
+    areas = {}
+    text = cfg.read_text()
+    block = re.search(r"MEMORY\s*\{(.*?)\}", text, re.S)
+    for m in re.finditer(r"(\w+)\s*:\s*([^;]*);", block.group(1) if block else ""):
+        attrs = dict(re.findall(r"(\w+)\s*=\s*([$%\w]+)", m.group(2)))
+        try:
+            start = int(attrs["start"].replace("$", "0x"), 0)
+            size = int(attrs["size"].replace("$", "0x"), 0)
+        except (KeyError, ValueError):
+            continue
+        areas[m.group(1)] = (start, start + size - 1)
+    return areas
+
+
+def overflow_message(ld65_output: str, cfg: Path = LINKER_CFG) -> str | None:
+    """One line for ld65's 'overflows memory area' warnings, or None."""
+    hits = _OVERFLOW_RE.findall(ld65_output)
+    if not hits:
+        return None
+    areas = _memory_areas(cfg)
+    parts = []
+    for seg, area, n in hits:
+        rng = f" (${areas[area][0]:04X}-${areas[area][1]:04X})" if area in areas else ""
+        parts.append(f"segment {seg} is {n} bytes over memory area {area}{rng}")
+    return "the program does not fit the C64 memory map: " + "; ".join(parts)
+
+
+def _run(args, what: str, cwd=None) -> str:
+    p = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise _ToolFailed(what, p.stdout)
+    return p.stdout
+
+
+class _ToolFailed(Exception):
+    def __init__(self, what, output):
+        super().__init__(what)
+        self.what, self.output = what, output
+
+
+def _first_error(output: str) -> str:
+    for line in output.splitlines():
+        if "Error" in line or "error" in line:
+            return line.strip()
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    return lines[-1] if lines else "failed"
+
+
+def assemble(src, obj, include_dirs=(), defines=None) -> Path:
+    """ca65 -g src -> obj (with include dirs and -D name=value defines)."""
+    args = [_tool("ca65"), "-g", "-o", str(obj)]
+    for d in include_dirs:
+        args += ["-I", str(d)]
+    for k, v in (defines or {}).items():
+        args += ["-D", f"{k}={v}"]
+    args.append(str(src))
+    try:
+        _run(args, f"ca65 {src}")
+    except _ToolFailed as e:
+        raise SoulError(f"assembling {Path(src).name} failed: {_first_error(e.output)}") from None
+    return Path(obj)
+
+
+def link(objs, out_dir, name, cfg=LINKER_CFG) -> Artifacts:
+    out_dir = Path(out_dir)
+    prg, lbl, mp, dbg = (out_dir / f"{name}{ext}" for ext in (".prg", ".lbl", ".map", ".dbg"))
+    args = [_tool("ld65"), "-C", str(cfg), "-m", str(mp), "-Ln", str(lbl), "--dbgfile", str(dbg),
+            "-o", str(prg)] + [str(o) for o in objs]
+    try:
+        _run(args, "ld65")
+    except _ToolFailed as e:
+        msg = overflow_message(e.output, Path(cfg))
+        raise SoulError(msg or f"linking {name} failed: {_first_error(e.output)}") from None
+    from .vice import parse_labels
+    return Artifacts(prg, lbl, mp, dbg, parse_labels(lbl))
+
+
+def build_prg(sources, out_dir, name, include_dirs=(), defines=None, cfg=LINKER_CFG) -> Artifacts:
+    """Assemble every source into out_dir and link them into out_dir/name.prg.
+
+    A source is a path or (path, {symbol: value}) for defines of that file only.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    incs = [Path(d) for d in include_dirs] + [ASM_DIR]
+    objs = []
+    for src in sources:
+        own = {}
+        if isinstance(src, tuple):
+            src, own = src
+        src = Path(src)
+        objs.append(assemble(src, out_dir / (src.name.replace(".", "_") + ".o"), incs,
+                             {**(defines or {}), **own}))
+    return link(objs, out_dir, name, cfg)

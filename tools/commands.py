@@ -1,0 +1,112 @@
+"""`soul bench`: cycles per token of the 6502 engine, measured in x64sc.
+
+One VICE session (x64sc: cycle exact, PAL, screen on, so VIC-II DMA is
+included) feeds a CONTEXT-token sequence through engine_step; the monitor
+stops at every kernel entry and at engine_step's start and end, and the
+stopwatch readings there give each position's cycles and each kernel's share
+(the time from a kernel's entry to the next stop; the glue code of
+engine_step between kernels counts as "engine").
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from soulplayer.errors import SoulError
+
+KERNELS = ("embed", "rmsnorm", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
+           "residual_add", "relu")
+BENCH_TOKENS_SEED = 20240
+
+
+def bench_ids(config) -> list:
+    """A fixed, ordinary-looking sequence: SEP, some ids >= 4, SEP, ... (full context)."""
+    ids = [1]
+    x = BENCH_TOKENS_SEED
+    while len(ids) < config.context:
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        ids.append(4 + x % (config.vocab_size - 4))
+    ids[min(8, config.context - 1)] = 1
+    return ids
+
+
+def measure(soul, out_dir, emulator="x64sc") -> dict:
+    """Per-position cycles and per-kernel shares for `soul` (see module doc)."""
+    from . import engine_vice, vice
+    eb = engine_vice.build_engine(soul, Path(out_dir) / "bench-engine")
+    ids = bench_ids(soul.config)
+    labels = eb.art.labels
+    table = engine_vice._case_table([(ids, [False] * len(ids))])
+    r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done",
+                         pokes=[(labels["drv_table"], table)],
+                         profile=["engine_step", "engine_step_done", *KERNELS],
+                         limit_cycles=engine_vice.CYCLES_PER_STEP_LIMIT * len(ids),
+                         emulator=emulator, timeout=600)
+    positions = []
+    cur = None
+    for ev, nxt in zip(r.events, r.events[1:] + [None]):
+        if ev.label == "engine_step":
+            cur = {"position": len(positions) + 1, "token": ids[len(positions)], "start": ev.cycles,
+                   "kernels": {}}
+            last_label, last_cyc = "engine", ev.cycles
+            continue
+        if cur is None:
+            continue
+        cur["kernels"][last_label] = cur["kernels"].get(last_label, 0) + ev.cycles - last_cyc
+        last_label, last_cyc = ev.label, ev.cycles
+        if ev.label == "engine_step_done":
+            cur["cycles"] = ev.cycles - cur.pop("start")
+            positions.append(cur)
+            cur = None
+    if len(positions) != len(ids):
+        raise SoulError(f"bench: measured {len(positions)} of {len(ids)} positions")
+    total = sum(p["cycles"] for p in positions)
+    shares = {}
+    for p in positions:
+        for k, v in p["kernels"].items():
+            shares[k] = shares.get(k, 0) + v
+    return {
+        "emulator": emulator,
+        "video": "PAL, screen on (VIC-II DMA included)",
+        "ids": ids,
+        "positions": positions,
+        "mean_cycles": total / len(positions),
+        "max_cycles": max(p["cycles"] for p in positions),
+        "kernel_share": {k: v / total for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+    }
+
+
+def format_table(res: dict) -> str:
+    kern = list(res["kernel_share"])
+    lines = [f"{'pos':>3} {'cycles':>10}  " + " ".join(f"{k[:10]:>10}" for k in kern)]
+    for p in res["positions"]:
+        lines.append(f"{p['position']:>3} {p['cycles']:>10,}  "
+                     + " ".join(f"{p['kernels'].get(k, 0):>10,}" for k in kern))
+    lines.append(f"mean {res['mean_cycles']:,.0f} cycles per token ({res['mean_cycles'] / 985248:.2f} s "
+                 f"on a PAL C64); max {res['max_cycles']:,}")
+    lines.append("share: " + ", ".join(f"{k} {v:.1%}" for k, v in res["kernel_share"].items()))
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default="models/soul.bin",
+              show_default=True, help="soul.bin to benchmark")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="build/bench.json",
+              show_default=True, help="where the JSON results go")
+@click.option("--emulator", type=click.Choice(["x64sc", "x64"]), default="x64sc", show_default=True)
+def bench(soul_path, out_path, emulator):
+    """Cycles per token of the 6502 engine at every context position (VICE)."""
+    from soulplayer.fileio import atomic_write_text
+    from soulplayer.soulfile import load_soul
+    if not Path(soul_path).is_file():
+        raise SoulError(f"{soul_path}: no such soul file (train one, or pass --soul)")
+    soul = load_soul(soul_path)
+    out_path = Path(out_path)
+    res = measure(soul, out_path.parent, emulator)
+    res["soul"] = str(soul_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_path, json.dumps(res, indent=1) + "\n")
+    click.echo(format_table(res))
+    click.echo(f"wrote {out_path}")
