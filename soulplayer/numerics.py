@@ -22,9 +22,16 @@ EXP = np.array(_EXP_VALUES, dtype=np.int64)
 EXP_MAX_INDEX = len(EXP) - 1
 
 
+# Shift counts are clamped so int64 stays exact: every input here is below 2^36
+# in magnitude, so a right shift by 62 already gives the final 0 or -1, and every
+# left-shifted value goes through sat16, where a nonzero value shifted by 20
+# saturates just as one shifted further would.
+MAX_RIGHT_SHIFT, MAX_LEFT_SHIFT = 62, 20
+
+
 def asr(v, k: int):
     """Arithmetic shift right (floor division by 2^k); k < 0 shifts left."""
-    return v >> k if k >= 0 else v << -k
+    return v >> min(k, MAX_RIGHT_SHIFT) if k >= 0 else v << min(-k, MAX_LEFT_SHIFT)
 
 
 def sat16(v):

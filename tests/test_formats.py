@@ -117,3 +117,12 @@ def test_bad_tokenizer_merges_and_ids(original_tokenizer_path, tmp_path):
         (tmp_path / "t.json").write_text(json.dumps(broken))
         with pytest.raises(SoulError, match=message):
             Tokenizer.load(tmp_path / "t.json")
+
+
+def test_saved_files_get_the_usual_mode(tmp_path):
+    import os
+    from soulplayer.fileio import atomic_write_text
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask

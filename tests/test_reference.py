@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from soulplayer.config import ModelConfig
-from soulplayer.numerics import EXP, Decoder, attention_head, forward, isqrt, rmsnorm
+from soulplayer.numerics import EXP, Decoder, attention_head, forward, isqrt, matmul, rmsnorm
 from soulplayer.soulfile import Soul, Tensor, load_soul, record_layout
 from soulplayer.tokenizer import Tokenizer
 
@@ -100,3 +100,14 @@ def test_attention_floor_division_of_negative_sums():
     values[0] = 0
     # All scores 0 -> equal weights 255: sum = -510, W = 765, floor(-510/765) = -1 (not 0).
     assert attention_head(q, keys, values).tolist() == [-1] * 8
+
+
+def test_huge_shifts_saturate_like_the_6502():
+    """Shift counts past int64's width must still give the exact clamped result."""
+    w = np.array([[1, -1, 0]])
+    x = np.array([5, 0, 7])
+    assert matmul(w, -200, x, post_shift=0).tolist() == [32767]
+    assert matmul(-w, -200, x, post_shift=0).tolist() == [-32768]
+    assert matmul(w, 200, x, post_shift=0).tolist() == [0]
+    assert matmul(-w, 200, x, post_shift=0).tolist() == [-1]
+    assert matmul(np.zeros((1, 3), dtype=int), -200, x, post_shift=0).tolist() == [0]

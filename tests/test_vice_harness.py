@@ -89,3 +89,21 @@ def test_link_overflow_message(tmp_path):
     big = DRIVER.replace('.segment "BSS"', '.segment "RODATA"\n        .res 60000\n        .segment "BSS"')
     with pytest.raises(SoulError, match=r"bytes over memory area MAIN \(\$0801-\$CFFF\)"):
         _build(tmp_path, big)
+
+
+def test_many_stops_keep_their_commands(tmp_path):
+    """Checkpoint numbers past 9 (the monitor reads numbers as hex unless marked)."""
+    art = _build(tmp_path, DRIVER)
+    dumps = [(f"b{i}", art.labels["buf"] + 16 * i, 3) for i in range(12)]
+    r = vice.run_checked(art.prg, labels=art.labels, done="done", dumps=dumps)
+    for i in range(12):
+        assert r.memory(f"b{i}") == bytes(range(16 * i, 16 * i + 3))
+
+
+def test_ambiguous_label_is_refused(tmp_path):
+    lbl = tmp_path / "x.lbl"
+    lbl.write_text("al 000810 .done\nal 000820 .done\nal 000830 .main\nal 000830 .main\n")
+    labels = vice.parse_labels(lbl)
+    assert labels["main"] == 0x830
+    with pytest.raises(SoulError, match="'done' names two addresses"):
+        vice.run(_build(tmp_path, DRIVER).prg, labels=labels, done="done")

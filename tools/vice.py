@@ -67,13 +67,20 @@ class RunResult:
         return self.dumps[name]
 
 
+AMBIGUOUS = -1    # a name that ld65's flattened label file gives two addresses
+
+
 def parse_labels(path) -> dict[str, int]:
-    """ld65 -Ln file ("al 00081A .done") -> {"done": 0x081a}."""
+    """ld65 -Ln file ("al 00081A .done") -> {"done": 0x081a}.
+
+    -Ln flattens scopes, so a local label in one .proc can share its name with
+    another symbol; such names map to AMBIGUOUS and cannot be used as stops."""
     labels: dict[str, int] = {}
     for line in Path(path).read_text().splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[0] == "al":
-            labels[parts[2].lstrip(".")] = int(parts[1], 16)
+            name, addr = parts[2].lstrip("."), int(parts[1], 16)
+            labels[name] = addr if labels.get(name, addr) == addr else AMBIGUOUS
     return labels
 
 
@@ -93,10 +100,12 @@ def check_tools(emulator: str = "x64") -> str:
 def _addr(where, labels: dict[str, int]) -> int:
     if isinstance(where, int):
         return where
-    try:
-        return labels[where]
-    except KeyError:
-        raise SoulError(f"label '{where}' not in the program's labels") from None
+    addr = labels.get(where)
+    if addr is None:
+        raise SoulError(f"label '{where}' not in the program's labels")
+    if addr == AMBIGUOUS:
+        raise SoulError(f"label '{where}' names two addresses in the program's labels; export a unique name")
+    return addr
 
 
 def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), pokes=(), poke_at="main",
@@ -164,7 +173,7 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
             if last:
                 command = (command + " ; " if command else "") + ("quit" if addr == done_addr else "x")
             cmds.append(f"break {addr:04x}")
-            cmds.append(f'command {n} "{command}"')
+            cmds.append(f'command +{n} "{command}"')   # '+': decimal (the monitor reads hex)
             kinds[n] = kind
 
     with tempfile.TemporaryDirectory(prefix="soulvice-") as tmp:
