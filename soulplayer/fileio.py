@@ -4,6 +4,11 @@ import tempfile
 from pathlib import Path
 
 
+def usual_mode() -> int:
+    """The mode a plain new file gets (0666 less the umask); mkstemp gives 0600."""
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -15,7 +20,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, usual_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -13,6 +13,7 @@ from pathlib import Path
 from d64 import DiskImage
 
 from soulplayer.errors import SoulError
+from soulplayer.fileio import usual_mode
 
 FILE_NAME = b"SOULPLAYER"
 DISK_NAME = b"SOULPLAYER"
@@ -38,6 +39,7 @@ def write_d64(prg_path, d64_path) -> Path:
         with DiskImage(Path(tmp), "w") as img:
             with img.path(FILE_NAME).open("w", ftype="prg") as f:
                 f.write(data)
+        os.chmod(tmp, usual_mode())
         os.replace(tmp, d64_path)
     except Exception as e:
         if os.path.exists(tmp):
