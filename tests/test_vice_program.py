@@ -10,9 +10,6 @@
 """
 import random
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,7 +55,7 @@ ENCODER_DRIVER = r"""
 ; encode each case (count, base ids...; count 255 ends) and append
 ; enc_len, enc_buf[0..enc_len) to `out`
         .import bpe_encode, line_ids, enc_buf, enc_len
-        .export main, done, out
+        .export main, driver_done, out
         .segment "ZEROPAGE"
 src:    .res 2
 dst:    .res 2
@@ -75,7 +72,7 @@ main:   lda #<cases
 case:   ldy #0
         lda (src),y
         cmp #255
-        beq done
+        beq driver_done
         sta count
         tax
         beq encode
@@ -109,7 +106,7 @@ next:   iny                     ; dst += enc_len + 1
         bcc case
         inc dst+1
         jmp case
-done:   jmp done
+driver_done: jmp driver_done
         .segment "RODATA"
 cases:
 {cases}
@@ -140,7 +137,7 @@ def test_6502_bpe_encoder_matches_python(original_tokenizer_path, tmp_path):
                    .replace("{out_size}", str(out_size)))
     art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s", src],
                           tmp_path, "enc", include_dirs=[tmp_path])
-    r = vice.run_checked(art.prg, labels=art.labels, done="done", dumps=[("out", "out", out_size)])
+    r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", out_size)])
     out, pos = r.memory("out"), 0
     for t in texts:
         n = out[pos]
@@ -156,7 +153,7 @@ def _sampler_driver(cases, seed):
     out = id, state low, state high per case."""
     code = [
         "        .import sample_next, set_temperature, set_seed, rng_lo, rng_hi",
-        "        .export main, done, out, logits_lo, logits_hi",
+        "        .export main, driver_done, out, logits_lo, logits_hi",
         '        .segment "CODE"',
         f"main:   lda #{seed & 0xFF}",
         f"        ldx #{seed >> 8}",
@@ -171,7 +168,7 @@ def _sampler_driver(cases, seed):
                  f"        sta out+{3 * c + 1}", "        lda rng_hi", f"        sta out+{3 * c + 2}"]
         data += [f"lo{c}:", _bytes_rows([v & 0xFF for v in logits]),
                  f"hi{c}:", _bytes_rows([(v >> 8) & 0xFF for v in logits])]
-    code += ["done:   jmp done"]
+    code += ["driver_done: jmp driver_done"]
     bss = ['        .segment "BSS"', "logits_lo: .res 128", "logits_hi: .res 128",
            f"out:    .res {3 * len(cases)}"]
     return "\n".join(code + data + bss) + "\n"
@@ -202,7 +199,7 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
                            build.ASM_DIR / "program_sampler.s", src],
                           tmp_path, "sampler", include_dirs=[tmp_path])
-    r = vice.run_checked(art.prg, labels=art.labels, done="done", dumps=[("out", "out", 3 * len(cases))])
+    r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", 3 * len(cases))])
     out = r.memory("out")
     state = seed_state(seed)
     for c, (tenths, logits) in enumerate(cases):
@@ -267,10 +264,6 @@ def last_exchange(rows, name):
     return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
 
 
-# VICE reads the d64 through its virtual drive: no 1541 ROM needed
-DISK_FLAGS = ["+drive8truedrive", "-virtualdev8", "-iecdevice8"]
-
-
 def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycles=2_000_000_000,
              quit_to_basic=False, screenshot=None, timeout=150, d64=None):
     """Type `keys` into the program; the screen each time soul_input is reached,
@@ -280,7 +273,6 @@ def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycle
     (LOAD"*",8,1 and RUN typed by VICE).
 
     Returns (list of screens, VICE exit code)."""
-    exe = vice.check_tools(emulator)
     addr = labels["soul_input"]
     cmds = []
     for k in range(1, inputs + 1):
@@ -293,30 +285,11 @@ def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycle
     if quit_to_basic:
         cmds += [f"break {SYS_PROBE:04x}",
                  f'command +{inputs + 1} "bsave \\"basic.bin\\" 0 {SCREEN:04x} {SCREEN_END:04x} ; quit"']
-    with tempfile.TemporaryDirectory(prefix="soulchat-") as tmp:
-        tmpd = Path(tmp)
-        shutil.copyfile(prg, tmpd / "prog.prg")
-        (tmpd / "mon.txt").write_text("\n".join(cmds) + "\n")
-        args = [exe, "-console", "-default", "-kernal", str(vice.ROM_DIR / "kernal"),
-                "-basic", str(vice.ROM_DIR / "basic"), "-chargen", str(vice.ROM_DIR / "chargen"),
-                "+sound", "-warp", "-debugcart", "-limitcycles", str(limit_cycles),
-                "-moncommands", "mon.txt", "-keybuf", keys]
-        if screenshot:
-            args += ["-exitscreenshot", "shot.png"]
-        if d64:
-            shutil.copyfile(d64, tmpd / "disk.d64")
-            args += DISK_FLAGS + ["-autostart", "disk.d64"]
-        else:
-            args += ["-autostartprgmode", "1", "-autostart", "prog.prg"]
-        proc = subprocess.run(args, cwd=tmpd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=timeout)
-        screens = [(tmpd / f"s{k}.bin").read_bytes() for k in range(1, inputs + 1)
-                   if (tmpd / f"s{k}.bin").is_file()]
-        if quit_to_basic and (tmpd / "basic.bin").is_file():
-            screens.append((tmpd / "basic.bin").read_bytes())
-        if screenshot and (tmpd / "shot.png").is_file():
-            shutil.copyfile(tmpd / "shot.png", screenshot)
-    return screens, proc.returncode
+    outputs = [f"s{k}.bin" for k in range(1, inputs + 1)] + ["basic.bin"]
+    session = vice.launch(d64 or prg, cmds, outputs=outputs, keybuf=keys, emulator=emulator,
+                          limit_cycles=limit_cycles, screenshot=screenshot, timeout=timeout)
+    screens = [session.files[f] for f in outputs if f in session.files]
+    return screens, session.exit_code
 
 
 def keyboard_line(keys: list, tok, config) -> str:

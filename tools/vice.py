@@ -32,6 +32,8 @@ ROM_FILES = ("kernal", "basic", "chargen")
 EMULATORS = ("x64", "x64sc")
 DEFAULT_LIMIT_CYCLES = 400_000_000
 BOOT_CYCLES = 3_500_000          # KERNAL boot + autostart typing RUN, roughly
+# A d64 is read through the virtual drive: open-roms ships no 1541 ROM.
+DISK_FLAGS = ["+drive8truedrive", "-virtualdev8", "-iecdevice8"]
 
 # A break line: "#2 (Stop on  exec 081a)   87/$057,  12/$0c" then
 # ".C:081a  A9 07  LDA #$07  - A:FF X:00 Y:00 SP:f9 ..-...Z.   3292"
@@ -108,6 +110,58 @@ def _addr(where, labels: dict[str, int]) -> int:
     return addr
 
 
+@dataclass
+class Session:
+    exit_code: int
+    files: dict[str, bytes]             # the requested output files VICE wrote
+    log: str                            # the monitor log
+
+
+def launch(image, mon_commands, *, inputs=None, outputs=(), keybuf=None, emulator="x64",
+           limit_cycles=DEFAULT_LIMIT_CYCLES, screenshot=None, timeout=300.0, extra_args=(),
+           what="the program") -> Session:
+    """One headless VICE session in a private temp dir: autostart `image` (a PRG,
+    or a d64 through the virtual drive: no 1541 ROM needed), run the monitor
+    commands, and collect the files they write (names in `outputs`).
+
+    inputs: {file name: bytes} placed beside it (for `bload`)."""
+    exe = check_tools(emulator)
+    image = Path(image).resolve()
+    if not image.is_file():
+        raise SoulError(f"{image}: no such file")
+    disk = image.suffix.lower() == ".d64"
+    with tempfile.TemporaryDirectory(prefix="soulvice-") as tmp:
+        tmpd = Path(tmp)
+        name = "disk.d64" if disk else "prog.prg"
+        shutil.copyfile(image, tmpd / name)
+        for fname, data in (inputs or {}).items():
+            (tmpd / fname).write_bytes(data)
+        (tmpd / "mon.txt").write_text("\n".join(mon_commands) + "\n")
+        args = [exe, "-console", "-default",
+                "-kernal", str(ROM_DIR / "kernal"), "-basic", str(ROM_DIR / "basic"),
+                "-chargen", str(ROM_DIR / "chargen"),
+                "+sound", "-warp", "-debugcart", "-limitcycles", str(int(limit_cycles)),
+                "-moncommands", "mon.txt", "-monlog", "-monlogname", "mon.log"]
+        if keybuf is not None:
+            args += ["-keybuf", keybuf]
+        if screenshot is not None:
+            args += ["-exitscreenshot", "shot.png"]
+        args += list(extra_args)
+        args += DISK_FLAGS if disk else ["-autostartprgmode", "1"]
+        args += ["-autostart", name]
+        try:
+            proc = subprocess.run(args, cwd=tmpd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SoulError(f"VICE ({emulator}) ran past {timeout:.0f} s on {what}") from None
+        log_path = tmpd / "mon.log"
+        log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+        files = {f: (tmpd / f).read_bytes() for f in outputs if (tmpd / f).is_file()}
+        if screenshot is not None and (tmpd / "shot.png").is_file():
+            shutil.copyfile(tmpd / "shot.png", screenshot)
+    return Session(proc.returncode, files, log)
+
+
 def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), pokes=(), poke_at="main",
         keybuf: str | None = None, limit_cycles: int = DEFAULT_LIMIT_CYCLES,
         emulator: str = "x64", screenshot=None, timeout: float = 300.0,
@@ -125,10 +179,7 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
     keybuf: text typed into the keyboard buffer after RUN ("\\n" = RETURN).
     screenshot: path of a PNG written when VICE exits.
     """
-    exe = check_tools(emulator)
     prg = Path(prg).resolve()
-    if not prg.is_file():
-        raise SoulError(f"{prg}: no such program")
     if labels is None:
         lbl = prg.with_suffix(".lbl")
         labels = parse_labels(lbl) if lbl.is_file() else {}
@@ -176,35 +227,14 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
             cmds.append(f'command +{n} "{command}"')   # '+': decimal (the monitor reads hex)
             kinds[n] = kind
 
-    with tempfile.TemporaryDirectory(prefix="soulvice-") as tmp:
-        tmpd = Path(tmp)
-        shutil.copyfile(prg, tmpd / "prog.prg")
-        for fname, data in poke_files:
-            (tmpd / fname).write_bytes(data)
-        (tmpd / "mon.txt").write_text("\n".join(cmds) + "\n")
-        args = [exe, "-console", "-default",
-                "-kernal", str(ROM_DIR / "kernal"), "-basic", str(ROM_DIR / "basic"),
-                "-chargen", str(ROM_DIR / "chargen"),
-                "+sound", "-warp", "-debugcart",
-                "-limitcycles", str(int(limit_cycles) + BOOT_CYCLES),
-                "-moncommands", "mon.txt", "-monlog", "-monlogname", "mon.log"]
-        if keybuf is not None:
-            args += ["-keybuf", keybuf]
-        if screenshot is not None:
-            args += ["-exitscreenshot", "shot.png"]
-        args += list(extra_args)
-        args += ["-autostartprgmode", "1", "-autostart", "prog.prg"]
-        try:
-            proc = subprocess.run(args, cwd=tmpd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SoulError(f"VICE ({emulator}) ran past {timeout:.0f} s on {prg.name} without reaching '{done}'") from None
-        log_path = tmpd / "mon.log"
-        log = log_path.read_text(errors="replace") if log_path.is_file() else ""
-        reached = (tmpd / "reached.bin").is_file()
-        out = {d.name: (tmpd / f).read_bytes() for d, f in zip(dumps, files) if (tmpd / f).is_file()}
-        if screenshot is not None and (tmpd / "shot.png").is_file():
-            shutil.copyfile(tmpd / "shot.png", screenshot)
+    outputs = files + ["reached.bin"]
+    session = launch(prg, cmds, inputs=dict(poke_files), outputs=outputs, keybuf=keybuf,
+                     emulator=emulator, limit_cycles=int(limit_cycles) + BOOT_CYCLES,
+                     screenshot=screenshot, timeout=timeout, extra_args=extra_args,
+                     what=f"{prg.name} without reaching '{done}'")
+    log = session.log
+    reached = "reached.bin" in session.files
+    out = {d.name: session.files[f] for d, f in zip(dumps, files) if f in session.files}
 
     cycles = None
     events: list[Event] = []
@@ -223,7 +253,7 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
             elif kind in ("dump", "done") and cycles is None:
                 cycles = cyc
             stop_id = None
-    return RunResult(proc.returncode, reached, out, cycles, events, log)
+    return RunResult(session.exit_code, reached, out, cycles, events, log)
 
 
 def run_checked(prg, **kw) -> RunResult:
