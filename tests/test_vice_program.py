@@ -326,11 +326,11 @@ def program(original_soul_path, original_tokenizer_path, tmp_path_factory):
     return build_program(original_soul_path, original_tokenizer_path, out, "SOUL")
 
 
-def _check_exchanges(screens, texts, soul, tok, choose_factory=None):
+def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL"):
     choose = choose_factory() if choose_factory else None
     assert len(screens) == len(texts) + 1, "the program did not come back to YOU> after every line"
     for text, screen in zip(texts, screens[1:]):
-        shown, reply = last_exchange(screen_text(screen), "SOUL")
+        shown, reply = last_exchange(screen_text(screen), name)
         assert shown == fit_input(text, tok, soul.config).rstrip(), f"typed {text!r}"
         want = reply_text(soul, tok, text, choose) if choose else reply_text(soul, tok, text)
         assert reply == want.rstrip(), f"{text!r}: C64 said {reply!r}, Python {want!r}"
@@ -428,3 +428,14 @@ def test_the_disk_loads_and_runs(program, soul_pair):
     rows = screen_text(screens[0])
     assert any(r.startswith("SoulPlayer: SOUL") for r in rows)
     assert last_exchange(screen_text(screens[1]), "SOUL")[1] == reply_text(soul, tok, "hi").rstrip()
+
+
+def test_shipped_soul_on_the_c64_equals_soul_chat(tmp_path):
+    """The disk `make disk` builds: the default soul's C64 replies are chat's."""
+    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.tools.commands_program import build_program
+    art = build_program(DEFAULT_SOUL, DEFAULT_TOKENIZER, tmp_path)
+    soul, tok = load_soul(DEFAULT_SOUL), Tokenizer.load(DEFAULT_TOKENIZER)
+    texts = ["hello", "thank you", "tell me a joke", "bye"]
+    screens, _ = run_chat(art.prg, art.labels, "".join(t + "\n" for t in texts), len(texts) + 1)
+    _check_exchanges(screens, texts, soul, tok, name="SOUL")
