@@ -37,8 +37,7 @@
 
 .include "kernels_b.inc"
 
-.importzp dv_num, dv_den, kb_zp
-.import div32_16u
+.importzp dv_den, kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .exportzp att_q, att_out, kvs_k, kvs_v
 .export attention_head, attn_store_kv, att_exp
@@ -52,7 +51,7 @@
 .assert HEAD_DIM * CONTEXT <= 256, error, "attention: a head's V block is indexed by X = d*CONTEXT"
 .assert N_LAYERS * N_HEADS <= 256, error, "attention: block numbers are bytes"
 .assert EMBED_DIM <= 128, error, "attention: Y = 2*j over a k/v vector"
-.assert 255 * CONTEXT <= 32768, error, "attention: W must suit div32_16u (D <= 32768)"
+.assert 255 * CONTEXT < 32768, error, "attention: W < 2^15 (the division keeps 2R + 1 in 16 bits)"
 
 ATT_SCORE_SHIFT = 14            ; sf = asr(score, 14) = bytes 2..4 of score << 2
 ATT_EXP_LAST    = 127
@@ -72,6 +71,8 @@ att_vl  = kb_zp + 8
 att_vh  = kb_zp + 10
 att_p   = kb_zp + 12            ; 8: partial products
 att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
+att_dq  = att_p                 ; 2: division quotient (the final step)
+att_dr  = att_p + 2             ; division remainder, high byte
 .assert att_qs < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
 .segment "BSS"
@@ -123,6 +124,29 @@ att_lay_hi:
         .repeat N_LAYERS, I
         .byte   >(I * ATT_LAYER)
         .endrepeat
+
+; ATT_DIV_STEP: one step of the unrolled division in attention_head.
+; in: C = previous quotient bit; att_dq (2) = quotient bits / dividend bits;
+;     A = R low, att_dr = R high (R < D = dv_den, D < 2^15)
+; out: C = this quotient bit, A/att_dr = the new remainder. clobbers: Y
+; cycles: 33 (bit 0) or 41 (bit 1)
+.macro ATT_DIV_STEP
+        rol     att_dq                  ; quotient <<= 1 (shifts in the last bit),
+        rol     att_dq+1                ; the next dividend bit comes out
+        rol     a                       ; R = 2R + bit (< 2^16: C = 0 after)
+        rol     att_dr
+        tay
+        cmp     dv_den                  ; R >= D ?
+        lda     att_dr
+        sbc     dv_den+1
+        bcc     :+                      ; no: bit 0, R unchanged
+        sta     att_dr
+        tya
+        sbc     dv_den                  ; C = 1 here: R -= D
+        tay
+        sec                             ; bit 1
+:       tya
+.endmacro
 
 .segment "CODE"
 
@@ -196,12 +220,12 @@ dim:    ldy     att_i
 ; in: att_q -> q (HEAD_DIM int16 LE), att_out -> out (HEAD_DIM int16 LE),
 ;     A = cache block L*N_HEADS + h, X = t + 1 (1..CONTEXT)
 ; out: out[0..HEAD_DIM) written
-; clobbers: A, X, Y, att_* zero page, dv_num, dv_den, the patched operands
-; cycles (x64sc, HD=8, measured by tests/test_vice_attention.py):
-;   ~12.1k + per position ~1.2k..2.1k (scores; |q[d]| < 256 is the cheap
-;   case) + ~1.1k (weighted sum, skipped where w = 0): 12.1k at t+1 = 1,
-;   32.3k at 10, 69.6k at 20 (q, k in +-1000); the original soul averages
-;   ~67k per call at t+1 = 20
+; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
+; cycles (x64sc, HD=8, stopwatch around the call in tests/asm/attention_driver.s):
+;   t+1 = 1: ~0.7k (out = v[0], no arithmetic). t+1 >= 2: ~6.7k fixed (5.4k of
+;   it the eight unrolled 16-step divisions) + per position ~1.2k..2.1k
+;   (scores; |q[d]| < 256 is the cheap case) + ~1.0k (weighted sum, skipped
+;   where w = 0): ~31.5k..34.6k at 10, ~64k..67k at 20 (q, k in +-1000)
 .proc attention_head
         stx     att_n
         tay
@@ -210,8 +234,36 @@ dim:    ldy     att_i
         lda     att_blk_hi,y
         sta     att_t+1
         ATT_POINTERS                    ; row 0 of the block in each array
+        ldx     att_n
+        dex
+        beq     one                     ; one position: out = v[0] exactly
+        jmp     general
+
+        ; --- t + 1 = 1: w[0] = EXP[0] = 255 = W, so out[d] = floor(255 * v / 255) = v
+one:    stx     att_i                   ; d*CONTEXT (X = 0)
+        stx     att_d                   ; 2*d
+@copy:  ldy     att_i
+        lda     (att_vh),y
+        eor     #$80
+        sta     att_p
+        lda     (att_vl),y
+        ldy     att_d
+        sta     (att_out),y
+        iny
+        lda     att_p
+        sta     (att_out),y
+        iny
+        sty     att_d
+        clc
+        lda     att_i
+        adc     #CONTEXT
+        sta     att_i
+        cpy     #2 * HEAD_DIM
+        bne     @copy
+        rts
 
         ; --- score'[i] = sum_d q[d] * k'[i][d], 40 bits signed, i in X
+general:
         ldx     att_n
         dex
         lda     #0
@@ -519,16 +571,14 @@ vpos:   dec     att_i
         sta     vh_op+2
         ldx     #(HEAD_DIM - 1) * CONTEXT
 vdim:
-vl_op:  lda     kv_v_lo,x
-        tay
-        QS_MULY mv_lo, att_p            ; L = w * v'lo
-        sta     att_p+1
 vh_op:  lda     kv_v_hi,x
         tay
         QS_MULY mv_hi, att_p+2          ; H = w * v'hi
         sta     att_p+3
+vl_op:  lda     kv_v_lo,x
+        tay
+        QS_MULY mv_lo, att_p            ; L = w * v'lo, A = its high byte
         clc                             ; N += L + H << 8
-        lda     att_p+1
         adc     att_p+2
         sta     att_p+1
         bcc     @h1
@@ -554,6 +604,9 @@ vh_op:  lda     kv_v_hi,x
 
         ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768
         ;     (0 <= N' <= 65535 * W: an unsigned 16-bit quotient, top bit flipped)
+        ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
+        ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
+        ;     rotates the previous quotient bit (C) into the quotient bytes.
 divide: lda     att_w
         sta     dv_den
         lda     att_w+1
@@ -562,20 +615,23 @@ divide: lda     att_w
         sta     att_i                   ; d*CONTEXT
         sta     att_d                   ; 2*d
 @dloop: ldx     att_i
-        lda     att_n0,x
-        sta     dv_num
+        lda     att_n0,x                ; quotient bytes := N' bits 0..15
+        sta     att_dq
         lda     att_n1,x
-        sta     dv_num+1
+        sta     att_dq+1
+        lda     att_n3,x                ; R := N' >> 16 (< W)
+        sta     att_dr
         lda     att_n2,x
-        sta     dv_num+2
-        lda     att_n3,x
-        sta     dv_num+3
-        jsr     div32_16u
+        .repeat 16                      ; C in: the previous quotient bit (the
+        ATT_DIV_STEP                    ; first one falls out of the top)
+        .endrepeat
+        rol     att_dq                  ; the last quotient bit
+        rol     att_dq+1
         ldy     att_d
-        lda     dv_num
+        lda     att_dq
         sta     (att_out),y
         iny
-        lda     dv_num+1
+        lda     att_dq+1
         eor     #$80
         sta     (att_out),y
         iny
@@ -585,6 +641,7 @@ divide: lda     att_w
         adc     #CONTEXT
         sta     att_i
         cpy     #2 * HEAD_DIM
-        bne     @dloop
-        rts
+        beq     @done
+        jmp     @dloop
+@done:  rts
 .endproc
