@@ -11,9 +11,9 @@ includes the file):
   then `w_norm` and the output layer `out`.
 - a matmul M (R rows x C cols) is stored for the column sweep of asm/matmul.s:
   `M_w`: column-major, each weight biased (w ^ $80, i.e. w + 128 unsigned),
-  column c at M_w + c*R; `M_init`: 4 arrays of R bytes (byte 0, 1, 2, 3 of the
-  32-bit accumulator start value, see `acc_init`); `M_desc`: the descriptor
-  (.word M_w, M_init; .byte R, C). Shifts (s_w + post-shift) live in
+  column c at M_w + c*R; `M_bias` (layers with a bias only): R low bytes, then
+  R high bytes of the int16 bias; `M_desc`: the descriptor
+  (.word M_w, M_bias or 0; .byte R, C). Shifts (s_w + post-shift) live in
   `layer_table` and model.inc (the fused q/k/v rows have three).
 - `layer_table`: per layer the descriptor/gain addresses (see engine.s).
 """
@@ -27,20 +27,8 @@ from ..fileio import atomic_write_text
 
 ASM_DIR = Path(__file__).resolve().parent.parent / "asm"
 POST_SHIFT = 1
-# asm/matmul.s: each column adds w*xl' + 256*w*xh + 257*MM_K, where
-# x = 256*xh + 128 + xl' (xl' = low byte - 128), MM_K = the A table's offset.
-MM_K = 16384
-MM_COLUMN_EXTRA = 257 * MM_K
-
-
-def acc_init(w: np.ndarray, bias=None) -> np.ndarray:
-    """Per row: the accumulator's start value (mod 2^32) so that the column
-    sweep of asm/matmul.s ends on exactly sum_c W[r][c]*x[c] (+ b[r])."""
-    w = np.asarray(w, dtype=np.int64)
-    v = 128 * w.sum(axis=1) - w.shape[1] * MM_COLUMN_EXTRA
-    if bias is not None:
-        v = v + np.asarray(bias, dtype=np.int64).reshape(-1)
-    return v & 0xFFFFFFFF
+# asm/matmul.s accumulates in 32 bits: |b| + sum |w|*32768 must stay below 2^31
+ACC_LIMIT = 1 << 31
 
 
 def _bytes_lines(values, per_line=16) -> list:
@@ -56,15 +44,20 @@ def _matmul_lines(label, w, bias=None) -> list:
         raise SoulError(f"matmul {label}: {rows}x{cols} is outside the engine's 1..255 rows/cols")
     if w.min() < -128 or w.max() > 127:
         raise SoulError(f"matmul {label}: weights outside int8")
+    b = np.zeros(rows, np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
+    if b.min() < -32768 or b.max() > 32767:
+        raise SoulError(f"matmul {label}: bias outside int16")
+    if int((np.abs(w).sum(axis=1) * 32768 + np.abs(b)).max()) >= ACC_LIMIT:
+        raise SoulError(f"matmul {label}: the sum can exceed the engine's 32-bit accumulator")
     out = [f"; {label}: {rows} rows x {cols} cols",
            f"{label}_w:"]
     out += _bytes_lines((w.T + 128).reshape(-1))          # column-major, biased
-    init = acc_init(w, bias)
-    out.append(f"{label}_init:")
-    for b in range(4):
-        out += _bytes_lines((init >> (8 * b)) & 0xFF)
+    if bias is not None:
+        out.append(f"{label}_bias:")
+        out += _bytes_lines(b & 0xFF)
+        out += _bytes_lines((b >> 8) & 0xFF)
     out += [f"{label}_desc:",
-            f"        .word   {label}_w, {label}_init",
+            f"        .word   {label}_w, {label + '_bias' if bias is not None else 0}",
             f"        .byte   {rows}, {cols}"]
     return out
 
