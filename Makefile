@@ -46,7 +46,7 @@ test: sys venv-full
 	$(PY) -m pytest -q
 
 bench: sys venv
-	$(SOUL_CLI) bench --soul $(SOUL) --out $(BUILD)/bench.json
+	$(SOUL_CLI) bench --soul $(SOUL) --tokenizer $(TOKENIZER) --out $(BUILD)/bench.json
 
 bench-ref: venv
 	$(SOUL_CLI) bench-ref --soul $(SOUL)

@@ -107,3 +107,12 @@ def test_ambiguous_label_is_refused(tmp_path):
     assert labels["main"] == 0x830
     with pytest.raises(SoulError, match="'done' names two addresses"):
         vice.run(_build(tmp_path, DRIVER).prg, labels=labels, done="done")
+
+
+def test_done_on_a_later_hit(tmp_path):
+    """done_hit=N stops the N-th time the done label runs (the dump shows the loop state)."""
+    art = _build(tmp_path, DRIVER)
+    r = vice.run_checked(art.prg, labels=art.labels, done="loop_top", done_hit=5, dumps=[("buf", "buf", 8)])
+    assert r.memory("buf")[:4] == bytes(range(4))          # four passes stored 0..3
+    with pytest.raises(SoulError, match="done_hit > 1"):
+        vice.run(art.prg, labels=art.labels, done="loop_top", done_hit=2, profile=["loop_top"])

@@ -1,4 +1,5 @@
-"""`soul bench`: cycles per token of the 6502 engine, measured in x64sc.
+"""`soul bench`: cycles per token of the 6502 engine, measured in x64sc, and
+the whole program's reply time for one typed line.
 
 One VICE session (x64sc: cycle exact, PAL, screen on, so VIC-II DMA is
 included) feeds a CONTEXT-token sequence through engine_step; the monitor
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.errors import SoulError
 
 KERNELS = ("embed", "rmsnorm", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
@@ -78,25 +80,60 @@ def measure(soul, out_dir, emulator="x64sc") -> dict:
     }
 
 
+PAL_HZ = 985248
+REPLY_CYCLES_LIMIT = 600_000_000
+
+
+def measure_reply(soul_path, tokenizer_path, text, out_dir, emulator="x64sc") -> dict:
+    """The whole chat program in x64sc: `text` typed at the prompt; cycles from
+    engine_reset (RETURN taken, line encoded) to each soul_token and to the next
+    soul_input (the new YOU> prompt)."""
+    from . import vice
+    from .commands_program import build_program
+    art = build_program(soul_path, tokenizer_path, Path(out_dir) / "bench-program")
+    r = vice.run_checked(art.prg, labels=art.labels, done="soul_input", done_hit=2,
+                         profile=["engine_reset", "soul_token"], keybuf=text + "\n",
+                         limit_cycles=REPLY_CYCLES_LIMIT, emulator=emulator, timeout=600)
+    start = next(e.cycles for e in r.events if e.label == "engine_reset")
+    tokens = [e.cycles - start for e in r.events if e.label == "soul_token"]
+    gaps = [b - a for a, b in zip(tokens, tokens[1:])]
+    return {"text": text, "tokens": len(tokens), "first_token_cycles": tokens[0],
+            "mean_cycles_between_tokens": sum(gaps) / len(gaps) if gaps else None,
+            "reply_cycles": r.cycles - start, "reply_seconds_pal": (r.cycles - start) / PAL_HZ}
+
+
+def format_reply(rep: dict) -> str:
+    between = rep["mean_cycles_between_tokens"]
+    return (f"reply to {rep['text']!r}: {rep['tokens']} tokens (the stop token included), "
+            f"{rep['reply_seconds_pal']:.1f} s from RETURN to the next YOU> on a PAL C64; "
+            f"first token after {rep['first_token_cycles'] / PAL_HZ:.1f} s"
+            + (f", then {between / PAL_HZ:.2f} s per token" if between else ""))
+
+
 def format_table(res: dict) -> str:
     kern = list(res["kernel_share"])
-    lines = [f"{'pos':>3} {'cycles':>10}  " + " ".join(f"{k[:10]:>10}" for k in kern)]
+    width = {k: max(10, len(k)) for k in kern}
+    lines = [f"{'pos':>3} {'cycles':>10}  " + " ".join(f"{k:>{width[k]}}" for k in kern)]
     for p in res["positions"]:
         lines.append(f"{p['position']:>3} {p['cycles']:>10,}  "
-                     + " ".join(f"{p['kernels'].get(k, 0):>10,}" for k in kern))
-    lines.append(f"mean {res['mean_cycles']:,.0f} cycles per token ({res['mean_cycles'] / 985248:.2f} s "
+                     + " ".join(f"{p['kernels'].get(k, 0):>{width[k]},}" for k in kern))
+    lines.append(f"mean {res['mean_cycles']:,.0f} cycles per token ({res['mean_cycles'] / PAL_HZ:.2f} s "
                  f"on a PAL C64); max {res['max_cycles']:,}")
     lines.append("share: " + ", ".join(f"{k} {v:.1%}" for k, v in res["kernel_share"].items()))
     return "\n".join(lines)
 
 
 @click.command()
-@click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default="models/soul.bin",
+@click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
               show_default=True, help="soul.bin to benchmark")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=str(DEFAULT_TOKENIZER),
+              show_default=True, help="its tokenizer.json (for the whole-program reply timing)")
+@click.option("--reply", "reply_text", default="hello", show_default=True,
+              help="time the whole program's reply to this line ('' to skip)")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default="build/bench.json",
               show_default=True, help="where the JSON results go")
 @click.option("--emulator", type=click.Choice(["x64sc", "x64"]), default="x64sc", show_default=True)
-def bench(soul_path, out_path, emulator):
+def bench(soul_path, tokenizer_path, reply_text, out_path, emulator):
     """Cycles per token of the 6502 engine at every context position (VICE)."""
     from soulplayer.fileio import atomic_write_text
     from soulplayer.soulfile import load_soul
@@ -106,7 +143,11 @@ def bench(soul_path, out_path, emulator):
     out_path = Path(out_path)
     res = measure(soul, out_path.parent, emulator)
     res["soul"] = str(soul_path)
+    if reply_text:
+        res["reply"] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent, emulator)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, json.dumps(res, indent=1) + "\n")
     click.echo(format_table(res))
+    if reply_text:
+        click.echo(format_reply(res["reply"]))
     click.echo(f"wrote {out_path}")

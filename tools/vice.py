@@ -162,11 +162,12 @@ def launch(image, mon_commands, *, inputs=None, outputs=(), keybuf=None, emulato
     return Session(proc.returncode, files, log)
 
 
-def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), pokes=(), poke_at="main",
+def run(prg, *, labels=None, done="done", done_hit=1, start=None, dumps=(), profile=(), pokes=(), poke_at="main",
         keybuf: str | None = None, limit_cycles: int = DEFAULT_LIMIT_CYCLES,
         emulator: str = "x64", screenshot=None, timeout: float = 300.0,
         extra_args=()) -> RunResult:
-    """Run `prg` headless until the `done` label (address or label name).
+    """Run `prg` headless until the `done` label (address or label name) is
+    executed for the `done_hit`-th time.
 
     labels: path to an ld65 -Ln file or a dict name -> address.
     start: label/address where the stopwatch is reset (default: never; the
@@ -213,6 +214,8 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
         files.append(f"d{i}.bin")
         at(done_addr, "dump", f'bsave \\"d{i}.bin\\" 0 {a:04x} {end:04x}')
     at(done_addr, "done", 'bsave \\"reached.bin\\" 0 0002 0002')
+    if done_hit > 1 and any(kind not in ("dump", "done") for kind, _ in stops[done_addr]):
+        raise SoulError("done_hit > 1: no other stop may share the done address")
 
     cmds: list[str] = []
     kinds: dict[int, str] = {}          # checkpoint number -> kind
@@ -225,6 +228,8 @@ def run(prg, *, labels=None, done="done", start=None, dumps=(), profile=(), poke
                 command = (command + " ; " if command else "") + ("quit" if addr == done_addr else "x")
             cmds.append(f"break {addr:04x}")
             cmds.append(f'command +{n} "{command}"')   # '+': decimal (the monitor reads hex)
+            if addr == done_addr and done_hit > 1:
+                cmds.append(f"ignore +{n} +{done_hit - 1}")
             kinds[n] = kind
 
     outputs = files + ["reached.bin"]
