@@ -8,20 +8,24 @@
 ;
 ; The column sweep (the multiplicand x = x[c] is fixed per input column):
 ; products are quarter squares, a*w = f(a+w) - f(a-w), f(n) = floor(n*n/4)
-; (exact: same parity), read from two tables of 767 16-bit entries (lo and
-; hi bytes MM_TAB_PAGES pages apart) that cover every a in -256..255:
-;   mm_ta[i] = f(i-384) + MM_K  (mod 2^16)     mm_tb[i] = f(i-383)
-; The weight comes in as y = w + 128 (gen/weights.py stores it biased), so
-;   f(a+w) = mm_ta[(a+256) + y]    f(w-a) = mm_tb[(255-a) + y]
-; and per column the four operand bases (16 bits each) are patched. Three
-; kinds of column:
+; (exact: same parity). The weight comes in as y = w + 128 (gen/weights.py
+; stores it biased), and per column the table bases are patched so that a
+; base + y read gives f(a +- w). Three kinds of column:
 ;   x = 0             skipped;
-;   -256 <= x <= 255  one product, w*x + MM_K - 1 in 0..65535 (mm_inner_lo);
+;   -511 <= x <= 511  one product (mm_inner_w), exact: p = w*x (|p| <= 65408)
+;                     from mm_t[j] = f(j - MM_T_OFF) (mod 2^16, 1278 entries),
+;                     f(x+w) = mm_t[(511 + x) + y], f(x-w) = mm_t[(511 - x) + y];
+;                     the sign of p is the sign of x times that of w, so the
+;                     row loop splits on w's sign (N after ldy) to add p with
+;                     a carry or p - 65536 with a borrow into byte 2;
 ;   otherwise         x = 256*q + r, r = signed low byte, q = high byte + (r < 0)
-;                     (both in -128..128): w*r + MM_K + 256*(w*q + MM_K) (mm_inner).
-; MM_K keeps every added value >= 0, so no sign extension is ever needed; the
-; constants the columns add are owed in mm_fix, which the accumulators start
-; from (with the bias): the final 32 bits are exact (|acc| < 2^31).
+;                     (both in -128..128): w*r + MM_K + 256*(w*q + MM_K)
+;                     (mm_inner), two products from the same table; MM_K
+;                     keeps every added value >= 0, so no sign extension is
+;                     needed; what these columns add beyond W.x is owed in
+;                     mm_fix, which the accumulators start from (with the bias).
+; The final 32 bits are exact (|acc| < 2^31).
+; Each table is two arrays (lo bytes, hi bytes) a whole number of pages apart.
 
 .include "macros.inc"
 .include "model.inc"
@@ -29,21 +33,25 @@
 .exportzp mm_x, mm_out, mm_outh
 .export mm_ostep, mm_row0, mm_count, mm_shift
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
-.export mm_ta_lo, mm_ta_hi, mm_tb_lo, mm_tb_hi, mm_inner
+.export mm_t_lo, mm_t_hi, mm_inner, mm_inner_w
 
 .ifndef MM_MAX_ROWS
         .error "matmul.s: define MM_MAX_ROWS (model.inc)"
 .endif
 .assert MM_MAX_ROWS >= 1 && MM_MAX_ROWS <= 255, error, "matmul: rows are indexed by X (1..255)"
 
-MM_K            = $8000         ; table offset: w*x + MM_K - 1 is in 0..65535 for |x| <= 256
-        .assert MM_K - 1 >= 128 * 255 && MM_K - 1 + 128 * 256 <= $ffff, error, "matmul: MM_K must keep one product in 16 bits"
-        .assert MM_K + 128 * 128 <= $ffff, error, "matmul: two-product columns rely on unwrapped table values"
-MM_TAB_LEN      = 767           ; f(-384..382) / f(-383..383)
-MM_TAB_PAGES    = 3             ; lo and hi halves of a table are this many pages apart
-MM_FAST_OWED    = MM_K - 1      ; what a one-product column adds beyond w*x
+MM_K            = $8000         ; two-product offset: w*q + MM_K in 0..65535
+        .assert <MM_K = 0 && MM_K - 128 * 128 - 1 >= 0 && MM_K + 128 * 128 <= $ffff, error, "matmul: two-product values must stay in 16 bits"
+MM_WIDE         = 511           ; one-product columns: -MM_WIDE <= x <= MM_WIDE
+        .assert 128 * MM_WIDE <= $ffff, error, "matmul: a one-product |w*x| must fit 16 bits"
+        .assert <MM_WIDE = $ff, error, "matmul: MM_WIDE - v is formed as a complement"
+MM_T_OFF        = MM_WIDE + 128 ; mm_t[j] = f(j - MM_T_OFF) mod 2^16
+MM_T_LEN        = 2 * MM_WIDE + 256     ; indices (MM_WIDE +- v) + y
+MM_T_PAGES      = 5             ; lo and hi halves of mm_t are this many pages apart
+        .assert MM_T_LEN <= MM_T_PAGES * 256, error, "matmul: table longer than its pages"
 MM_GEN_OWED     = 257 * MM_K    ; what a two-product column adds beyond w*x
-        .assert MM_TAB_LEN <= MM_TAB_PAGES * 256, error, "matmul: table longer than its pages"
+OP_BPL          = $10           ; branch opcodes patched into mm_inner_w
+OP_BMI          = $30
 MM_DESC_SIZE    = 6             ; .word w, bias (0: none) ; .byte rows, cols
 MM_E_BYTES      = 8             ; finish: the value, sign extended to 64 bits
 MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
@@ -91,57 +99,52 @@ mm_acc3:        .res MM_ACC_STRIDE
 
 .segment "TABLES"
 ; page aligned (segment alignment $100)
-mm_ta_lo:
-        .repeat MM_TAB_LEN, I
-        .byte   <((I - 384) * (I - 384) / 4 + MM_K)
+mm_t_lo:
+        .repeat MM_T_LEN, I
+        .byte   <((I - MM_T_OFF) * (I - MM_T_OFF) / 4)
         .endrepeat
-        .res    MM_TAB_PAGES * 256 - MM_TAB_LEN
-mm_ta_hi:
-        .repeat MM_TAB_LEN, I
-        .byte   >((I - 384) * (I - 384) / 4 + MM_K)
+        .res    MM_T_PAGES * 256 - MM_T_LEN
+mm_t_hi:
+        .repeat MM_T_LEN, I
+        .byte   >((I - MM_T_OFF) * (I - MM_T_OFF) / 4)
         .endrepeat
-        .res    MM_TAB_PAGES * 256 - MM_TAB_LEN
-mm_tb_lo:
-        .repeat MM_TAB_LEN, I
-        .byte   <((I - 383) * (I - 383) / 4)
-        .endrepeat
-        .res    MM_TAB_PAGES * 256 - MM_TAB_LEN
-mm_tb_hi:
-        .repeat MM_TAB_LEN, I
-        .byte   >((I - 383) * (I - 383) / 4)
-        .endrepeat
-        .res    MM_TAB_PAGES * 256 - MM_TAB_LEN     ; the next module's tables stay aligned
-        .assert <mm_ta_lo = 0 && <mm_tb_lo = 0, error, "matmul tables must be page aligned"
-        .assert mm_ta_hi - mm_ta_lo = MM_TAB_PAGES * 256 && mm_tb_hi - mm_tb_lo = MM_TAB_PAGES * 256, error, "matmul table halves"
+        .res    MM_T_PAGES * 256 - MM_T_LEN         ; the next module's tables stay aligned
+        .assert <mm_t_lo = 0, error, "matmul tables must be page aligned"
+        .assert mm_t_hi - mm_t_lo = MM_T_PAGES * 256, error, "matmul table halves"
 
 .segment "CODE"
 
 ; mm_inner: a two-product column into every row's accumulator (self-modified
-; by mm_sweep). Both factors are in -128..128, so the table values stay below
-; 2^16 and the carry after each product is known.
-; in: X = rows, C = 0; operands patched: wc = column base - 1, ah/bh = the
-;     table bases for q, al/bl = for r (see mm_sweep)
+; by mm_sweep). Both factors are in -128..128, so the products are exact in 16
+; bits and the mm_t reads (|n| <= 256) never wrap; + MM_K (eor of the top bit)
+; makes them unsigned.
+; in: X = rows, C = 0; operands patched (MM_BASES): wc = column base - 1,
+;     ah/bh = the mm_t bases for q, al/bl = for r (see mm_sweep)
 ; out: mm_acc += w*r + MM_K + 256*(w*q + MM_K) for each row; C = 0
 ; clobbers: A, X (0), Y, mm_h0, mm_h1, mm_l0
-; cycles: ~106 per row (8 table reads, half of them crossing a page)
+; cycles: ~114 per row (8 table reads, half of them crossing a page)
 .proc mm_inner
 loop:
 wc:     ldy     $ffff,x                 ; y = w + 128; C = 0 here
-ah0:    lda     $ffff,y                 ; H = w*q + MM_K - 1 (C = 0: one less)
+ah0:    lda     $ffff,y                 ; H = w*q - 1 (C = 0: one less)
 bh0:    sbc     $ffff,y
         sta     mm_h0
 ah1:    lda     $ffff,y
-bh1:    sbc     $ffff,y                 ; C = 1: H >= 0
+bh1:    sbc     $ffff,y
+        eor     #>MM_K                  ; H = w*q + MM_K - 1: 16383..49151
         sta     mm_h1
+        sec
 al0:    lda     $ffff,y                 ; L = w*r + MM_K
 bl0:    sbc     $ffff,y
         sta     mm_l0
 al1:    lda     $ffff,y
-bl1:    sbc     $ffff,y                 ; C = 1: L >= 0
+bl1:    sbc     $ffff,y
+        eor     #>MM_K
+        sec
         adc     mm_h0                   ; byte 1: L1 + H0 + 1
         tay
         lda     mm_h1
-        adc     #0                      ; byte 2: H1 + carry (<= 193: C = 0 after)
+        adc     #0                      ; byte 2: H1 + carry (<= 192: C = 0 after)
         sta     mm_h1
         lda     mm_l0
         adc     mm_acc0-1,x
@@ -160,19 +163,33 @@ bl1:    sbc     $ffff,y                 ; C = 1: L >= 0
         rts
 .endproc
 
-; mm_inner_lo: a one-product column, -256 <= x <= 255. Self-modified like mm_inner.
-; in: X = rows, C = 0; operands: wc = column base - 1, al/bl = the table bases for x
-; out: mm_acc += w*x + MM_K - 1 (16 bits, unsigned) for each row; C = 0
-; clobbers: A, X (0), Y, mm_l0
-; cycles: ~63 per row (carry into byte 2 on about half the rows) + page crossings
-.proc mm_inner_lo
-loop:
-wc:     ldy     $ffff,x                 ; y = w + 128; C = 0 here
-al0:    lda     $ffff,y                 ; w*x + MM_K - 1 (C = 0: one less), mod 2^16
-bl0:    sbc     $ffff,y
+; mm_inner_w: a one-product column, -MM_WIDE <= x <= MM_WIDE, x <> 0
+; (self-modified by mm_sweep). p = w*x = f(x+w) - f(x-w), exact mod 2^16, and
+; its sign is known from w's (N after ldy): ADD rows (p >= 0) add p, with a
+; carry into byte 2 only when the 16-bit sum wraps (rare for small p); SUB rows
+; (p <= 0) add p - 1 + 65536 with C = 1 and borrow from byte 2 when that does
+; not carry (rare). ADD rows need C = 1 for the table subtraction and end with
+; C = 0, SUB rows the other way round, so each kind loops to its own top: only
+; two rows of one kind in a row set C.
+; in: X = rows, C = 0; operands patched: wa/ws = column base - 1, aa*/sa* =
+;     mm_t + MM_WIDE + x, ab*/sb* = mm_t + MM_WIDE - x (the *1 ones
+;     MM_T_PAGES pages on, in the hi bytes), ba = OP_BPL (x > 0) / OP_BMI
+;     (x < 0): the branch to the SUB rows, bs = the other one (to the ADD rows)
+; out: mm_acc += w*x for each row
+; clobbers: A, X (0), Y, mm_l0, C
+; cycles: ~62 per row (+ the page crossings of the weight and table reads;
+;     a carry or borrow into byte 2: +11)
+.proc mm_inner_w
+top_a:                                  ; C = 0: entry, or after an ADD row
+wa:     ldy     $ffff,x                 ; y = w + 128: N = (w >= 0)
+ba:     bpl     sub_row                 ; patched: p < 0 (or 0 with x < 0)
+        sec
+add_row:                                ; C = 1
+aa0:    lda     $ffff,y                 ; p = f(x+w) - f(x-w), 0..65408
+ab0:    sbc     $ffff,y
         sta     mm_l0
-al1:    lda     $ffff,y
-bl1:    sbc     $ffff,y                 ; C: whatever (mm_ta wraps for large |a+w|)
+aa1:    lda     $ffff,y
+ab1:    sbc     $ffff,y
         tay
         clc
         lda     mm_l0
@@ -181,15 +198,77 @@ bl1:    sbc     $ffff,y                 ; C: whatever (mm_ta wraps for large |a+
         tya
         adc     mm_acc1-1,x
         sta     mm_acc1-1,x
-        bcc     :+
+        bcs     add_carry
+add_next:                               ; C = 0
+        dex
+        bne     top_a
+        rts
+top_s:                                  ; C = 1: after a SUB row
+ws:     ldy     $ffff,x
+bs:     bmi     add_row                 ; patched: the other condition
+        clc
+sub_row:                                ; C = 0
+sa0:    lda     $ffff,y                 ; p - 1 + 65536, p = -65408..0
+sb0:    sbc     $ffff,y
+        sta     mm_l0
+sa1:    lda     $ffff,y
+sb1:    sbc     $ffff,y
+        tay
+        sec                             ; + 1: acc + p + 65536
+        lda     mm_l0
+        adc     mm_acc0-1,x
+        sta     mm_acc0-1,x
+        tya
+        adc     mm_acc1-1,x
+        sta     mm_acc1-1,x
+        bcc     sub_borrow              ; acc0..1 + p < 0
+sub_next:                               ; C = 1
+        dex
+        bne     top_s
+        rts
+add_carry:
         inc     mm_acc2-1,x
-        clc                             ; C = 0 for the next row (Z from inc kept)
         bne     :+
         inc     mm_acc3-1,x
-:       dex
-        bne     loop
-        rts
+:       clc
+        jmp     add_next
+sub_borrow:
+        lda     mm_acc2-1,x
+        bne     :+
+        dec     mm_acc3-1,x
+:       dec     mm_acc2-1,x
+        sec
+        jmp     sub_next
 .endproc
+
+; MM_BASES a0, a1, b0, b1: patch four mm_t reads for the value v (16 bits,
+; signed, |v| <= MM_WIDE): a0 / a1 (lo / hi bytes) read f(v + w) at
+; mm_t + MM_WIDE + v + y, b0 / b1 read f(v - w) at mm_t + MM_WIDE - v + y.
+; in: A = v lo, mm_h0 = v hi. clobbers: A, C, mm_h1. cycles: 52
+.macro MM_BASES a0, a1, b0, b1
+        sta     mm_h1
+        clc
+        adc     #<MM_WIDE
+        sta     a0+1
+        sta     a1+1
+        lda     mm_h0
+        adc     #>(mm_t_lo + MM_WIDE)
+        sta     a0+2
+        clc
+        adc     #MM_T_PAGES
+        sta     a1+2
+        lda     mm_h1
+        eor     #<MM_WIDE               ; MM_WIDE - v: never borrows
+        sta     b0+1
+        sta     b1+1
+        lda     #>(mm_t_lo + MM_WIDE)
+        sec
+        sbc     mm_h0
+        sta     b0+2
+        clc
+        adc     #MM_T_PAGES
+        sta     b1+2
+.endmacro
 
 ; MM_OWE k: mm_fix -= k (32 bits). clobbers: A, C. cycles: 26
 .macro MM_OWE k
@@ -208,8 +287,8 @@ bl1:    sbc     $ffff,y                 ; C: whatever (mm_ta wraps for large |a+
 ; out: mm_acc0..3[0..rows-1]; mm_rows, mm_cols set
 ; clobbers: A, X, Y, mm_w, mm_init, mm_fix, mm_h0, mm_h1, mm_l0, mm_xi, mm_wcol,
 ;     the patched operands
-; cycles: per row and column ~65 for -256 <= x <= 255, ~108 otherwise, 0 for
-;     x = 0; + ~200 per column and ~35 per row
+; cycles: per row and column ~63 for -511 <= x <= 511, ~114 otherwise, 0 for
+;     x = 0; + ~230 per column and ~35 per row
 .proc mm_sweep
         sta     mm_init                 ; borrow mm_init as the descriptor pointer
         stx     mm_init+1
@@ -243,26 +322,22 @@ bl1:    sbc     $ffff,y                 ; C: whatever (mm_ta wraps for large |a+
         sta     mm_fix+3
         lda     mm_cols
         asl
-        tay
+        tay                             ; Y = 2*cols
 owe:    dey
-        dey
-        iny
         lda     (mm_x),y                ; xh
-        beq     owe_pos
-        cmp     #$ff
-        beq     owe_fast
+        dey
+        clc
+        adc     #2                      ; xh in $fe..$01: 0..3
+        cmp     #4
+        bcs     owe_gen                 ; |x| >= 512
+        cmp     #0
+        bne     owe_next                ; -256 <= x <= 511: one product or none
+        lda     (mm_x),y                ; xh = $fe: -511..-257, or -512 when xl = 0
+        bne     owe_next
+owe_gen:
         MM_OWE  MM_GEN_OWED
-        jmp     owe_next
-owe_pos:
-        dey
-        lda     (mm_x),y                ; xl
-        iny
-        ora     #0
-        beq     owe_next                ; x = 0: skipped
-owe_fast:
-        MM_OWE  MM_FAST_OWED
 owe_next:
-        dey
+        tya
         bne     owe
         ; accumulators := mm_fix (+ sign-extended bias)
         ldy     mm_rows
@@ -323,50 +398,69 @@ column:
         ldy     mm_xi
         iny
         lda     (mm_x),y                ; xh
-        beq     pos
-        cmp     #$ff
-        bne     general
-        ; -256 <= x <= -1: a+256 = xl, 255-a = (xl ^ $ff) + 256
-        dey
+        tax
+        inx
+        inx                             ; X = xh + 2: 0..3 for xh in $fe..$01
+        cpx     #4
+        bcc     :+
+        jmp     general                 ; |x| >= 512 (A = xh, Y -> xh)
+:       dey
         lda     (mm_x),y                ; xl
-        sta     mm_inner_lo::al0+1
-        sta     mm_inner_lo::al1+1
-        eor     #$ff
-        sta     mm_inner_lo::bl0+1
-        sta     mm_inner_lo::bl1+1
-        lda     #>mm_ta_lo
-        sta     mm_inner_lo::al0+2
-        lda     #>mm_ta_hi
-        sta     mm_inner_lo::al1+2
-        lda     #>mm_tb_lo + 1
-        sta     mm_inner_lo::bl0+2
-        lda     #>mm_tb_hi + 1
-        sta     mm_inner_lo::bl1+2
-        jmp     fast
-pos:    dey                             ; 0 <= x <= 255: a+256 = xl + 256, 255-a = xl ^ $ff
-        lda     (mm_x),y                ; xl
+        bne     wide
+        cpx     #2
         bne     :+
         jmp     next                    ; x = 0 adds nothing
-:       sta     mm_inner_lo::al0+1
-        sta     mm_inner_lo::al1+1
-        eor     #$ff
-        sta     mm_inner_lo::bl0+1
-        sta     mm_inner_lo::bl1+1
-        lda     #>mm_ta_lo + 1
-        sta     mm_inner_lo::al0+2
-        lda     #>mm_ta_hi + 1
-        sta     mm_inner_lo::al1+2
-        lda     #>mm_tb_lo
-        sta     mm_inner_lo::bl0+2
-        lda     #>mm_tb_hi
-        sta     mm_inner_lo::bl1+2
-fast:   lda     mm_wcol
-        sta     mm_inner_lo::wc+1
+:       cpx     #0
+        bne     wide                    ; x = +-256
+        iny                             ; x = -512: two products
+        lda     #$fe
+        jmp     general
+wide:   ; -511 <= x <= 511, x <> 0: A = xl, X = xh + 2, Y -> xl
+        clc
+        adc     #<MM_WIDE               ; mm_t + MM_WIDE + x, low byte (C: carry)
+        sta     mm_inner_w::aa0+1
+        sta     mm_inner_w::aa1+1
+        sta     mm_inner_w::sa0+1
+        sta     mm_inner_w::sa1+1
+        txa
+        adc     #>(mm_t_lo + MM_WIDE) - 2       ; page: + xh + carry
+        sta     mm_inner_w::aa0+2
+        sta     mm_inner_w::sa0+2
+        adc     #MM_T_PAGES             ; (C = 0: no page wraps)
+        sta     mm_inner_w::aa1+2
+        sta     mm_inner_w::sa1+2
+        lda     (mm_x),y
+        eor     #<MM_WIDE               ; mm_t + MM_WIDE - x, low byte (never borrows)
+        sta     mm_inner_w::ab0+1
+        sta     mm_inner_w::ab1+1
+        sta     mm_inner_w::sb0+1
+        sta     mm_inner_w::sb1+1
+        stx     mm_h0
+        lda     #>(mm_t_lo + MM_WIDE) + 2
+        sec
+        sbc     mm_h0                   ; page: - xh
+        sta     mm_inner_w::ab0+2
+        sta     mm_inner_w::sb0+2
+        clc
+        adc     #MM_T_PAGES
+        sta     mm_inner_w::ab1+2
+        sta     mm_inner_w::sb1+2
+        lda     #OP_BPL                 ; x > 0: SUB rows have w < 0 (N = 0)
+        cpx     #2
+        bcs     :+
+        lda     #OP_BMI                 ; x < 0: SUB rows have w >= 0 (N = 1)
+:       sta     mm_inner_w::ba
+        eor     #OP_BPL ^ OP_BMI
+        sta     mm_inner_w::bs
+        lda     mm_wcol
+        sta     mm_inner_w::wa+1
+        sta     mm_inner_w::ws+1
         lda     mm_wcol+1
-        sta     mm_inner_lo::wc+2
+        sta     mm_inner_w::wa+2
+        sta     mm_inner_w::ws+2
         ldx     mm_rows
         clc
-        jsr     mm_inner_lo
+        jsr     mm_inner_w
         jmp     next
 general:
         ; A = xh. q = xh + (xl >= $80) as 16 bits (q_hi in mm_h0), r = xl signed
@@ -380,52 +474,20 @@ general:
         cmp     #$80                    ; C = (r < 0)
         iny
         lda     (mm_x),y
-        adc     #0
-        sta     mm_inner::ah0+1         ; q_lo: a+256 = q + 256
-        sta     mm_inner::ah1+1
-        eor     #$ff
-        sta     mm_inner::bh0+1         ; 255-a = ~q + 256
-        sta     mm_inner::bh1+1
+        adc     #0                      ; q_lo
+        tax
         lda     mm_h0
         adc     #0                      ; q_hi (C from q_lo)
         sta     mm_h0
-        clc
-        adc     #>mm_ta_lo + 1
-        sta     mm_inner::ah0+2
-        clc
-        adc     #MM_TAB_PAGES
-        sta     mm_inner::ah1+2
-        lda     #>mm_tb_lo
-        sec
-        sbc     mm_h0
-        sta     mm_inner::bh0+2
-        clc
-        adc     #MM_TAB_PAGES
-        sta     mm_inner::bh1+2
-        dey
-        lda     (mm_x),y                ; xl = r_lo
-        sta     mm_inner::al0+1
-        sta     mm_inner::al1+1
-        eor     #$ff
-        sta     mm_inner::bl0+1
-        sta     mm_inner::bl1+1
-        ldx     #0                      ; r_hi = 0 / $ff: pages +1 / +0 (A), +0 / +1 (B)
-        eor     #$ff
-        bpl     :+
-        inx
-:       txa                             ; X = 1 when r < 0
-        eor     #1
-        clc
-        adc     #>mm_ta_lo
-        sta     mm_inner::al0+2
-        adc     #MM_TAB_PAGES
-        sta     mm_inner::al1+2
         txa
-        clc
-        adc     #>mm_tb_lo
-        sta     mm_inner::bl0+2
-        adc     #MM_TAB_PAGES
-        sta     mm_inner::bl1+2
+        MM_BASES mm_inner::ah0, mm_inner::ah1, mm_inner::bh0, mm_inner::bh1
+        dey
+        ldx     #0                      ; r_hi: 0 / $ff
+        lda     (mm_x),y                ; xl = r_lo
+        bpl     :+
+        dex
+:       stx     mm_h0
+        MM_BASES mm_inner::al0, mm_inner::al1, mm_inner::bl0, mm_inner::bl1
         lda     mm_wcol
         sta     mm_inner::wc+1
         lda     mm_wcol+1

@@ -74,3 +74,17 @@ def test_non_default_config(big, build_root):
     for s, g in zip(seqs, got):
         want = numerics.forward(soul, s).tolist()
         assert g == want, f"ids {s}"
+
+
+def test_cases_larger_than_the_buffer_are_split(build_root, monkeypatch):
+    """A case wanting more logits vectors than fit in RAM is run in pieces."""
+    soul = random_soul(SMALL, seed=11)
+    eb = engine_vice.build_engine(soul, build_root / "split")
+    vector = 2 * SMALL.vocab_size
+    monkeypatch.setattr(engine_vice, "MEM_END", eb.art.labels["drv_out"] + 3 * vector + vector // 2)
+    seqs = [np.random.default_rng(n).integers(0, SMALL.vocab_size, SMALL.context).tolist() for n in range(2)]
+    emit = [[True] * SMALL.context, [i % 2 == 0 for i in range(SMALL.context)]]
+    got = engine_vice.run_cases(eb, list(zip(seqs, emit)))
+    for s, e, g in zip(seqs, emit, got):
+        want = [row for row, keep in zip(numerics.forward(soul, s).tolist(), e) if keep]
+        assert g == want

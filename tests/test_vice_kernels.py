@@ -78,7 +78,9 @@ def run(soul, tmp_path, cmds):
 def edge_inputs(rng):
     xs = [np.full(ED, 32767), np.full(ED, -32768), np.zeros(ED, np.int64),
           np.where(np.arange(ED) % 2, 32767, -32768), rng.integers(-300, 300, ED),
-          np.array([-1, 0, 1, 127, 128, -128, -129, 255, 256, -256, -255, 32767, -32768] * 3)[:ED]]
+          np.array([-1, 0, 1, 127, 128, -128, -129, 255, 256, -256, -255, 32767, -32768] * 3)[:ED],
+          # the one-product range of asm/matmul.s ends at +-511
+          np.array([511, -511, 512, -512, 510, -510, 257, -257, 383, -384, 513, -513, 1023, -1024, 256, -256] * 2)[:ED]]
     xs += [rng.integers(-32768, 32768, ED) for _ in range(4)]
     return xs
 
@@ -90,10 +92,10 @@ def test_matmul_every_shift(tmp_path, big):
     fc1, out = soul["l0.fc1_w"], soul["out"]
     cmds, want = [], []
     for i, x in enumerate(edge_inputs(rng)):
-        for k in (SHIFTS if i < 6 else SHIFTS[::3]):
+        for k in (SHIFTS if i < 7 else SHIFTS[::3]):
             cmds.append((bytes([1, 0, k & 0xFF]) + i16(x), 2 * FF))
             want.append(numerics.matmul(fc1.values, k, x, soul["l0.fc1_b"].values, post_shift=0))
-        for k in (OUT_SHIFTS if i < 6 else []):
+        for k in (OUT_SHIFTS if i < 7 else []):
             cmds.append((bytes([1, 1, k & 0xFF]) + i16(x), 2 * VS))
             want.append(numerics.matmul(out.values, k, x, None, post_shift=0))
     got = run(soul, tmp_path, cmds)

@@ -133,9 +133,20 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
     capacity = (MEM_END - out_addr) // (2 * vs)
     if capacity < 1:
         raise SoulError("no RAM left for the driver's logits buffer")
+    # a case wanting more vectors than the buffer holds becomes several cases
+    # (the same ids, cut after each group of wanted positions)
+    pieces = []                                 # (case number, ids, emit)
+    for n, (ids, emit) in enumerate(cases):
+        wanted = [i for i, e in enumerate(emit) if e]
+        if not wanted:
+            pieces.append((n, list(ids), [False] * len(ids)))
+        for g in range(0, len(wanted), capacity):
+            group = set(wanted[g:g + capacity])
+            end = max(group) + 1
+            pieces.append((n, list(ids[:end]), [i in group for i in range(end)]))
     # split into sessions: each within the RAM buffer and the table space
     chunks, cur, outs, tlen = [], [], 0, 1
-    for ids, emit in cases:
+    for n, ids, emit in pieces:
         k, tl = sum(1 for e in emit if e), 1 + 2 * len(ids)
         if cur and (outs + k > capacity or tlen + tl > table_max):
             chunks.append(cur)
@@ -170,7 +181,10 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(chunks))) as pool:
         results = list(pool.map(session, chunks))
-    return [case for chunk in results for case in chunk]
+    merged = [[] for _ in cases]
+    for (n, _, _), vecs in zip(pieces, (piece for chunk in results for piece in chunk)):
+        merged[n].extend(vecs)
+    return merged
 
 
 def logits(soul_path, ids, all_positions=False) -> list[list[int]]:
