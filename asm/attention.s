@@ -125,14 +125,14 @@ att_lay_hi:
         .byte   >(I * ATT_LAYER)
         .endrepeat
 
-; ATT_DIV_STEP: one step of the unrolled division in attention_head.
-; in: C = previous quotient bit; att_dq (2) = quotient bits / dividend bits;
+; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
+; in: C = previous quotient bit; qbyte = the dividend byte being consumed
+;     (quotient bits come in at the bottom as its dividend bits leave the top);
 ;     A = R low, att_dr = R high (R < D = dv_den, D < 2^15)
 ; out: C = this quotient bit, A/att_dr = the new remainder. clobbers: Y
-; cycles: 33 (bit 0) or 41 (bit 1)
-.macro ATT_DIV_STEP
-        rol     att_dq                  ; quotient <<= 1 (shifts in the last bit),
-        rol     att_dq+1                ; the next dividend bit comes out
+; cycles: 28 (bit 0) or 36 (bit 1)
+.macro ATT_DIV_STEP qbyte
+        rol     qbyte                   ; quotient bit in, the next dividend bit out
         rol     a                       ; R = 2R + bit (< 2^16: C = 0 after)
         rol     att_dr
         tay
@@ -222,10 +222,10 @@ dim:    ldy     att_i
 ; out: out[0..HEAD_DIM) written
 ; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
 ; cycles (x64sc, HD=8, stopwatch around the call in tests/asm/attention_driver.s):
-;   t+1 = 1: ~0.7k (out = v[0], no arithmetic). t+1 >= 2: ~6.7k fixed (5.4k of
+;   t+1 = 1: ~0.7k (out = v[0], no arithmetic). t+1 >= 2: ~5.5k fixed (~4.5k of
 ;   it the eight unrolled 16-step divisions) + per position ~1.2k..2.1k
 ;   (scores; |q[d]| < 256 is the cheap case) + ~1.0k (weighted sum, skipped
-;   where w = 0): ~31.5k..34.6k at 10, ~64k..67k at 20 (q, k in +-1000)
+;   where w = 0): ~33.2k..35.4k at 10, ~59k..64k at 20 (q, k in +-1000)
 .proc attention_head
         stx     att_n
         tay
@@ -606,7 +606,8 @@ vl_op:  lda     kv_v_lo,x
         ;     (0 <= N' <= 65535 * W: an unsigned 16-bit quotient, top bit flipped)
         ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
         ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
-        ;     rotates the previous quotient bit (C) into the quotient bytes.
+        ;     rotates the previous quotient bit (C) into the dividend byte it
+        ;     consumes: one byte per 8 steps, 9 rols each.
 divide: lda     att_w
         sta     dv_den
         lda     att_w+1
@@ -622,11 +623,14 @@ divide: lda     att_w
         lda     att_n3,x                ; R := N' >> 16 (< W)
         sta     att_dr
         lda     att_n2,x
-        .repeat 16                      ; C in: the previous quotient bit (the
-        ATT_DIV_STEP                    ; first one falls out of the top)
+        .repeat 8                       ; quotient bits 15..8 into the high byte
+        ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
+        .endrepeat                      ; first one is stale and falls out at
+        rol     att_dq+1                ; this 9th rol, where bit 8 goes in)
+        .repeat 8                       ; bits 7..0 into the low byte (the stale
+        ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
-        rol     att_dq                  ; the last quotient bit
-        rol     att_dq+1
+        rol     att_dq
         ldy     att_d
         lda     att_dq
         sta     (att_out),y

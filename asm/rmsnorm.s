@@ -32,7 +32,10 @@ RMS_ONE_HI      = $08           ; 2^19 = $00080000: byte 2
 RMS_INV_MAX     = 32767
 RMS_R_SAT       = 16            ; r <= 16 -> 2^19 / r >= 32768 -> inv = 32767
 RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left):
-RMS_SHIFT_MAX   = 24            ; |u*g| < 2^22, shifted left <= 16 fits rms_e's 40 bits
+RMS_SHIFT_MAX   = 24            ; (|u*g| < 2^22: s_g >= 22 gives 0 or -1)
+RMS_SAT_NONE    = $80           ; threshold byte only M' = -1 reaches (M' < 2^22)
+RMS_FAST_MAX    = 8             ; s_g = 1..8: unrolled shift, 8 - s_g steps
+RMS_SH_STEP     = 5             ; bytes of one unrolled step (asl a, rol zp, rol zp)
 
 ; log2(EMBED_DIM) when it is a power of two, else -1
 RMS_LOG2 .set -1
@@ -51,23 +54,28 @@ rms_g   = kb_zp + 2             ; word
 rms_y   = kb_zp + 4             ; word
 rms_s   = kb_zp + 6             ; 4: sum of squares (28 bits), then ms (3 bytes)
 rms_m   = rms_s                 ; rms_isqrt input (24 bits, consumed)
-rms_e   = kb_zp + 6             ; 5: u*g, sign extended to 40 bits, then shifted
-rms_p   = kb_zp + 11            ; 8: partial products
+rms_m0  = kb_zp + 6             ; 3: M' = |u| * |g| (- 1), then shifted
+rms_m1  = kb_zp + 7
+rms_m2  = kb_zp + 8
+rms_p0  = kb_zp + 9             ; bytes 0..1 of P = |x| * 2 * inv
+rms_p1  = kb_zp + 10
+rms_p   = kb_zp + 11            ; 6: isqrt's r, q, t
 rms_r   = rms_p                 ; 2: isqrt remainder
 rms_q   = rms_p + 2             ; 2: isqrt root
 rms_t   = rms_p + 4             ; 2: isqrt trial 4q+1; square phase: h*l
-rms_inv = kb_zp + 19            ; 2
-rms_u   = kb_zp + 21            ; 2
-rms_neg = kb_zp + 23            ; bit 7: sign of u*g
-rms_ext = kb_zp + 24            ; $ff / $00: sign extension of the shifted value
+rms_w   = rms_p                 ; 5: element loop: partial products
+rms_inv = kb_zp + 19            ; 2: inv, then a = 2 * inv
+rms_u   = kb_zp + 21            ; 2: square phase: |xs|
+rms_ul  = rms_u                 ; element loop: |u|
+rms_uh  = rms_u + 1
+rms_ng  = kb_zp + 23            ; $ff: the product u * g is negative, else $00
+rms_xh  = kb_zp + 24            ; |x| high byte
 rms_i   = kb_zp + 25            ; 2*i
 rms_gi  = kb_zp + 26            ; i
-rms_b1  = kb_zp + 27            ; x high byte ^ $80
-.assert rms_b1 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+.assert rms_gi < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
 .segment "BSS"
-rms_lsh:        .res 1          ; left shifts after the product (0..16)
-rms_bo:         .res 1          ; byte offset of the result in rms_e (0..3)
+rms_cnt:        .res 1          ; shift steps of the slow shift loops; plan scratch
 
 .segment "RODATA"
 rms_hsq:                        ; h*h for the high byte h of |xs| (0..8)
@@ -126,32 +134,57 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), dv_num, dv_den, the patched operands
 ; cycles (x64sc, ED=32, measured by tests/test_vice_rmsnorm.py):
-;   ~25.5k (|x| < 4096: 150 per element for the squares) .. ~30k (full range),
-;   of which ~2.6k mean + isqrt + division, ~570 per element for y
+;   ~20.3k (|x| < 2000, random gains) .. ~24.5k (full range x), of which
+;   ~2.6k mean + isqrt + division; per element ~150 for the square (|x| <
+;   4096) and ~270 (|x|, |u| < 256) .. ~390 for y (s_g = 1..8; other shifts
+;   take a loop of ~25 cycles per step, 8 - s_g or s_g - 8 steps)
 .proc rmsnorm
-        ; --- plan the final asr(v, s_g): shift left rms_lsh, take bytes rms_bo..+1
-        tax
-        bpl     right
-        eor     #$ff                    ; s_g < 0: left by -s_g, byte 0
-        clc
-        adc     #1
-        sta     rms_lsh
-        lda     #0
-        sta     rms_bo
-        beq     squares
-right:  clc                             ; s_g >= 0: B = ceil(s_g / 8), L = 8B - s_g
-        adc     #7
-        lsr     a
-        lsr     a
-        lsr     a
-        sta     rms_bo
-        asl     a
-        asl     a
-        asl     a
-        stx     rms_lsh
+        ; --- plan the final shift: bytes 1..2 of M' << (8 - s_g). For s_g =
+        ;     1..8 an unrolled shift (entry patched) after a saturation check
+        ;     M' >= 2^(15 + s_g) on byte 2 (threshold 2^(s_g - 1), patched); else
+        ;     a loop (s_g <= 0: it checks for overflow itself; s_g > 8: y never
+        ;     saturates). Byte 2 >= $80 means M' = -1 (y = 0) for every s_g.
+        tax                             ; X = s_g
+        ldy     #RMS_SAT_NONE
+        sty     chk_t2+1
+        eor     #$ff
         sec
-        sbc     rms_lsh
-        sta     rms_lsh
+        adc     #RMS_FAST_MAX
+        sta     rms_cnt                 ; 8 - s_g
+        txa
+        beq     @left
+        bmi     @left
+        cmp     #RMS_FAST_MAX + 1
+        bcs     @right
+        ldy     rms_cnt                 ; 1..8: threshold $80 >> (8 - s_g)
+        lda     #RMS_SAT_NONE
+@thr:   dey
+        bmi     @entry
+        lsr     a
+        bne     @thr                    ; always
+@entry: sta     chk_t2+1
+        lda     rms_cnt                 ; entry = sh_end - RMS_SH_STEP * (8 - s_g)
+        asl     a
+        asl     a
+        adc     rms_cnt                 ; C = 0: 4 * (8 - s_g) < 256
+        .assert RMS_SH_STEP = 5, error, "rmsnorm: the entry offset is 5 * steps"
+        sta     rms_cnt
+        lda     #<sh_end
+        sec
+        sbc     rms_cnt
+        ldy     #>sh_end
+        bcs     @set
+        dey
+        bcc     @set                    ; always
+@left:  lda     #<sh_left               ; s_g <= 0: 8 - s_g steps left
+        ldy     #>sh_left
+        bne     @set                    ; always (code is not in page 0)
+@right: sbc     #RMS_FAST_MAX           ; s_g > 8 (C = 1): s_g - 8 steps right
+        sta     rms_cnt
+        lda     #<sh_right
+        ldy     #>sh_right
+@set:   sta     sh_op+1
+        sty     sh_op+2
 
 squares:
         ; --- S = sum of asr(x, 4)^2 (|xs| = h*256 + l, h <= 8:
@@ -301,151 +334,184 @@ mean:   ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
         sta     rms_inv
         lda     dv_num+1
         sta     rms_inv+1
-@patch: lda     rms_inv                 ; multiplicands inv lo / inv hi
-        QS_SET  mul_i0b0, mul_i0b1
+@patch: asl     rms_inv                 ; a = 2 * inv (<= 65534): u = bytes 2..3 of |x| * a
+        rol     rms_inv+1
+        lda     rms_inv                 ; multiplicands a lo / a hi
+        QS_SET  mu_00, mu_01
         lda     rms_inv+1
-        QS_SET  mul_i1b0, mul_i1b1
+        QS_SET  mu_10, mu_11
 
-        ; --- y[i] = sat16(asr(asr(x[i] * inv, 15) * g[i], s_g)), i = 0..ED-1
+        ; --- y[i] = sat16(asr(asr(x[i] * inv, 15) * g[i], s_g)), i = 0..ED-1, in
+        ;     sign and magnitude: |u| = floor(|x| * a / 2^16), + 1 for x < 0 when
+        ;     the remainder is not 0 (asr rounds down); M = |u| * |g|. For a
+        ;     positive product y = sat(M >> s_g), for a negative one
+        ;     y = ~sat((M - 1) >> s_g) (floor(-M / 2^s) = ~floor((M - 1) / 2^s));
+        ;     sat clamps to 32767 (~32767 = -32768). M - 1 comes from the first
+        ;     product (QS_MULC with C = 0); M = 0 there gives $ffffff: y = 0.
         lda     #0
         sta     rms_i
         sta     rms_gi
 elem:   ldy     rms_i
         lda     (rms_x),y
-        tax                             ; b0 = low byte of x' = x + 32768
+        tax                             ; X = x lo
         iny
-        lda     (rms_x),y
-        eor     #$80
-        sta     rms_b1                  ; b1 = high byte of x'
-        ; P = x' * inv (unsigned, < 2^31) = i0b0 + (i1b0 + i0b1) << 8 + i1b1 << 16
-        QS_MUL  mul_i0b0, rms_p
-        sta     rms_p+1
-        QS_MUL  mul_i1b0, rms_p+2
-        sta     rms_p+3
-        ldx     rms_b1
-        QS_MUL  mul_i0b1, rms_p+4
-        sta     rms_p+5
-        QS_MUL  mul_i1b1, rms_p+6
-        sta     rms_p+7
-        clc                             ; X1 = i1b0 + i0b1 (17 bits)
-        lda     rms_p+2
-        adc     rms_p+4
-        sta     rms_p+2
-        lda     rms_p+3
-        adc     rms_p+5
-        sta     rms_p+3
-        bcc     @x1
-        inc     rms_p+7                 ; bit 16 of X1 is bit 24 of P
-@x1:    clc
-        lda     rms_p+1                 ; P1
-        adc     rms_p+2
-        sta     rms_p+1
-        lda     rms_p+6                 ; P2
-        adc     rms_p+3
-        sta     rms_p+6
-        bcc     @x2
-        inc     rms_p+7                 ; P3
-@x2:    asl     rms_p+1                 ; P >> 15 = (P << 1) >> 16
-        rol     rms_p+6
-        rol     rms_p+7
-        sec                             ; u = asr(x * inv, 15) = (x' * inv >> 15) - inv
-        lda     rms_p+6
-        sbc     rms_inv
-        sta     rms_u
-        lda     rms_p+7
-        sbc     rms_inv+1
-        sta     rms_u+1
-        ; v = u * g = +-(|u| * |g|), |u| <= 32767, |g| <= 128
-        ldy     rms_gi
-        lda     (rms_g),y
-        eor     rms_u+1
-        sta     rms_neg                 ; bit 7: sign of the product
-        lda     (rms_g),y
-        bpl     @gpos
-        eor     #$ff
-        clc
-        adc     #1                      ; -128 -> $80 = 128 unsigned
-@gpos:  QS_SET  mul_gu0, mul_gu1
-        lda     rms_u+1
-        bpl     @upos
-        lda     #0                      ; |u|
-        sec
-        sbc     rms_u
-        sta     rms_u
-        lda     #0
-        sbc     rms_u+1
-        sta     rms_u+1
-@upos:  ldx     rms_u
-        QS_MUL  mul_gu0, rms_e
-        sta     rms_e+1
-        ldx     rms_u+1
-        QS_MUL  mul_gu1, rms_p
-        sta     rms_e+2                 ; < 2^22 in all: no carry out of e+2
-        clc
-        lda     rms_e+1
-        adc     rms_p
-        sta     rms_e+1
-        bcc     @e2
-        inc     rms_e+2
-@e2:    ldx     #0                      ; X = sign extension
-        bit     rms_neg
-        bpl     @ext
-        sec                             ; v = -v (24 bits)
+        lda     (rms_x),y               ; x hi
+        bpl     xpos
+        sta     rms_xh                  ; |x| = -x (-32768 -> $8000 unsigned)
         txa
-        sbc     rms_e
-        sta     rms_e
-        lda     #0
-        sbc     rms_e+1
-        sta     rms_e+1
-        lda     #0
-        sbc     rms_e+2
-        sta     rms_e+2
-        bcs     @ext                    ; no borrow: v was 0, stays positive
-        ldx     #$ff
-@ext:   stx     rms_ext
-        stx     rms_e+3
-        stx     rms_e+4
-@shift: ldx     rms_lsh                 ; asr(v, s_g) = bytes B.. of v << L
-        beq     @sat
-@shl:   asl     rms_e
-        rol     rms_e+1
-        rol     rms_e+2
-        rol     rms_e+3
-        rol     rms_e+4
-        dex
-        bne     @shl
-@sat:   ldx     rms_bo                  ; in int16 range iff bytes B+2..4 and
-        lda     rms_e+1,x               ; bit 7 of byte B+1 equal the sign
-        eor     rms_ext
-        bmi     @clamp
-        lda     rms_ext
-@chk:   cpx     #3
-        bcs     @store
-        cmp     rms_e+2,x
-        bne     @clamp
-        inx
-        bne     @chk                    ; always
-@store: ldx     rms_bo
-        ldy     rms_i
-        lda     rms_e,x
-        sta     (rms_y),y
-        iny
-        lda     rms_e+1,x
-        sta     (rms_y),y
-        jmp     @next
-@clamp: ldy     rms_i                   ; -32768 or 32767
-        lda     rms_ext
         eor     #$ff
+        clc
+        adc     #1
+        tax
+        lda     rms_xh
+        eor     #$ff
+        adc     #0
+        ldy     #$ff
+        bne     xabs                   ; always
+xpos:   ldy     #0
+xabs:   sty     rms_ng                  ; $ff: x < 0 (g's sign is added below)
+        sta     rms_xh
+        ; P = |x| * a = l0 + (h0 + l1) << 8 + h1 << 16 (products of |x| lo),
+        ;     + (l2 + (h2 + l3) << 8) << 8 when |x| >= 256 (products of |x| hi)
+        QS_MUL  mu_00, rms_p0           ; l0, A = h0
+        sta     rms_p1
+        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
+        ldx     rms_xh
+        bne     wide
+        tay                             ; P2 = h1 + carry (<= 255), P3 = 0
+        clc
+        lda     rms_p1
+        adc     rms_w
+        sta     rms_p1
+        tya
+        adc     #0
+        sta     rms_ul
+        stx     rms_uh
+        jmp     ceil
+wide:   sta     rms_w+1                 ; h1
+        QS_MUL  mu_01, rms_w+2          ; l2, A = h2
+        sta     rms_w+3
+        QS_MUL  mu_11, rms_w+4          ; l3, A = h3
+        sta     rms_uh                  ; P3 (< $80: P < 2^31)
+        clc
+        lda     rms_p1                  ; P1 = h0 + l1 + l2
+        adc     rms_w
+        sta     rms_p1
+        lda     rms_w+1                 ; P2 = h1 + h2 + l3 + carries
+        adc     rms_w+3
+        tay
+        bcc     wide1
+        inc     rms_uh
+        clc
+wide1:  lda     rms_p1
+        adc     rms_w+2
+        sta     rms_p1
+        tya
+        adc     rms_w+4
+        sta     rms_ul
+        bcc     ceil
+        inc     rms_uh
+ceil:   bit     rms_ng                  ; x < 0 and P mod 2^16 <> 0: |u| += 1
+        bpl     gain
+        lda     rms_p0
+        ora     rms_p1
+        beq     gain
+        inc     rms_ul
+        bne     gain
+        inc     rms_uh
+gain:   ldy     rms_gi
+        lda     (rms_g),y
+        bpl     gpos
+        eor     #$ff                    ; |g| (-128 -> $80 = 128 unsigned)
+        clc
+        adc     #1
+        tax
+        lda     rms_ng
+        eor     #$ff
+        sta     rms_ng
+        txa
+gpos:   ldx     rms_uh
+        beq     g_one
+        QS_SET  mg_0, mg_1
+        jmp     g_two
+g_one:  QS_SET  mg_0
+g_two:  lda     #$7f                    ; C = 1: positive product, M; C = 0: M - 1
+        cmp     rms_ng
+        ldx     rms_ul
+        QS_MULC mg_0, rms_m0            ; |u| lo * |g| (- 1)
+        sta     rms_m1
+        lda     #0                      ; borrow out (it was 0 - 1): m2 = $ff
+        sbc     #0
+        sta     rms_m2
+        ldx     rms_uh
+        beq     check
+        QS_MUL  mg_1, rms_w             ; |u| hi * |g| (<= 127 * 128)
+        tay
+        clc
+        lda     rms_m1
+        adc     rms_w
+        sta     rms_m1
+        tya
+        adc     rms_m2
+        sta     rms_m2
+check:  lda     rms_m2                  ; byte 2 >= threshold (patched): saturate
+chk_t2: cmp     #RMS_SAT_NONE           ; (or M' = -1: y = 0)
+        bcs     sat
+        lda     rms_m0
+sh_op:  jmp     sh_end                  ; patched: sh_end - RMS_SH_STEP * L, or a loop
+sat:    lda     rms_m2
+        bmi     zero                    ; M' = -1: the product was 0
+clamp:  lda     #$ff
+        sta     rms_m1
+        lda     #$7f
+        sta     rms_m2
+        bne     sh_end                  ; always
+zero:   lda     #0
+        sta     rms_m1
+        sta     rms_m2
+        sta     rms_ng
+        beq     sh_end                  ; always
+sh_left:                                ; s <= 0: bytes 1..2 of M' << (8 - s), filled
+        sta     rms_m0                  ; with ones when negative: ~(M' << -s | ones)
+        ldx     rms_cnt                 ; = -(M << -s)
+:       lda     rms_ng
+        asl     a
+        rol     rms_m0
+        rol     rms_m1
+        rol     rms_m2
+        bcs     clamp                   ; overflow: M' >= 2^(15 + s)
+        dex
+        bne     :-
+        bit     rms_m2
+        bmi     clamp
+        bpl     sh_end                  ; always
+sh_right:                               ; s > 8: bytes 1..2 of M' >> (s - 8)
+        ldx     rms_cnt
+:       lsr     rms_m2
+        ror     rms_m1
+        dex
+        bne     :-
+        beq     sh_end                  ; always
+sh_top:                                 ; 1 <= s <= 8: bytes 1..2 of M' << (8 - s)
+        .repeat ::RMS_FAST_MAX
+        asl     a
+        rol     rms_m1
+        rol     rms_m2
+        .endrepeat
+sh_end: ldy     rms_i                   ; y = R or ~R
+        lda     rms_m1
+        eor     rms_ng
         sta     (rms_y),y
         iny
-        lda     rms_ext
-        eor     #$7f
+        lda     rms_m2
+        eor     rms_ng
         sta     (rms_y),y
-@next:  iny
+        iny
         sty     rms_i
         inc     rms_gi
         cpy     #<(2 * EMBED_DIM)
         beq     finish
         jmp     elem
 finish: rts
+.assert sh_end - sh_top = RMS_FAST_MAX * RMS_SH_STEP, error, "rmsnorm: shift step size"
 .endproc
