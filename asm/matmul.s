@@ -12,20 +12,24 @@
 ; stores it biased), and per column the table bases are patched so that a
 ; base + y read gives f(a +- w). Three kinds of column:
 ;   x = 0             skipped;
-;   -511 <= x <= 511  one product (mm_inner_w), exact: p = w*x (|p| <= 65408)
+;   -511 <= x <= 511  one product (mm_inner_wp/_wn), exact: p = w*x (|p| <= 65408)
 ;                     from mm_t[j] = f(j - MM_T_OFF) (mod 2^16, 1278 entries),
 ;                     f(x+w) = mm_t[(511 + x) + y], f(x-w) = mm_t[(511 - x) + y];
 ;                     the sign of p is the sign of x times that of w, so the
 ;                     row loop splits on w's sign (N after ldy) to add p with
-;                     a carry or p - 65536 with a borrow into byte 2;
+;                     a carry or p - 65536 with a borrow into byte 2; one
+;                     copy of the loop per sign of x, each keeping its table
+;                     pages while x's high byte stays (only low bytes patched);
 ;   otherwise         x = 256*q + r, r = signed low byte, q = high byte + (r < 0)
 ;                     (both in -128..128): w*r + MM_K + 256*(w*q + MM_K)
-;                     (mm_inner), two products from the same table; MM_K
+;                     (mm_inner), two products from the same table (the hi
+;                     bytes of f(v + w) from mm_t_hk, which adds MM_K); MM_K
 ;                     keeps every added value >= 0, so no sign extension is
 ;                     needed; what these columns add beyond W.x is owed in
 ;                     mm_fix, which the accumulators start from (with the bias).
 ; The final 32 bits are exact (|acc| < 2^31).
-; Each table is two arrays (lo bytes, hi bytes) a whole number of pages apart.
+; mm_t is two arrays (lo bytes, hi bytes) a whole number of pages apart; mm_t_hk
+; is a third (hi bytes ^ >MM_K, |n| <= 256) at the same low-byte offsets.
 
 .include "macros.inc"
 .include "model.inc"
@@ -33,7 +37,7 @@
 .exportzp mm_x, mm_out, mm_outh
 .export mm_ostep, mm_row0, mm_count, mm_shift
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
-.export mm_t_lo, mm_t_hi, mm_inner, mm_inner_w
+.export mm_t_lo, mm_t_hi, mm_inner, mm_inner_wp, mm_inner_wn
 
 .ifndef MM_MAX_ROWS
         .error "matmul.s: define MM_MAX_ROWS (model.inc)"
@@ -49,9 +53,11 @@ MM_T_OFF        = MM_WIDE + 128 ; mm_t[j] = f(j - MM_T_OFF) mod 2^16
 MM_T_LEN        = 2 * MM_WIDE + 256     ; indices (MM_WIDE +- v) + y
 MM_T_PAGES      = 5             ; lo and hi halves of mm_t are this many pages apart
         .assert MM_T_LEN <= MM_T_PAGES * 256, error, "matmul: table longer than its pages"
+MM_HK_OFF       = 256           ; mm_t_hk[j] = hi(f(j - MM_HK_OFF)) ^ >MM_K
+MM_HK_LEN       = 2 * MM_HK_OFF + 1
+MM_HK_PAGES     = (mm_t_hk + MM_HK_OFF - 128) - (mm_t_lo + MM_WIDE)  ; a1 - a0 (whole pages)
 MM_GEN_OWED     = 257 * MM_K    ; what a two-product column adds beyond w*x
-OP_BPL          = $10           ; branch opcodes patched into mm_inner_w
-OP_BMI          = $30
+MM_NO_KEY       = $ff           ; mm_key_*: no reusable pages (never xh + 2 = 0..3)
 MM_DESC_SIZE    = 6             ; .word w, bias (0: none) ; .byte rows, cols
 MM_E_BYTES      = 8             ; finish: the value, sign extended to 64 bits
 MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
@@ -69,7 +75,14 @@ mm_h1:          .res 1
 mm_l0:          .res 1
 mm_xi:          .res 1          ; sweep: 2*column; finish: output index
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
-mm_wcol:        .res 2          ; sweep: this column's weights - 1; init: bias high bytes
+mm_wcol:        .res 2          ; sweep init: bias high bytes
+; sweep temporaries in mm_e (only mm_finish shifts there)
+mm_xl           = mm_e          ; this column's x, low byte
+mm_xh           = mm_e + 1      ; and high byte
+mm_key_p        = mm_e + 2      ; xh + 2 of mm_inner_wp's last column with xl <> 0
+                                ; (its table pages are still patched in), or MM_NO_KEY
+mm_key_n        = mm_e + 3      ; the same for mm_inner_wn
+        .assert MM_E_BYTES >= 4, error, "matmul: sweep temporaries in mm_e"
 
 .segment "BSS"
 mm_ostep:       .res 1          ; finish: 2 = interleaved (mm_outh = mm_out+1), 1 = split
@@ -108,38 +121,47 @@ mm_t_hi:
         .repeat MM_T_LEN, I
         .byte   >((I - MM_T_OFF) * (I - MM_T_OFF) / 4)
         .endrepeat
-        .res    MM_T_PAGES * 256 - MM_T_LEN         ; the next module's tables stay aligned
+        .res    MM_T_PAGES * 256 - MM_T_LEN
+; mm_t_hk[j] = (hi byte of f(j - MM_HK_OFF)) ^ >MM_K for |j - MM_HK_OFF| <= 256:
+; the two-product reads of f(v + w) (|v + w| <= 256), so that their hi bytes
+; come with MM_K added; placed so that its bases share the low byte with mm_t's
+        .res    <(MM_WIDE - MM_HK_OFF + 128)
+mm_t_hk:
+        .repeat MM_HK_LEN, I
+        .byte   >((I - MM_HK_OFF) * (I - MM_HK_OFF) / 4) ^ >MM_K
+        .endrepeat
+        .res    (256 - <(MM_WIDE - MM_HK_OFF + 128 + MM_HK_LEN)) & $ff  ; the next module's tables stay aligned
         .assert <mm_t_lo = 0, error, "matmul tables must be page aligned"
         .assert mm_t_hi - mm_t_lo = MM_T_PAGES * 256, error, "matmul table halves"
+        .assert <MM_HK_PAGES = 0, error, "matmul: mm_t_hk bases keep mm_t's low byte"
 
 .segment "CODE"
 
 ; mm_inner: a two-product column into every row's accumulator (self-modified
 ; by mm_sweep). Both factors are in -128..128, so the products are exact in 16
-; bits and the mm_t reads (|n| <= 256) never wrap; + MM_K (eor of the top bit)
-; makes them unsigned.
+; bits and the mm_t reads (|n| <= 256) never wrap; + MM_K (the a*1 reads come
+; from mm_t_hk, whose hi bytes have the top bit flipped) makes them unsigned.
 ; in: X = rows, C = 0; operands patched (MM_BASES): wc = column base - 1,
-;     ah/bh = the mm_t bases for q, al/bl = for r (see mm_sweep)
-; out: mm_acc += w*r + MM_K + 256*(w*q + MM_K) for each row; C = 0
+;     ah/bh = the mm_t (ah1, al1: mm_t_hk) bases for q, al/bl = for r (see mm_sweep)
+; out: mm_acc += w*r + MM_K + 256*(w*q + MM_K) for each row; C = 0; continues
+;     at mm_sweep_next (entered by jmp from mm_sweep)
 ; clobbers: A, X (0), Y, mm_h0, mm_h1, mm_l0
-; cycles: ~114 per row (8 table reads, half of them crossing a page)
+; cycles: ~110 per row (8 table reads, half of them crossing a page)
 .proc mm_inner
 loop:
 wc:     ldy     $ffff,x                 ; y = w + 128; C = 0 here
 ah0:    lda     $ffff,y                 ; H = w*q - 1 (C = 0: one less)
 bh0:    sbc     $ffff,y
         sta     mm_h0
-ah1:    lda     $ffff,y
-bh1:    sbc     $ffff,y
-        eor     #>MM_K                  ; H = w*q + MM_K - 1: 16383..49151
+ah1:    lda     $ffff,y                 ; (mm_t_hk: + >MM_K)
+bh1:    sbc     $ffff,y                 ; H = w*q + MM_K - 1: 16383..49151
         sta     mm_h1
         sec
 al0:    lda     $ffff,y                 ; L = w*r + MM_K
 bl0:    sbc     $ffff,y
         sta     mm_l0
-al1:    lda     $ffff,y
+al1:    lda     $ffff,y                 ; (mm_t_hk: + >MM_K)
 bl1:    sbc     $ffff,y
-        eor     #>MM_K
         sec
         adc     mm_h0                   ; byte 1: L1 + H0 + 1
         tay
@@ -160,29 +182,31 @@ bl1:    sbc     $ffff,y
         clc                             ; C = 0 for the next row
 :       dex
         bne     loop
-        rts
+        jmp     mm_sweep_next
 .endproc
 
-; mm_inner_w: a one-product column, -MM_WIDE <= x <= MM_WIDE, x <> 0
-; (self-modified by mm_sweep). p = w*x = f(x+w) - f(x-w), exact mod 2^16, and
-; its sign is known from w's (N after ldy): ADD rows (p >= 0) add p, with a
-; carry into byte 2 only when the 16-bit sum wraps (rare for small p); SUB rows
-; (p <= 0) add p - 1 + 65536 with C = 1 and borrow from byte 2 when that does
-; not carry (rare). ADD rows need C = 1 for the table subtraction and end with
-; C = 0, SUB rows the other way round, so each kind loops to its own top: only
-; two rows of one kind in a row set C.
+; mm_inner_wp / mm_inner_wn: a one-product column, 0 < x <= MM_WIDE /
+; -MM_WIDE <= x < 0 (self-modified by mm_sweep; one copy per sign of x, so that
+; the table pages of each stay put while x's sign alternates from column to
+; column). p = w*x = f(x+w) - f(x-w), exact mod 2^16, and its sign is known
+; from w's (N after ldy): ADD rows (p >= 0) add p, with a carry into byte 2
+; only when the 16-bit sum wraps (rare for small p); SUB rows (p <= 0) add
+; p - 1 + 65536 with C = 1 and borrow from byte 2 when that does not carry
+; (rare). ADD rows need C = 1 for the table subtraction and end with C = 0, SUB
+; rows the other way round, so each kind loops to its own top: only two rows of
+; one kind in a row set C.
 ; in: X = rows, C = 0; operands patched: wa/ws = column base - 1, aa*/sa* =
 ;     mm_t + MM_WIDE + x, ab*/sb* = mm_t + MM_WIDE - x (the *1 ones
-;     MM_T_PAGES pages on, in the hi bytes), ba = OP_BPL (x > 0) / OP_BMI
-;     (x < 0): the branch to the SUB rows, bs = the other one (to the ADD rows)
-; out: mm_acc += w*x for each row
+;     MM_T_PAGES pages on, in the hi bytes)
+; out: mm_acc += w*x for each row; continues at mm_sweep_next (entered by jmp
+;     from mm_sweep)
 ; clobbers: A, X (0), Y, mm_l0, C
 ; cycles: ~62 per row (+ the page crossings of the weight and table reads;
-;     a carry or borrow into byte 2: +11)
-.proc mm_inner_w
+;     a carry or borrow into byte 2: +~10)
+.macro MM_INNER_W to_sub, to_add        ; the branches to the SUB / ADD rows
 top_a:                                  ; C = 0: entry, or after an ADD row
 wa:     ldy     $ffff,x                 ; y = w + 128: N = (w >= 0)
-ba:     bpl     sub_row                 ; patched: p < 0 (or 0 with x < 0)
+        to_sub  sub_row
         sec
 add_row:                                ; C = 1
 aa0:    lda     $ffff,y                 ; p = f(x+w) - f(x-w), 0..65408
@@ -199,13 +223,12 @@ ab1:    sbc     $ffff,y
         adc     mm_acc1-1,x
         sta     mm_acc1-1,x
         bcs     add_carry
-add_next:                               ; C = 0
-        dex
+        dex                             ; C = 0
         bne     top_a
-        rts
+        jmp     mm_sweep_next
 top_s:                                  ; C = 1: after a SUB row
 ws:     ldy     $ffff,x
-bs:     bmi     add_row                 ; patched: the other condition
+        to_add  add_row
         clc
 sub_row:                                ; C = 0
 sa0:    lda     $ffff,y                 ; p - 1 + 65536, p = -65408..0
@@ -222,28 +245,40 @@ sb1:    sbc     $ffff,y
         adc     mm_acc1-1,x
         sta     mm_acc1-1,x
         bcc     sub_borrow              ; acc0..1 + p < 0
-sub_next:                               ; C = 1
-        dex
+        dex                             ; C = 1
         bne     top_s
-        rts
-add_carry:
+        jmp     mm_sweep_next
+add_carry:                              ; C = 1: go on as after a SUB row
         inc     mm_acc2-1,x
         bne     :+
         inc     mm_acc3-1,x
-:       clc
-        jmp     add_next
-sub_borrow:
+:       dex
+        bne     top_s
+        jmp     mm_sweep_next
+sub_borrow:                             ; C = 0: go on as after an ADD row
         lda     mm_acc2-1,x
         bne     :+
         dec     mm_acc3-1,x
 :       dec     mm_acc2-1,x
-        sec
-        jmp     sub_next
+        dex
+        bne     top_a
+        jmp     mm_sweep_next
+.endmacro
+
+; x > 0: SUB rows have w < 0 (N = 0)
+.proc mm_inner_wp
+        MM_INNER_W bpl, bmi
 .endproc
 
-; MM_BASES a0, a1, b0, b1: patch four mm_t reads for the value v (16 bits,
-; signed, |v| <= MM_WIDE): a0 / a1 (lo / hi bytes) read f(v + w) at
-; mm_t + MM_WIDE + v + y, b0 / b1 read f(v - w) at mm_t + MM_WIDE - v + y.
+; x < 0: SUB rows have w >= 0 (N = 1); w = 0 goes with them (p = 0 either way)
+.proc mm_inner_wn
+        MM_INNER_W bmi, bpl
+.endproc
+
+; MM_BASES a0, a1, b0, b1: patch four table reads for the value v (16 bits,
+; signed, |v| <= 128): a0 / a1 (lo bytes / mm_t_hk) read f(v + w) at
+; mm_t_lo + MM_WIDE + v + y / mm_t_hk + MM_HK_OFF - 128 + v + y, b0 / b1 read
+; f(v - w) at mm_t + MM_WIDE - v + y.
 ; in: A = v lo, mm_h0 = v hi. clobbers: A, C, mm_h1. cycles: 52
 .macro MM_BASES a0, a1, b0, b1
         sta     mm_h1
@@ -255,7 +290,7 @@ sub_borrow:
         adc     #>(mm_t_lo + MM_WIDE)
         sta     a0+2
         clc
-        adc     #MM_T_PAGES
+        adc     #>MM_HK_PAGES
         sta     a1+2
         lda     mm_h1
         eor     #<MM_WIDE               ; MM_WIDE - v: never borrows
@@ -268,6 +303,60 @@ sub_borrow:
         clc
         adc     #MM_T_PAGES
         sta     b1+2
+.endmacro
+
+; MM_WIDE_SETUP copy, key, l_wide, l_pages: patch copy (mm_inner_wp or _wn)
+; for x and jump to it. l_wide: in: A = xl <> 0, X = xh + 2; the table pages
+; are patched only when X differs from key (then key := X). l_pages: in: A = xl,
+; X = xh + 2: patch everything (key left alone). cycles: ~75 with the pages
+; kept, ~120 patching them
+.macro MM_WIDE_SETUP copy, key, l_wide, l_pages
+        .local  new_key, low_b
+l_wide: cpx     key
+        bne     new_key
+        ; the same xh as this copy's last column (xl <> 0 both): the table
+        ; pages already fit; only the low bytes change
+        adc     #<MM_WIDE - 1           ; (C = 1 from cpx) mm_t + MM_WIDE + x, low byte
+        sta     copy::aa0+1
+        sta     copy::aa1+1
+        sta     copy::sa0+1
+        sta     copy::sa1+1
+        jmp     low_b
+new_key:
+        stx     key
+l_pages:
+        clc
+        adc     #<MM_WIDE               ; mm_t + MM_WIDE + x, low byte (C: carry)
+        sta     copy::aa0+1
+        sta     copy::aa1+1
+        sta     copy::sa0+1
+        sta     copy::sa1+1
+        txa
+        adc     #>(mm_t_lo + MM_WIDE) - 2       ; page: + xh + carry
+        sta     copy::aa0+2
+        sta     copy::sa0+2
+        adc     #MM_T_PAGES             ; (C = 0: no page wraps)
+        sta     copy::aa1+2
+        sta     copy::sa1+2
+        stx     mm_h0
+        lda     #>(mm_t_lo + MM_WIDE) + 2
+        sec
+        sbc     mm_h0                   ; page: - xh
+        sta     copy::ab0+2
+        sta     copy::sb0+2
+        clc
+        adc     #MM_T_PAGES
+        sta     copy::ab1+2
+        sta     copy::sb1+2
+low_b:  lda     mm_xl
+        eor     #<MM_WIDE               ; mm_t + MM_WIDE - x, low byte (never borrows)
+        sta     copy::ab0+1
+        sta     copy::ab1+1
+        sta     copy::sb0+1
+        sta     copy::sb1+1
+        ldx     mm_rows
+        clc
+        jmp     copy                    ; back at next
 .endmacro
 
 ; MM_OWE k: mm_fix -= k (32 bits). clobbers: A, C. cycles: 26
@@ -286,9 +375,11 @@ sub_borrow:
 ;     .byte rows (1..MM_MAX_ROWS), cols (1..127); mm_x -> x (cols int16, interleaved)
 ; out: mm_acc0..3[0..rows-1]; mm_rows, mm_cols set
 ; clobbers: A, X, Y, mm_w, mm_init, mm_fix, mm_h0, mm_h1, mm_l0, mm_xi, mm_wcol,
-;     the patched operands
-; cycles: per row and column ~63 for -511 <= x <= 511, ~114 otherwise, 0 for
-;     x = 0; + ~230 per column and ~35 per row
+;     mm_e (mm_xl, mm_xh, mm_key_p, mm_key_n), the patched operands
+; cycles: per row and column ~63 for -511 <= x <= 511, ~110 otherwise, 0 for
+;     x = 0; + per column ~150 (one product, the same high byte as the last
+;     column of that sign) to ~200 (two products: ~230), ~20 for the prepass;
+;     + per row ~40 (no bias) / ~57 (bias)
 .proc mm_sweep
         sta     mm_init                 ; borrow mm_init as the descriptor pointer
         stx     mm_init+1
@@ -325,19 +416,21 @@ sub_borrow:
         tay                             ; Y = 2*cols
 owe:    dey
         lda     (mm_x),y                ; xh
-        dey
         clc
-        adc     #2                      ; xh in $fe..$01: 0..3
-        cmp     #4
-        bcs     owe_gen                 ; |x| >= 512
+        adc     #1                      ; xh in $ff..$01: 0..2
+        cmp     #3
+        bcc     owe_next                ; -256 <= x <= 511: one product or none
+        cmp     #$ff
+        bne     owe_gen                 ; |x| >= 512
+        dey                             ; xh = $fe: -511..-257, or -512 when xl = 0
+        lda     (mm_x),y
+        iny
         cmp     #0
-        bne     owe_next                ; -256 <= x <= 511: one product or none
-        lda     (mm_x),y                ; xh = $fe: -511..-257, or -512 when xl = 0
         bne     owe_next
 owe_gen:
         MM_OWE  MM_GEN_OWED
 owe_next:
-        tya
+        dey                             ; -> xl: 0 after column 0
         bne     owe
         ; accumulators := mm_fix (+ sign-extended bias)
         ldy     mm_rows
@@ -362,118 +455,104 @@ bias:   clc                             ; mm_wcol -> the bias high bytes
         lda     mm_init+1
         adc     #0
         sta     mm_wcol+1
-:       dey
-        ldx     #0                      ; sign extension of the bias
-        lda     (mm_wcol),y
-        bpl     :+
-        dex
-:       clc
+bias_row:
+        dey
+        clc
         lda     (mm_init),y
         adc     mm_fix
         sta     mm_acc0,y
-        lda     (mm_wcol),y
+        lda     (mm_wcol),y             ; N: the sign to extend (C kept)
+        bmi     bias_neg
         adc     mm_fix+1
         sta     mm_acc1,y
-        stx     mm_h0
-        lda     mm_h0
+        lda     #0
         adc     mm_fix+2
         sta     mm_acc2,y
-        lda     mm_h0
+        lda     #0
         adc     mm_fix+3
         sta     mm_acc3,y
         tya
-        bne     :--
+        bne     bias_row
+        beq     columns                 ; (always)
+bias_neg:
+        adc     mm_fix+1
+        sta     mm_acc1,y
+        lda     #$ff
+        adc     mm_fix+2
+        sta     mm_acc2,y
+        lda     #$ff
+        adc     mm_fix+3
+        sta     mm_acc3,y
+        tya
+        bne     bias_row
 columns:
-        ; the weight operand is column base - 1 (X runs rows..1)
+        ; the weight operands are column base - 1 (X runs rows..1)
         sec
         lda     mm_w
         sbc     #1
-        sta     mm_wcol
+        sta     mm_inner_wp::wa+1
+        sta     mm_inner_wp::ws+1
+        sta     mm_inner_wn::wa+1
+        sta     mm_inner_wn::ws+1
+        sta     mm_inner::wc+1
         lda     mm_w+1
         sbc     #0
-        sta     mm_wcol+1
+        sta     mm_inner_wp::wa+2
+        sta     mm_inner_wp::ws+2
+        sta     mm_inner_wn::wa+2
+        sta     mm_inner_wn::ws+2
+        sta     mm_inner::wc+2
         lda     #0
         sta     mm_xi
+        lda     #MM_NO_KEY              ; the copies' table pages: unknown
+        sta     mm_key_p
+        sta     mm_key_n
 column:
         ldy     mm_xi
+        lda     (mm_x),y
+        sta     mm_xl
         iny
-        lda     (mm_x),y                ; xh
+        lda     (mm_x),y
+        sta     mm_xh
+        iny
+        sty     mm_xi                   ; -> the next column
         tax
         inx
         inx                             ; X = xh + 2: 0..3 for xh in $fe..$01
         cpx     #4
         bcc     :+
-        jmp     general                 ; |x| >= 512 (A = xh, Y -> xh)
-:       dey
-        lda     (mm_x),y                ; xl
+        jmp     general                 ; |x| >= 512
+:       lda     mm_xl
         bne     wide
         cpx     #2
         bne     :+
         jmp     next                    ; x = 0 adds nothing
 :       cpx     #0
-        bne     wide                    ; x = +-256
-        iny                             ; x = -512: two products
-        lda     #$fe
-        jmp     general
-wide:   ; -511 <= x <= 511, x <> 0: A = xl, X = xh + 2, Y -> xl
-        clc
-        adc     #<MM_WIDE               ; mm_t + MM_WIDE + x, low byte (C: carry)
-        sta     mm_inner_w::aa0+1
-        sta     mm_inner_w::aa1+1
-        sta     mm_inner_w::sa0+1
-        sta     mm_inner_w::sa1+1
-        txa
-        adc     #>(mm_t_lo + MM_WIDE) - 2       ; page: + xh + carry
-        sta     mm_inner_w::aa0+2
-        sta     mm_inner_w::sa0+2
-        adc     #MM_T_PAGES             ; (C = 0: no page wraps)
-        sta     mm_inner_w::aa1+2
-        sta     mm_inner_w::sa1+2
-        lda     (mm_x),y
-        eor     #<MM_WIDE               ; mm_t + MM_WIDE - x, low byte (never borrows)
-        sta     mm_inner_w::ab0+1
-        sta     mm_inner_w::ab1+1
-        sta     mm_inner_w::sb0+1
-        sta     mm_inner_w::sb1+1
-        stx     mm_h0
-        lda     #>(mm_t_lo + MM_WIDE) + 2
-        sec
-        sbc     mm_h0                   ; page: - xh
-        sta     mm_inner_w::ab0+2
-        sta     mm_inner_w::sb0+2
-        clc
-        adc     #MM_T_PAGES
-        sta     mm_inner_w::ab1+2
-        sta     mm_inner_w::sb1+2
-        lda     #OP_BPL                 ; x > 0: SUB rows have w < 0 (N = 0)
+        bne     x256
+        jmp     general                 ; x = -512: two products
+x256:   ldy     #MM_NO_KEY              ; x = +-256 (xl = 0: no carry into the page)
         cpx     #2
-        bcs     :+
-        lda     #OP_BMI                 ; x < 0: SUB rows have w >= 0 (N = 1)
-:       sta     mm_inner_w::ba
-        eor     #OP_BPL ^ OP_BMI
-        sta     mm_inner_w::bs
-        lda     mm_wcol
-        sta     mm_inner_w::wa+1
-        sta     mm_inner_w::ws+1
-        lda     mm_wcol+1
-        sta     mm_inner_w::wa+2
-        sta     mm_inner_w::ws+2
-        ldx     mm_rows
-        clc
-        jsr     mm_inner_w
-        jmp     next
-general:
-        ; A = xh. q = xh + (xl >= $80) as 16 bits (q_hi in mm_h0), r = xl signed
-        ldx     #0
-        cmp     #$80
         bcc     :+
+        sty     mm_key_p
+        jmp     pages_p
+:       sty     mm_key_n
+        jmp     pages_n
+wide:   ; -511 <= x <= 511, xl <> 0: A = xl, X = xh + 2
+        cpx     #2
+        bcs     wide_p
+        jmp     wide_n
+        MM_WIDE_SETUP mm_inner_wp, mm_key_p, wide_p, pages_p
+        MM_WIDE_SETUP mm_inner_wn, mm_key_n, wide_n, pages_n
+general:
+        ; q = xh + (xl >= $80) as 16 bits (q_hi in mm_h0), r = xl signed
+        ldx     #0
+        lda     mm_xh
+        bpl     :+
         dex
 :       stx     mm_h0                   ; sign of xh
-        dey
-        lda     (mm_x),y                ; xl
+        lda     mm_xl
         cmp     #$80                    ; C = (r < 0)
-        iny
-        lda     (mm_x),y
+        lda     mm_xh
         adc     #0                      ; q_lo
         tax
         lda     mm_h0
@@ -481,35 +560,35 @@ general:
         sta     mm_h0
         txa
         MM_BASES mm_inner::ah0, mm_inner::ah1, mm_inner::bh0, mm_inner::bh1
-        dey
         ldx     #0                      ; r_hi: 0 / $ff
-        lda     (mm_x),y                ; xl = r_lo
+        lda     mm_xl                   ; r_lo
         bpl     :+
         dex
 :       stx     mm_h0
         MM_BASES mm_inner::al0, mm_inner::al1, mm_inner::bl0, mm_inner::bl1
-        lda     mm_wcol
-        sta     mm_inner::wc+1
-        lda     mm_wcol+1
-        sta     mm_inner::wc+2
         ldx     mm_rows
         clc
-        jsr     mm_inner
+        jmp     mm_inner                ; back at next
 next:   clc                             ; next column: rows bytes further
-        lda     mm_xi
-        adc     #2
-        sta     mm_xi
-        clc
-        lda     mm_wcol
+        lda     mm_inner::wc+1
         adc     mm_rows
-        sta     mm_wcol
+        sta     mm_inner_wp::wa+1
+        sta     mm_inner_wp::ws+1
+        sta     mm_inner_wn::wa+1
+        sta     mm_inner_wn::ws+1
+        sta     mm_inner::wc+1
         bcc     :+
-        inc     mm_wcol+1
+        inc     mm_inner_wp::wa+2
+        inc     mm_inner_wp::ws+2
+        inc     mm_inner_wn::wa+2
+        inc     mm_inner_wn::ws+2
+        inc     mm_inner::wc+2
 :       dec     mm_cols
         beq     :+
         jmp     column
 :       rts
 .endproc
+mm_sweep_next := mm_sweep::next         ; where mm_inner and mm_inner_wp/_wn end
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),

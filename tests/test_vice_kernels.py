@@ -82,6 +82,11 @@ def edge_inputs(rng):
           # the one-product range of asm/matmul.s ends at +-511
           np.array([511, -511, 512, -512, 510, -510, 257, -257, 383, -384, 513, -513, 1023, -1024, 256, -256] * 2)[:ED]]
     xs += [rng.integers(-32768, 32768, ED) for _ in range(4)]
+    # asm/matmul.s reuses a one-product column's table pages when the last one
+    # had the same high byte (xl <> 0): runs of one high byte, broken by +-256,
+    # by 0 and by two-product columns
+    xs.append(np.array([3, 5, 256, 7, 9, -3, -256, -5, -9, 300, 257, 256, 511, 0, 400, -300, -257,
+                        -256, -511, 1, -512, 2, 0, 3, -1, 600, -2, 5, 6, -600, 255, 1] * 2)[:ED])
     return xs
 
 
