@@ -11,9 +11,11 @@ from soulplayer.config import ModelConfig  # noqa: E402
 from soulplayer.errors import SoulError  # noqa: E402
 from soulplayer.soulfile import load_soul  # noqa: E402
 from soulplayer.tokenizer import Tokenizer  # noqa: E402
+from soulplayer.training.augment import Augmenter, swap_word  # noqa: E402
 from soulplayer.training.bpe import train_tokenizer  # noqa: E402
 from soulplayer.training.corpus import DEFAULT_CORPUS, parse_corpus, read_corpus  # noqa: E402
 from soulplayer.training.export import from_soul, to_soul  # noqa: E402
+from soulplayer.training.plot import loss_ypos, render  # noqa: E402
 from soulplayer.training.score import decode_report, int8_score  # noqa: E402
 from soulplayer.training.trainer import TrainConfig, Trainer, prepare  # noqa: E402
 
@@ -100,6 +102,45 @@ def test_tokenizer_stops_when_no_pair_repeats():
     assert tok.merges == [] and tok.vocab_size == 39
 
 
+# --- copy augmentation -----------------------------------------------------------
+
+def test_swap_word_replaces_whole_words_on_both_sides():
+    assert swap_word("i like cats, cats!", "cats", "owls") == "i like owls, owls!"
+    assert swap_word("scats cat's cat", "cat", "dog") == "scats cat's dog"
+
+
+def test_copy_augmentation_swaps_a_shared_word_the_same_way_in_prompt_and_reply():
+    corpus = parse_corpus(TINY_CORPUS + "<SEP>i like cats<SEP>cats are great!<SEP>\n", "tiny.txt", TINY)
+    tok, examples = prepare(corpus, TINY)
+    aug = Augmenter(examples, tok, TINY, rate=1.0, random_words=0.5)
+    assert all(aug.encode(t) == tok.encode(t) for e in examples for t in (e.exchange.input, e.exchange.reply))
+    assert aug.active and [bool(s) for s in aug.shared] == [False, True, False, False, False, True, True]
+    runs = [aug.epoch(examples, torch.Generator().manual_seed(3)) for _ in range(2)]
+    assert [(e.prompt, e.reply) for e in runs[0]] == [(e.prompt, e.reply) for e in runs[1]]  # deterministic
+    changed = 0
+    for shared, before, after in zip(aug.shared, examples, runs[0]):
+        if not shared:
+            assert after is before
+        elif after is not before:
+            changed += 1
+            prompt, reply = tok.decode(after.prompt[1:-1]), tok.decode(after.reply[:-1])
+            new = (set(prompt.split()) - set(before.exchange.input.split())).pop()
+            assert new in reply.split() or new + "!" in reply.split() or new + "." in reply.split()
+            assert len(after.prompt) + len(after.reply) <= TINY.context
+    assert changed
+    off = Augmenter(examples, tok, TINY, rate=0.0)
+    assert not off.active
+
+
+def test_training_png_draws_the_loss_on_a_log_scale():
+    losses = [27.0, 9.0, 3.0, 1.0]                  # a first epoch ~30x the last no longer flattens the rest
+    ypos, ticks = loss_ypos(losses, 300, 40)
+    steps = [ypos(a) - ypos(b) for a, b in zip(losses, losses[1:])]
+    assert max(steps) - min(steps) < 1e-9 and 40 <= ypos(27.0) < ypos(1.0) <= 300
+    assert ticks == [1.0, 2.0, 5.0, 10.0, 20.0]
+    assert render(losses, [{"epoch": 4, "exact": 1.0}]).shape == render([], []).shape
+
+
 # --- the QAT model is the integer pass ------------------------------------------
 
 def test_qat_forward_is_bit_exact_with_the_reference(original_soul_path, teacher_forced):
@@ -148,6 +189,7 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
 
 def test_resume_after_interrupt_gives_the_same_soul(tmp_path):
     whole = tiny_trainer(tmp_path, "whole")
+    assert whole.augmenter.active               # the copy augmentation draws from the saved RNG too
     assert whole.run()
     cut = tiny_trainer(tmp_path, "cut")
     assert not cut.run(stop_at_epoch=6)          # Ctrl-C in the middle of epoch 7

@@ -1,9 +1,11 @@
-"""Training benchmarks (the README's figures): `python -m soulplayer.training.bench [default|space|template]`.
+"""Training benchmarks (the README's figures):
+`python -m soulplayer.training.bench [default|space|template|food]`.
 
 - default:  the built-in corpus; time to the soul, int8 exact %, ends on SEP/END %, float/int8 agreement.
 - space:    a second corpus on another topic, generated here (the trainer is not tuned to one file).
 - template: `<SEP>i like cats<SEP>cats are great!<SEP>`-style templates over many words with 20 % of
             the exchanges held out: int8 exact % on the trained and on the held-out ones.
+- food:     the same measure on other templates over other words (not the file the trainer was tuned on).
 """
 import random
 import sys
@@ -29,6 +31,17 @@ TEMPLATES = [
     ("{w}!", "{w} are fun."),
 ]
 
+FOODS = ("milk tea soup rice bread jam honey corn beans nuts figs limes peas eggs fish ham cheese pie "
+         "toast buns grapes melons lemons olives peppers carrots onions leeks yams dates kiwis").split()
+FOOD_TEMPLATES = [
+    ("can i have {w}?", "yes, {w} for you."),
+    ("we ate {w}", "was the {w} good?"),
+    ("{w} please", "here is {w}."),
+    ("no more {w}", "ok, no {w}."),
+]
+
+TEMPLATE_SETS = {"template": (WORDS, TEMPLATES), "food": (FOODS, FOOD_TEMPLATES)}
+
 SPACE = [
     ("the sun is a star.", ["what is the sun?", "is the sun a star?", "tell me about the sun", "the sun"]),
     ("the moon is rock.", ["what is the moon?", "the moon", "is the moon cheese?", "moon"]),
@@ -45,8 +58,8 @@ SPACE = [
 ]
 
 
-def template_corpus(seed=0, holdout=0.2):
-    pairs = [(t.format(w=w), r.format(w=w)) for w in WORDS for t, r in TEMPLATES]
+def template_corpus(seed=0, holdout=0.2, words=WORDS, templates=TEMPLATES):
+    pairs = [(t.format(w=w), r.format(w=w)) for w in words for t, r in templates]
     rng = random.Random(seed)
     rng.shuffle(pairs)
     n = int(len(pairs) * holdout)
@@ -75,10 +88,10 @@ def exact_rate(soul, tok, pairs, config):
     return hits / len(pairs)
 
 
-def train(name, text, out, epochs=300):
+def train(name, text, out):
     corpus = parse_corpus(text, name)
     t = time.time()
-    tr = Trainer(corpus, out, TrainConfig(epochs=epochs), progress=False, log=lambda *a: None)
+    tr = Trainer(corpus, out, TrainConfig(), progress=False, log=lambda *a: None)
     tr.run()
     return tr, time.time() - t
 
@@ -97,18 +110,18 @@ def main(which):
             print(f"{which}: {r['n']} exchanges, {secs:.0f} s, int8 exact {r['exact'] * 100:.1f}%, "
                   f"ends on SEP/END {r['ends_on_stop'] * 100:.1f}%, next-token {r['token_acc'] * 100:.1f}%, "
                   f"float/int8 agreement {r['float_agreement'] * 100:.1f}% (best epoch {r['best_epoch']})")
-        elif which == "template":
-            trained, held = template_corpus()
-            tr, secs = train("template", to_text(trained), Path(tmp) / "template")
+        elif which in ("template", "food"):
+            trained, held = template_corpus(0, 0.2, *TEMPLATE_SETS[which])
+            tr, secs = train(which, to_text(trained), Path(tmp) / which)
             from soulplayer.soulfile import load_soul
-            soul = load_soul(Path(tmp) / "template" / "soul.bin")
+            soul = load_soul(Path(tmp) / which / "soul.bin")
             a = exact_rate(soul, tr.tok, trained, tr.config)
             b = exact_rate(soul, tr.tok, held, tr.config)
             trained, held = fitting(trained, tr.tok, tr.config), fitting(held, tr.tok, tr.config)
-            print(f"template: {len(trained)} trained, {len(held)} held out (that fit), {secs:.0f} s: "
+            print(f"{which}: {len(trained)} trained, {len(held)} held out (that fit), {secs:.0f} s: "
                   f"int8 exact trained {a * 100:.1f}%, held-out {b * 100:.1f}%")
         else:
-            raise SystemExit(f"unknown benchmark {which!r}: default, space or template")
+            raise SystemExit(f"unknown benchmark {which!r}: default, space, template or food")
 
 
 if __name__ == "__main__":

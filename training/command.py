@@ -7,7 +7,7 @@ DEFAULT_OUTPUT = "runs/default"
 @click.command("train")
 @click.argument("corpus", required=False, type=click.Path(dir_okay=False))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Training epochs (default 300).")
+              help="Training epochs (default 600).")
 @click.option("--output", "-o", default=DEFAULT_OUTPUT, show_default=True, type=click.Path(file_okay=False),
               help="Run directory: checkpoints/, soul.bin, tokenizer.json, weights.inc, training.png.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")

@@ -1,5 +1,7 @@
-"""training.png without matplotlib: float loss (blue, left scale) and int8 exact-reply
-rate (red, 0-100 %) against epochs, rasterized with numpy, encoded with zlib."""
+"""training.png without matplotlib: float loss (blue, left, log scale: the first epochs'
+loss is ~30x the final one) and int8 exact-reply rate (red, right, 0-100 %) against
+epochs, rasterized with numpy, encoded with zlib."""
+import math
 import struct
 import zlib
 
@@ -60,6 +62,42 @@ def polyline(img, xs, ys, color):
         line(img, xs[0], ys[0], xs[0], ys[0], color)
 
 
+def log_range(values):
+    """(log10 low, log10 high) just around the positive values."""
+    pos = [v for v in values if v > 0] or [1.0]
+    lo, hi = math.log10(min(pos)), math.log10(max(pos))
+    pad = max(0.05, 0.03 * (hi - lo))
+    return lo - pad, hi + pad
+
+
+def log_ticks(lo, hi):
+    """1-2-5 steps between 10^lo and 10^hi (decades only when the range is wide)."""
+    steps = (1,) if hi - lo > 2.5 else (1, 2, 5)
+    return [m * 10.0 ** d for d in range(math.floor(lo), math.ceil(hi) + 1) for m in steps
+            if lo <= math.log10(m * 10.0 ** d) <= hi]
+
+
+def loss_ypos(losses, y0, y1):
+    """-> (ypos(loss) on a log scale from row y0 (lowest loss) to y1 (highest), its ticks)."""
+    lo, hi = log_range(losses)
+
+    def ypos(v):
+        return y0 + (y1 - y0) * (math.log10(max(v, 10.0 ** lo)) - lo) / (hi - lo)
+
+    return ypos, log_ticks(lo, hi)
+
+
+def draw_loss(img, losses, xpos, x0, x1, y0, y1):
+    """The loss on a log scale (the first epochs' loss is ~30x the final one), blue labels on the left."""
+    ypos, ticks = loss_ypos(losses, y0, y1)
+    for v in ticks:
+        y = int(round(ypos(v)))
+        img[y, x0:x1:3] = BLUE
+        label = f"{v:g}"
+        text(img, max(0, x0 - 6 - 8 * len(label)), y - 5, label, BLUE)
+    polyline(img, [xpos(i + 1) for i in range(len(losses))], [ypos(v) for v in losses], BLUE)
+
+
 def render(losses, history) -> np.ndarray:
     img = np.full((H, W, 3), BG, dtype=np.uint8)
     x0, x1, y0, y1 = M, W - M, H - M, M   # plot box (y grows downwards)
@@ -75,16 +113,14 @@ def render(losses, history) -> np.ndarray:
         return x0 + (x1 - x0) * e / epochs
 
     if losses:
-        top = max(losses) or 1.0
-        text(img, 4, y1 - 5, f"{top:.1f}", BLUE)
-        text(img, 4, y0 - 5, "0", BLUE)
-        polyline(img, [xpos(i + 1) for i in range(len(losses))],
-                 [y0 + (y1 - y0) * v / top for v in losses], BLUE)
+        draw_loss(img, losses, xpos, x0, x1, y0, y1)
     if history:
         polyline(img, [xpos(h["epoch"]) for h in history],
                  [y0 + (y1 - y0) * h["exact"] for h in history], RED)
     text(img, x0 + 10, 8, "LOSS", BLUE)
     text(img, x0 + 60, 8, "INT8 EXACT", RED)
+    text(img, x0 - 4, y0 + 10, "0", AXIS)
+    text(img, (x0 + x1) // 2 - 20, y0 + 10, "EPOCH", AXIS)
     text(img, x1 - 40, y0 + 10, f"{epochs}", AXIS)
     return img
 

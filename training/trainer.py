@@ -26,6 +26,7 @@ from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 from soulplayer.tokenizer import Tokenizer
 
 from . import score as scoring
+from .augment import Augmenter
 from .bpe import train_tokenizer
 from .corpus import check_lengths, require_usable
 from .data import batch_tensors, make_examples
@@ -33,22 +34,24 @@ from .export import to_soul
 from .model import QATModel, loss_fn
 from .plot import write_training_png
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 300
+    epochs: int = 600                  # copying unseen words needs the longer run (template benchmarks)
     batch_size: int = 0          # 0: auto, n/8 clamped to 4..32 (small corpora get enough steps)
     lr: float = 4e-3
     min_lr_frac: float = 0.05
     warmup_epochs: int = 5
-    weight_decay: float = 0.1          # helps replies generalize (template benchmark)
+    weight_decay: float = 0.1          # on matrices and embeddings; RMSNorm gains and biases get none
     label_smoothing: float = 0.1
     eval_every: int = 25
     seed: int = 0
     tie_embeddings: bool = True
     probes: int = 4
+    augment: float = 0.8               # copy augmentation rate (augment.py); 0 = off
+    random_words: float = 0.5          # share of augmentation words that are random letter strings
 
 
 def prepare(corpus, config: ModelConfig, vocab_size=None):
@@ -69,6 +72,14 @@ def corpus_digest(examples) -> str:
     return h.hexdigest()
 
 
+def param_groups(model, tc: TrainConfig):
+    """AdamW groups: weight decay on matrices and embeddings, none on RMSNorm gains and biases
+    (decaying a gain pulls it towards 0, not towards 'no effect')."""
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.dim() > 1], "weight_decay": tc.weight_decay},
+            {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0}]
+
+
 def lr_factor(step, total_steps, warmup_steps, min_frac):
     if step < warmup_steps:
         return (step + 1) / warmup_steps
@@ -85,10 +96,10 @@ class Trainer:
         self.corpus = corpus
         self.tok, self.examples = prepare(corpus, config)
         self.inputs, self.targets, self.mask = batch_tensors(self.examples, config.context)
+        self.augmenter = Augmenter(self.examples, self.tok, config, tc.augment, tc.random_words)
         torch.manual_seed(tc.seed)
         self.model = QATModel(config, tc.tie_embeddings)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
-                                     betas=(0.9, 0.98))
+        self.opt = torch.optim.AdamW(param_groups(self.model, tc), lr=tc.lr, betas=(0.9, 0.98))
         n = len(self.examples)
         self.batch_size = tc.batch_size or max(4, min(32, n // 8))
         self.steps_per_epoch = math.ceil(n / self.batch_size)
@@ -117,7 +128,8 @@ class Trainer:
 
     def load_state(self, st, where):
         if st.get("version") != CHECKPOINT_VERSION:
-            raise SoulError(f"{where}: checkpoint version {st.get('version')}, expected {CHECKPOINT_VERSION}")
+            raise SoulError(f"{where}: checkpoint version {st.get('version')}, expected {CHECKPOINT_VERSION} "
+                            f"(an older trainer); use another --output or delete {self.out}")
         if st["digest"] != self.digest:
             raise SoulError(f"{where}: this run was trained on a different corpus; "
                             f"use another --output or delete {self.out}")
@@ -157,15 +169,22 @@ class Trainer:
         return True
 
     # --- training ----------------------------------------------------------
+    def epoch_tensors(self):
+        """(inputs, targets, mask) for one epoch: the corpus, copy-augmented when it has shared words."""
+        if not self.augmenter.active:
+            return self.inputs, self.targets, self.mask
+        return batch_tensors(self.augmenter.epoch(self.examples, self.gen), self.config.context)
+
     def train_epoch(self):
         self.model.train()
         n = len(self.examples)
+        inputs, targets, mask = self.epoch_tensors()
         order = torch.randperm(n, generator=self.gen)
         total = 0.0
         for i in range(0, n, self.batch_size):
             idx = order[i:i + self.batch_size]
-            logits = self.model(self.inputs[idx], quant=True)
-            loss = loss_fn(logits, self.targets[idx], self.mask[idx], self.tc.label_smoothing)
+            logits = self.model(inputs[idx], quant=True)
+            loss = loss_fn(logits, targets[idx], mask[idx], self.tc.label_smoothing)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
