@@ -3,8 +3,9 @@
 ; characters are dropped, DEL deletes. A character is refused when the line
 ; with it would be longer than MAX_INPUT_CHARS or encode to more than
 ; MAX_INPUT_TOKENS tokens (the rule of soulplayer.chat.fit_input, checked by
-; re-encoding on every key); a refusal turns the border red until the next
-; accepted key or DEL.
+; re-encoding on every key). A refusal makes the line full: every further
+; character is refused too, until DEL shortens the line, so typed text ends up
+; exactly as fit_input cuts it. The border is red while the line is full.
 
 .include "program.inc"
 .include "program_const.inc"
@@ -16,6 +17,7 @@
 .segment "BSS"
 line_len:       .res 1          ; characters in line_ids
 new_id:         .res 1          ; the key being tried, as a base id
+line_full:      .res 1          ; nonzero after a refusal, until DEL
 digit_max:      .res 1          ; read_digits: most digits allowed
 
 .segment "CODE"
@@ -30,6 +32,7 @@ digit_max:      .res 1          ; read_digits: most digits allowed
 .proc read_line
         lda #0
         sta line_len
+        sta line_full
         jsr show_cursor
 wait:   jsr GETIN
         tax
@@ -43,6 +46,8 @@ wait:   jsr GETIN
         lda petscii_to_id,x
         beq wait                ; not one of the 35: dropped
         sta new_id
+        ldx line_full
+        bne refuse
         ldx line_len
         cpx #MAX_INPUT_CHARS
         bcs refuse
@@ -60,10 +65,13 @@ wait:   jsr GETIN
         jmp wait
 refuse: lda #COLOR_RED
         sta BORDER
+        sta line_full           ; nonzero: full until DEL
         jmp wait
 delete: lda line_len
         beq wait
         dec line_len
+        lda #0
+        sta line_full
         jsr hide_cursor
         lda #PET_LEFT
         jsr CHROUT

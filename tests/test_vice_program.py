@@ -294,18 +294,20 @@ def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycle
 
 def keyboard_line(keys: list, tok, config) -> str:
     """What the C64's line editor holds after these PETSCII keys (no RETURN):
-    letters fold, unknown keys drop, DEL deletes, and a character is refused
-    when the line would break the fit_input limits."""
+    letters fold, unknown keys drop, DEL deletes (and clears `full`), and a
+    character that would break the fit_input limits is refused and makes the
+    line full: later characters are refused too until DEL."""
     from soulplayer.gen.tokenizer_inc import keyboard_table
-    table, line = keyboard_table(), ""
+    table, line, full = keyboard_table(), "", False
     for k in keys:
         if k == 0x14:
-            line = line[:-1]
-        elif table[k]:
-            ch = BASE_CHARS[table[k] - 4]
-            longer = line + ch
+            line, full = line[:-1], False
+        elif table[k] and not full:
+            longer = line + BASE_CHARS[table[k] - 4]
             if len(longer) <= config.max_input_chars and len(tok.encode(longer)) <= config.max_input_tokens:
                 line = longer
+            else:
+                full = True
     return line
 
 
@@ -339,6 +341,7 @@ def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL"
 PROMPTS = ["hello", "hi", "how are you", "i'm sad", "I LOVE YOU", "What is love?",
            "thank you!!", "you're amazing", "tell me something nice",
            "you you you you you you you you you you you you you",       # too long: refused keys
+           "this is a very long line that goes on and on",     # a later key would fit: still refused
            "#1 friend @home, 42% <ok> +=/*", "quick question", "bye"]
 
 
