@@ -88,3 +88,16 @@ def test_cases_larger_than_the_buffer_are_split(build_root, monkeypatch):
     for s, e, g in zip(seqs, emit, got):
         want = [row for row, keep in zip(numerics.forward(soul, s).tolist(), e) if keep]
         assert g == want
+
+
+def test_soul_logits_engine_vice_equals_ref(original_soul_path, original_tokenizer_path, tmp_path):
+    """`soul logits --engine vice` prints the reference's JSON, every position."""
+    import json
+    from test_cli import soul
+    args = ["logits", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+            "--text", "how are you?", "--all-positions"]
+    ref = soul(*args, "--engine", "ref")
+    vice = soul(*args, "--engine", "vice")
+    assert vice.returncode == 0, vice.stderr
+    assert json.loads(vice.stdout) == json.loads(ref.stdout)
+    assert len(json.loads(ref.stdout)["logits"]) > 3
