@@ -54,9 +54,15 @@ bench-ref: venv
 train: venv-full
 	$(SOUL_CLI) train --output runs/default
 
+# Debian's VICE ships no Commodore ROMs: use open-roms (C64_ROMS= empty uses
+# VICE's own, C64_ROMS=dir a folder with kernal, basic and chargen files).
+C64_ROMS ?= /usr/share/open-roms/C64
+ROM_ARGS = $(if $(C64_ROMS),-kernal $(C64_ROMS)/kernal -basic $(C64_ROMS)/basic -chargen $(C64_ROMS)/chargen)
+
 run: disk
-	# No 1541 ROMs ship with open-roms: the virtual drive serves the d64.
-	x64sc -moncommands $(BUILD)/soulplayer.lbl +drive8truedrive -virtualdev8 -iecdevice8 -autostart $(BUILD)/soulplayer.d64
+	# No 1541 ROM either: the virtual drive serves the d64.
+	x64sc $(RUN_ARGS) $(ROM_ARGS) -moncommands $(BUILD)/soulplayer.lbl \
+		+drive8truedrive -virtualdev8 -iecdevice8 -autostart $(BUILD)/soulplayer.d64
 
 clean:
 	rm -rf $(BUILD)
