@@ -12,12 +12,14 @@
 .export embed, residual_add, relu, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
-.assert TE_SHIFT >= -16 && TE_SHIFT <= 127, error, "embed: te shift outside -16..127"
-.assert PE_SHIFT >= -16 && PE_SHIFT <= 127, error, "embed: pe shift outside -16..127"
+.assert TE_SHIFT >= EMBED_MIN_SHIFT && TE_SHIFT <= 127, error, "embed: te shift outside -15..127"
+.assert PE_SHIFT >= EMBED_MIN_SHIFT && PE_SHIFT <= 127, error, "embed: pe shift outside -15..127"
 
 ID_PAD          = 0
 ID_SEP          = 1
 ID_UNK          = 2
+; two int8 values shifted left by 8 - (-15) = 23 still add up exactly in 32 bits
+EMBED_MIN_SHIFT = -15
 
 .segment "ZEROPAGE"
 k_p1:           .res 2          ; vector pointers (the kernels run one at a time)

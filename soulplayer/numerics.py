@@ -22,20 +22,23 @@ EXP = np.array(_EXP_VALUES, dtype=np.int64)
 EXP_MAX_INDEX = len(EXP) - 1
 
 
-# Shift counts are clamped so int64 stays exact: every input here is below 2^36
-# in magnitude, so a right shift by 62 already gives the final 0 or -1, and every
-# left-shifted value goes through sat16, where a nonzero value shifted by 20
-# saturates just as one shifted further would.
-MAX_RIGHT_SHIFT, MAX_LEFT_SHIFT = 62, 20
+# Right shifts are clamped at 62: every value here is below 2^36 in magnitude, so
+# that already gives the final 0 or -1. Left shifts up to 26 stay exact in int64;
+# longer ones (only possible with extreme negative shifts) use Python integers.
+MAX_RIGHT_SHIFT, MAX_INT64_LEFT_SHIFT = 62, 26
 
 
 def asr(v, k: int):
-    """Arithmetic shift right (floor division by 2^k); k < 0 shifts left."""
-    return v >> min(k, MAX_RIGHT_SHIFT) if k >= 0 else v << min(-k, MAX_LEFT_SHIFT)
+    """Arithmetic shift right (floor division by 2^k); k < 0 shifts left. Exact."""
+    if k >= 0:
+        return v >> min(k, MAX_RIGHT_SHIFT)
+    if -k <= MAX_INT64_LEFT_SHIFT:
+        return v << -k
+    return np.asarray(v, dtype=object) << -k
 
 
 def sat16(v):
-    return np.clip(v, INT16_MIN, INT16_MAX)
+    return np.clip(v, INT16_MIN, INT16_MAX).astype(np.int64)
 
 
 def isqrt(n: int) -> int:

@@ -22,3 +22,14 @@ def test_too_big_for_memory_says_how_much(tmp_path, original_tokenizer_path):
     assert run.returncode == 1 and run.stderr.count("\n") == 1
     assert run.stderr.startswith("soul: error: the program does not fit the C64 memory map: segment ")
     assert "bytes over memory area MAIN ($0801-$CFFF)" in run.stderr
+
+
+def test_embedding_shift_the_engine_cannot_sum(tmp_path, original_soul_path, original_tokenizer_path):
+    from soulplayer.soulfile import load_soul
+    s = load_soul(original_soul_path)
+    s.tensors["pe"].shift = -16
+    save_soul(s, tmp_path / "s.bin")
+    run = soul("build", "--soul", tmp_path / "s.bin", "--tokenizer", original_tokenizer_path,
+               "--out", tmp_path / "out")
+    assert run.returncode == 1
+    assert run.stderr == "soul: error: this soul does not fit the 6502 engine: pe shift -16 below -15\n"

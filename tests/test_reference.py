@@ -111,3 +111,13 @@ def test_huge_shifts_saturate_like_the_6502():
     assert matmul(w, 200, x, post_shift=0).tolist() == [0]
     assert matmul(-w, 200, x, post_shift=0).tolist() == [-1]
     assert matmul(np.zeros((1, 3), dtype=int), -200, x, post_shift=0).tolist() == [0]
+
+
+def test_embedding_terms_are_exact_before_saturation():
+    """te << 20 plus pe << 21 must not cancel to 0 (exact sum saturates to -32768)."""
+    from soulplayer.numerics import embed
+    config = ModelConfig(vocab_size=4, embed_dim=8, n_heads=1, head_dim=8, ff_dim=8, n_layers=1, context=2)
+    soul = random_soul(config, 0)
+    soul.tensors["te"] = Tensor(np.ones((4, 8), dtype=np.int64), -12, 0)
+    soul.tensors["pe"] = Tensor(-np.ones((2, 8), dtype=np.int64), -13, 0)
+    assert embed(soul, 0, 0).tolist() == [-32768] * 8
