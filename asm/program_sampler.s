@@ -199,7 +199,8 @@ skip:   dey
 .endproc
 
 ; state_mod_sum: rem := rng state mod sum (restoring division, 16 steps).
-; in: rng_lo/hi, sum_lo/hi (255..32767) ; out: rem_lo/hi ; clobbers: A, X, Y
+; in: rng_lo/hi, sum_lo/hi (255..65535: at most 255 ids of weight <= 255) ; out: rem_lo/hi
+; clobbers: A, X, Y
 ; cycles: ~ 600
 .proc state_mod_sum
         lda rng_lo

@@ -63,15 +63,21 @@ def keyboard_table() -> list:
     return table
 
 
+MAX_IDS = 255      # ids are bytes (engine.s, program_sampler.s)
+MAX_MERGES = 255   # tokenizer.s counts merges in a byte
+
+
 def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
     """(program_const.inc text, program_data.inc text)."""
     name = check_name(name)
     vs = config.vocab_size
-    if tok.vocab_size != vs:
+    if tok.vocab_size > vs:
         raise SoulError(f"tokenizer has {tok.vocab_size} tokens but the soul's vocabulary is {vs}")
-    if vs > 256:
-        raise SoulError(f"vocabulary of {vs}: the C64 program handles at most 256 token ids")
+    if vs > MAX_IDS:
+        raise SoulError(f"vocabulary of {vs}: the C64 program handles at most {MAX_IDS} token ids")
     merges = tok.merge_ids
+    if len(merges) > MAX_MERGES:
+        raise SoulError(f"tokenizer has {len(merges)} merges: the C64's encoder takes at most {MAX_MERGES}")
     texts = [petscii(tok.token_text(i)) for i in range(vs)]
     starts, flat = [], []
     for t in texts:

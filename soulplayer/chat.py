@@ -14,6 +14,7 @@ from .numerics import Decoder
 from .tokenizer import Tokenizer, normalize
 
 NEVER_CHOSEN = (PAD, UNK)
+QUIT_LINE = "q"          # a fitted line of just this quits (chat and the C64)
 STOP_TOKENS = (SEP, END)
 
 

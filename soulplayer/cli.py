@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .chat import generate, prompt_ids
+from .chat import QUIT_LINE, fit_input, generate, prompt_ids
+from .config import SEP
 from .errors import SoulError
 from .soulfile import load_soul
 from .tokenizer import Tokenizer
@@ -58,7 +59,7 @@ def _unavailable(name, error):
 def load_pair(soul_path, tokenizer_path):
     soul = load_soul(soul_path)
     tok = Tokenizer.load(tokenizer_path)
-    if tok.vocab_size != soul.config.vocab_size:
+    if tok.vocab_size > soul.config.vocab_size:
         raise SoulError(f"{tokenizer_path}: {tok.vocab_size} tokens but {soul_path} has a vocabulary "
                         f"of {soul.config.vocab_size}")
     return soul, tok
@@ -87,17 +88,25 @@ def _choose_function(temperature, seed):
 @tokenizer_option
 @click.option("--temperature", type=float, default=0.0, show_default=True,
               help="0 = greedy; otherwise sample exactly as the C64 does")
-@click.option("--seed", type=int, default=1, show_default=True, help="sampler seed (with --temperature)")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="sampler seed 0..99999, taken mod 65536 as on the C64 (with --temperature)")
 def chat(soul_path, tokenizer_path, temperature, seed):
     """Talk to a soul, decoding exactly as the C64 does. `q` alone quits.
 
-    With stdin not a terminal: one prompt per line in, one reply per line out."""
+    Each line is fitted as the C64's line editor fits it (lowercase, unknown
+    characters dropped, cut at the input limits); a line that is empty then gets
+    no reply. With stdin not a terminal: one prompt per line in, one reply per
+    line out."""
     soul, tok = load_pair(soul_path, tokenizer_path)
     choose = _choose_function(temperature, seed)
+    if not choose:
+        from .sampling import seed_state
+        seed_state(seed)  # the same range check as with sampling
     interactive = sys.stdin.isatty()
 
     def answer(line, stream):
-        ids = prompt_ids(line, tok, soul.config)
+        """The reply to a fitted line (what the C64 line editor would hold)."""
+        ids = [SEP] + tok.encode(line) + [SEP]
         text = []
         for token in (generate(soul, ids, choose) if choose else generate(soul, ids)):
             piece = tok.token_text(token)
@@ -107,20 +116,23 @@ def chat(soul_path, tokenizer_path, temperature, seed):
         return "".join(text)
 
     if not interactive:
-        for line in sys.stdin:
-            if line.strip().lower() == "q":
+        for raw in sys.stdin:
+            line = fit_input(raw.rstrip("\n"), tok, soul.config)
+            if line == QUIT_LINE:
                 return
-            click.echo(answer(line.rstrip("\n"), stream=False))
+            click.echo(answer(line, stream=False) if line else "")   # empty: no reply, as on the C64
         return
     click.echo("soulplayer chat: type a line; q alone quits.")
     while True:
         try:
-            line = input("YOU> ")
+            line = fit_input(input("YOU> "), tok, soul.config)
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
-        if line.strip().lower() == "q":
+        if line == QUIT_LINE:
             return
+        if not line:
+            continue
         click.echo("C64> ", nl=False)
         answer(line, stream=True)
         click.echo()
@@ -151,10 +163,11 @@ def logits(soul_path, tokenizer_path, text, ids_text, all_positions, engine):
     """Print JSON {"ids": [...], "logits": [[...]]} for a token sequence."""
     if (text is None) == (ids_text is None):
         raise SoulError("give exactly one of --text or --ids")
-    soul = load_soul(soul_path)
     if text is not None:
-        ids = prompt_ids(text, Tokenizer.load(tokenizer_path), soul.config)
+        soul, tok = load_pair(soul_path, tokenizer_path)
+        ids = prompt_ids(text, tok, soul.config)
     else:
+        soul = load_soul(soul_path)
         ids = _parse_ids(ids_text, soul.config.vocab_size, soul.config.context)
     if engine == "vice":
         from .tools.engine_vice import logits as vice_logits
@@ -168,7 +181,7 @@ def logits(soul_path, tokenizer_path, text, ids_text, all_positions, engine):
 
 @main.command("bench-ref")
 @soul_option
-@click.option("--tokens", default=200, show_default=True, help="tokens to time")
+@click.option("--tokens", type=click.IntRange(min=1), default=200, show_default=True, help="tokens to time")
 def bench_ref(soul_path, tokens):
     """Time the Python integer reference (KV cache) per token."""
     from .numerics import Decoder, forward

@@ -15,17 +15,22 @@ The PRNG state is seeded once per chat session (`--seed`, 0..65535; seed 0
 becomes SEED_ZERO because xorshift never leaves 0) and carried from reply to
 reply, exactly as on the C64, where F1 sets temperature and seed.
 """
+import math
+
 from .config import PAD, UNK
 from .errors import SoulError
-from .numerics import EXP
+from .numerics import EXP, EXP_MAX_INDEX
 
 MAX_TENTHS = 99
+MAX_SEED = 99999     # five digits on the C64
 SEED_ZERO = 0xACE1   # the state used for seed 0
 K_NUMERATOR = 160    # k = 160 // t10: k = 16 means T = 1.0
 
 
 def temperature_tenths(temperature: float) -> int:
     """A temperature (0.0 .. 9.9, steps of 0.1) as the C64's integer setting."""
+    if not math.isfinite(temperature):
+        raise SoulError(f"--temperature {temperature}: use 0.0 to 9.9 in steps of 0.1 (0 = greedy)")
     tenths = round(temperature * 10)
     if not 0 <= tenths <= MAX_TENTHS or abs(temperature * 10 - tenths) > 1e-6:
         raise SoulError(f"--temperature {temperature}: use 0.0 to 9.9 in steps of 0.1 (0 = greedy)")
@@ -33,10 +38,11 @@ def temperature_tenths(temperature: float) -> int:
 
 
 def seed_state(seed: int) -> int:
-    """The PRNG state a seed sets (the C64 does the same when F1 sets a seed)."""
-    if not 0 <= seed <= 0xFFFF:
-        raise SoulError(f"--seed {seed}: use 0 to 65535")
-    return seed or SEED_ZERO
+    """The PRNG state a seed sets. The C64 takes up to 5 digits and keeps the
+    16-bit value (seed mod 65536) when F1 sets a seed; so does this."""
+    if not 0 <= seed <= MAX_SEED:
+        raise SoulError(f"--seed {seed}: use 0 to {MAX_SEED} (taken mod 65536, as on the C64)")
+    return (seed & 0xFFFF) or SEED_ZERO
 
 
 def prng_next(state: int) -> int:
@@ -54,7 +60,7 @@ def weights(logits, tenths: int) -> list:
     top = max(int(logits[i]) for i in allowed)
     out = [0] * len(logits)
     for i in allowed:
-        out[i] = int(EXP[min(len(EXP) - 1, ((top - int(logits[i])) * k) >> 8)])
+        out[i] = int(EXP[min(EXP_MAX_INDEX, ((top - int(logits[i])) * k) >> 8)])
     return out
 
 

@@ -20,6 +20,7 @@ HEADER_VERSION = 4
 DIM_FIELDS = ("vocab_size", "embed_dim", "n_heads", "head_dim", "ff_dim", "n_layers", "context")
 RECORD_HEADER = struct.Struct("<BHHb")
 KIND_INT8, KIND_INT16 = 0, 1
+MIN_VOCAB = 39
 LAYER_RECORDS = ("n1", "q", "k", "v", "proj", "n2", "fc1_w", "fc1_b", "fc2_w", "fc2_b")
 
 
@@ -76,6 +77,11 @@ def _read_config(data: bytes, name: str):
         raise SoulError(f"{name}: bad dimensions in header: {e}") from None
     if min(dims) < 1:
         raise SoulError(f"{name}: bad dimensions in header: {dict(zip(DIM_FIELDS, dims))}")
+    if config.vocab_size < MIN_VOCAB:
+        raise SoulError(f"{name}: vocab_size {config.vocab_size} below {MIN_VOCAB} (4 specials + 35 characters)")
+    if config.max_input_tokens < 1:
+        raise SoulError(f"{name}: context {config.context} leaves no room for input "
+                        f"(2 SEPs + {config.min_reply_tokens} reply tokens + at least 1)")
     return config, need
 
 

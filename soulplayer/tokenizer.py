@@ -88,6 +88,9 @@ class Tokenizer:
         for i, tok in enumerate(SPECIALS + tuple(BASE_CHARS)):
             if vocab.get(tok) != i:
                 raise SoulError(f"{name}: vocab: {tok!r} must have id {i}")
+        for text in vocab:
+            if text not in SPECIALS and (not text or any(ch not in BASE_CHARS for ch in text)):
+                raise SoulError(f"{name}: vocab: token {text!r} is not made of the 35 characters")
         ids = sorted(vocab.values())
         if ids != list(range(len(ids))):
             raise SoulError(f"{name}: vocab ids must be 0..{len(ids) - 1} without gaps or repeats")

@@ -17,15 +17,17 @@ def soul(*args, stdin=""):
 
 
 def test_scripted_chat_one_reply_per_line(original_soul_path, original_tokenizer_path):
-    prompts = ["hello", "How are you?", "", "q is not quit", "tell me about the c64 ~~~"]
+    prompts = ["hello", "How are you?", "", "123", "q is not quit", "tell me about the c64 ~~~", " q"]
     run = soul("chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
-               stdin="\n".join(prompts + ["q", "never read"]) + "\n")
+               stdin="\n".join(prompts + ["Q1", "never read"]) + "\n")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.split("\n")
     assert lines[-1] == "" and len(lines) == len(prompts) + 1  # `q` alone stopped it
     s, tok = load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
-    assert lines[:-1] == [reply_text(s, tok, p) for p in prompts]
+    fitted = [fit_input(p, tok, s.config) for p in prompts]
+    assert lines[:-1] == [reply_text(s, tok, f) if f else "" for f in fitted]
     assert lines[0] == "hello! you're wonderful!"
+    assert lines[2] == lines[3] == "" and lines[-2] != ""   # nothing typed: no reply; " q" is a prompt
 
 
 def test_logits_json_matches_golden(original_soul_path, original_tokenizer_path, teacher_forced):
@@ -70,3 +72,17 @@ def test_long_input_is_fitted(original_tokenizer_path):
     ids = prompt_ids(text, tok, config)
     assert len(ids) <= config.context - config.min_reply_tokens
     assert fit_input("Hi THERE #1", tok, config) == "hi there "
+
+
+def test_sampling_options(original_soul_path, original_tokenizer_path):
+    from soulplayer.sampling import Sampler
+    args = ["chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path]
+    for bad in (["--temperature", "nan"], ["--temperature", "inf"], ["--temperature", "0.25"],
+                ["--seed", "100000"], ["--seed", "-5"]):
+        run = soul(*args, *bad, stdin="hello\n")
+        assert run.returncode == 1 and run.stderr.startswith("soul: error: --") and "Traceback" not in run.stderr
+    # five-digit seeds are taken mod 65536, as the C64 keeps a 16-bit state
+    s, tok = load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
+    run = soul(*args, "--temperature", "1.5", "--seed", "70000", stdin="hello\nhow are you\n")
+    sampler = Sampler(1.5, 70000 - 65536)
+    assert run.stdout.splitlines() == [reply_text(s, tok, t, sampler.choose) for t in ("hello", "how are you")]

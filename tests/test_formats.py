@@ -64,6 +64,10 @@ def test_bad_header():
         parse_soul(MAGIC + b"\x09" + bytes(14), "x.bin")
     with pytest.raises(SoulError, match="bad dimensions"):
         parse_soul(MAGIC + b"\x04" + struct.pack("<7H", 128, 32, 3, 8, 64, 2, 20), "x.bin")
+    with pytest.raises(SoulError, match="vocab_size 20 below 39"):
+        parse_soul(MAGIC + b"\x04" + struct.pack("<7H", 20, 32, 4, 8, 64, 2, 20), "x.bin")
+    with pytest.raises(SoulError, match="context 8 leaves no room for input"):
+        parse_soul(MAGIC + b"\x04" + struct.pack("<7H", 128, 32, 4, 8, 64, 2, 8), "x.bin")
 
 
 def test_missing_soul_file(tmp_path):
@@ -111,6 +115,8 @@ def test_bad_tokenizer_merges_and_ids(original_tokenizer_path, tmp_path):
         (lambda d: d["merges"].append(["a"]), r"merges\[89\] is not a pair"),
         (lambda d: d["vocab"].update({"zz": 500}), "without gaps"),
         (lambda d: d.update({"vocab_size": 99}), "vocab_size 99"),
+        (lambda d: d["vocab"].update({"X1": 128}), "token 'X1' is not made of the 35 characters"),
+        (lambda d: d["vocab"].update({"": 128}), "token '' is not made of"),
     ]:
         broken = json.loads(json.dumps(data))
         change(broken)

@@ -393,8 +393,10 @@ def test_keyboard_fuzz_then_a_right_reply(program, soul_pair):
     for keys, screen in zip(lines, screens[1:]):
         rows = screen_text(screen)
         line = keyboard_line(keys, tok, soul.config)
-        if not line:                                  # empty: just a new prompt
-            assert rows[-1].startswith("YOU> ") or any(r.startswith("YOU> ") for r in rows)
+        if not line:                                  # empty: a new prompt, no reply
+            prompts = [i for i, r in enumerate(rows) if r.startswith("YOU>")]
+            assert len(prompts) >= 2 and rows[prompts[-2]].rstrip() == "YOU>"
+            assert not any(r.startswith("SOUL>") for r in rows[prompts[-2]:])
             continue
         shown, reply = last_exchange(rows, "SOUL")
         assert shown == line.rstrip()

@@ -135,11 +135,11 @@ def format_table(res: dict) -> str:
 @click.option("--emulator", type=click.Choice(["x64sc", "x64"]), default="x64sc", show_default=True)
 def bench(soul_path, tokenizer_path, reply_text, out_path, emulator):
     """Cycles per token of the 6502 engine at every context position (VICE)."""
+    from soulplayer.cli import load_pair
     from soulplayer.fileio import atomic_write_text
     from soulplayer.soulfile import load_soul
-    if not Path(soul_path).is_file():
-        raise SoulError(f"{soul_path}: no such soul file (train one, or pass --soul)")
-    soul = load_soul(soul_path)
+    # check both files before a minute of measuring
+    soul = load_pair(soul_path, tokenizer_path)[0] if reply_text else load_soul(soul_path)
     out_path = Path(out_path)
     res = measure(soul, out_path.parent, emulator)
     res["soul"] = str(soul_path)
