@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from soulplayer import numerics  # noqa: E402
+from soulplayer.cli import load_pair  # noqa: E402
 from soulplayer.config import ModelConfig  # noqa: E402
 from soulplayer.errors import SoulError  # noqa: E402
 from soulplayer.soulfile import load_soul  # noqa: E402
@@ -170,9 +171,8 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
     tr = tiny_trainer(tmp_path, epochs=48)
     assert tr.run()
     out = tmp_path / "run"
-    soul = load_soul(out / "soul.bin")
-    tok = Tokenizer.load(out / "tokenizer.json")
-    assert soul.config == TINY
+    soul, tok = load_pair(out / "soul.bin", out / "tokenizer.json")  # as chat/disk load them
+    assert soul.config == TINY and tok.vocab_size <= TINY.vocab_size
     assert (out / "training.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in (out / "checkpoints").iterdir())[:2] == ["epoch_0004.pt", "epoch_0008.pt"]
     reported = json.loads((out / "score.json").read_text())
@@ -205,3 +205,37 @@ def test_resume_refuses_other_settings(tmp_path):
     other = tiny_trainer(tmp_path, epochs=4, seed=5)
     with pytest.raises(SoulError, match="seed=0"):
         other.run()
+
+
+def test_retraining_a_run_on_another_corpus_is_refused_and_changes_nothing(tmp_path):
+    assert tiny_trainer(tmp_path, epochs=4).run()
+    out = tmp_path / "run"
+    before = {n: (out / n).read_bytes() for n in ("soul.bin", "tokenizer.json")}
+    corpus = parse_corpus(TINY_CORPUS + "<SEP>good night<SEP>sleep well!<SEP>\n", "other.txt", TINY)
+    tc = TrainConfig(epochs=4, batch_size=3, lr=2e-2, eval_every=4, warmup_epochs=1)
+    other = Trainer(corpus, out, tc, TINY, log=lambda *a: None, progress=False)
+    assert other.tok.to_json() != Tokenizer.load(out / "tokenizer.json").to_json()
+    with pytest.raises(SoulError, match="different corpus"):
+        other.run()
+    assert {n: (out / n).read_bytes() for n in before} == before
+
+
+def test_a_soul_without_checkpoints_is_not_overwritten_without_force(tmp_path):
+    from click.testing import CliRunner
+    from soulplayer.training.command import train
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "soul.bin").write_bytes(b"shipped soul")
+    with pytest.raises(SoulError, match="no checkpoints/last.pt.*--force"):
+        tiny_trainer(tmp_path, epochs=4).run()
+    assert sorted(p.name for p in out.iterdir()) == ["soul.bin"]
+    assert (out / "soul.bin").read_bytes() == b"shipped soul"
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY_CORPUS)
+    res = CliRunner().invoke(train, [str(corpus), "--output", str(out), "--epochs", "1", "-q"])
+    assert isinstance(res.exception, SoulError) and "--force" in str(res.exception)
+    assert (out / "soul.bin").read_bytes() == b"shipped soul"
+    assert tiny_trainer(tmp_path, epochs=4).run(force=True)
+    assert (out / "soul.bin").read_bytes() != b"shipped soul"
+    load_pair(out / "soul.bin", out / "tokenizer.json")
+    assert tiny_trainer(tmp_path, epochs=4).run()   # now backed by checkpoints: re-running is fine

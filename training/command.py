@@ -1,4 +1,4 @@
-"""`soul train [CORPUS] [--epochs N] [--output DIR] [--seed S]` (registered lazily by soulplayer.cli)."""
+"""`soul train [CORPUS] [--epochs N] [--output DIR] [--seed S] [--force]` (registered lazily by soulplayer.cli)."""
 import click
 
 DEFAULT_OUTPUT = "runs/default"
@@ -14,10 +14,13 @@ DEFAULT_OUTPUT = "runs/default"
 @click.option("--eval-every", type=click.IntRange(min=1), default=None,
               help="Score the int8 soul (and show probe replies) every N epochs (default 25).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(corpus, epochs, output, seed, eval_every, quiet):
+@click.option("--force", is_flag=True,
+              help="Overwrite soul.bin/tokenizer.json in an --output that has no checkpoints/last.pt.")
+def train(corpus, epochs, output, seed, eval_every, quiet, force):
     """Train a soul from CORPUS (default: the built-in corpus).
 
     Running the same command again resumes an interrupted run (Ctrl-C saves).
+    A folder holding a soul but no checkpoints (e.g. models/) is refused without --force.
     The best checkpoint is chosen by the int8 score of the integer reference."""
     import torch
 
@@ -35,5 +38,5 @@ def train(corpus, epochs, output, seed, eval_every, quiet):
     click.echo(parsed.summary())
     for problem in parsed.problems:
         click.echo(f"  {parsed.name}: {problem}", err=True)
-    if not trainer.run():
+    if not trainer.run(force=force):
         raise SystemExit(130)

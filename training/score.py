@@ -5,8 +5,7 @@ at every reply position is the reply's next token (and then the closing SEP):
 so one teacher-forced `numerics.forward` per exchange gives both the exact-reply
 rate and the next-token accuracy. `greedy_replies` runs real chat decoding.
 """
-from dataclasses import asdict, dataclass
-
+from dataclasses import dataclass
 
 import torch
 
@@ -25,9 +24,6 @@ class Score:
 
     def key(self):
         return (self.exact, self.token_acc)
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def int8_choices(soul, example):

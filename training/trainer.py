@@ -1,11 +1,16 @@
 """The training loop: QAT with the int8 score (integer reference) choosing the best soul.
 
 Run directory layout:
-    DIR/tokenizer.json          written first (trained from the corpus)
     DIR/checkpoints/epoch_NNNN.pt   every evaluation, all kept
     DIR/checkpoints/last.pt     where a new run resumes (written at every evaluation
                                 and on Ctrl-C, always at an epoch boundary)
+    DIR/tokenizer.json          (trained from the corpus) written just after the first last.pt,
+                                so it never stands in a folder without checkpoints/last.pt
     DIR/soul.bin, weights.inc, training.png, score.json   at the end (best checkpoint)
+
+Nothing is written before the folder is checked: a last.pt from another corpus or other
+settings is refused, and so is a folder holding soul.bin or tokenizer.json without
+checkpoints/last.pt (e.g. models/, the shipped soul) unless force=True (`soul train --force`).
 """
 import copy
 import hashlib
@@ -157,6 +162,22 @@ class Trainer:
         torch.save(st, buf)
         atomic_write_bytes(self.ckpt_dir / name, buf.getvalue())
 
+    def save_last(self, st):
+        """last.pt, then (once per run) tokenizer.json: tokenizer.json only ever stands beside a last.pt."""
+        self.save_checkpoint(st, "last.pt")
+        if not self.tok_written:
+            self.tok.save(self.out / "tokenizer.json")
+            self.tok_written = True
+
+    def check_output(self, force=False):
+        """Refuse to overwrite a soul that no checkpoint of this trainer backs (unless force)."""
+        if force or (self.ckpt_dir / "last.pt").exists():
+            return
+        found = [n for n in ("soul.bin", "tokenizer.json") if (self.out / n).exists()]
+        if found:
+            raise SoulError(f"{self.out}: holds {' and '.join(found)} but no checkpoints/last.pt to resume; "
+                            f"use another --output, or --force to overwrite them")
+
     def try_resume(self) -> bool:
         path = self.ckpt_dir / "last.pt"
         if not path.exists():
@@ -224,13 +245,15 @@ class Trainer:
                          f"loss {loss:.3f} best int8 exact {best} eta {eta:4.0f}s ")
         sys.stderr.flush()
 
-    def run(self, stop_at_epoch=None):
+    def run(self, stop_at_epoch=None, force=False):
         """Train to tc.epochs (resuming from DIR/checkpoints/last.pt). stop_at_epoch simulates
-        a Ctrl-C in the middle of that epoch (for tests). Returns True when finished."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.tok.save(self.out / "tokenizer.json")
-        if self.try_resume():
+        a Ctrl-C in the middle of that epoch (for tests); force overwrites a soul.bin/tokenizer.json
+        that has no checkpoints/last.pt. Returns True when finished."""
+        self.check_output(force)
+        if self.try_resume():  # refuses another corpus or other settings before anything is written
             self.log(f"resuming {self.out} at epoch {self.epoch}/{self.tc.epochs}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.tok_written = False
         self.start_epoch = self.epoch
         start = time.time()
         snapshot = copy.deepcopy(self.state())
@@ -246,7 +269,7 @@ class Trainer:
                     soul, s = self.evaluate()
                     st = self.state()
                     self.save_checkpoint(st, f"epoch_{self.epoch:04d}.pt")
-                    self.save_checkpoint(st, "last.pt")
+                    self.save_last(st)
                     if self.progress:
                         sys.stderr.write("\n")
                     self.log(f"  epoch {self.epoch}: loss {loss:.4f}  int8 exact {s.exact * 100:.1f}% "
@@ -257,7 +280,7 @@ class Trainer:
         except KeyboardInterrupt:
             if self.progress:
                 sys.stderr.write("\n")
-            self.save_checkpoint(snapshot, "last.pt")
+            self.save_last(snapshot)
             self.log(f"interrupted: saved epoch {snapshot['epoch']} to {self.ckpt_dir / 'last.pt'}; "
                      f"run the same command again to resume")
             return False
