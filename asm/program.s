@@ -77,7 +77,7 @@ soul_text:
 temp_text:
         .byte PET_RETURN, PET_LIGHT_BLUE, "Temperature in tenths (0 greedy)? ", PET_WHITE, 0
 seed_text:
-        .byte PET_RETURN, PET_LIGHT_BLUE, "Seed (0-65535)? ", PET_WHITE, 0
+        .byte PET_RETURN, PET_LIGHT_BLUE, "Seed (0-99999)? ", PET_WHITE, 0
 
 .segment "CODE"
 
@@ -267,7 +267,8 @@ seed:   lda #<seed_text
 done:   rts
 .endproc
 
-; read_number: read up to A digits; value mod 65536.
+; read_number: read up to A digits; value mod 65536 (a seed 0..99999 keeps its
+; low 16 bits, as soulplayer.sampling.seed_state does).
 ; in: A = most digits ; out: C set = nothing typed, else num_lo/num_hi
 ; clobbers: A, X, Y
 .proc read_number
