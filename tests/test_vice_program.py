@@ -444,3 +444,13 @@ def test_shipped_soul_on_the_c64_equals_soul_chat(tmp_path):
     texts = ["hello", "thank you", "tell me a joke", "bye"]
     screens, _ = run_chat(art.prg, art.labels, "".join(t + "\n" for t in texts), len(texts) + 1)
     _check_exchanges(screens, texts, soul, tok, name="SOUL")
+
+
+def test_five_digit_seed_matches_python(program, soul_pair):
+    """A seed over 65535 typed on the C64 samples as `soul chat --seed` with it does."""
+    soul, tok = soul_pair
+    texts = ["hello", "how are you"]
+    keys = "\\x85" + "15\n" + "70000\n" + "".join(t + "\n" for t in texts)
+    screens, _ = run_chat(program.prg, program.labels, keys, len(texts) + 2)
+    sampler = Sampler(1.5, 70000)
+    _check_exchanges(screens[1:], texts, soul, tok, lambda: sampler.choose)
