@@ -6,6 +6,7 @@
 ; emit <> 0: after this step append logits_lo[0..VS-1], logits_hi[0..VS-1] to
 ; the output. A length of 0 ends the table. drv_done is reached at the end.
 
+.include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
 
@@ -13,9 +14,6 @@
 .export main, drv_done, drv_table, drv_table_end, drv_out
 
 DRV_TABLE_SIZE  = 2048
-CPU_PORT        = $01
-PORT_NO_BASIC   = $36           ; RAM at $A000-$BFFF, I/O and KERNAL in
-DEBUGCART_EXIT  = $d7ff         ; VICE -debugcart: a write here ends the emulator
 
 .segment "ZEROPAGE"
 drv_tp:         .res 2          ; table pointer
@@ -34,7 +32,7 @@ drv_out:        .res 1          ; the buffer runs on to the end of RAM ($CFFF)
 
 ; main: run every case of drv_table. cycles: the engine's
 .proc main
-        lda     #PORT_NO_BASIC
+        lda     #BANK_NO_BASIC
         sta     CPU_PORT
         LDPTR   drv_tp, drv_table
         LDPTR   drv_op, drv_out

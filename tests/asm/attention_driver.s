@@ -7,6 +7,7 @@
 ;   0                                                    -> done
 ; att_call / att_back bracket every attention_head call (profiling).
 
+        .include "c64.inc"
         .import attention_head, attn_store_kv
         .importzp att_q, att_out, kvs_k, kvs_v
         .export main, done, att_results, att_call, att_back
@@ -17,9 +18,6 @@ REC_END = 0
 REC_STORE = 1
 STORE_BYTES = 3 + 4 * EMBED_DIM
 ATTEND_BYTES = 3 + 2 * HEAD_DIM
-CPU_PORT = $01
-BANK_RAM_IO_KERNAL = $36                ; BASIC ROM out: $a000-$bfff is RAM
-DEBUG_EXIT = $d7ff
 
         .segment "ZEROPAGE"
 src:    .res 2
@@ -30,7 +28,7 @@ att_results: .res OUT_BYTES
 
         .segment "CODE"
 main:   sei
-        lda     #BANK_RAM_IO_KERNAL
+        lda     #BANK_NO_BASIC
         sta     CPU_PORT
         lda     #<att_script
         sta     src
@@ -108,5 +106,5 @@ att_back:
 :       jmp     record
 
 done:   lda     #0
-        sta     DEBUG_EXIT
+        sta     DEBUGCART_EXIT
         jmp     done

@@ -8,6 +8,7 @@
 ;   5 lo[VS] hi[VS]        engine_argmax -> 1 byte
 ;   0                      end (drv_done)
 
+.include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
 
@@ -58,8 +59,8 @@ drv_out:        .res 1
 .endproc
 
 .proc main
-        lda     #$36
-        sta     $01
+        lda     #BANK_NO_BASIC
+        sta     CPU_PORT
         LDPTR   kt_p, kt_cmds
         LDPTR   kt_o, drv_out
 next:   ldy     #0
@@ -187,6 +188,6 @@ op_argmax:
 
 .proc drv_done
         lda     #0
-        sta     $d7ff
+        sta     DEBUGCART_EXIT
         jmp     drv_done
 .endproc

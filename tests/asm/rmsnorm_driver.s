@@ -5,6 +5,7 @@
 ; Results: rms_out (2*EMBED_DIM per case), sqrt_out (2 bytes per case).
 ; rms_call / rms_back bracket every rmsnorm call (profiling).
 
+        .include "c64.inc"
         .import rmsnorm, rms_isqrt
         .importzp rms_x, rms_g, rms_y, rms_m, rms_q
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
@@ -12,9 +13,6 @@
         .include "rmsnorm_cases.inc"
 
 CASE_BYTES = 1 + 3 * EMBED_DIM
-CPU_PORT = $01
-BANK_RAM_IO_KERNAL = $36                ; BASIC ROM out: $a000-$bfff is RAM
-DEBUG_EXIT = $d7ff
 
         .segment "ZEROPAGE"
 src:    .res 2
@@ -28,7 +26,7 @@ sqrt_out: .res SQRT_CASES * 2
         .segment "CODE"
 main:
         sei
-        lda     #BANK_RAM_IO_KERNAL
+        lda     #BANK_NO_BASIC
         sta     CPU_PORT
         lda     #<rms_cases
         sta     src
@@ -138,5 +136,5 @@ scase:  ldy     #2
 
 
 done:   lda     #0
-        sta     DEBUG_EXIT
+        sta     DEBUGCART_EXIT
         jmp     done
