@@ -34,9 +34,7 @@ digit_max:      .res 1          ; read_digits: most digits allowed
         sta line_len
         sta line_full
         jsr show_cursor
-wait:   jsr GETIN
-        tax
-        beq wait
+wait:   jsr wait_key
         cmp #PET_RETURN
         beq finish
         cmp #PET_DEL
@@ -69,13 +67,9 @@ refuse: lda #COLOR_RED
         jmp wait
 delete: lda line_len
         beq wait
-        dec line_len
+        jsr erase_last
         lda #0
         sta line_full
-        jsr hide_cursor
-        lda #PET_LEFT
-        jsr CHROUT
-        jsr show_cursor
         jsr border_normal
         jmp wait
 settings:
@@ -99,9 +93,7 @@ soul_input = read_line
         lda #0
         sta line_len
         jsr show_cursor
-wait:   jsr GETIN
-        tax
-        beq wait
+wait:   jsr wait_key
         cmp #PET_RETURN
         beq finish
         cmp #PET_DEL
@@ -121,13 +113,29 @@ wait:   jsr GETIN
         jmp wait
 delete: lda line_len
         beq wait
+        jsr erase_last
+        jmp wait
+finish: jmp hide_cursor
+.endproc
+
+; wait_key: wait for a key.
+; in: - ; out: A = X = the key (PETSCII, never 0) ; clobbers: Y ; cycles: waits
+.proc wait_key
+:       jsr GETIN
+        tax
+        beq :-
+        rts
+.endproc
+
+; erase_last: drop the line's last character (line_len > 0) from line_len and
+; the screen; the cursor moves back onto it.
+; in: - ; out: - ; clobbers: A ; cycles: ~ 6 CHROUTs
+.proc erase_last
         dec line_len
         jsr hide_cursor
         lda #PET_LEFT
         jsr CHROUT
-        jsr show_cursor
-        jmp wait
-finish: jmp hide_cursor
+        jmp show_cursor
 .endproc
 
 ; show_cursor: draw the cursor (a reversed space) at the print position,
