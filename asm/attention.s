@@ -35,6 +35,7 @@
 ; Dimensions from model.inc (or ca65 -D for all of): EMBED_DIM, HEAD_DIM, N_HEADS,
 ; CONTEXT, N_LAYERS.
 
+.include "macros.inc"
 .include "kernels_b.inc"
 
 .importzp dv_den, kb_zp
@@ -74,6 +75,19 @@ att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 .assert att_qs < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+
+; NEXT_OUT_DIM: after storing one output dimension (Y = its end): att_d := Y,
+; att_i += CONTEXT (that dimension's first v cache entry); Z set when all
+; HEAD_DIM outputs are done.
+; clobbers: A, C.  cycles: 16
+.macro NEXT_OUT_DIM
+        sty     att_d
+        clc
+        lda     att_i
+        adc     #CONTEXT
+        sta     att_i
+        cpy     #2 * HEAD_DIM
+.endmacro
 
 .segment "BSS"
 att_t:          .res 3          ; m - sf work; block offset
@@ -203,13 +217,7 @@ dim:    ldy     att_i
         sty     att_i
         .assert att_kh = att_kl + 2 && att_vl = att_kl + 4 && att_vh = att_kl + 6, error, "row pointers"
         .repeat 4, J                    ; next row: every pointer += CONTEXT
-        clc
-        lda     att_kl + 2 * J
-        adc     #CONTEXT
-        sta     att_kl + 2 * J
-        bcc     :+
-        inc     att_kl + 2 * J + 1
-:
+        ADD16_8 att_kl + 2 * J, #CONTEXT
         .endrepeat
         cpy     #<(2 * EMBED_DIM)
         bne     dim
@@ -253,12 +261,7 @@ one:    stx     att_i                   ; d*CONTEXT (X = 0)
         lda     att_p
         sta     (att_out),y
         iny
-        sty     att_d
-        clc
-        lda     att_i
-        adc     #CONTEXT
-        sta     att_i
-        cpy     #2 * HEAD_DIM
+        NEXT_OUT_DIM
         bne     @copy
         rts
 
@@ -380,19 +383,9 @@ sub:    sec                             ; score' -= P
 @s4:    dex
         bmi     nextd
         jmp     pos
-nextd:  clc                             ; next row of k
-        lda     att_kl
-        adc     #CONTEXT
-        sta     att_kl
-        bcc     @kl
-        inc     att_kl+1
-@kl:    clc
-        lda     att_kh
-        adc     #CONTEXT
-        sta     att_kh
-        bcc     @kh
-        inc     att_kh+1
-@kh:    inc     att_d
+nextd:  ADD16_8 att_kl, #CONTEXT         ; next row of k
+        ADD16_8 att_kh, #CONTEXT
+        inc     att_d
         lda     att_d
         cmp     #HEAD_DIM
         bne     @more
@@ -639,12 +632,7 @@ divide: lda     att_w
         eor     #$80
         sta     (att_out),y
         iny
-        sty     att_d
-        clc
-        lda     att_i
-        adc     #CONTEXT
-        sta     att_i
-        cpy     #2 * HEAD_DIM
+        NEXT_OUT_DIM
         beq     @done
         jmp     @dloop
 @done:  rts

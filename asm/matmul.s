@@ -137,6 +137,18 @@ mm_t_hk:
 
 .segment "CODE"
 
+; MM_ADD_LOW: the row's accumulator bytes 0..1 (X = row + 1) += mm_l0 (low)
+; and Y (high) with the carry in C; C out is the carry into byte 2.
+; clobbers: A, C. cycles: 20 (+ page crossings)
+.macro MM_ADD_LOW
+        lda     mm_l0
+        adc     mm_acc0-1,x
+        sta     mm_acc0-1,x
+        tya
+        adc     mm_acc1-1,x
+        sta     mm_acc1-1,x
+.endmacro
+
 ; mm_inner: a two-product column into every row's accumulator (self-modified
 ; by mm_sweep). Both factors are in -128..128, so the products are exact in 16
 ; bits and the mm_t reads (|n| <= 256) never wrap; + MM_K (the a*1 reads come
@@ -168,12 +180,7 @@ bl1:    sbc     $ffff,y
         lda     mm_h1
         adc     #0                      ; byte 2: H1 + carry (<= 192: C = 0 after)
         sta     mm_h1
-        lda     mm_l0
-        adc     mm_acc0-1,x
-        sta     mm_acc0-1,x
-        tya
-        adc     mm_acc1-1,x
-        sta     mm_acc1-1,x
+        MM_ADD_LOW
         lda     mm_h1
         adc     mm_acc2-1,x
         sta     mm_acc2-1,x
@@ -216,12 +223,7 @@ aa1:    lda     $ffff,y
 ab1:    sbc     $ffff,y
         tay
         clc
-        lda     mm_l0
-        adc     mm_acc0-1,x
-        sta     mm_acc0-1,x
-        tya
-        adc     mm_acc1-1,x
-        sta     mm_acc1-1,x
+        MM_ADD_LOW
         bcs     add_carry
         dex                             ; C = 0
         bne     top_a
@@ -238,12 +240,7 @@ sa1:    lda     $ffff,y
 sb1:    sbc     $ffff,y
         tay
         sec                             ; + 1: acc + p + 65536
-        lda     mm_l0
-        adc     mm_acc0-1,x
-        sta     mm_acc0-1,x
-        tya
-        adc     mm_acc1-1,x
-        sta     mm_acc1-1,x
+        MM_ADD_LOW
         bcc     sub_borrow              ; acc0..1 + p < 0
         dex                             ; C = 1
         bne     top_s
