@@ -11,6 +11,7 @@ import click
 from .chat import QUIT_LINE, fit_input, generate, prompt_ids
 from .config import SEP
 from .errors import SoulError
+from .sampling import Sampler
 from .soulfile import load_soul
 from .tokenizer import Tokenizer
 
@@ -76,13 +77,6 @@ def main():
     """soulplayer: train a tiny transformer and run it bit-exact on a C64."""
 
 
-def _choose_function(temperature, seed):
-    if not temperature:
-        return None
-    from .sampling import Sampler  # the C64's integer sampler
-    return Sampler(temperature, seed).choose
-
-
 @main.command()
 @soul_option
 @tokenizer_option
@@ -98,17 +92,14 @@ def chat(soul_path, tokenizer_path, temperature, seed):
     no reply. With stdin not a terminal: one prompt per line in, one reply per
     line out."""
     soul, tok = load_pair(soul_path, tokenizer_path)
-    choose = _choose_function(temperature, seed)
-    if not choose:
-        from .sampling import seed_state
-        seed_state(seed)  # the same range check as with sampling
+    choose = Sampler(temperature, seed).choose   # temperature 0: greedy choose_next
     interactive = sys.stdin.isatty()
 
     def answer(line, stream):
         """The reply to a fitted line (what the C64 line editor would hold)."""
         ids = [SEP] + tok.encode(line) + [SEP]
         text = []
-        for token in (generate(soul, ids, choose) if choose else generate(soul, ids)):
+        for token in generate(soul, ids, choose):
             piece = tok.token_text(token)
             text.append(piece)
             if stream:
