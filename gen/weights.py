@@ -110,6 +110,31 @@ def write_weights_inc(soul, path) -> Path:
     return path
 
 
+EMBED_MIN_SHIFT = -15      # asm/kernels.s: te/pe deshifted and summed in 32 bits
+
+
+def check_engine_limits(config, soul=None) -> None:
+    """The sizes (and embedding shifts) the 6502 engine handles; the sources
+    .assert the same facts. One line naming the first one a soul breaks, before
+    ca65 runs."""
+    c = config
+    limits = [
+        (4 <= c.vocab_size <= 255, f"vocab_size {c.vocab_size} outside 4..255 (token ids are bytes)"),
+        (3 * c.embed_dim <= 127, f"embed_dim {c.embed_dim} over 42 (q|k|v vectors are indexed by Y = 2*i)"),
+        (c.ff_dim <= 127, f"ff_dim {c.ff_dim} over 127 (vectors are indexed by Y = 2*i)"),
+        (c.head_dim & (c.head_dim - 1) == 0, f"head_dim {c.head_dim} is not a power of two"),
+        (c.head_dim * c.context <= 256, f"head_dim*context {c.head_dim * c.context} over 256 "
+                                        "(a head's V block is indexed by X)"),
+        (c.n_layers * c.n_heads <= 256, "n_layers*n_heads over 256"),
+    ]
+    if soul is not None:
+        limits += [(soul[n].shift >= EMBED_MIN_SHIFT, f"{n} shift {soul[n].shift} below {EMBED_MIN_SHIFT}")
+                   for n in ("te", "pe")]
+    for ok, why in limits:
+        if not ok:
+            raise SoulError(f"this soul does not fit the 6502 engine: {why}")
+
+
 def max_rows(config) -> int:
     return max(3 * config.embed_dim, config.ff_dim, config.vocab_size, config.embed_dim)
 
@@ -133,6 +158,7 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
 
 def generate(soul, out_dir, name="soul") -> dict:
     """Both generated includes into out_dir: {'model': path, 'weights': path}."""
+    check_engine_limits(soul.config, soul)
     out_dir = Path(out_dir)
     return {"model": render_model_inc(soul, out_dir / "model.inc", name),
             "weights": write_weights_inc(soul, out_dir / "weights.inc")}

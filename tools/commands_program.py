@@ -46,11 +46,10 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
     from soulplayer.cli import load_pair  # noqa: the CLI's own soul/tokenizer check
     from soulplayer.gen.weights import generate as generate_engine_incs
 
-    from .engine_vice import check_engine_limits, engine_sources
+    from .engine_vice import engine_sources
     from soulplayer.gen.tokenizer_inc import check_name, render_program_inc
 
     soul, tok = load_pair(soul_path, tokenizer_path)
-    check_engine_limits(soul.config, soul)
     name = check_name(name or default_name(soul_path))
     out_dir = Path(out_dir)
     gen_dir = out_dir / "gen"

@@ -46,34 +46,9 @@ def engine_defines(config) -> dict:
             "CONTEXT": config.context, "N_LAYERS": config.n_layers}
 
 
-EMBED_MIN_SHIFT = -15      # asm/kernels.s: te/pe deshifted and summed in 32 bits
-
-
-def check_engine_limits(config, soul=None) -> None:
-    """The sizes (and embedding shifts) the 6502 engine handles; the sources
-    .assert the same facts. One line naming the first one a soul breaks, before
-    ca65 runs."""
-    c = config
-    limits = [
-        (4 <= c.vocab_size <= 255, f"vocab_size {c.vocab_size} outside 4..255 (token ids are bytes)"),
-        (3 * c.embed_dim <= 127, f"embed_dim {c.embed_dim} over 42 (q|k|v vectors are indexed by Y = 2*i)"),
-        (c.ff_dim <= 127, f"ff_dim {c.ff_dim} over 127 (vectors are indexed by Y = 2*i)"),
-        (c.head_dim & (c.head_dim - 1) == 0, f"head_dim {c.head_dim} is not a power of two"),
-        (c.head_dim * c.context <= 256, f"head_dim*context {c.head_dim * c.context} over 256 "
-                                        "(a head's V block is indexed by X)"),
-        (c.n_layers * c.n_heads <= 256, "n_layers*n_heads over 256"),
-    ]
-    if soul is not None:
-        limits += [(soul[n].shift >= EMBED_MIN_SHIFT, f"{n} shift {soul[n].shift} below {EMBED_MIN_SHIFT}")
-                   for n in ("te", "pe")]
-    for ok, why in limits:
-        if not ok:
-            raise SoulError(f"this soul does not fit the 6502 engine: {why}")
-
-
 def engine_sources(config, extra=()) -> list:
     """Every engine source (with per-file defines) plus `extra`, stub first."""
-    check_engine_limits(config)
+    gen_weights.check_engine_limits(config)
     d = engine_defines(config)
     return ([ASM / "basic_stub.s"] + [ASM / s for s in ENGINE_SOURCES]
             + [(ASM / s, d) for s in ENGINE_B_SOURCES] + list(extra))
@@ -83,7 +58,6 @@ def build_engine(soul, out_dir, name="engine", driver=ASM / "engine_driver.s") -
     """Generate model.inc/weights.inc for `soul` into out_dir and link the
     engine with `driver` (a source exporting main) into out_dir/name.prg."""
     out_dir = Path(out_dir)
-    check_engine_limits(soul.config, soul)
     gen_weights.generate(soul, out_dir, name)
     art = build.build_prg(engine_sources(soul.config, [driver]), out_dir, name, include_dirs=[out_dir])
     return EngineBuild(art, soul.config, out_dir)
