@@ -96,10 +96,12 @@ att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
 att_i:          .res 1          ; position counter / d*CONTEXT
+.segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE
 kv_v_hi:        .res ATT_CACHE
+.segment "BSS"
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT

@@ -61,7 +61,9 @@ src:    .res 2
 dst:    .res 2
 count:  .res 1
         .segment "CODE"
-main:   lda #<cases
+main:   lda #$36                ; BASIC ROM out: BSS is RAM under it (asm/soul.cfg)
+        sta $01
+        lda #<cases
         sta src
         lda #>cases
         sta src+1
@@ -155,7 +157,9 @@ def _sampler_driver(cases, seed):
         "        .import sample_next, set_temperature, set_seed, rng_lo, rng_hi",
         "        .export main, driver_done, out, logits_lo, logits_hi",
         '        .segment "CODE"',
-        f"main:   lda #{seed & 0xFF}",
+        "main:   lda #$36                ; BASIC ROM out: BSS is RAM under it",
+        "        sta $01",
+        f"        lda #{seed & 0xFF}",
         f"        ldx #{seed >> 8}",
         "        jsr set_seed",
     ]

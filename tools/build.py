@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 ASM_DIR = REPO / "asm"
 LINKER_CFG = ASM_DIR / "soul.cfg"
 
+# what each memory area of asm/soul.cfg holds, for messages and the budget
+AREA_ROLES = {"MAIN": "the load image, below BASIC's $A000", "HIRAM": "RAM under BASIC ROM",
+              "UNDERIO": "RAM under I/O and KERNAL", "ZP": "zero page"}
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
 
 
@@ -65,9 +68,50 @@ def overflow_message(ld65_output: str, cfg: Path = LINKER_CFG) -> str | None:
     areas = _memory_areas(cfg)
     parts = []
     for seg, area, n in hits:
-        rng = f" (${areas[area][0]:04X}-${areas[area][1]:04X})" if area in areas else ""
+        role = f", {AREA_ROLES[area]}" if area in AREA_ROLES else ""
+        rng = f" (${areas[area][0]:04X}-${areas[area][1]:04X}{role})" if area in areas else ""
         parts.append(f"segment {seg} is {n} bytes over memory area {area}{rng}")
     return "the program does not fit the C64 memory map: " + "; ".join(parts)
+
+
+def _segment_areas(cfg: Path) -> dict[str, str]:
+    """SEGMENTS { NAME: load = AREA ... } -> {NAME: AREA}."""
+    block = re.search(r"SEGMENTS\s*\{(.*?)\}", cfg.read_text(), re.S)
+    return {m.group(1): m.group(2) for m in
+            re.finditer(r"(\w+)\s*:\s*load\s*=\s*(\w+)", block.group(1) if block else "")}
+
+
+def memory_budget(map_path, cfg: Path = LINKER_CFG) -> dict:
+    """Per memory area of the link (from ld65's map): {area: {"start", "end",
+    "used", "free", "segments": {name: size}, "last": last byte used}}."""
+    areas, seg_area = _memory_areas(Path(cfg)), _segment_areas(Path(cfg))
+    text = Path(map_path).read_text()
+    block = text.split("Segment list:", 1)[1].split("Exports list", 1)[0] if "Segment list:" in text else ""
+    out = {a: {"start": lo, "end": hi, "used": 0, "free": hi - lo + 1, "segments": {}, "last": None}
+           for a, (lo, hi) in areas.items() if a not in ("ZP", "LOADADDR")}
+    for m in re.finditer(r"^(\w+)\s+([0-9A-F]{6})\s+([0-9A-F]{6})\s+([0-9A-F]{6})", block, re.M):
+        name, start, end, size = m.group(1), int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16)
+        a = out.get(seg_area.get(name, ""))
+        if a is None or size == 0:
+            continue
+        a["segments"][name] = size
+        a["last"] = end if a["last"] is None else max(a["last"], end)
+    for a in out.values():
+        # alignment gaps count as used: free is what is left after the last segment
+        a["used"] = 0 if a["last"] is None else a["last"] - a["start"] + 1
+        a["free"] = a["end"] - a["start"] + 1 - a["used"]
+    return out
+
+
+def format_budget(budget: dict) -> str:
+    """One line: 'memory: MAIN $0801-$9F5D (38749 bytes, the load image ...), 162 free; ...'."""
+    parts = []
+    for name, a in budget.items():
+        segs = ", ".join(f"{s} {n}" for s, n in a["segments"].items())
+        role = AREA_ROLES.get(name, name)
+        parts.append(f"{name} ${a['start']:04X}-${a['end']:04X} ({role}): {a['used']} used"
+                     + (f" [{segs}]" if segs else "") + f", {a['free']} free")
+    return "memory: " + "; ".join(parts)
 
 
 def _run(args, what: str, cwd=None) -> str:

@@ -82,9 +82,7 @@ def build(soul_path, tokenizer_path, out_dir, name):
     size = art.prg.stat().st_size
     click.echo(f"{art.prg} ({size} bytes), {Path(out_dir) / (PRG_NAME + '.d64')}: "
                f"LOAD\"SOULPLAYER\",8,1 then RUN; labels {art.lbl}, map {art.map}")
-    if "__BSS_RUN__" in art.labels and "__BSS_SIZE__" in art.labels:
-        end = art.labels["__BSS_RUN__"] + art.labels["__BSS_SIZE__"] - 1
-        click.echo(f"memory used: $0801-${end:04X} (free up to $CFFF: {0xCFFF - end} bytes)")
+    click.echo(asm_build.format_budget(asm_build.memory_budget(art.map)))
 
 
 @click.command()
