@@ -118,6 +118,10 @@ mm_sq0:         .res MM_SQ_LEN  ; byte 0 of (i - MM_SQ_ZERO)^2
 mm_sq1:         .res MM_SQ_LEN  ; byte 1
 mm_sq2:         .res MM_SQ_LEN  ; byte 2
         .assert <mm_sq0 = 0 && mm_sq1 - mm_sq0 = MM_SQ_LEN && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
+; one table's page to the next by eor, which keeps C (the tables are 4 KB aligned)
+MM_PAGE_0TO1    = >mm_sq0 ^ >mm_sq1
+MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
+        .assert (mm_sq0 & $0fff) = 0 && (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
 .segment "RODATA"
 ; the two slot tails (copied into the slots by mm_fast, never run here)
@@ -134,6 +138,7 @@ done:
         sta     mm_a2
 .endproc
         .assert .sizeof(mm_tail2) = MM_TAIL_SIZE && .sizeof(mm_tail3) = MM_TAIL_SIZE, error, "matmul: tail sizes"
+        .assert MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: mm_tail3's operand is its bytes 3, 4"
 
 .segment "CODE"
 
@@ -419,14 +424,13 @@ enter:  jmp     $ffff
         .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
         ; C: the last end-around carry. v := the sum + C (cannot carry:
         ; after a carry out of byte 2 the 24 bits are at most $fffffe)
-        lda     mm_a0
-        adc     #0
-        sta     mm_a0
-        lda     mm_a1
-        adc     #0
-        sta     mm_a1
-        lda     mm_a2
-        adc     #0
+        bcc     folded
+        inc     mm_a0
+        bne     folded
+        inc     mm_a1
+        bne     folded
+        inc     mm_a2
+folded: lda     mm_a2
         bpl     half                    ; v < 2^23: S = v
         inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
         bne     half
@@ -699,34 +703,7 @@ in_range:
         iny
         lda     mm_wcol+1
         sta     (mm_sp),y
-        ; sum x^2 (x^2 at the index + 128)
-        ldy     #128
-        lda     (mm_sq),y
-        sta     mm_h0
-        lda     mm_sq+1
-        clc
-        adc     #MM_SQ_PAGES            ; (C = 0 after: no page wraps)
-        sta     mm_sq+1
-        lda     (mm_sq),y
-        sta     mm_h1
-        lda     mm_sq+1
-        adc     #MM_SQ_PAGES
-        sta     mm_sq+1                 ; mm_sq2's page (the tail's operand)
-        lda     (mm_sq),y
-        sta     mm_l0
-        clc
-        lda     mm_sx
-        adc     mm_h0
-        sta     mm_sx
-        lda     mm_sx+1
-        adc     mm_h1
-        sta     mm_sx+1
-        lda     mm_sx+2
-        adc     mm_l0
-        sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-:       ; the tail: two bytes for -127 <= x <= 127
+        ; the tail: two bytes for -127 <= x <= 127 (the square fits 16 bits)
         ldx     mm_si
         lda     mm_xl
         cmp     #$80                    ; C = (low byte >= $80)
@@ -737,34 +714,68 @@ in_range:
         cmp     mm_xh
         bne     three
         lda     mm_mode,x
-        beq     next                    ; the two-byte tail is in place
+        beq     sum2                    ; the two-byte tail is in place
         lda     #0
         sta     mm_mode,x
-        ldx     #MM_TAIL_SIZE - 1
-        ldy     #MM_SO_TAIL + MM_TAIL_SIZE - 1
-:       lda     mm_tail2,x
+        ldy     #MM_SO_TAIL
+        .repeat ::MM_TAIL_SIZE, I
+        lda     mm_tail2 + I
         sta     (mm_sp),y
-        dey
-        dex
-        bpl     :-
-        bmi     next                    ; (always)
+        iny
+        .endrepeat
+sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
+        ldy     #128
+        clc
+        lda     (mm_sq),y
+        adc     mm_sx
+        sta     mm_sx
+        lda     mm_sq+1
+        eor     #MM_PAGE_0TO1           ; -> mm_sq1 (C kept)
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcc     next
+        inc     mm_sx+2
+        bne     next
+        inc     mm_sx+3
+        jmp     next
 three:  lda     mm_mode,x
-        bne     three_in
+        bne     sum3
         lda     #1
         sta     mm_mode,x
-        ldx     #MM_TAIL_SIZE - 1
-        ldy     #MM_SO_TAIL + MM_TAIL_SIZE - 1
-:       lda     mm_tail3,x
+        ldy     #MM_SO_TAIL             ; (bytes 3, 4: the operand, written below)
+        .repeat ::MM_TAIL_SIZE, I
+        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
+        lda     mm_tail3 + I
         sta     (mm_sp),y
-        dey
-        dex
-        bpl     :-
-three_in:
-        ldy     #MM_SO_T2
+        .endif
+        iny
+        .endrepeat
+sum3:   ldy     #128                    ; sum x^2 += x^2, three bytes
+        clc
+        lda     (mm_sq),y
+        adc     mm_sx
+        sta     mm_sx
+        lda     mm_sq+1
+        eor     #MM_PAGE_0TO1           ; -> mm_sq1 (C kept)
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2           ; -> mm_sq2: also the tail's operand
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        adc     mm_sx+2
+        sta     mm_sx+2
+        bcc     :+
+        inc     mm_sx+3
+:       ldy     #MM_SO_T2
         lda     mm_sq                   ; (the index's low byte)
         sta     (mm_sp),y
         iny
-        lda     mm_sq+1                 ; mm_sq2's page
+        lda     mm_sq+1
         sta     (mm_sp),y
 next:   clc                             ; the next column's weights and slot
         lda     mm_wcol
