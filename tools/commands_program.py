@@ -8,16 +8,14 @@ from pathlib import Path
 
 import click
 
-from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_text
+from soulplayer.paths import DEFAULT_SOUL, default_name, load_pair  # noqa: F401 (default_name re-exported)
 
 from . import build as asm_build
+from .build import PROGRAM_SOURCES  # noqa: F401 (re-exported)
 from .disk import write_d64
 
-# the chat program's modules; the engine's (with their defines) come from
-# engine_vice.engine_sources, its model.inc/weights.inc from soulplayer.gen.weights
-PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s")
 PRG_NAME = "soulplayer"
 PROFILE_LABELS = ("soul_token", "soul_input")
 _VICE_LABEL = re.compile(r"^al [0-9A-Fa-f]{6} \.[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,20 +31,11 @@ def vice_label_text(lbl_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_name(soul_path) -> str:
-    """The soul's screen name from its file name: models/soul.bin -> SOUL."""
-    name = re.sub(r"[^A-Z0-9 .\-]", "-", Path(soul_path).stem.upper())[:16]
-    return name or "SOUL"
-
-
 def build_program(soul_path, tokenizer_path, out_dir, name=None):
     """Render, assemble and link the chat program for a soul; write the d64.
 
     Returns the build.Artifacts of build/soulplayer.prg (+ .lbl, .map, .dbg)."""
-    from soulplayer.cli import load_pair  # noqa: the CLI's own soul/tokenizer check
     from soulplayer.gen.weights import generate as generate_engine_incs
-
-    from .engine_vice import engine_sources
     from soulplayer.gen.tokenizer_inc import check_name, render_program_inc
 
     soul, tok = load_pair(soul_path, tokenizer_path)
@@ -57,7 +46,7 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
     const, data = render_program_inc(tok, soul.config, name)
     atomic_write_text(gen_dir / "program_const.inc", const)
     atomic_write_text(gen_dir / "program_data.inc", data)
-    sources = engine_sources(soul.config, [asm_build.ASM_DIR / s for s in PROGRAM_SOURCES])
+    sources = asm_build.program_sources(soul.config)
     art = asm_build.build_prg(sources, out_dir / "obj", PRG_NAME, include_dirs=[gen_dir])
     for src in (art.prg, art.map, art.dbg):
         src.replace(out_dir / src.name)
@@ -71,8 +60,8 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
 @click.command()
 @click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
               show_default=True, help="soul.bin to put on the disk")
-@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
-              default=str(DEFAULT_TOKENIZER), show_default=True, help="its tokenizer.json")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=None,
+              help="its tokenizer.json  [default: tokenizer.json beside the soul]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True,
               help="output folder")
 @click.option("--name", default=None, help="the soul's name on the C64 screen (default: from the file name)")

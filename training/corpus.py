@@ -10,10 +10,10 @@ from pathlib import Path
 
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
+from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
 from soulplayer.tokenizer import BASE_CHARS
 
 SEP_TEXT = "<SEP>"
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "default.txt"
 
 
 @dataclass

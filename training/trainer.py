@@ -215,7 +215,7 @@ class Trainer:
         return total / n
 
     def evaluate(self):
-        soul = to_soul(self.model)
+        soul = to_soul(self.model, self.tok)
         s = scoring.int8_score(soul, self.examples)
         entry = {"epoch": self.epoch, "loss": self.losses[-1] if self.losses else None,
                  "exact": s.exact, "token_acc": s.token_acc}
