@@ -85,11 +85,16 @@ def flash(d64_path, drive, yes):
     """Write the d64 to a real 1541 with OpenCBM's d64copy and verify it by reading it back.
 
     Everything on the floppy in the drive is overwritten."""
-    from .flash import flash as flash_disk
+    from .flash import check_ready, flash as flash_disk
+    check_ready(d64_path, drive)            # image, tools and drive before asking
     if not yes:
-        if not sys.stdin.isatty():
+        if not _stdin_is_terminal():
             raise SoulError(f"refusing to overwrite the floppy in drive {drive} without --yes")
         if not click.confirm(f"This erases the whole floppy in drive {drive}. Write {d64_path}?"):
             raise SoulError("nothing written")
     flash_disk(d64_path, drive)
     click.echo(f"drive {drive}: {d64_path} written and verified")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
