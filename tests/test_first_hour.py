@@ -40,3 +40,62 @@ def test_make_run_runs_the_disk_last_built(original_soul_path, original_tokenize
     build_at = next(i for i, l in enumerate(lines) if "soul build" in l)
     assert "--soul other/soul.bin --tokenizer other/t.json" in lines[build_at]
     assert build_at < next(i for i, l in enumerate(lines) if "-autostart" in l)
+
+
+def test_train_without_torch_is_one_line(tmp_path):
+    """`soul train` after `make disk` (no torch): one line naming the install command."""
+    code = ("import sys; sys.modules['torch'] = None; from soulplayer.cli import main; "
+            f"sys.argv = ['soul', 'train', '--output', {str(tmp_path / 'run')!r}]; main()")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("soul: error: 'soul train' needs torch")
+    assert "make venv-full" in run.stderr and "pip install -e '.[train]'" in run.stderr
+
+
+def _read_until(fd, text, seen, timeout=30):
+    import select
+    import time
+    end = time.time() + timeout
+    while text not in seen[0]:
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+        if not ready:
+            raise AssertionError(f"no {text!r} in {seen[0]!r}")
+        try:
+            seen[0] += os.read(fd, 4096).decode(errors="replace")
+        except OSError:          # the child closed the terminal
+            raise AssertionError(f"no {text!r} in {seen[0]!r}") from None
+    head, seen[0] = seen[0].split(text, 1)
+    return head
+
+
+def test_terminal_chat_has_history_labels_and_quits_on_trimmed_q(original_soul_path, original_tokenizer_path):
+    """In a terminal: the reply after the soul's name (SOUL>, as on the C64),
+    Up recalls the last line (readline), a cut line says what the soul heard,
+    and `  q  ` quits."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(SOUL_CLI), "chat", "--soul", str(original_soul_path), "--tokenizer",
+                             str(original_tokenizer_path)], stdin=slave, stdout=slave, stderr=slave,
+                            env={**os.environ, "TERM": "xterm"}, close_fds=True)
+    os.close(slave)
+    seen = [""]
+    try:
+        _read_until(master, "YOU> ", seen)
+        os.write(master, b"hello\r")
+        first = _read_until(master, "YOU> ", seen)
+        os.write(master, b"\x1b[A\r")                    # Up: the last line again
+        again = _read_until(master, "YOU> ", seen)
+        os.write(master, b"tell me something nice\r")
+        cut = _read_until(master, "YOU> ", seen)
+        os.write(master, b"  q  \r")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    assert "SOUL> hello! you're wonderful!" in first
+    assert "SOUL> hello! you're wonderful!" in again and "[A" not in again
+    from soulplayer.chat import fit_input
+    from soulplayer.config import ModelConfig
+    from soulplayer.tokenizer import Tokenizer
+    heard = fit_input("tell me something nice", Tokenizer.load(original_tokenizer_path), ModelConfig())
+    assert heard != "tell me something nice" and f'(heard: "{heard}")' in cut
