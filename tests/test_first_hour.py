@@ -99,3 +99,35 @@ def test_terminal_chat_has_history_labels_and_quits_on_trimmed_q(original_soul_p
     from soulplayer.tokenizer import Tokenizer
     heard = fit_input("tell me something nice", Tokenizer.load(original_tokenizer_path), ModelConfig())
     assert heard != "tell me something nice" and f'(heard: "{heard}")' in cut
+
+
+def test_a_wheel_carries_asm_models_and_corpus(tmp_path):
+    """`pip install .` (not editable): the wheel holds asm/, models/ and corpus/
+    as package data, and the installed copy finds them there."""
+    import zipfile
+    src = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in files.stdout.splitlines():
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((ROOT / name).read_bytes())
+    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True)
+    assert wheel.returncode == 0, wheel.stderr
+    site = tmp_path / "site"
+    zipfile.ZipFile(next((tmp_path / "dist").glob("soulplayer-*.whl"))).extractall(site)   # what pip does
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from soulplayer import paths; from soulplayer.tools import build; "
+            "from soulplayer.training import corpus; from soulplayer.gen import weights; "
+            "print(paths.DATA_ROOT, build.LINKER_CFG.is_file(), weights.ASM_DIR == build.ASM_DIR, "
+            "corpus.DEFAULT_CORPUS.is_file(), paths.DEFAULT_SOUL.is_file(), paths.DEFAULT_TOKENIZER.is_file(), "
+            "len(list(paths.ASM_DIR.glob('*.s'))))")
+    run = subprocess.run([sys.executable, "-c", code, str(site)], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    n_asm = len(list((ROOT / "asm").glob("*.s")))
+    assert run.stdout.split() == [str(site / "soulplayer"), "True", "True", "True", "True", "True", str(n_asm)]
+    chat = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                           "from soulplayer.cli import main; main()", str(site), "chat"],
+                          input="hello\n", capture_output=True, text=True, cwd=tmp_path)
+    reference = subprocess.run([str(SOUL_CLI), "chat"], input="hello\n", capture_output=True, text=True)
+    assert chat.returncode == 0 and chat.stdout == reference.stdout != "", chat.stderr
