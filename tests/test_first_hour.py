@@ -131,3 +131,34 @@ def test_a_wheel_carries_asm_models_and_corpus(tmp_path):
                           input="hello\n", capture_output=True, text=True, cwd=tmp_path)
     reference = subprocess.run([str(SOUL_CLI), "chat"], input="hello\n", capture_output=True, text=True)
     assert chat.returncode == 0 and chat.stdout == reference.stdout != "", chat.stderr
+
+
+def _imports(path: Path) -> set:
+    """Absolute names of the soulplayer modules a file imports (relative ones resolved)."""
+    import ast
+    package = {"soulplayer": "soulplayer", "tools": "soulplayer.tools", "gen": "soulplayer.gen",
+               "training": "soulplayer.training"}[path.parent.name]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            mod = ".".join(p for p in (base, node.module) if p)
+            names |= {mod} | {f"{mod}.{a.name}" for a in node.names}
+    return {n for n in names if n.startswith("soulplayer")}
+
+
+def test_dependencies_point_one_way():
+    """cli -> tools, training, gen -> core: nothing imports the CLI back, and
+    the core imports none of the layers above it."""
+    cli = {"soulplayer.cli", "soulplayer.chat_cli"}
+    upper = ("soulplayer.tools", "soulplayer.training", "soulplayer.gen")
+    for folder in ("tools", "gen", "training", "soulplayer"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            if folder == "soulplayer" and path.stem in ("cli", "chat_cli"):
+                continue
+            names = _imports(path)
+            assert not names & cli, f"{folder}/{path.name} imports the CLI"
+            if folder == "soulplayer":
+                assert not [n for n in names if n.startswith(upper)], f"core {path.name} imports {names}"
