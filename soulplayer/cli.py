@@ -21,6 +21,7 @@ DEFAULT_TOKENIZER = MODELS / "tokenizer.json"
 
 LAZY_COMMANDS = {
     "train": "soulplayer.training.command:train",
+    "eval": "soulplayer.training.command:eval_soul",
     "build": "soulplayer.tools.commands_program:build",
     "flash": "soulplayer.tools.commands_program:flash",
     "bench": "soulplayer.tools.commands:bench",
