@@ -14,6 +14,7 @@ from .soulfile import load_soul
 
 LAZY_COMMANDS = {
     "train": "soulplayer.training.command:train",
+    "eval": "soulplayer.training.command:eval_soul",
     "build": "soulplayer.tools.commands_program:build",
     "flash": "soulplayer.tools.commands_program:flash",
     "bench": "soulplayer.tools.commands:bench",

@@ -3,6 +3,9 @@ from dataclasses import dataclass
 
 PAD, SEP, UNK, END = 0, 1, 2, 3
 SPECIALS = ("<PAD>", "<SEP>", "<UNK>", "<END>")
+# The context `soul train` gives new souls: the longest the C64 program's memory map and
+# engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
+TRAIN_DEFAULT_CONTEXT = 28
 
 
 @dataclass(frozen=True)
