@@ -1,6 +1,7 @@
 # soulplayer: corpus -> training -> soul.bin -> gen -> ca65/ld65 -> PRG/D64 -> VICE
 #
-#   make disk    build build/soulplayer.d64 (SOUL=... TOKENIZER=... for another soul)
+#   make disk    build build/soulplayer.d64 (SOUL=... TOKENIZER=... for another soul;
+#                MODE=free|corpus: the reply mode the C64 starts in, REPLIES=... its replies)
 #   make test    the whole test suite (Python reference, training, VICE)
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
 #   make train   train a soul from the built-in corpus into runs/default
@@ -40,7 +41,8 @@ venv-full: $(VENV)/.full
 
 # --- main jobs ---------------------------------------------------------------
 disk: sys venv
-	$(SOUL_CLI) build --soul $(SOUL) --tokenizer $(TOKENIZER) --out $(BUILD)
+	$(SOUL_CLI) build --soul $(SOUL) --tokenizer $(TOKENIZER) --out $(BUILD) \
+		$(if $(MODE),--mode $(MODE)) $(if $(REPLIES),--replies $(REPLIES))
 
 test: sys venv-full
 	$(PY) -m pytest -q

@@ -11,6 +11,7 @@ import click
 from .chat import QUIT_LINE, fit_input, generate, prompt_ids
 from .config import SEP
 from .errors import SoulError
+from .replies import MODES, load_reply_mode
 from .sampling import Sampler
 from .soulfile import load_soul
 from .tokenizer import Tokenizer
@@ -70,6 +71,11 @@ soul_option = click.option("--soul", "soul_path", type=click.Path(dir_okay=False
                            show_default=True, help="soul.bin to run")
 tokenizer_option = click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
                                 default=str(DEFAULT_TOKENIZER), show_default=True, help="tokenizer.json")
+mode_option = click.option("--mode", type=click.Choice(MODES), default=None,
+                           help="replies: free (any tokens) or corpus (only the corpus's replies); "
+                                "default: corpus when the soul has its replies file, else free")
+replies_option = click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+                              help="the corpus replies, one per line  [default: replies.txt beside the soul]")
 
 
 @click.group(cls=SoulGroup)
@@ -84,7 +90,9 @@ def main():
               help="0 = greedy; otherwise sample exactly as the C64 does")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="sampler seed 0..99999, taken mod 65536 as on the C64 (with --temperature)")
-def chat(soul_path, tokenizer_path, temperature, seed):
+@mode_option
+@replies_option
+def chat(soul_path, tokenizer_path, temperature, seed, mode, replies_path):
     """Talk to a soul, decoding exactly as the C64 does. `q` alone quits.
 
     Each line is fitted as the C64's line editor fits it (lowercase, unknown
@@ -93,13 +101,15 @@ def chat(soul_path, tokenizer_path, temperature, seed):
     line out."""
     soul, tok = load_pair(soul_path, tokenizer_path)
     choose = Sampler(temperature, seed).choose   # temperature 0: greedy choose_next
+    replies = load_reply_mode(soul_path, tok, mode, replies_path)
+    trie = replies.trie if replies.mode == "corpus" else None
     interactive = sys.stdin.isatty()
 
     def answer(line, stream):
         """The reply to a fitted line (what the C64 line editor would hold)."""
         ids = [SEP] + tok.encode(line) + [SEP]
         text = []
-        for token in generate(soul, ids, choose):
+        for token in generate(soul, ids, choose, trie):
             piece = tok.token_text(token)
             text.append(piece)
             if stream:
@@ -113,7 +123,7 @@ def chat(soul_path, tokenizer_path, temperature, seed):
                 return
             click.echo(answer(line, stream=False) if line else "")   # empty: no reply, as on the C64
         return
-    click.echo("soulplayer chat: type a line; q alone quits.")
+    click.echo(f"soulplayer chat ({replies.mode} replies): type a line; q alone quits.")
     while True:
         try:
             line = fit_input(input("YOU> "), tok, soul.config)

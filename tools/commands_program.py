@@ -11,13 +11,14 @@ import click
 from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_text
+from soulplayer.replies import MODES
 
 from . import build as asm_build
 from .disk import write_d64
 
 # the chat program's modules; the engine's (with their defines) come from
 # engine_vice.engine_sources, its model.inc/weights.inc from soulplayer.gen.weights
-PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s")
+PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 PRG_NAME = "soulplayer"
 PROFILE_LABELS = ("soul_token", "soul_input")
 _VICE_LABEL = re.compile(r"^al [0-9A-Fa-f]{6} \.[A-Za-z_][A-Za-z0-9_]*$")
@@ -39,15 +40,20 @@ def default_name(soul_path) -> str:
     return name or "SOUL"
 
 
-def build_program(soul_path, tokenizer_path, out_dir, name=None):
+def build_program(soul_path, tokenizer_path, out_dir, name=None, mode=None, replies_path=None):
     """Render, assemble and link the chat program for a soul; write the d64.
 
+    The soul's replies (replies_path, default: replies.txt beside the soul)
+    go on the disk as the reply trie when there are any; `mode` is the reply
+    mode the program starts in (soulplayer.replies.load_reply_mode).
     Returns the build.Artifacts of build/soulplayer.prg (+ .lbl, .map, .dbg)."""
     from soulplayer.cli import load_pair  # noqa: the CLI's own soul/tokenizer check
     from soulplayer.gen.weights import generate as generate_engine_incs
 
     from .engine_vice import engine_sources
     from soulplayer.gen.tokenizer_inc import check_name, render_program_inc
+    from soulplayer.gen.replies_inc import render_replies_inc
+    from soulplayer.replies import load_reply_mode
 
     soul, tok = load_pair(soul_path, tokenizer_path)
     name = check_name(name or default_name(soul_path))
@@ -57,6 +63,10 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
     const, data = render_program_inc(tok, soul.config, name)
     atomic_write_text(gen_dir / "program_const.inc", const)
     atomic_write_text(gen_dir / "program_data.inc", data)
+    replies = load_reply_mode(soul_path, tok, mode, replies_path)
+    const, data = render_replies_inc(replies.trie, replies.mode)
+    atomic_write_text(gen_dir / "replies.inc", const)
+    atomic_write_text(gen_dir / "replies_data.inc", data)
     sources = engine_sources(soul.config, [asm_build.ASM_DIR / s for s in PROGRAM_SOURCES])
     art = asm_build.build_prg(sources, out_dir / "obj", PRG_NAME, include_dirs=[gen_dir])
     for src in (art.prg, art.map, art.dbg):
@@ -76,9 +86,14 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True,
               help="output folder")
 @click.option("--name", default=None, help="the soul's name on the C64 screen (default: from the file name)")
-def build(soul_path, tokenizer_path, out_dir, name):
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="the reply mode the C64 starts in (F1 changes it): free or corpus; "
+                   "default: corpus when the soul has its replies file, else free")
+@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+              help="the corpus replies for the disk  [default: replies.txt beside the soul]")
+def build(soul_path, tokenizer_path, out_dir, name, mode, replies_path):
     """Build the C64 program: soulplayer.prg, .d64 (file SOULPLAYER), .lbl, .map."""
-    art = build_program(soul_path, tokenizer_path, out_dir, name)
+    art = build_program(soul_path, tokenizer_path, out_dir, name, mode, replies_path)
     size = art.prg.stat().st_size
     click.echo(f"{art.prg} ({size} bytes), {Path(out_dir) / (PRG_NAME + '.d64')}: "
                f"LOAD\"SOULPLAYER\",8,1 then RUN; labels {art.lbl}, map {art.map}")

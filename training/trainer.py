@@ -6,7 +6,8 @@ Run directory layout:
                                 and on Ctrl-C, always at an epoch boundary)
     DIR/tokenizer.json          (trained from the corpus) written just after the first last.pt,
                                 so it never stands in a folder without checkpoints/last.pt
-    DIR/soul.bin, weights.inc, training.png, score.json   at the end (best checkpoint)
+    DIR/soul.bin, replies.txt, weights.inc, training.png, score.json   at the end (best
+                                checkpoint; replies.txt: the kept replies, soulplayer.replies)
 
 Nothing is written before the folder is checked: a last.pt from another corpus or other
 settings is refused, and so is a folder holding soul.bin or tokenizer.json without
@@ -27,6 +28,7 @@ import torch
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_bytes, atomic_write_text
+from soulplayer.replies import REPLIES_NAME, write_replies
 from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 from soulplayer.tokenizer import Tokenizer
 
@@ -294,6 +296,7 @@ class Trainer:
         soul = parse_soul(self.best["soul"], "best checkpoint")
         save_soul(soul, self.out / "soul.bin")
         self.tok.save(self.out / "tokenizer.json")
+        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])  # corpus mode
         # float agreement uses the model of the best checkpoint
         best_ckpt = self.ckpt_dir / f"epoch_{self.best['epoch']:04d}.pt"
         model = QATModel(self.config, self.tc.tie_embeddings)
@@ -311,7 +314,7 @@ class Trainer:
                  f"({report['exact_count']}/{report['n']}), ends on SEP/END {report['ends_on_stop'] * 100:.1f}%, "
                  f"next-token {report['token_acc'] * 100:.1f}%, float/int8 agreement "
                  f"{report['float_agreement'] * 100:.1f}%")
-        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, training.png, score.json")
+        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, {REPLIES_NAME}, training.png, score.json")
         return report
 
     def write_inc(self, soul):
