@@ -21,6 +21,7 @@ import click
 from .chat import QUIT_LINE, fit_input, generate
 from .config import SEP
 from .paths import default_name, load_pair
+from .replies import load_reply_mode
 from .sampling import Sampler
 
 
@@ -37,10 +38,13 @@ def heard_note(raw: str, line: str) -> str | None:
 class Conversation:
     """The replies of one engine, line by line (the sampler's state carries over)."""
 
-    def __init__(self, soul_path, tokenizer_path, temperature, seed, name, engine):
+    def __init__(self, soul_path, tokenizer_path, temperature, seed, name, engine, mode=None, replies_path=None):
         self.soul, self.tok = load_pair(soul_path, tokenizer_path)
         self.sampler = Sampler(temperature, seed)       # temperature 0: greedy choose_next
+        self.replies = load_reply_mode(soul_path, self.tok, mode, replies_path)
+        self.trie = self.replies.trie if self.replies.mode == "corpus" else None
         self.soul_path, self.tokenizer_path = soul_path, tokenizer_path
+        self.mode, self.replies_path = mode, replies_path
         self.temperature, self.seed, self.name, self.engine = temperature, seed, name, engine
         self.history = []                               # lines answered so far (vice replays them)
 
@@ -53,7 +57,7 @@ class Conversation:
             yield self.replies_vice([line])[0]
             return
         ids = [SEP] + self.tok.encode(line) + [SEP]
-        for token in generate(self.soul, ids, self.sampler.choose):
+        for token in generate(self.soul, ids, self.sampler.choose, self.trie):
             yield self.tok.token_text(token)
 
     def replies_vice(self, lines):
@@ -61,7 +65,8 @@ class Conversation:
         (one VICE session types them all, so sampling continues exactly)."""
         from .tools.vice_chat import chat_replies
         replies = chat_replies(self.soul_path, self.tokenizer_path, self.history + lines, name=self.name,
-                               temperature=self.temperature, seed=self.seed)
+                               temperature=self.temperature, seed=self.seed,
+                               mode=self.replies.mode, replies_path=self.replies_path)
         self.history += lines
         return replies[-len(lines):]
 
@@ -99,7 +104,7 @@ def _line_editing() -> None:
 
 def interactive(conv: Conversation) -> None:
     _line_editing()
-    click.echo(f"soulplayer chat with {conv.name}: type a line; q alone quits"
+    click.echo(f"soulplayer chat with {conv.name} ({conv.replies.mode} replies): type a line; q alone quits"
                + (" (each reply runs the C64 program in VICE)." if conv.engine == "vice" else "."))
     while True:
         try:
@@ -121,10 +126,11 @@ def interactive(conv: Conversation) -> None:
         click.echo()
 
 
-def run_chat(soul_path, tokenizer_path=None, *, temperature=0.0, seed=1, name=None, engine="ref") -> None:
+def run_chat(soul_path, tokenizer_path=None, *, temperature=0.0, seed=1, name=None, engine="ref",
+             mode=None, replies_path=None) -> None:
     from .gen.tokenizer_inc import check_name
     name = check_name(name or default_name(soul_path))
-    conv = Conversation(soul_path, tokenizer_path, temperature, seed, name, engine)
+    conv = Conversation(soul_path, tokenizer_path, temperature, seed, name, engine, mode, replies_path)
     if sys.stdin.isatty():
         interactive(conv)
     else:

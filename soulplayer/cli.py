@@ -10,6 +10,7 @@ import click
 from .chat import prompt_ids
 from .errors import SoulError
 from .paths import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair  # noqa: F401 (re-exported)
+from .replies import MODES
 from .soulfile import load_soul
 
 LAZY_COMMANDS = {
@@ -78,6 +79,11 @@ soul_option = click.option("--soul", "soul_path", type=click.Path(dir_okay=False
                            show_default=True, help="soul.bin to run")
 tokenizer_option = click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
                                 default=None, help="its tokenizer.json  [default: tokenizer.json beside the soul]")
+mode_option = click.option("--mode", type=click.Choice(MODES), default=None,
+                           help="replies: free (any tokens) or corpus (only the corpus's replies); "
+                                "default: corpus when the soul has its replies file, else free")
+replies_option = click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+                              help="the corpus replies, one per line  [default: replies.txt beside the soul]")
 
 
 @click.group(cls=SoulGroup)
@@ -96,7 +102,9 @@ def main():
               help="the soul's name, its reply label (default: from the file name, as `soul build` names it)")
 @click.option("--engine", type=click.Choice(["ref", "vice"]), default="ref", show_default=True,
               help="ref: the Python integer reference; vice: the real C64 program in headless VICE")
-def chat(soul_path, tokenizer_path, temperature, seed, name, engine):
+@mode_option
+@replies_option
+def chat(soul_path, tokenizer_path, temperature, seed, name, engine, mode, replies_path):
     """Talk to a soul, decoding exactly as the C64 does. `q` alone quits.
 
     Each line is fitted as the C64's line editor fits it (lowercase, unknown
@@ -104,7 +112,8 @@ def chat(soul_path, tokenizer_path, temperature, seed, name, engine):
     no reply. With stdin not a terminal: one prompt per line in, one reply per
     line out."""
     from .chat_cli import run_chat
-    run_chat(soul_path, tokenizer_path, temperature=temperature, seed=seed, name=name, engine=engine)
+    run_chat(soul_path, tokenizer_path, temperature=temperature, seed=seed, name=name, engine=engine,
+             mode=mode, replies_path=replies_path)
 
 
 def _parse_ids(text, vocab_size, context):

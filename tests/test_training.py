@@ -218,6 +218,9 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
     again = decode_report(soul, examples)
     assert again["exact"] == reported["exact"] and again["ends_on_stop"] == reported["ends_on_stop"]
     assert reported["exact"] == 1.0 and reported["ends_on_stop"] == 1.0
+    from soulplayer.replies import load_reply_mode       # replies.txt beside the soul: corpus mode
+    assert load_reply_mode(out / "soul.bin", tok).trie.sequences() == sorted(map(list, {tuple(e.reply)
+                                                                                        for e in examples}))
 
 
 def test_resume_after_interrupt_gives_the_same_soul(tmp_path):

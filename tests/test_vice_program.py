@@ -2,10 +2,13 @@
 
 - the 6502 BPE encoder (asm/tokenizer.s) against Tokenizer.encode, many strings
   in one VICE run;
-- the 6502 sampler (asm/program_sampler.s) against soulplayer.sampling;
+- the 6502 sampler (asm/program_sampler.s) against soulplayer.sampling, over
+  every id but PAD/UNK and over masked candidate sets (corpus mode);
+- the reply trie as the 6502 reads it (asm/replies.s) against ReplyTrie;
 - the whole program: prompts typed with -keybuf, the screen read each time
   `soul_input` is reached, compared with chat.reply_text (what `soul chat`
-  prints), greedy and sampled; keyboard fuzz; q quits to READY.;
+  prints), greedy and sampled, in free and corpus reply mode; keyboard fuzz;
+  q quits to READY.;
 - the PRG inside the d64 equals build/soulplayer.prg.
 """
 import random
@@ -14,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from soulplayer.chat import fit_input, reply_text
-from soulplayer.config import ModelConfig
+from soulplayer.chat import choose_next, fit_input, reply_text
+from soulplayer.config import SEP, ModelConfig
+from soulplayer.gen.replies_inc import render_replies_inc
 from soulplayer.gen.tokenizer_inc import render_program_inc
+from soulplayer.replies import CORPUS, FREE, ReplyTrie, read_replies, replies_beside
 from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import BASE_CHARS, Tokenizer
@@ -151,10 +156,12 @@ def test_6502_bpe_encoder_matches_python(original_tokenizer_path, tmp_path):
 # ------------------------------------------------------------ sampler
 
 def _sampler_driver(cases, seed):
-    """6502 driver: per case set the temperature, load the logits, sample;
-    out = id, state low, state high per case."""
+    """6502 driver: per case set the temperature, load the logits and the
+    candidates (mask_free, or a mask row), choose (masked_argmax for
+    temperature 0, else sample_next); out = id, state low, state high per case."""
     code = [
         "        .import sample_next, set_temperature, set_seed, rng_lo, rng_hi",
+        "        .import sample_mask, mask_free, masked_argmax",
         "        .export main, driver_done, out, logits_lo, logits_hi",
         '        .segment "CODE"',
         f"main:   lda #{seed & 0xFF}",
@@ -162,11 +169,18 @@ def _sampler_driver(cases, seed):
         "        jsr set_seed",
     ]
     data = ['        .segment "RODATA"']
-    for c, (tenths, logits) in enumerate(cases):
+    for c, (tenths, logits, allowed) in enumerate(cases):
         code += [f"        lda #{tenths}", "        jsr set_temperature", "        ldx #127",
                  f"l{c}:     lda lo{c},x", "        sta logits_lo,x", f"        lda hi{c},x",
-                 "        sta logits_hi,x", "        dex", f"        bpl l{c}",
-                 "        jsr sample_next", f"        sta out+{3 * c}", "        lda rng_lo",
+                 "        sta logits_hi,x", "        dex", f"        bpl l{c}"]
+        if allowed is None:
+            code += ["        jsr mask_free"]
+        else:
+            code += ["        ldx #127", f"m{c}:     lda mask{c},x", "        sta sample_mask,x",
+                     "        dex", f"        bpl m{c}"]
+            data += [f"mask{c}:", _bytes_rows([int(i in allowed) for i in range(128)])]
+        code += ["        jsr " + ("sample_next" if tenths else "masked_argmax"),
+                 f"        sta out+{3 * c}", "        lda rng_lo",
                  f"        sta out+{3 * c + 1}", "        lda rng_hi", f"        sta out+{3 * c + 2}"]
         data += [f"lo{c}:", _bytes_rows([v & 0xFF for v in logits]),
                  f"hi{c}:", _bytes_rows([(v >> 8) & 0xFF for v in logits])]
@@ -179,8 +193,8 @@ def _sampler_driver(cases, seed):
 def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     rng = random.Random(7)
     cases = []
-    for c in range(60):
-        tenths = rng.choice([1, 3, 5, 8, 10, 15, 20, 50, 99])
+    for c in range(90):
+        tenths = rng.choice([1, 3, 5, 8, 10, 15, 20, 50, 99] + ([0] * 3 if c >= 60 else []))
         kind = c % 4
         if kind == 0:      # typical logits: a few thousand around zero
             logits = [rng.randint(-3000, 3000) for _ in range(128)]
@@ -193,7 +207,13 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
                 logits[i] = 1000 + rng.randint(0, 40)
         else:              # flat: every id about equally likely
             logits = [rng.randint(-5, 5) for _ in range(128)]
-        cases.append((tenths, logits))
+        allowed = None     # free mode; from case 60 on a corpus-mode candidate set
+        if c >= 60:
+            allowed = sorted(rng.sample(range(1, 128), rng.choice([1, 2, 5, 30])))
+            allowed = [i for i in allowed if i != 2] or [1]
+            if c % 5 == 0:  # the best logit of all is no candidate
+                logits[max(set(range(3, 128)) - set(allowed))] = 32767
+        cases.append((tenths, logits, allowed))
     seed = 4242
     _gen_incs(Tokenizer.load(original_tokenizer_path), tmp_path)
     src = tmp_path / "driver.s"
@@ -204,13 +224,120 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", 3 * len(cases))])
     out = r.memory("out")
     state = seed_state(seed)
-    for c, (tenths, logits) in enumerate(cases):
-        state = prng_next(state)
-        want = pick(weights(logits, tenths), state)
+    for c, (tenths, logits, allowed) in enumerate(cases):
+        if tenths == 0:
+            want = choose_next(logits, allowed)
+        else:
+            state = prng_next(state)
+            want = pick(weights(logits, tenths, allowed), state)
+        if allowed is not None:
+            assert want in allowed
         got, got_state = out[3 * c], out[3 * c + 1] | out[3 * c + 2] << 8
         assert got_state == state, f"case {c}: PRNG state {got_state:#06x}, Python {state:#06x}"
         assert got == want, f"case {c} (t={tenths / 10}): 6502 chose {got}, Python {want}"
     assert len({out[3 * c] for c in range(len(cases))}) > 10   # really sampling, not one id
+
+
+# ------------------------------------------------------------ reply trie
+
+TRIE_DRIVER = r"""
+; for each walk (token ids ending with SEP; a 0 ends the table): trie_reset,
+; then per token: trie_mask, append the marked ids and $ff to `out`,
+; trie_follow the token
+        .import trie_reset, trie_mask, trie_follow, sample_mask
+        .export main, driver_done, out, logits_lo, logits_hi
+        .segment "ZEROPAGE"
+src:    .res 2
+dst:    .res 2
+        .segment "BSS"
+tok:    .res 1
+logits_lo: .res 128
+logits_hi: .res 128
+        .segment "CODE"
+main:   lda #<walks
+        sta src
+        lda #>walks
+        sta src+1
+        lda #<out
+        sta dst
+        lda #>out
+        sta dst+1
+walk:   ldy #0
+        lda (src),y
+        beq driver_done
+        jsr trie_reset
+step:   jsr trie_mask
+        ldx #0
+        ldy #0
+scan:   lda sample_mask,x
+        beq :+
+        txa
+        sta (dst),y
+        iny
+:       inx
+        cpx #{vs}
+        bne scan
+        lda #$ff
+        sta (dst),y
+        iny
+        tya
+        clc
+        adc dst
+        sta dst
+        bcc :+
+        inc dst+1
+:       ldy #0
+        lda (src),y
+        sta tok
+        jsr trie_follow
+        inc src
+        bne :+
+        inc src+1
+:       lda tok
+        cmp #{sep}
+        bne step
+        jmp walk
+driver_done: jmp driver_done
+        .segment "RODATA"
+walks:
+{walks}
+        .byte 0
+        .segment "BSS"
+out:    .res {out_size}
+"""
+
+
+def test_6502_reply_trie_matches_python(tmp_path):
+    """The trie on the disk, walked by replies.s, offers at every step exactly
+    the tokens ReplyTrie.allowed offers, along every reply (so at every node):
+    the default soul's replies plus many random ones (wide nodes, > 256 bytes)."""
+    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    tok = Tokenizer.load(DEFAULT_TOKENIZER)
+    rng = random.Random(11)
+    texts = read_replies(replies_beside(DEFAULT_SOUL))
+    texts += [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4))) for _ in range(150)]
+    texts += ["".join(rng.choice(BASE_CHARS) for _ in range(rng.randint(1, 9))) for _ in range(80)]
+    trie = ReplyTrie.from_texts(texts, tok)
+    walks = trie.sequences()
+    assert 200 < len(walks) <= 255 and max(len(c) for c in trie.children) > 40
+    want = []
+    for seq in walks:
+        node = trie.root
+        for t in seq:
+            want += trie.allowed(node) + [0xFF]
+            node = trie.follow(node, t)
+    _gen_incs(tok, tmp_path)
+    const, data = render_replies_inc(trie, CORPUS)
+    (tmp_path / "replies.inc").write_text(const)
+    (tmp_path / "replies_data.inc").write_text(data)
+    src = tmp_path / "driver.s"
+    src.write_text(TRIE_DRIVER.replace("{walks}", _bytes_rows([t for seq in walks for t in seq]))
+                   .replace("{out_size}", str(len(want))).replace("{vs}", "128").replace("{sep}", str(SEP)))
+    art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
+                           build.ASM_DIR / "program_sampler.s", build.ASM_DIR / "replies.s", src],
+                          tmp_path, "trie", include_dirs=[tmp_path])
+    r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", len(want))])
+    assert list(r.memory("out")) == want
 
 
 def test_sampler_class_follows_the_rule():
@@ -292,13 +419,15 @@ def program(original_soul_path, original_tokenizer_path, tmp_path_factory):
     return build_program(original_soul_path, original_tokenizer_path, out, "SOUL")
 
 
-def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL"):
-    choose = choose_factory() if choose_factory else None
+def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL", trie=None):
+    """The screens after each of `texts`: the C64's reply is `soul chat`'s
+    (trie: corpus mode)."""
+    choose = choose_factory() if choose_factory else choose_next
     assert len(screens) == len(texts) + 1, "the program did not come back to YOU> after every line"
     for text, screen in zip(texts, screens[1:]):
         shown, reply = last_exchange(screen_text(screen), name)
         assert shown == fit_input(text, tok, soul.config).rstrip(), f"typed {text!r}"
-        want = reply_text(soul, tok, text, choose) if choose else reply_text(soul, tok, text)
+        want = reply_text(soul, tok, text, choose, trie)
         assert reply == want.rstrip(), f"{text!r}: C64 said {reply!r}, Python {want!r}"
 
 
@@ -402,14 +531,37 @@ def test_the_disk_loads_and_runs(program, soul_pair):
 
 
 def test_shipped_soul_on_the_c64_equals_soul_chat(tmp_path):
-    """The disk `make disk` builds: the default soul's C64 replies are chat's."""
+    """The disk `make disk` builds: the default soul's C64 replies are chat's, in
+    the disk's default reply mode (corpus) and, switched with F1, in free mode,
+    greedy and sampled, all in one VICE session."""
     from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
     from soulplayer.tools.commands_program import build_program
     art = build_program(DEFAULT_SOUL, DEFAULT_TOKENIZER, tmp_path)
     soul, tok = load_soul(DEFAULT_SOUL), Tokenizer.load(DEFAULT_TOKENIZER)
-    texts = ["hello", "thank you", "tell me a joke", "bye"]
-    screens, _ = run_chat(art.prg, art.labels, "".join(t + "\n" for t in texts), len(texts) + 1)
-    _check_exchanges(screens, texts, soul, tok, name="SOUL")
+    trie = ReplyTrie.from_texts(read_replies(replies_beside(DEFAULT_SOUL)), tok)
+    corpus_greedy = ["hello", "thank you", "tell me a joke", "whats ur name", "oh hi"]
+    corpus_sampled = ["how r u", "tell me a joke", "i am so sad"]
+    free_greedy = ["tell me a joke", "bye"]
+    free_sampled = ["oh hi", "how r u"]
+    keys = ("".join(t + "\n" for t in corpus_greedy)
+            + "\\x85" + "12\n" + "77\n" + "\n" + "".join(t + "\n" for t in corpus_sampled)   # mode kept
+            + "\\x85" + "0\n" + "\n" + "0\n" + "".join(t + "\n" for t in free_greedy)
+            + "\\x85" + "8\n" + "\n" + "\n" + "".join(t + "\n" for t in free_sampled))
+    n = len(corpus_greedy) + len(corpus_sampled) + len(free_greedy) + len(free_sampled) + 4
+    screens, _ = run_chat(art.prg, art.labels, keys, n)
+    assert len(screens) == n
+    assert "Replies: corpus" in [r.rstrip() for r in screen_text(screens[0])]   # the disk's default
+    sampler = Sampler(1.2, 77)                          # the PRNG carries from mode to mode
+    a = len(corpus_greedy) + 1
+    _check_exchanges(screens[:a], corpus_greedy, soul, tok, trie=trie)
+    _check_exchanges(screens[a:a + len(corpus_sampled) + 1], corpus_sampled, soul, tok,
+                     lambda: sampler.choose, trie=trie)
+    a += len(corpus_sampled) + 1
+    assert "Replies: free" in [r.rstrip() for r in screen_text(screens[a])]
+    _check_exchanges(screens[a:a + len(free_greedy) + 1], free_greedy, soul, tok)
+    a += len(free_greedy) + 1
+    sampler.tenths = 8                                  # F1: 0.8, the seed kept
+    _check_exchanges(screens[a:], free_sampled, soul, tok, lambda: sampler.choose)
 
 
 def test_five_digit_seed_matches_python(program, soul_pair):

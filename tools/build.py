@@ -25,7 +25,7 @@ LINKER_CFG = ASM_DIR / "soul.cfg"
 # program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc.
 ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
 ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s")     # take engine_defines
-PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s")
+PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
 

@@ -11,6 +11,7 @@ import click
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_text
 from soulplayer.paths import DEFAULT_SOUL, default_name, load_pair  # noqa: F401 (default_name re-exported)
+from soulplayer.replies import MODES
 
 from . import build as asm_build
 from .build import PROGRAM_SOURCES  # noqa: F401 (re-exported)
@@ -31,12 +32,17 @@ def vice_label_text(lbl_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_program(soul_path, tokenizer_path, out_dir, name=None):
+def build_program(soul_path, tokenizer_path, out_dir, name=None, mode=None, replies_path=None):
     """Render, assemble and link the chat program for a soul; write the d64.
 
+    The soul's replies (replies_path, default: replies.txt beside the soul)
+    go on the disk as the reply trie when there are any; `mode` is the reply
+    mode the program starts in (soulplayer.replies.load_reply_mode).
     Returns the build.Artifacts of build/soulplayer.prg (+ .lbl, .map, .dbg)."""
     from soulplayer.gen.weights import generate as generate_engine_incs
     from soulplayer.gen.tokenizer_inc import check_name, render_program_inc
+    from soulplayer.gen.replies_inc import render_replies_inc
+    from soulplayer.replies import load_reply_mode
 
     soul, tok = load_pair(soul_path, tokenizer_path)
     name = check_name(name or default_name(soul_path))
@@ -46,6 +52,10 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
     const, data = render_program_inc(tok, soul.config, name)
     atomic_write_text(gen_dir / "program_const.inc", const)
     atomic_write_text(gen_dir / "program_data.inc", data)
+    replies = load_reply_mode(soul_path, tok, mode, replies_path)
+    const, data = render_replies_inc(replies.trie, replies.mode)
+    atomic_write_text(gen_dir / "replies.inc", const)
+    atomic_write_text(gen_dir / "replies_data.inc", data)
     sources = asm_build.program_sources(soul.config)
     art = asm_build.build_prg(sources, out_dir / "obj", PRG_NAME, include_dirs=[gen_dir])
     for src in (art.prg, art.map, art.dbg):
@@ -65,9 +75,14 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True,
               help="output folder")
 @click.option("--name", default=None, help="the soul's name on the C64 screen (default: from the file name)")
-def build(soul_path, tokenizer_path, out_dir, name):
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="the reply mode the C64 starts in (F1 changes it): free or corpus; "
+                   "default: corpus when the soul has its replies file, else free")
+@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+              help="the corpus replies for the disk  [default: replies.txt beside the soul]")
+def build(soul_path, tokenizer_path, out_dir, name, mode, replies_path):
     """Build the C64 program: soulplayer.prg, .d64 (file SOULPLAYER), .lbl, .map."""
-    art = build_program(soul_path, tokenizer_path, out_dir, name)
+    art = build_program(soul_path, tokenizer_path, out_dir, name, mode, replies_path)
     size = art.prg.stat().st_size
     click.echo(f"{art.prg} ({size} bytes), {Path(out_dir) / (PRG_NAME + '.d64')}: "
                f"LOAD\"SOULPLAYER\",8,1 then RUN; labels {art.lbl}, map {art.map}")

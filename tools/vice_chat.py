@@ -19,6 +19,7 @@ from pathlib import Path
 
 from soulplayer.errors import SoulError
 from soulplayer.paths import ASM_DIR, BUILD_DIR, default_name, load_pair
+from soulplayer.replies import replies_beside
 
 from . import vice
 
@@ -77,25 +78,26 @@ def last_exchange(rows, name):
     return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
 
 
-def _build_key(soul_path, tokenizer_path, name) -> str:
+def _build_key(soul_path, tokenizer_path, name, mode, replies_path) -> str:
     h = hashlib.sha256()
-    for f in (Path(soul_path), Path(tokenizer_path)):
-        h.update(f.read_bytes())
-    h.update(name.encode())
+    for f in (Path(soul_path), Path(tokenizer_path), Path(replies_path or replies_beside(soul_path))):
+        h.update(f.read_bytes() if f.is_file() else b"-")
+    h.update(f"{name}\0{mode}".encode())
     for f in sorted(ASM_DIR.iterdir()):
         if f.is_file():
             h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 
-def cached_program(soul_path, tokenizer_path, name, build_root=None):
+def cached_program(soul_path, tokenizer_path, name, build_root=None, mode=None, replies_path=None):
     """The chat program for the soul, built once into build/vice-chat/<hash>/."""
     from .commands_program import build_program
-    out = Path(build_root or BUILD_DIR / "vice-chat") / _build_key(soul_path, tokenizer_path, name)
+    key = _build_key(soul_path, tokenizer_path, name, mode, replies_path)
+    out = Path(build_root or BUILD_DIR / "vice-chat") / key
     prg, lbl = out / "soulplayer.prg", out / "soulplayer.lbl"
     if prg.is_file() and lbl.is_file():
         return prg, vice.parse_labels(lbl)
-    art = build_program(soul_path, tokenizer_path, out, name)
+    art = build_program(soul_path, tokenizer_path, out, name, mode=mode, replies_path=replies_path)
     return art.prg, art.labels
 
 
@@ -106,7 +108,7 @@ def keyboard_text(lines, tenths=0, seed=1) -> str:
 
 
 def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0, seed=1,
-                 emulator="x64", build_root=None, timeout=None) -> list:
+                 mode=None, replies_path=None, emulator="x64", build_root=None, timeout=None) -> list:
     """The C64 program's reply to each line (fitted, non-empty lines, as the
     C64's line editor would hold them), typed one after another in one session."""
     from soulplayer.gen.tokenizer_inc import check_name
@@ -121,7 +123,7 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     if any(not line or line != line.lower() for line in lines):
         raise SoulError("chat_replies takes fitted, non-empty lines")
     tenths = Sampler(temperature, seed).tenths          # checks both as soul chat does
-    prg, labels = cached_program(soul_path, tokenizer_path, name, build_root)
+    prg, labels = cached_program(soul_path, tokenizer_path, name, build_root, mode, replies_path)
     first = 2 + (1 if tenths else 0)                   # soul_input hit after the first line
     hits = range(first, first + len(lines))
     cmds, input_stops = [], {}

@@ -9,7 +9,8 @@ Run directory layout:
                                 so it never stands in a folder without checkpoints/last.pt
     DIR/soul.bin                the best soul so far: written whenever the best int8 score
                                 improves and on Ctrl-C (so a run can be chatted with at any time)
-    DIR/weights.inc, training.png, score.json   at the end
+    DIR/replies.txt, weights.inc, training.png, score.json   at the end (replies.txt: the
+                                kept replies, for the corpus reply mode, soulplayer.replies)
 
 Nothing is written before the folder is checked: a last.pt from another corpus or other
 settings is refused, and so is a folder holding soul.bin or tokenizer.json without
@@ -32,6 +33,7 @@ import torch
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_bytes, atomic_write_text
+from soulplayer.replies import REPLIES_NAME, write_replies
 from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 
 from . import score as scoring
@@ -398,6 +400,7 @@ class Trainer:
         soul = parse_soul(self.best["soul"], "best checkpoint")
         save_soul(soul, self.out / "soul.bin")
         self.tok.save(self.out / "tokenizer.json")
+        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])  # corpus mode
         # float agreement uses the model of the best checkpoint
         model = QATModel(self.config, self.tc.tie_embeddings)
         model.load_state_dict(torch.load(self.ckpt_dir / "best.pt", weights_only=False)["model"])
@@ -423,7 +426,7 @@ class Trainer:
                  f"{report['float_agreement'] * 100:.1f}%")
         if held is not None:
             self.log(f"held-out ({self.holdout[0]}): {held.summary()}")
-        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, training.png, score.json "
+        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, {REPLIES_NAME}, training.png, score.json "
                  f"({duration(time.time() - self.started)} this session)")
         self.log(self.next_steps())
         return report
