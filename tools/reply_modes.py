@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from soulplayer.chat import choose_next, reply_text
-from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair
+from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair
 from soulplayer.errors import SoulError
 from soulplayer.replies import CORPUS, MODES, load_reply_mode, read_replies
 from soulplayer.sampling import Sampler
