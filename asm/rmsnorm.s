@@ -14,6 +14,7 @@
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 
+.include "spec.inc"
 .include "kernels_b.inc"
 
 .importzp dv_num, dv_den, kb_zp
@@ -27,10 +28,15 @@
 .endif
 .assert EMBED_DIM >= 1 && EMBED_DIM <= 128, error, "rmsnorm: EMBED_DIM must be 1..128 (Y = 2*i)"
 
-RMS_IN_SHIFT    = 4             ; xs = asr(x, 4): |xs| <= 2048
-RMS_ONE_HI      = $08           ; 2^19 = $00080000: byte 2
-RMS_INV_MAX     = 32767
-RMS_R_SAT       = 16            ; r <= 16 -> 2^19 / r >= 32768 -> inv = 32767
+; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
+; RMS_OUT_SHIFT come from spec.inc
+.assert RMS_IN_SHIFT = 4, error, "rmsnorm: the square phase takes |xs| <= 2048 (h <= 8)"
+.assert RMS_OUT_SHIFT = 15, error, "rmsnorm: u = bytes 2..3 of |x| * (2 * inv)"
+.assert RMS_ONE_LOG2 >= 16 && RMS_ONE_LOG2 <= 23, error, "rmsnorm: 2^RMS_ONE_LOG2 is byte 2 of the dividend"
+RMS_ONE_HI      = 1 << (RMS_ONE_LOG2 - 16)      ; byte 2 of 2^RMS_ONE_LOG2
+RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r > RMS_INV_MAX
+.assert (1 << RMS_ONE_LOG2) / (RMS_R_SAT + 1) <= RMS_INV_MAX, error, "rmsnorm: inv clamp edge"
+.assert RMS_INV_MAX = 32767, error, "rmsnorm: a = 2 * inv fits 16 bits"
 RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left):
 RMS_SHIFT_MAX   = 24            ; (|u*g| < 2^22: s_g >= 22 gives 0 or -1)
 RMS_SAT_NONE    = $80           ; threshold byte only M' = -1 reaches (M' < 2^22)

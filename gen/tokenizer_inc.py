@@ -9,13 +9,11 @@ tables, included once by asm/tokenizer.s):
   shifted letters fold to lower case, exactly like tokenizer.normalize;
 - `merge_a`, `merge_b`, `merge_ab`: the merges that apply (Tokenizer.merge_ids), in order;
 - `token_start_lo/hi`, `token_len`, `token_text`: each id's printable PETSCII;
-- `sample_exp`: the EXP table (numerics.EXP) for the sampler.
 """
 import re
 
 from ..config import ModelConfig
 from ..errors import SoulError
-from ..numerics import EXP
 from ..tokenizer import BASE_CHARS, Tokenizer
 
 PETSCII = {" ": 0x20, ".": 0x2E, "'": 0x27, "!": 0x21, "?": 0x3F, ",": 0x2C, ";": 0x3B, ":": 0x3A, "-": 0x2D}
@@ -103,5 +101,4 @@ def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
     lines += _rows("token_start_hi", [s >> 8 for s in starts])
     lines += _rows("token_len", [len(t) for t in texts])
     lines += _rows("token_text", flat)
-    lines += _rows("sample_exp", [int(v) for v in EXP])
     return const, "\n".join(lines) + "\n"

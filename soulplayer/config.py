@@ -1,8 +1,7 @@
 """Model dimensions and the fixed token ids, shared by every engine."""
 from dataclasses import dataclass
 
-PAD, SEP, UNK, END = 0, 1, 2, 3
-SPECIALS = ("<PAD>", "<SEP>", "<UNK>", "<END>")
+from .spec import END, PAD, SEP, SPECIALS, UNK  # noqa: F401 (the ids live in spec.py)
 
 
 @dataclass(frozen=True)

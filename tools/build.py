@@ -124,10 +124,13 @@ def build_prg(sources, out_dir, name, include_dirs=(), defines=None, cfg=LINKER_
     """Assemble every source into out_dir and link them into out_dir/name.prg.
 
     A source is a path or (path, {symbol: value}) for defines of that file only.
+    spec.inc (soulplayer.spec's constants) is rendered into out_dir first.
     """
+    from soulplayer.gen.spec_inc import write_spec_inc
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    incs = [Path(d) for d in include_dirs] + [ASM_DIR]
+    write_spec_inc(out_dir / "spec.inc")
+    incs = [Path(d) for d in include_dirs] + [out_dir, ASM_DIR]
     objs = []
     for src in sources:
         own = {}

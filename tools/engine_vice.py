@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 ASM = REPO / "asm"
 MEM_END = 0xD000                       # first byte after the program's RAM
 ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
-ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s")
+ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s", "exp_table.s")
 CYCLES_PER_STEP_LIMIT = 20_000_000     # hang guard per engine_step (the target is ~1-2.5 M)
 PARALLEL = 2
 
@@ -70,7 +70,7 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg"]:
+    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", REPO / "soulplayer" / "spec.py"]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
