@@ -67,6 +67,7 @@ eng_lt:         .res 2          ; this layer's layer_table record
 engine_pos:     .res 1
 eng_layer:      .res 1
 eng_head:       .res 1
+eng_block:      .res 1          ; attention block: layer * N_HEADS + head
 vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
 vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
 vec_q:          .res 2 * EMBED_DIM
@@ -144,6 +145,7 @@ logits_hi:      .res VOCAB_SIZE
         jsr     embed
         lda     #0
         sta     eng_layer
+        sta     eng_block
         LDPTR   eng_lt, layer_table
 layer:
         ; attention block
@@ -178,16 +180,11 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     #>vec_att
         adc     #0
         sta     att_out+1
-        lda     eng_layer               ; block = layer * N_HEADS + head
-        .repeat ::N_HEADS - 1
-        clc
-        adc     eng_layer
-        .endrepeat
-        clc
-        adc     eng_head
+        lda     eng_block               ; block = layer * N_HEADS + head
         ldx     engine_pos
         inx
         jsr     attention_head
+        inc     eng_block
         inc     eng_head
         lda     eng_head
         cmp     #N_HEADS
