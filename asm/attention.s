@@ -205,25 +205,27 @@ att_pos_hi:
         clc
         lda     att_t
         adc     #<kv_v_lo
-        sta     vst_lo+1
+        sta     vst_lo_row
         lda     att_t+1
         adc     #>kv_v_lo
-        sta     vst_lo+2
+        sta     vst_lo_row+1
         clc
         lda     att_t
         adc     #<kv_v_hi
-        sta     vst_hi+1
+        sta     vst_hi_row
         lda     att_t+1
         adc     #>kv_v_hi
-        sta     vst_hi+2
+        sta     vst_hi_row+1
         ldx     #0                      ; v row: X = j, Y = 2j
         ldy     #0
 vdim:   lda     (kvs_v),y
-vst_lo: sta     kv_v_lo,x               ; operand patched: row t of the layer
+vst_lo: sta     kv_v_lo,x
+vst_lo_row = * - 2      ; operand, patched: row t of the layer
         iny
         lda     (kvs_v),y
         eor     #$80
-vst_hi: sta     kv_v_hi,x               ; operand patched
+vst_hi: sta     kv_v_hi,x
+vst_hi_row = * - 2      ; operand, patched: row t of the layer
         iny
         inx
         cpx     #EMBED_DIM
@@ -338,23 +340,25 @@ qdim:   lda     att_d
         lda     att_p
         QS_SET  mk_a0b0, mk_a0b1
         lda     att_kl                  ; this row of k into the loads
-        sta     kl_op+1
+        sta     kl_row
         lda     att_kl+1
-        sta     kl_op+2
+        sta     kl_row+1
         lda     att_kh
-        sta     kh_op+1
+        sta     kh_row
         lda     att_kh+1
-        sta     kh_op+2
+        sta     kh_row+1
         ldx     att_n
         dex
 pos:
-kl_op:  lda     kv_k_lo,x               ; k' = b1*256 + b0 (operand = row, patched)
+kl_op:  lda     kv_k_lo,x
+kl_row = * - 2          ; operand, patched: row d of k'lo
         tay
         QS_MULY mk_a0b0, att_p
         sta     att_p+1
         QS_MULY mk_a1b0, att_p+2
         sta     att_p+3
 kh_op:  lda     kv_k_hi,x
+kh_row = * - 2          ; operand, patched: row d of k'hi
         tay
         QS_MULY mk_a0b1, att_p+4
         sta     att_p+5
@@ -428,21 +432,23 @@ nextd:  ADD16_8 att_kl, #CONTEXT         ; next row of k
 narrow: lda     att_p                   ; P = a0*b0 + (a0*b1) << 8 (24 bits)
         QS_SET  mn_b0, mn_b1
         lda     att_kl
-        sta     kln_op+1
+        sta     kln_row
         lda     att_kl+1
-        sta     kln_op+2
+        sta     kln_row+1
         lda     att_kh
-        sta     khn_op+1
+        sta     khn_row
         lda     att_kh+1
-        sta     khn_op+2
+        sta     khn_row+1
         ldx     att_n
         dex
 npos:
 kln_op: lda     kv_k_lo,x
+kln_row = * - 2         ; operand, patched: row d of k'lo
         tay
         QS_MULY mn_b0, att_p
         sta     att_p+1
 khn_op: lda     kv_k_hi,x
+khn_row = * - 2         ; operand, patched: row d of k'hi
         tay
         QS_MULY mn_b1, att_p+2
         sta     att_p+3
@@ -572,11 +578,11 @@ nclear: sta     att_n0,x
         dey
         bne     nclear
         dex                             ; X of the head's last dimension
-        stx     vfirst+1
+        stx     vfirst_x
         lda     att_x0
         sec
         sbc     #1                      ; the X after the head's dimension 0 (may be $ff)
-        sta     vend+1
+        sta     vend_x
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -589,24 +595,27 @@ vpos:   dec     att_i
         clc                             ; the loads read row i: operand = row 0 + i*ED
         lda     att_vl
         adc     att_pos_lo,x
-        sta     vl_op+1
+        sta     vl_row
         lda     att_vl+1
         adc     att_pos_hi,x
-        sta     vl_op+2
+        sta     vl_row+1
         clc
         lda     att_vh
         adc     att_pos_lo,x
-        sta     vh_op+1
+        sta     vh_row
         lda     att_vh+1
         adc     att_pos_hi,x
-        sta     vh_op+2
-vfirst: ldx     #0                      ; patched: h*HD + HD - 1
+        sta     vh_row+1
+vfirst: ldx     #0
+vfirst_x = * - 1        ; operand, patched: h*HD + HD - 1
 vdim:
-vh_op:  lda     kv_v_hi,x               ; operand patched: row i
+vh_op:  lda     kv_v_hi,x
+vh_row = * - 2          ; operand, patched: row i of v hi
         tay
         QS_MULY mv_hi, att_p+2          ; H = w * v'hi
         sta     att_p+3
-vl_op:  lda     kv_v_lo,x               ; operand patched: row i
+vl_op:  lda     kv_v_lo,x
+vl_row = * - 2          ; operand, patched: row i of v lo
         tay
         QS_MULY mv_lo, att_p            ; L = w * v'lo, A = its high byte
         clc                             ; N += L + H << 8
@@ -627,7 +636,8 @@ vl_op:  lda     kv_v_lo,x               ; operand patched: row i
         bcc     @n3
         inc     att_n3,x
 @n3:    dex
-vend:   cpx     #0                      ; patched: h*HD - 1
+vend:   cpx     #0
+vend_x = * - 1          ; operand, patched: h*HD - 1
         bne     vdim
         jmp     vpos
 
