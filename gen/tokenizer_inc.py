@@ -3,7 +3,8 @@
 `render_program_inc(tok, config, name)` returns two include files:
 program_const.inc (constants, for every module) and program_data.inc (the
 tables, included once by asm/tokenizer.s):
-- constants: VOCAB_SIZE, CONTEXT, MAX_INPUT_CHARS, MAX_INPUT_TOKENS, NUM_MERGES, NAME_LEN;
+- constants: VOCAB_SIZE, CONTEXT, MAX_INPUT_CHARS, MAX_INPUT_TOKENS, NUM_MERGES, NAME_LEN,
+  TOKEN_Q (the base id of 'q');
 - `.define SOUL_NAME` (screen text, PETSCII upper case);
 - `petscii_to_id`: 256 bytes, keyboard PETSCII -> base id (0 = drop the key);
   shifted letters fold to lower case, exactly like tokenizer.normalize;
@@ -14,6 +15,7 @@ import re
 
 from ..config import ModelConfig
 from ..errors import SoulError
+from ..spec import FIRST_BASE_ID
 from ..tokenizer import BASE_CHARS, Tokenizer
 
 PETSCII = {" ": 0x20, ".": 0x2E, "'": 0x27, "!": 0x21, "?": 0x3F, ",": 0x2C, ";": 0x3B, ":": 0x3A, "-": 0x2D}
@@ -51,11 +53,16 @@ def _rows(label: str, values: list, per_row: int = 16) -> list:
     return lines
 
 
+def base_id(ch: str) -> int:
+    """The token id of one of the 35 characters (before any merge)."""
+    return FIRST_BASE_ID + BASE_CHARS.index(ch)
+
+
 def keyboard_table() -> list:
     table = [0] * 256
     for ch in BASE_CHARS:
         code = PETSCII[ch]
-        table[code] = BASE_CHARS.index(ch) + 4
+        table[code] = base_id(ch)
         if ch.isalpha():
             table[code | SHIFTED_LETTER] = table[code]
     return table
@@ -89,6 +96,7 @@ def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
         f"MAX_INPUT_TOKENS = {config.max_input_tokens}",
         f"NUM_MERGES = {len(merges)}",
         f"NAME_LEN = {len(name)}",
+        f"TOKEN_Q = {base_id('q')}                ; the line 'q' alone quits",
         ".define SOUL_NAME " + ", ".join(f"${b:02x}" for b in name_petscii(name)),
     ]
     const = "\n".join(lines) + "\n"
