@@ -14,7 +14,7 @@
 .include "program.inc"
 .include "program_const.inc"
 
-.import engine_reset, engine_step, engine_argmax
+.import engine_reset, engine_step, engine_argmax, attention_init
 .import read_line, read_digits, line_len, line_ids
 .import bpe_encode, enc_buf, enc_len, print_token
 .import sample_next, set_temperature, set_seed, sample_tenths
@@ -94,6 +94,7 @@ save:   lda ZP_FIRST,x
         sta saved_port
         lda #BANK_NO_BASIC
         sta CPU_PORT
+        jsr attention_init      ; the engine's tables, built at start (not loaded)
         lda BORDER
         sta saved_border
         lda BACKGROUND
