@@ -55,7 +55,7 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg"]:
+    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", REPO / "soulplayer" / "spec.py"]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
