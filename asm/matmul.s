@@ -19,11 +19,15 @@
 ; fast passes (W.q + b, W.r + b; the build checks their bound too) and
 ; acc = (W.r + b) + 256 ((W.q + b) - b).
 ;
-; The squares tables (bytes 0, 1, 2 of n^2, n = -2048..2047, at index
-; MM_SQ_ZERO + n) fill the RAM under I/O and KERNAL, $D000-$FFFF; mm_init
+; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
+; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
+; index MM_SQ_ZERO + n (4 KB each), and mm_sq0 = byte 0, which repeats with
+; period 128 in n ((n + 128)^2 = n^2 + 256 n + 16384), so 384 bytes hold every
+; 256-byte window: mm_sq0[j] = j^2 mod 256, read at (index mod 128) + y. mm_init
 ; computes them at start. mm_sweep and mm_init need that RAM banked in
 ; (BANK_ALL_RAM, interrupts off; engine_step does it), and the NMI vector at
-; $FFFA (it overlaps entries n = 2042, 2043, never read) points at an RTI.
+; $FFFA then points at an RTI. Work arrays only the banked-in code touches
+; (E_r, the fallback's vectors) go to segment ENGBSS there too.
 
 .include "c64.inc"
 .include "macros.inc"
@@ -43,6 +47,8 @@
 MM_SQ_LEN       = 4096          ; entries per squares table (16 pages)
 MM_SQ_ZERO      = 2048          ; index of n = 0
 MM_SQ_PAGES     = MM_SQ_LEN / 256
+MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
+MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255
 MM_SLOT_SIZE    = 24            ; bytes per slot (mm_slots.s.j2)
 MM_SO_W         = 1             ; slot offsets of the patched operands
 MM_SO_T0        = 6
@@ -54,7 +60,6 @@ MM_E_BYTES      = 8             ; finish: the value, sign extended to 64 bits
 MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
 ; every slot read is n = x + w with |x| <= MM_TABLE_XMAX, w = -128..127
         .assert MM_TABLE_XMAX + 128 <= MM_SQ_ZERO, error, "matmul: squares table too short below"
-        .assert mm_sq2 + MM_SQ_ZERO + MM_TABLE_XMAX + 127 < NMI_VECTOR || mm_sq2 > NMI_VECTOR, error, "matmul: squares read under the NMI vector"
         .assert MM_SQ_ZERO + MM_TABLE_XMAX + 127 < MM_SQ_LEN, error, "matmul: squares table too short above"
         .assert MM_FALLBACK_X <= MM_TABLE_XMAX && MM_FALLBACK_X >= 128, error, "matmul: fallback range"
 
@@ -94,6 +99,8 @@ mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
 mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
+
+.segment "ENGBSS"               ; under I/O: only touched while banked in
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
 mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
@@ -114,14 +121,14 @@ mm_acc3:        .res MM_ACC_STRIDE
 
 .segment "SQUARES"
 ; under I/O and KERNAL (asm/soul.cfg), page aligned; computed by mm_init
-mm_sq0:         .res MM_SQ_LEN  ; byte 0 of (i - MM_SQ_ZERO)^2
-mm_sq1:         .res MM_SQ_LEN  ; byte 1
+mm_sq1:         .res MM_SQ_LEN  ; byte 1 of (i - MM_SQ_ZERO)^2
 mm_sq2:         .res MM_SQ_LEN  ; byte 2
-        .assert <mm_sq0 = 0 && mm_sq1 - mm_sq0 = MM_SQ_LEN && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
-; one table's page to the next by eor, which keeps C (the tables are 4 KB aligned)
-MM_PAGE_0TO1    = >mm_sq0 ^ >mm_sq1
+mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
+        .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
+        .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
+; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
-        .assert (mm_sq0 & $0fff) = 0 && (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
+        .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
 .segment "RODATA"
 ; the two slot tails (copied into the slots by mm_fast, never run here)
@@ -159,9 +166,53 @@ done:
 :       sta     mm_mode,x
         dex
         bpl     :-
-        ; n = 0..MM_SQ_ZERO - 1: n^2 at MM_SQ_ZERO + n (mm_sp) and MM_SQ_ZERO - n (mm_sq)
-        LDPTR   mm_sp, mm_sq0 + MM_SQ_ZERO
-        LDPTR   mm_sq, mm_sq0 + MM_SQ_ZERO
+        ; n = 0..MM_SQ_ZERO - 1: n^2 at MM_SQ_ZERO + n (mm_sp) and MM_SQ_ZERO - n
+        ; (mm_sq), bytes 1 and 2 (mm_sq1, mm_sq2)
+        LDPTR   mm_sp, mm_sq1 + MM_SQ_ZERO
+        LDPTR   mm_sq, mm_sq1 + MM_SQ_ZERO
+        jsr     squares
+        ; n = -MM_SQ_ZERO at index 0: the loop left (MM_SQ_ZERO)^2 in mm_a0..2
+        lda     mm_a1
+        sta     mm_sq1
+        lda     mm_a2
+        sta     mm_sq2
+        ; byte 0: mm_sq0[j] = j^2 mod 256, j = 0..MM_SQ0_LEN - 1
+        LDPTR   mm_sp, mm_sq0
+        lda     #0
+        sta     mm_a0
+        lda     #1
+        sta     mm_l0                   ; 2j + 1 (mod 256)
+        ldy     #0
+sq0:    lda     mm_a0
+        sta     (mm_sp),y
+        clc                             ; j^2 += 2j + 1; 2j + 1 += 2 (mod 256)
+        adc     mm_l0
+        sta     mm_a0
+        clc
+        lda     mm_l0
+        adc     #2
+        sta     mm_l0
+        inc     mm_sp
+        bne     :+
+        inc     mm_sp+1
+:       lda     mm_sp
+        cmp     #<(mm_sq0 + MM_SQ0_LEN)
+        bne     sq0
+        lda     mm_sp+1
+        cmp     #>(mm_sq0 + MM_SQ0_LEN)
+        bne     sq0
+        lda     #<engine_nmi
+        sta     NMI_VECTOR
+        lda     #>engine_nmi
+        sta     NMI_VECTOR+1
+        pla
+        sta     CPU_PORT
+        plp
+        rts
+
+; squares: n^2's bytes 1, 2 for n = 0..MM_SQ_ZERO - 1, up from mm_sp and down
+; from mm_sq (both in mm_sq1); leaves MM_SQ_ZERO^2 in mm_a0..2
+squares:
         lda     #0
         sta     mm_a0                   ; n^2
         sta     mm_a1
@@ -170,24 +221,23 @@ done:
         lda     #1
         sta     mm_l0
         ldy     #0
-square: lda     mm_a0
+square: lda     mm_a1
         sta     (mm_sp),y
         sta     (mm_sq),y
-        jsr     next_table
-        lda     mm_a1
-        sta     (mm_sp),y
-        sta     (mm_sq),y
-        jsr     next_table
+        lda     mm_sp+1                 ; -> mm_sq2
+        eor     #MM_PAGE_1TO2
+        sta     mm_sp+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
         lda     mm_a2
         sta     (mm_sp),y
         sta     (mm_sq),y
-        lda     mm_sp+1                 ; back to mm_sq0's page
-        sec
-        sbc     #2 * MM_SQ_PAGES
+        lda     mm_sp+1                 ; back to mm_sq1
+        eor     #MM_PAGE_1TO2
         sta     mm_sp+1
         lda     mm_sq+1
-        sec
-        sbc     #2 * MM_SQ_PAGES
+        eor     #MM_PAGE_1TO2
         sta     mm_sq+1
         clc                             ; n^2 += 2n + 1; 2n + 1 += 2
         lda     mm_a0
@@ -212,32 +262,8 @@ square: lda     mm_a0
         dec     mm_sq+1
 :       dec     mm_sq
         lda     mm_sp+1
-        cmp     #>(mm_sq0 + MM_SQ_LEN)
+        cmp     #>(mm_sq1 + MM_SQ_LEN)
         bne     square
-        ; n = -MM_SQ_ZERO at index 0: the loop left (MM_SQ_ZERO)^2 in mm_a0..2
-        lda     mm_a0
-        sta     mm_sq0
-        lda     mm_a1
-        sta     mm_sq1
-        lda     mm_a2
-        sta     mm_sq2
-        lda     #<engine_nmi
-        sta     NMI_VECTOR
-        lda     #>engine_nmi
-        sta     NMI_VECTOR+1
-        pla
-        sta     CPU_PORT
-        plp
-        rts
-next_table:                             ; both pointers one table on
-        lda     mm_sp+1
-        clc
-        adc     #MM_SQ_PAGES
-        sta     mm_sp+1
-        lda     mm_sq+1
-        clc
-        adc     #MM_SQ_PAGES
-        sta     mm_sq+1
         rts
 .endproc
 
@@ -363,7 +389,7 @@ row:
 wl:     ldy     $ffff,x                 ; w + 128
         sec
 e0r:    lda     $ffff,x
-        sbc     mm_sq0 + MM_SQ_ZERO - 128,y
+        sbc     mm_sq0,y                ; (y - 128)^2 = y^2 mod 256
 e0w:    sta     $ffff,x
 e1r:    lda     $ffff,x
         sbc     mm_sq1 + MM_SQ_ZERO - 128,y
@@ -679,23 +705,23 @@ top_hi: sbc     #$ff
         bcc     in_range
         rts                             ; C = 1: out of range
 in_range:
-        ; the table index x - 128 + MM_SQ_ZERO: low byte in the three operands
+        ; the table index x - 128 + MM_SQ_ZERO: mm_sq1/2 at it, mm_sq0 at it mod 128
         clc
         lda     mm_xl
         adc     #<(MM_SQ_ZERO - 128)
         sta     mm_sq
-        ldy     #MM_SO_T0
-        sta     (mm_sp),y
         ldy     #MM_SO_T1
         sta     (mm_sp),y
-        lda     mm_xh
-        adc     #>(mm_sq0 + MM_SQ_ZERO - 128)
-        sta     mm_sq+1
-        ldy     #MM_SO_T0 + 1
+        and     #MM_SQ0_PERIOD - 1
+        ldy     #MM_SO_T0
         sta     (mm_sp),y
-        clc                             ; (C = 1 for x < 0: the add wrapped)
-        adc     #MM_SQ_PAGES
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO - 128)
+        sta     mm_sq+1
         ldy     #MM_SO_T1 + 1
+        sta     (mm_sp),y
+        lda     #>mm_sq0
+        ldy     #MM_SO_T0 + 1
         sta     (mm_sp),y
         ldy     #MM_SO_W                ; the weight column
         lda     mm_wcol
@@ -724,14 +750,14 @@ in_range:
         iny
         .endrepeat
 sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
-        ldy     #128
+        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+        and     #MM_SQ0_PERIOD - 1
+        tay
         clc
-        lda     (mm_sq),y
+        lda     mm_sq0,y
         adc     mm_sx
         sta     mm_sx
-        lda     mm_sq+1
-        eor     #MM_PAGE_0TO1           ; -> mm_sq1 (C kept)
-        sta     mm_sq+1
+        ldy     #128                    ; bytes 1, 2 at the index + 128
         lda     (mm_sq),y
         adc     mm_sx+1
         sta     mm_sx+1
@@ -752,14 +778,15 @@ three:  lda     mm_mode,x
         .endif
         iny
         .endrepeat
-sum3:   ldy     #128                    ; sum x^2 += x^2, three bytes
+sum3:   ; sum x^2 += x^2, three bytes
+        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+        and     #MM_SQ0_PERIOD - 1
+        tay
         clc
-        lda     (mm_sq),y
+        lda     mm_sq0,y
         adc     mm_sx
         sta     mm_sx
-        lda     mm_sq+1
-        eor     #MM_PAGE_0TO1           ; -> mm_sq1 (C kept)
-        sta     mm_sq+1
+        ldy     #128                    ; bytes 1, 2 at the index + 128
         lda     (mm_sq),y
         adc     mm_sx+1
         sta     mm_sx+1

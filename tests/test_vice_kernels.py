@@ -66,7 +66,7 @@ def run(soul, tmp_path, cmds):
         r = vice.run_checked(eb.art.prg, labels=eb.art.labels, done="drv_done",
                              pokes=[("kt_cmds", stream)],
                              dumps=[("out", "drv_out", sum(n for _, n in chunk))],
-                             limit_cycles=400_000 * len(chunk) + 1_000_000)
+                             limit_cycles=400_000 * len(chunk) + 4_000_000)   # + engine_init
         data, out, pos = r.memory("out"), [], 0
         for _, n in chunk:
             out.append(data[pos:pos + n])
@@ -77,13 +77,16 @@ def run(soul, tmp_path, cmds):
         return [o for part in pool.map(session, chunks) for o in part]
 
 
+XT = gen_weights.MM_TABLE_XMAX
+
+
 def edge_inputs(rng, soul):
     xs = [np.full(ED, 32767), np.full(ED, -32768), np.zeros(ED, np.int64),
           np.where(np.arange(ED) % 2, 32767, -32768), rng.integers(-300, 300, ED),
           np.array([-1, 0, 1, 127, 128, -128, -129, 255, 256, -256, -255, 32767, -32768] * 3)[:ED],
           # two-byte slots (|x| <= 127) next to three-byte ones, and the squares
-          # tables' ends (|x| <= 1914 with the fast path)
-          np.array([127, -127, 128, -128, 1, -1, 1914, -1914, 126, -126, 1913, -1913, 0, 5, -5, 64] * 2)[:ED]]
+          # tables' ends (|x| <= MM_TABLE_XMAX with the fast path)
+          np.array([127, -127, 128, -128, 1, -1, XT, -XT, 126, -126, XT - 1, 1 - XT, 0, 5, -5, 64] * 2)[:ED]]
     xs += [rng.integers(-32768, 32768, ED) for _ in range(4)]
     # each matrix's fast-path limit (gen.weights.fast_xmax): at it, and one beyond (the fallback)
     for name, bias in (("l0.fc1_w", "l0.fc1_b"), ("out", None)):

@@ -17,14 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soulplayer.errors import SoulError
+from soulplayer.paths import ASM_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-ASM_DIR = REPO / "asm"
 LINKER_CFG = ASM_DIR / "soul.cfg"
+# The product's sources (in asm/): the engine, then the chat program around it.
+# Its model.inc/weights.inc come from soulplayer.gen.weights, the program's
+# program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc.
+ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
+ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s", "exp_table.s")     # take engine_defines
+PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 
 # what each memory area of asm/soul.cfg holds, for messages and the budget
-AREA_ROLES = {"MAIN": "the load image, below BASIC's $A000", "HIRAM": "RAM under BASIC ROM",
+AREA_ROLES = {"MAIN": "the load image, then work arrays and the KV cache",
               "UNDERIO": "RAM under I/O and KERNAL", "ZP": "zero page"}
+BASIC_RAM_TOP = 0xA000          # the chat program's load image ends below this
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
 
 
@@ -37,6 +43,26 @@ class Artifacts:
     labels: dict[str, int]
 
 
+def engine_defines(config) -> dict:
+    """The -D symbols ENGINE_B_SOURCES take."""
+    return {"EMBED_DIM": config.embed_dim, "HEAD_DIM": config.head_dim, "N_HEADS": config.n_heads,
+            "CONTEXT": config.context, "N_LAYERS": config.n_layers}
+
+
+def engine_sources(config, extra=()) -> list:
+    """Every engine source (with per-file defines) plus `extra`, stub first."""
+    from soulplayer.gen.weights import check_engine_limits
+    check_engine_limits(config)
+    d = engine_defines(config)
+    return ([ASM_DIR / "basic_stub.s"] + [ASM_DIR / s for s in ENGINE_SOURCES]
+            + [(ASM_DIR / s, d) for s in ENGINE_B_SOURCES] + list(extra))
+
+
+def program_sources(config) -> list:
+    """The chat program's sources: the engine and PROGRAM_SOURCES."""
+    return engine_sources(config, [ASM_DIR / s for s in PROGRAM_SOURCES])
+
+
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
@@ -47,7 +73,7 @@ def _tool(name: str) -> str:
 def _memory_areas(cfg: Path) -> dict[str, tuple[int, int]]:
     """MEMORY { NAME: start = $X, size = $Y ... } -> {NAME: (start, end)}."""
     areas = {}
-    text = cfg.read_text()
+    text = re.sub(r"#[^\n]*", "", cfg.read_text())
     block = re.search(r"MEMORY\s*\{(.*?)\}", text, re.S)
     for m in re.finditer(r"(\w+)\s*:\s*([^;]*);", block.group(1) if block else ""):
         attrs = dict(re.findall(r"(\w+)\s*=\s*([$%\w]+)", m.group(2)))
@@ -74,44 +100,64 @@ def overflow_message(ld65_output: str, cfg: Path = LINKER_CFG) -> str | None:
     return "the program does not fit the C64 memory map: " + "; ".join(parts)
 
 
-def _segment_areas(cfg: Path) -> dict[str, str]:
-    """SEGMENTS { NAME: load = AREA ... } -> {NAME: AREA}."""
-    block = re.search(r"SEGMENTS\s*\{(.*?)\}", cfg.read_text(), re.S)
-    return {m.group(1): m.group(2) for m in
-            re.finditer(r"(\w+)\s*:\s*load\s*=\s*(\w+)", block.group(1) if block else "")}
+def _segments(cfg: Path) -> dict[str, tuple[str, bool]]:
+    """SEGMENTS { NAME: load = AREA, type = T ... } -> {NAME: (AREA, T == bss)}."""
+    text = re.sub(r"#[^\n]*", "", cfg.read_text())
+    block = re.search(r"SEGMENTS\s*\{(.*?)\}", text, re.S)
+    out = {}
+    for m in re.finditer(r"(\w+)\s*:\s*([^;]*);", block.group(1) if block else ""):
+        attrs = dict(re.findall(r"(\w+)\s*=\s*([$%\w]+)", m.group(2)))
+        if "load" in attrs:
+            out[m.group(1)] = (attrs["load"], attrs.get("type") in ("bss", "zp"))
+    return out
 
 
 def memory_budget(map_path, cfg: Path = LINKER_CFG) -> dict:
     """Per memory area of the link (from ld65's map): {area: {"start", "end",
-    "used", "free", "segments": {name: size}, "last": last byte used}}."""
-    areas, seg_area = _memory_areas(Path(cfg)), _segment_areas(Path(cfg))
+    "used", "free", "segments": {name: size}, "image_end": last byte of the
+    load image (segments that are in the file) or None}}."""
+    areas, segs = _memory_areas(Path(cfg)), _segments(Path(cfg))
     text = Path(map_path).read_text()
     block = text.split("Segment list:", 1)[1].split("Exports list", 1)[0] if "Segment list:" in text else ""
-    out = {a: {"start": lo, "end": hi, "used": 0, "free": hi - lo + 1, "segments": {}, "last": None}
+    out = {a: {"start": lo, "end": hi, "used": 0, "free": hi - lo + 1, "segments": {}, "image_end": None}
            for a, (lo, hi) in areas.items() if a not in ("ZP", "LOADADDR")}
     for m in re.finditer(r"^(\w+)\s+([0-9A-F]{6})\s+([0-9A-F]{6})\s+([0-9A-F]{6})", block, re.M):
-        name, start, end, size = m.group(1), int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16)
-        a = out.get(seg_area.get(name, ""))
+        name, end, size = m.group(1), int(m.group(3), 16), int(m.group(4), 16)
+        area, bss = segs.get(name, ("", True))
+        a = out.get(area)
         if a is None or size == 0:
             continue
         a["segments"][name] = size
-        a["last"] = end if a["last"] is None else max(a["last"], end)
-    for a in out.values():
         # alignment gaps count as used: free is what is left after the last segment
-        a["used"] = 0 if a["last"] is None else a["last"] - a["start"] + 1
+        a["used"] = max(a["used"], end - a["start"] + 1)
+        if not bss:
+            a["image_end"] = end if a["image_end"] is None else max(a["image_end"], end)
+    for a in out.values():
         a["free"] = a["end"] - a["start"] + 1 - a["used"]
     return out
 
 
 def format_budget(budget: dict) -> str:
-    """One line: 'memory: MAIN $0801-$9F5D (38749 bytes, the load image ...), 162 free; ...'."""
+    """One line: 'memory: load image $0801-$9F5D (38749 bytes, 162 free below $A000); ...'."""
     parts = []
     for name, a in budget.items():
+        if a["image_end"] is not None:
+            n = a["image_end"] - a["start"] + 1
+            parts.append(f"load image ${a['start']:04X}-${a['image_end']:04X} ({n} bytes, "
+                         f"{BASIC_RAM_TOP - 1 - a['image_end']} free below ${BASIC_RAM_TOP:04X})")
         segs = ", ".join(f"{s} {n}" for s, n in a["segments"].items())
-        role = AREA_ROLES.get(name, name)
-        parts.append(f"{name} ${a['start']:04X}-${a['end']:04X} ({role}): {a['used']} used"
-                     + (f" [{segs}]" if segs else "") + f", {a['free']} free")
+        parts.append(f"{name} ${a['start']:04X}-${a['end']:04X} ({AREA_ROLES.get(name, name)}): "
+                     f"{a['used']} used [{segs}], {a['free']} free")
     return "memory: " + "; ".join(parts)
+
+
+def check_load_image(budget: dict) -> None:
+    """The chat program's load image must end below $A000 (BASIC's top of RAM):
+    one line naming the bytes over, else nothing."""
+    end = budget["MAIN"]["image_end"]
+    if end is not None and end >= BASIC_RAM_TOP:
+        raise SoulError(f"the program does not fit the C64 memory map: the load image ends at ${end:04X}, "
+                        f"{end - BASIC_RAM_TOP + 1} bytes over ${BASIC_RAM_TOP - 1:04X} (BASIC's top of RAM)")
 
 
 def _run(args, what: str, cwd=None) -> str:
@@ -168,10 +214,13 @@ def build_prg(sources, out_dir, name, include_dirs=(), defines=None, cfg=LINKER_
     """Assemble every source into out_dir and link them into out_dir/name.prg.
 
     A source is a path or (path, {symbol: value}) for defines of that file only.
+    spec.inc (soulplayer.spec's constants) is rendered into out_dir first.
     """
+    from soulplayer.gen.spec_inc import write_spec_inc
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    incs = [Path(d) for d in include_dirs] + [ASM_DIR]
+    write_spec_inc(out_dir / "spec.inc")
+    incs = [Path(d) for d in include_dirs] + [out_dir, ASM_DIR]
     objs = []
     for src in sources:
         own = {}
