@@ -185,10 +185,12 @@ loop:   lda     (relu_v),y
         sta     (relu_v),y
         dey
         sta     (relu_v),y
-        iny
-next:   dey
         dey
         bpl     loop                    ; Y < 128 throughout
+        rts
+next:   dey
+        dey
+        bpl     loop
 .else
         .assert 2 * FF_DIM + 1 <= 255, error, "relu: Y runs to 2 * FF_DIM + 1"
         ldy     #1                      ; Y = 2i + 1: the high byte
