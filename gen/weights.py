@@ -24,9 +24,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..errors import SoulError
 from ..fileio import atomic_write_text
+from ..paths import ASM_DIR
 from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
 
-ASM_DIR = Path(__file__).resolve().parent.parent / "asm"
 # asm/matmul.s accumulates in 32 bits: |b| + sum |w|*32768 must stay below 2^31
 ACC_LIMIT = 1 << 31
 
