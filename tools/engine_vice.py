@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soulplayer import spec
 from soulplayer.errors import SoulError
 from soulplayer.gen import weights as gen_weights
 
@@ -55,7 +56,7 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", REPO / "soulplayer" / "spec.py"]:
+    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", Path(spec.__file__)]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
