@@ -26,8 +26,8 @@
 ; 256-byte window: mm_sq0[j] = j^2 mod 256, read at (index mod 128) + y. mm_init
 ; computes them at start. mm_sweep and mm_init need that RAM banked in
 ; (BANK_ALL_RAM, interrupts off; engine_step does it), and the NMI vector at
-; $FFFA then points at an RTI. Work arrays only the banked-in code touches
-; (E_r, the fallback's vectors) go to segment ENGBSS there too.
+; $FFFA then points at an RTI. The E_r arrays go to segment ENGBSS there too
+; when they fit (gen/weights.py decides; only banked-in code touches them).
 
 .include "c64.inc"
 .include "macros.inc"
@@ -62,6 +62,10 @@ MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
         .assert MM_TABLE_XMAX + 128 <= MM_SQ_ZERO, error, "matmul: squares table too short below"
         .assert MM_SQ_ZERO + MM_TABLE_XMAX + 127 < MM_SQ_LEN, error, "matmul: squares table too short above"
         .assert MM_FALLBACK_X <= MM_TABLE_XMAX && MM_FALLBACK_X >= 128, error, "matmul: fallback range"
+; gen/weights.py puts the E_r arrays under I/O (segment ENGBSS) when they fit in
+; what the squares leave there, MM_ENGBSS_ROOM (model.inc)
+.import __UNDERIO_SIZE__
+        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
 
 .segment "ZEROPAGE"
 mm_x:           .res 2          ; in: input vector, cols int16 (lo, hi interleaved)
@@ -99,8 +103,6 @@ mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
 mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
-
-.segment "ENGBSS"               ; under I/O: only touched while banked in
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
 mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
