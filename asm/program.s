@@ -122,7 +122,7 @@ save:   lda ZP_FIRST,x
         sta saved_vic
         lda SHFLAG_LOCK
         sta saved_mode
-        jsr engine_init         ; the engine's tables (~1.6 s)
+        jsr engine_init         ; the engine's tables (~1.5 s)
         lda #0                  ; every RUN starts greedy, seed 1
         jsr set_temperature
         lda #1
