@@ -95,7 +95,7 @@ logits_hi:      .res VOCAB_SIZE
 ; engine_init: compute the engine's tables at start: attention's quarter
 ; squares (divide.s), matmul.s's squares and every matrix's row constants E_r
 ; (mm_desc_list of weights.inc). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
-; CPU port and I flag are kept) ; cycles: ~330 k + ~30 per weight
+; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
 .proc engine_init
         jsr     attention_init
         jsr     mm_init

@@ -155,7 +155,7 @@ done:
 ; every slot's tail mode to what is assembled (three-byte). Once at start.
 ; in: - ; out: mm_sq0..2, NMI_VECTOR, mm_mode ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
-; cycles: ~330 k
+; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
         php
         sei
@@ -434,7 +434,7 @@ next:   tya
 ; in: X = rows; e0..e2 -> E_r's bytes - 1, nx0..nx2 = -sum x^2, enter -> the
 ;     first used slot, the slots patched
 ; out: mm_acc0..3 = W.x + b (32 bits); C = 0 ; clobbers: A, X (0), Y, mm_a0..2
-; cycles: per row ~75 + the slots
+; cycles: per row ~60 + the slots
 .proc mm_rowloop
 row:    clc
 e0:     lda     $ffff,x
@@ -493,8 +493,10 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
 ;     BANK_ALL_RAM with interrupts off
 ; out: mm_acc0..3 [0..rows-1] (read as mm_accN-1,x for x = rows..1 inside)
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' operands
-; cycles: fast path ~200 per column + rows * (~75 + ~38.5 per column with
-;     |x| > 127, ~30.5 per column with |x| <= 127); the fallback about twice
+; cycles: fast path ~280 per column (+ ~70 when its slot switches tails) +
+;     rows * (~60 + ~36 per column with |x| > 127, ~29 per column with
+;     |x| <= 127), measured mean 43 per multiply-add (make bench, default
+;     soul); the fallback about twice
 .proc mm_sweep
         sta     mm_dp
         stx     mm_dp+1
