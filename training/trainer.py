@@ -105,6 +105,17 @@ def lr_factor(step, total_steps, warmup_steps, min_frac):
     return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def length_batches(order, lengths, size, gen, pool=8):
+    """Batches of `size` from a shuffled `order`, each pool of `pool` batches sorted by length (so a
+    batch is trimmed to little padding), in a shuffled batch order."""
+    batches = []
+    for i in range(0, len(order), size * pool):
+        chunk = order[i:i + size * pool]
+        chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+        batches += [chunk[j:j + size] for j in range(0, len(chunk), size)]
+    return [batches[k] for k in torch.randperm(len(batches), generator=gen).tolist()]
+
+
 def duration(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m} min {s} s" if m else f"{s} s"
@@ -245,8 +256,7 @@ class Trainer:
         inputs, targets, mask, lengths = self.epoch_tensors()
         order = torch.randperm(n, generator=self.gen)
         total = 0.0
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
+        for idx in length_batches(order, lengths, self.batch_size, self.gen):
             T = int(lengths[idx].max())          # causal: the padding after the longest changes nothing
             logits = self.model(inputs[idx, :T], quant=True)
             loss = loss_fn(logits, targets[idx, :T], mask[idx, :T], self.tc.label_smoothing)
