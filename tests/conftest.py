@@ -1,11 +1,20 @@
 """Shared test fixtures: the golden data lives in ../shared/golden/ (never copied here)."""
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT.parent / "shared" / "golden"
+SOUL_CLI = Path(sys.executable).parent / "soul"
+
+
+def run_soul(*args, stdin="", env=None):
+    """The `soul` command as a user runs it (stdin not a terminal)."""
+    return subprocess.run([str(SOUL_CLI), *map(str, args)], input=stdin, capture_output=True, text=True,
+                          env=env)
 
 
 def golden_path(*parts) -> Path:
@@ -35,3 +44,17 @@ def synthetic_cases():
     """[(soul path, [{ids, logits}])] for both synthetic souls."""
     data = json.loads(golden_path("synthetic", "cases.json").read_text())
     return [(golden_path("synthetic", s["soul"]), s["cases"]) for s in data]
+
+
+def random_soul(config, seed: int, big: bool = False):
+    """A random soul of any dims: int8 weights and int16 biases over their whole
+    range with small shifts when big (saturation everywhere), else moderate."""
+    import numpy as np
+    from soulplayer.soulfile import KIND_INT16, Soul, Tensor, record_layout
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, kind, rows, cols in record_layout(config):
+        lim = (32767 if big else 3000) if kind == KIND_INT16 else (127 if big else 40)
+        shift = int(rng.integers(1, 4)) if big else int(rng.integers(5, 8))
+        tensors[name] = Tensor(rng.integers(-lim, lim + 1, (rows, cols)).astype(np.int64), shift, kind)
+    return Soul(config, tensors)

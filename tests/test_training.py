@@ -218,6 +218,9 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
     again = decode_report(soul, examples)
     assert again["exact"] == reported["exact"] and again["ends_on_stop"] == reported["ends_on_stop"]
     assert reported["exact"] == 1.0 and reported["ends_on_stop"] == 1.0
+    from soulplayer.replies import load_reply_mode       # replies.txt beside the soul: corpus mode
+    assert load_reply_mode(out / "soul.bin", tok).trie.sequences() == sorted(map(list, {tuple(e.reply)
+                                                                                        for e in examples}))
 
 
 def test_resume_after_interrupt_gives_the_same_soul(tmp_path):
@@ -428,7 +431,8 @@ def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(
     tok = Tokenizer.load(MODELS / "tokenizer.json")
     shipped = budget_from_labels(build_program(MODELS / "soul.bin", MODELS / "tokenizer.json",
                                                tmp_path / "b").labels)
-    stand_in = check_c64_budget(ModelConfig(), tok)
+    from soulplayer.replies import read_replies
+    stand_in = check_c64_budget(ModelConfig(), tok, read_replies(MODELS / "replies.txt"))
     assert stand_in.used + stand_in.free == shipped.used + shipped.free
     assert stand_in.used >= shipped.used            # the stand-in never promises more room than there is
     with pytest.raises(SoulError, match=r"layers 4: the program does not fit the C64 memory map: segment \w+ is "

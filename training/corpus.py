@@ -12,6 +12,7 @@ from pathlib import Path
 
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
+from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
 from soulplayer.tokenizer import BASE_CHARS
 
 SEP_TEXT = "<SEP>"
@@ -23,7 +24,6 @@ TYPOGRAPHY = str.maketrans({
     "\u2026": "...", "\u00a0": " ", "\t": " ",
 })
 DROPPED_WARNING = 0.25      # warn loudly when more than this share of the exchange lines is dropped
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "default.txt"
 
 
 @dataclass

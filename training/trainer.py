@@ -9,7 +9,8 @@ Run directory layout:
                                 so it never stands in a folder without checkpoints/last.pt
     DIR/soul.bin                the best soul so far: written whenever the best int8 score
                                 improves and on Ctrl-C (so a run can be chatted with at any time)
-    DIR/weights.inc, training.png, score.json   at the end
+    DIR/replies.txt, weights.inc, training.png, score.json   at the end (replies.txt: the
+                                kept replies, for the corpus reply mode, soulplayer.replies)
 
 Nothing is written before the folder is checked: a last.pt from another corpus or other
 settings is refused, and so is a folder holding soul.bin or tokenizer.json without
@@ -32,6 +33,7 @@ import torch
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_bytes, atomic_write_text
+from soulplayer.replies import REPLIES_NAME, write_replies
 from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 
 from . import score as scoring
@@ -270,7 +272,7 @@ class Trainer:
 
     def evaluate(self):
         """Score the int8 soul; -> (soul, score, held-out score or None, best changed)."""
-        soul = to_soul(self.model)
+        soul = to_soul(self.model, self.tok)
         s = scoring.int8_score(soul, self.examples)
         entry = {"epoch": self.epoch, "loss": self.losses[-1] if self.losses else None,
                  "exact": s.exact, "token_acc": s.token_acc}
@@ -394,7 +396,7 @@ class Trainer:
         if self.best is None:
             model = QATModel(self.config, self.tc.tie_embeddings)
             model.load_state_dict(snapshot["model"])
-            atomic_write_bytes(self.out / "soul.bin", soul_bytes(to_soul(model)))
+            atomic_write_bytes(self.out / "soul.bin", soul_bytes(to_soul(model, self.tok)))
             which = f"epoch {snapshot['epoch']}, not yet scored"
         else:
             self.save_best_soul()
@@ -408,6 +410,7 @@ class Trainer:
         soul = parse_soul(self.best["soul"], "best checkpoint")
         save_soul(soul, self.out / "soul.bin")
         self.tok.save(self.out / "tokenizer.json")
+        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])  # corpus mode
         # float agreement uses the model of the best checkpoint
         model = QATModel(self.config, self.tc.tie_embeddings)
         model.load_state_dict(torch.load(self.ckpt_dir / "best.pt", weights_only=False)["model"])
@@ -433,7 +436,7 @@ class Trainer:
                  f"{report['float_agreement'] * 100:.1f}%")
         if held is not None:
             self.log(f"held-out ({self.holdout[0]}): {held.summary()}")
-        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, training.png, score.json "
+        self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, {REPLIES_NAME}, training.png, score.json "
                  f"({duration(time.time() - self.started)} this session)")
         self.log(self.next_steps())
         return report
