@@ -191,19 +191,22 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
     assert tr.run()
     out = tmp_path / "run"
     # held-out figures at every evaluation, and `soul eval` on the written soul gives the final ones
-    assert all({"held_exact", "held_well_formed", "held_broken"} <= set(h) for h in tr.history)
+    assert all({"held_exact", "held_well_formed", "held_broken", "held_corpus_exact"} <= set(h)
+               for h in tr.history)
     (tmp_path / "held.txt").write_text(TINY_HELDOUT)
     (tmp_path / "tiny.txt").write_text(TINY_CORPUS)
-    res = CliRunner().invoke(eval_soul, ["--soul", str(out / "soul.bin"), "--corpus", str(tmp_path / "tiny.txt"),
-                                         "--show", str(tmp_path / "held.txt")])
-    assert res.exit_code == 0, res.output
-    h = tr.report["holdout"]
-    assert h["n"] == 4 and h["broken"] == 1 - h["well_formed"] and h["exact"] <= h["well_formed"]
-    assert (f"exact {h['exact'] * 100:.1f}% ({round(h['exact'] * 4)}/4), well-formed "
-            f"{h['well_formed'] * 100:.1f}%, broken {h['broken'] * 100:.1f}%") in res.output
-    shown = res.output.splitlines()[:4]
-    assert [line[0] for line in shown].count("=") == round(h["exact"] * 4)
-    assert shown[0].startswith(("= hi! -> hello!", "~ hi! -> ", "x hi! -> "))
+    for mode in ("free", "corpus"):
+        res = CliRunner().invoke(eval_soul, ["--soul", str(out / "soul.bin"), "--mode", mode, "--show",
+                                             str(tmp_path / "held.txt")])
+        assert res.exit_code == 0, res.output
+        h = tr.report["holdout"][mode]
+        assert h["n"] == 4 and h["broken"] == 1 - h["well_formed"] and h["exact"] <= h["well_formed"]
+        assert (f"{mode} mode: exact {h['exact'] * 100:.1f}% ({round(h['exact'] * 4)}/4), well-formed "
+                f"{h['well_formed'] * 100:.1f}%, broken {h['broken'] * 100:.1f}%") in res.output
+        shown = res.output.splitlines()[:4]
+        assert [line[0] for line in shown].count("=") == round(h["exact"] * 4)
+        assert shown[0].startswith(("= hi! -> hello!", "~ hi! -> ", "x hi! -> "))
+    assert tr.report["holdout"]["corpus"]["broken"] == 0.0     # the trie only says corpus replies
     soul, tok = load_pair(out / "soul.bin", out / "tokenizer.json")  # as chat/disk load them
     assert soul.config == TINY and tok.vocab_size <= TINY.vocab_size
     assert (out / "training.png").read_bytes().startswith(b"\x89PNG")

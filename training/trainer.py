@@ -33,7 +33,7 @@ import torch
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_bytes, atomic_write_text
-from soulplayer.replies import REPLIES_NAME, write_replies
+from soulplayer.replies import REPLIES_NAME, ReplyTrie, write_replies
 from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 
 from . import score as scoring
@@ -109,7 +109,10 @@ def lr_factor(step, total_steps, warmup_steps, min_frac):
 
 def length_batches(order, lengths, size, gen, pool=8):
     """Batches of `size` from a shuffled `order`, each pool of `pool` batches sorted by length (so a
-    batch is trimmed to little padding), in a shuffled batch order."""
+    batch is trimmed to little padding), in a shuffled batch order. A corpus of one pool or less
+    keeps plain shuffled batches (sorting would give the same batches every epoch)."""
+    if len(order) <= size * pool:
+        return [order[i:i + size] for i in range(0, len(order), size)]
     batches = []
     for i in range(0, len(order), size * pool):
         chunk = order[i:i + size * pool]
@@ -134,6 +137,7 @@ class Trainer:
         self.holdout = holdout
         self.tok, self.examples = prepare(corpus, config)
         self.replies = sorted({e.exchange.reply for e in self.examples})
+        self.trie = ReplyTrie.from_texts(self.replies, self.tok) if holdout is not None else None
         self.inputs, self.targets, self.mask = batch_tensors(self.examples, config.context)
         self.lengths = sequence_lengths(self.examples)
         self.augmenter = Augmenter(self.examples, self.tok, config, tc.augment, tc.random_words, tc.noise)
@@ -278,8 +282,9 @@ class Trainer:
                  "exact": s.exact, "token_acc": s.token_acc}
         held = None
         if self.holdout is not None:
-            held = score_prompts(soul, self.tok, self.holdout[1], self.replies)
-            entry.update(held_exact=held.exact, held_well_formed=held.well_formed, held_broken=held.broken)
+            held = self.score_holdout(soul)
+            entry.update(held_exact=held[0].exact, held_well_formed=held[0].well_formed,
+                         held_broken=held[0].broken, held_corpus_exact=held[1].exact)
         self.history.append(entry)
         changed = False
         if self.best is None or s.key() > tuple(self.best["score"]):
@@ -288,6 +293,11 @@ class Trainer:
             self.best = {"epoch": self.epoch, "score": list(s.key()), "soul": soul_bytes(soul)}
             changed = True
         return soul, s, held, changed
+
+    def score_holdout(self, soul):
+        """The held-out prompts in both reply modes: (free, corpus) HeldOutScores."""
+        return (score_prompts(soul, self.tok, self.holdout[1], self.replies),
+                score_prompts(soul, self.tok, self.holdout[1], self.replies, self.trie))
 
     def out_of_patience(self) -> bool:
         return self.tc.patience > 0 and self.epoch - self.improved >= self.tc.patience
@@ -305,8 +315,9 @@ class Trainer:
         line = (f"  epoch {self.epoch}: loss {loss:.4f}  int8 exact {s.exact * 100:.1f}% "
                 f"({s.exact_count}/{s.n})  next-token {s.token_acc * 100:.1f}%")
         if held is not None:
-            line += (f"  held-out exact {held.exact * 100:.1f}% well-formed {held.well_formed * 100:.1f}% "
-                     f"broken {held.broken * 100:.1f}%")
+            free, corpus = held
+            line += (f"  held-out: free exact {free.exact * 100:.1f}% broken {free.broken * 100:.1f}%, "
+                     f"corpus exact {corpus.exact * 100:.1f}%")
         return line
 
     def make_bar(self):
@@ -424,8 +435,8 @@ class Trainer:
         report["context"] = self.config.context
         held = None
         if self.holdout is not None:
-            held = score_prompts(soul, self.tok, self.holdout[1], self.replies)
-            report["holdout"] = {"file": self.holdout[0], **held.figures()}
+            held = self.score_holdout(soul)
+            report["holdout"] = {"file": self.holdout[0], "free": held[0].figures(), "corpus": held[1].figures()}
         atomic_write_text(self.out / "score.json", json.dumps(report, indent=1) + "\n")
         write_training_png(self.out / "training.png", self.losses, self.history)
         self.write_inc(soul)
@@ -435,7 +446,8 @@ class Trainer:
                  f"next-token {report['token_acc'] * 100:.1f}%, float/int8 agreement "
                  f"{report['float_agreement'] * 100:.1f}%")
         if held is not None:
-            self.log(f"held-out ({self.holdout[0]}): {held.summary()}")
+            self.log(f"held-out ({self.holdout[0]}), free mode: {held[0].summary()}")
+            self.log(f"held-out ({self.holdout[0]}), corpus mode: {held[1].summary()}")
         self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, {REPLIES_NAME}, training.png, score.json "
                  f"({duration(time.time() - self.started)} this session)")
         self.log(self.next_steps())
