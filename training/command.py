@@ -30,15 +30,14 @@ def model_config(context, embed, ff, layers) -> ModelConfig:
 
 def check_corpus(corpus, config):
     """`--check`: per line the tokens it needs against the context, and what to shorten."""
-    from .corpus import check_report
-    from .trainer import learn_tokenizer
+    from .bpe import learn_tokenizer
+    from .corpus import check_lengths, check_report
     tok = learn_tokenizer(corpus, config)
     click.echo(f"{corpus.name}: context {config.context} (a prompt holds {config.max_input_tokens} tokens "
                f"and {config.max_input_chars} characters), tokenizer of {tok.vocab_size} tokens learned "
                f"as training learns it")
     for line in check_report(corpus, tok, config):
         click.echo(f"  {line}")
-    from .corpus import check_lengths
     check_lengths(corpus, tok, config)
     click.echo(corpus.summary())
     warn_dropped(corpus)

@@ -38,7 +38,7 @@ from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 
 from . import score as scoring
 from .augment import Augmenter
-from .bpe import train_tokenizer
+from .bpe import learn_tokenizer
 from .corpus import check_lengths, require_usable
 from .data import batch_tensors, make_examples, sequence_lengths
 from .export import to_soul
@@ -77,12 +77,6 @@ def prepare(corpus, config: ModelConfig, vocab_size=None):
     examples = make_examples(corpus, tok, config)
     require_usable(corpus)
     return tok, examples
-
-
-def learn_tokenizer(corpus, config: ModelConfig, vocab_size=None):
-    """The BPE tokenizer training learns from a parsed corpus (before the length check)."""
-    texts = [t for ex in corpus.exchanges for t in (ex.input, ex.reply)]
-    return train_tokenizer(texts, vocab_size or config.vocab_size)
 
 
 def corpus_digest(examples) -> str:
