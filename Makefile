@@ -5,7 +5,7 @@
 #                MODE=free|corpus: the reply mode the C64 starts in, REPLIES=... its replies)
 #   make test    the whole test suite (Python reference, training, VICE)
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
-#   make train   train a soul from the built-in corpus into runs/default
+#   make train   train a soul from the built-in corpus into runs/default (held-out scores too)
 #   make run     start VICE on the disk last built (building it first when there is
 #                none, or when SOUL/TOKENIZER/NAME are given)
 #
@@ -63,7 +63,7 @@ bench-ref: venv
 	$(SOUL_CLI) bench-ref --soul $(SOUL)
 
 train: venv-full
-	$(SOUL_CLI) train --output runs/default
+	$(SOUL_CLI) train --output runs/default --holdout corpus/heldout.txt
 
 # Debian's VICE ships no Commodore ROMs: use open-roms (C64_ROMS= empty uses
 # VICE's own, C64_ROMS=dir a folder with kernal, basic and chargen files).

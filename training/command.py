@@ -30,15 +30,14 @@ def model_config(context, embed, ff, layers) -> ModelConfig:
 
 def check_corpus(corpus, config):
     """`--check`: per line the tokens it needs against the context, and what to shorten."""
-    from .corpus import check_report
-    from .trainer import learn_tokenizer
+    from .bpe import learn_tokenizer
+    from .corpus import check_lengths, check_report
     tok = learn_tokenizer(corpus, config)
     click.echo(f"{corpus.name}: context {config.context} (a prompt holds {config.max_input_tokens} tokens "
                f"and {config.max_input_chars} characters), tokenizer of {tok.vocab_size} tokens learned "
                f"as training learns it")
     for line in check_report(corpus, tok, config):
         click.echo(f"  {line}")
-    from .corpus import check_lengths
     check_lengths(corpus, tok, config)
     click.echo(corpus.summary())
     warn_dropped(corpus)
@@ -152,22 +151,33 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
               help="soul.bin to score (default: the shipped soul)")
 @click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=None,
               help="its tokenizer.json (default: tokenizer.json beside the soul)")
+@click.option("--mode", type=click.Choice(["free", "corpus"]), default=None,
+              help="reply mode, as in soul chat (default: corpus when the soul has its replies.txt)")
+@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+              help="the soul's replies (default: replies.txt beside the soul)")
 @click.option("--corpus", "corpus_path", type=click.Path(dir_okay=False), default=None,
-              help="the soul's training corpus: its replies are the well-formed ones (default: the built-in)")
+              help="judge well-formed replies by this corpus's replies (default: the soul's replies, "
+                   "else the built-in corpus)")
 @click.option("--show", is_flag=True, help="One line per prompt: mark, input, reply (and the expected one).")
-def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show):
+def eval_soul(prompts_file, soul_path, tokenizer_path, mode, replies_path, corpus_path, show):
     """Score a soul on PROMPTS_FILE (`<SEP>typed input<SEP>expected reply<SEP>` lines) with the integer
     reference, greedy: exact (the expected reply), well-formed (some reply of the corpus), broken (none)."""
     from soulplayer.paths import DEFAULT_SOUL, load_pair
+    from soulplayer.replies import load_reply_mode
 
     from .corpus import read_corpus
     from .heldout import read_prompts, score_prompts, unknown_expected
     soul_path = Path(soul_path) if soul_path else DEFAULT_SOUL
     soul, tok = load_pair(soul_path, tokenizer_path)
-    parsed = read_corpus(corpus_path, soul.config)
-    replies = {ex.reply for ex in parsed.exchanges}
+    choice = load_reply_mode(soul_path, tok, mode, replies_path)
+    if corpus_path is None and choice.trie is not None:
+        from soulplayer.replies import read_replies
+        replies, judge = set(read_replies(choice.path)), str(choice.path)
+    else:
+        parsed = read_corpus(corpus_path, soul.config)
+        replies, judge = {ex.reply for ex in parsed.exchanges}, parsed.name
     prompts = read_prompts(prompts_file)
-    score = score_prompts(soul, tok, prompts, replies)
+    score = score_prompts(soul, tok, prompts, replies, choice.trie if choice.mode == "corpus" else None)
     if show:
         for a in score.answers:
             mark = "=" if a.exact else ("~" if a.well_formed else "x")
@@ -175,7 +185,7 @@ def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show):
             click.echo(f"{mark} {a.prompt.input} -> {a.reply}{extra}")
     odd = unknown_expected(prompts, replies)
     if odd:
-        click.echo(f"note: {len(odd)} expected replies are no reply of {parsed.name} (never exact), "
+        click.echo(f"note: {len(odd)} expected replies are no reply of {judge} (never exact), "
                    f"first on line {odd[0].line}", err=True)
-    click.echo(f"{prompts_file}: {score.n} prompts, {soul_path}: {score.summary()} "
-               f"(well-formed: a reply of {parsed.name})")
+    click.echo(f"{prompts_file}: {score.n} prompts, {soul_path}, {choice.mode} mode: {score.summary()} "
+               f"(well-formed: a reply of {judge})")
