@@ -30,6 +30,7 @@ SCREEN_COLOR    = COLOR_BLACK
 FLASH_COLOR     = COLOR_DARK_GREY
 FLASH_JIFFIES   = 8             ; border toggles every 8/60 s while thinking
 ID_Q            = 4 + 17        ; base id of 'q'
+ID_SPACE        = 4             ; base id of ' '
 BLIP_AD         = $09           ; attack 2 ms, decay 750 ms
 BLIP_SR         = $00
 BLIP_PITCH      = $20           ; + (id & 31): frequency high byte
@@ -78,8 +79,8 @@ title_text:
 .else
         .byte "F1 sets temperature and seed.", PET_RETURN, 0
 .endif
-you_text:
-        .byte PET_RETURN, PET_LIGHT_GREEN, "YOU> ", PET_WHITE, 0
+you_text:                       ; after new_line
+        .byte PET_LIGHT_GREEN, "YOU> ", PET_WHITE, 0
 soul_text:
         .byte PET_RETURN, PET_YELLOW, SOUL_NAME, "> ", PET_CYAN, 0
 temp_text:
@@ -136,21 +137,21 @@ save:   lda ZP_FIRST,x
         lda #<title_text
         ldx #>title_text
         jsr print_string
-        jsr print_mode
-chat:   lda #<you_text
+        jsr print_mode          ; "Replies: ...", then a blank line
+        lda #PET_RETURN
+        jsr CHROUT
+chat:   jsr new_line
+        lda #<you_text
         ldx #>you_text
         jsr print_string
         jsr read_line
         cmp #PET_F1
         beq settings
-        ldx line_len
+        lda line_len
         beq chat                ; empty line: a new prompt
-        dex
-        bne talk
-        lda line_ids
-        cmp #ID_Q
-        beq quit                ; q alone quits
-talk:   jsr reply
+        jsr is_quit
+        bcs quit                ; q alone (spaces around it allowed) quits
+        jsr reply
         jmp chat
 settings:
         jsr ask_settings
@@ -248,6 +249,42 @@ done:   lda #0
         jmp border_normal
 .endproc
 soul_token = reply::chosen
+
+; is_quit: is the line `q` with only spaces around it (soulplayer.chat_cli.is_quit)?
+; in: line_ids[0..line_len) ; out: C set = quit ; clobbers: A, X, Y
+.proc is_quit
+        ldx #0
+        ldy #0                  ; q's seen
+next:   cpx line_len
+        beq done
+        lda line_ids,x
+        inx
+        cmp #ID_SPACE
+        beq next
+        cmp #ID_Q
+        bne no
+        iny
+        cpy #2
+        bcc next                ; C clear: the first q
+no:     clc
+        rts
+done:   cpy #1                  ; C set: exactly one q
+        rts
+.endproc
+
+; new_line: move the cursor to the start of the next screen row, unless it is
+; at the start of a row already (a reply that filled its last row exactly
+; left it there: a RETURN would leave that row blank).
+; in: - ; out: - ; clobbers: A
+.proc new_line
+        lda PNTR
+        beq done                ; column 0
+        cmp #SCREEN_COLS
+        beq done                ; column 0 of a logical line's second row
+        lda #PET_RETURN
+        jmp CHROUT
+done:   rts
+.endproc
 
 ; feed: run one token through the engine (appends to its KV cache).
 ; in: A = token id ; out: seq_len + 1 ; clobbers: A, X, Y

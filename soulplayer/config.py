@@ -8,6 +8,9 @@ SPECIALS = ("<PAD>", "<SEP>", "<UNK>", "<END>")
 # max_input_tokens = context - 2 - REPLY_ROOM (12 for a context of 20).
 SCREEN_LINE_CHARS = 34
 REPLY_ROOM = 6
+# The context `soul train` gives new souls: the longest the C64 program's memory map and
+# engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
+TRAIN_DEFAULT_CONTEXT = 28
 
 
 @dataclass(frozen=True)

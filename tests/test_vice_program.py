@@ -21,11 +21,13 @@ from soulplayer.chat import choose_next, fit_input, reply_text
 from soulplayer.config import SEP, ModelConfig
 from soulplayer.gen.replies_inc import render_replies_inc
 from soulplayer.gen.tokenizer_inc import render_program_inc
-from soulplayer.replies import CORPUS, FREE, ReplyTrie, read_replies, replies_beside
+from soulplayer.replies import CORPUS, ReplyTrie, read_replies, replies_beside
 from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import BASE_CHARS, Tokenizer
 from soulplayer.tools import build, vice
+from soulplayer.tools.vice_chat import SCREEN, SCREEN_END, last_exchange, screen_text
+from conftest import run_soul
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("you", "you're", "i'm", "happy", "feel", "here.", "wonderful!", "the", "love", "good",
@@ -350,45 +352,7 @@ def test_sampler_class_follows_the_rule():
 
 # ------------------------------------------------------------ whole program
 
-SCREEN, SCREEN_END = 0x0400, 0x07E7
-COLS, ROWS = 40, 25
 SYS_PROBE = 828     # `sys 828` typed after q: BASIC is back and runs commands
-
-
-def screen_text(screen: bytes) -> list:
-    """Screen codes (lower/upper case charset) -> 25 strings of 40 characters."""
-    chars = []
-    for code in screen:
-        c = code & 0x7F                      # reversed (the cursor) reads as plain
-        if c == 0:
-            chars.append("@")
-        elif 1 <= c <= 26:
-            chars.append(chr(ord("a") + c - 1))
-        elif 0x41 <= c <= 0x5A:
-            chars.append(chr(c))
-        elif 0x20 <= c <= 0x3F:
-            chars.append(chr(c))
-        else:
-            chars.append("~")
-    text = "".join(chars)
-    return [text[r * COLS:(r + 1) * COLS] for r in range(ROWS)]
-
-
-def last_exchange(rows, name):
-    """(prompt, reply) of the last finished exchange on the screen: the text
-    after the second-to-last 'YOU> ' up to the last 'YOU> '."""
-    starts = [i for i, r in enumerate(rows) if r.startswith("YOU> ")]
-    assert len(starts) >= 2, "\n".join(rows)
-    block = rows[starts[-2]:starts[-1]]
-    prompt_rows, reply_rows, in_reply = [], [], False
-    for r in block:
-        if r.startswith(f"{name}> "):
-            in_reply = True
-            r = r[len(name) + 2:]
-        elif not in_reply:
-            r = r[5:] if not prompt_rows else r
-        (reply_rows if in_reply else prompt_rows).append(r)
-    return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
 
 
 def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycles=2_000_000_000,
@@ -533,13 +497,15 @@ def test_keyboard_fuzz_then_a_right_reply(program, soul_pair):
 
 
 def test_q_alone_quits_to_basic(program, soul_pair):
+    """q with spaces around it quits (as in soul chat); two q's are a prompt."""
     soul, tok = soul_pair
-    screens, _ = run_chat(program.prg, program.labels, "q is not quit\nq\nsys828\n", 2,
+    screens, _ = run_chat(program.prg, program.labels, "q is not quit\n q q\n  q \nsys828\n", 3,
                           quit_to_basic=True)
-    assert len(screens) == 3, "BASIC did not run `sys 828` after q"
-    shown, reply = last_exchange(screen_text(screens[1]), "SOUL")
-    assert shown == "q is not quit" and reply == reply_text(soul, tok, "q is not quit").rstrip()
-    basic = screen_text(screens[2])
+    assert len(screens) == 4, "BASIC did not run `sys 828` after q"
+    for text, screen in zip(("q is not quit", " q q"), screens[1:3]):
+        shown, reply = last_exchange(screen_text(screen), "SOUL")
+        assert shown == text and reply == reply_text(soul, tok, text).rstrip()
+    basic = screen_text(screens[3])
     assert any(r.rstrip() == "ready." for r in basic), "\n".join(basic)
     assert not any("YOU>" in r for r in basic)       # the chat screen is cleared
 
@@ -606,3 +572,29 @@ def test_five_digit_seed_matches_python(program, soul_pair):
     screens, _ = run_chat(program.prg, program.labels, keys, len(texts) + 2)
     sampler = Sampler(1.5, 70000)
     _check_exchanges(screens[1:], texts, soul, tok, lambda: sampler.choose)
+
+
+def test_headless_chat_prints_what_soul_chat_prints(original_soul_path, original_tokenizer_path):
+    """`soul chat --engine vice` types the lines into the C64 program in VICE and
+    reads each reply off the screen. With this name, `NAME> ` and the reply to
+    hello end exactly in column 40: vice_chat checks that the next prompt
+    follows on the next row (no blank line)."""
+    name, hello = "SOUL OF THE 64", "hello! you're wonderful!"
+    assert len(name) + 2 + len(hello) == 40
+    stdin = "hello\n\nHow are you?\ntell me something nice\n  q  \nnever read\n"
+    args = ["chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path, "--name", name]
+    ref, c64 = run_soul(*args, stdin=stdin), run_soul(*args, "--engine", "vice", stdin=stdin)
+    assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
+    assert c64.stdout == ref.stdout and c64.stderr == ref.stderr
+    assert ref.stdout.splitlines()[0] == hello and len(ref.stdout.splitlines()) == 4
+
+
+def test_headless_chat_in_both_reply_modes():
+    """`soul chat --engine vice` with the default soul, whose disk carries its
+    replies: corpus mode sampled (F1 then also asks for the mode, kept) and free
+    mode (built as the disk's default) print what the reference prints."""
+    stdin = "how r u\ntell me a joke\n"
+    for extra in (["--temperature", "0.7", "--seed", "5"], ["--mode", "free"]):
+        ref, c64 = run_soul("chat", *extra, stdin=stdin), run_soul("chat", *extra, "--engine", "vice", stdin=stdin)
+        assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
+        assert c64.stdout == ref.stdout and len(ref.stdout.splitlines()) == 2
