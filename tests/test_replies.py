@@ -68,7 +68,8 @@ def test_trie_holds_exactly_the_replies(default_soul):
     want = sorted(tok.encode(t) + [SEP] for t in texts)
     assert trie.sequences() == want                       # depth first in id order = sorted
     assert len(set(map(tuple, want))) == len(texts)
-    assert reply_bytes(trie) == [t for seq in want for t in seq]
+    assert reply_bytes(trie) == [t | (0x80 if i == len(seq) - 2 else 0) for seq in want
+                                 for i, t in enumerate(seq[:-1])]       # SEP implied after bit 7
     for node in range(len(trie)):                          # a node offers what continues its replies
         assert trie.allowed(node) == sorted(trie.children[node])
         assert PAD not in trie.allowed(node) and UNK not in trie.allowed(node)
