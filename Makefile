@@ -2,7 +2,7 @@
 #
 #   make disk    build build/soulplayer.d64 (SOUL=... for another soul; its tokenizer.json
 #                beside it unless TOKENIZER=...; NAME=... its name on the screen;
-#                MODE=free|corpus the reply mode it starts in; REPLIES=... its replies)
+#                MODE=free|corpus: the reply mode the C64 starts in, REPLIES=... its replies)
 #   make test    the whole test suite (Python reference, training, VICE)
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
 #   make train   train a soul from the built-in corpus into runs/default
@@ -25,11 +25,10 @@ BUILD   ?= build
 X64SC   ?= x64sc
 # soul build's arguments; the tokenizer defaults to tokenizer.json beside the soul
 SOUL_ARGS = --soul $(SOUL) $(if $(TOKENIZER),--tokenizer $(TOKENIZER))
-BUILD_ARGS = $(SOUL_ARGS) $(if $(NAME),--name "$(NAME)") --out $(BUILD) \
-	$(if $(MODE),--mode $(MODE)) $(if $(REPLIES),--replies $(REPLIES))
+BUILD_ARGS = $(SOUL_ARGS) $(if $(NAME),--name "$(NAME)") \
+	$(if $(MODE),--mode $(MODE)) $(if $(REPLIES),--replies $(REPLIES)) --out $(BUILD)
 # given on the command line or in the environment: make run builds with them
-GIVEN = $(filter-out file default undefined,$(origin SOUL) $(origin TOKENIZER) $(origin NAME) \
-	$(origin MODE) $(origin REPLIES))
+GIVEN = $(filter-out file default undefined,$(origin SOUL) $(origin TOKENIZER) $(origin NAME) $(origin MODE) $(origin REPLIES))
 
 .PHONY: all disk test bench bench-ref train run sys venv venv-full clean
 

@@ -10,8 +10,7 @@ quits, as on the C64; so does the end of input.
 
 Engines: `ref` decodes with the integer reference here; `vice` types the lines
 into the real C64 program in headless VICE and reads the replies off its
-screen (soulplayer.tools.vice_chat). Either way in the reply mode chosen
-(soulplayer.replies: `corpus` by default when the soul has its replies).
+screen (soulplayer.tools.vice_chat).
 """
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ import click
 from .chat import QUIT_LINE, fit_input, generate
 from .config import SEP
 from .paths import default_name, load_pair
-from .replies import CORPUS, load_reply_mode
+from .replies import load_reply_mode
 from .sampling import Sampler
 
 
@@ -39,14 +38,13 @@ def heard_note(raw: str, line: str) -> str | None:
 class Conversation:
     """The replies of one engine, line by line (the sampler's state carries over)."""
 
-    def __init__(self, soul_path, tokenizer_path, temperature, seed, name, engine, mode=None,
-                 replies_path=None):
+    def __init__(self, soul_path, tokenizer_path, temperature, seed, name, engine, mode=None, replies_path=None):
         self.soul, self.tok = load_pair(soul_path, tokenizer_path)
         self.sampler = Sampler(temperature, seed)       # temperature 0: greedy choose_next
         self.replies = load_reply_mode(soul_path, self.tok, mode, replies_path)
-        self.trie = self.replies.trie if self.replies.mode == CORPUS else None
-        self.replies_path = replies_path
+        self.trie = self.replies.trie if self.replies.mode == "corpus" else None
         self.soul_path, self.tokenizer_path = soul_path, tokenizer_path
+        self.mode, self.replies_path = mode, replies_path
         self.temperature, self.seed, self.name, self.engine = temperature, seed, name, engine
         self.history = []                               # lines answered so far (vice replays them)
 
@@ -67,8 +65,8 @@ class Conversation:
         (one VICE session types them all, so sampling continues exactly)."""
         from .tools.vice_chat import chat_replies
         replies = chat_replies(self.soul_path, self.tokenizer_path, self.history + lines, name=self.name,
-                               temperature=self.temperature, seed=self.seed, mode=self.replies.mode,
-                               replies_path=self.replies_path)
+                               temperature=self.temperature, seed=self.seed,
+                               mode=self.replies.mode, replies_path=self.replies_path)
         self.history += lines
         return replies[-len(lines):]
 

@@ -1,16 +1,16 @@
 """Model dimensions and the fixed token ids, shared by every engine."""
 from dataclasses import dataclass
 
-PAD, SEP, UNK, END = 0, 1, 2, 3
-SPECIALS = ("<PAD>", "<SEP>", "<UNK>", "<END>")
+from .spec import END, PAD, SEP, SPECIALS, UNK  # noqa: F401 (the ids live in spec.py)
+
+# The context `soul train` gives new souls: the longest the C64 program's memory map and
+# engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
+TRAIN_DEFAULT_CONTEXT = 28
 # The input rule: a typed line fits one C64 screen line after "YOU> ", and its
 # tokens leave the context room for the two SEPs and REPLY_ROOM reply tokens:
 # max_input_tokens = context - 2 - REPLY_ROOM (12 for a context of 20).
 SCREEN_LINE_CHARS = 34
 REPLY_ROOM = 6
-# The context `soul train` gives new souls: the longest the C64 program's memory map and
-# engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
-TRAIN_DEFAULT_CONTEXT = 28
 
 
 @dataclass(frozen=True)

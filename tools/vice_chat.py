@@ -3,9 +3,8 @@
     chat_replies(soul_path, tokenizer_path, ["hello", "how are you"]) -> [reply, reply]
 
 One VICE session (x64, open-roms) autostarts the chat program built for the
-soul (cached in build/vice-chat/<hash>/; the reply mode asked for is the
-disk's default), types every line with -keybuf (F1, temperature and seed
-first when sampling, the mode kept), and each time the program waits
+soul (cached in build/vice-chat/<hash>/), types every line with -keybuf (F1,
+temperature and seed first when sampling), and each time the program waits
 for a line again (`soul_input`) dumps the screen RAM at $0400. The reply is
 read off that screen: the text after `NAME> ` up to the new `YOU> `. The
 monitor also stops at `soul_token` (the chosen id in A) for every token, so
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from soulplayer.errors import SoulError
 from soulplayer.paths import ASM_DIR, BUILD_DIR, default_name, load_pair
+from soulplayer.replies import replies_beside
 
 from . import vice
 
@@ -78,31 +78,26 @@ def last_exchange(rows, name):
     return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
 
 
-def _build_key(soul_path, tokenizer_path, name, replies=None) -> str:
+def _build_key(soul_path, tokenizer_path, name, mode, replies_path) -> str:
     h = hashlib.sha256()
-    for f in (Path(soul_path), Path(tokenizer_path)):
-        h.update(f.read_bytes())
-    h.update(name.encode())
-    if replies is not None:                    # a ReplyChoice: the mode and the replies on the disk
-        h.update(replies.mode.encode())
-        h.update(replies.path.read_bytes() if replies.trie is not None else b"-")
+    for f in (Path(soul_path), Path(tokenizer_path), Path(replies_path or replies_beside(soul_path))):
+        h.update(f.read_bytes() if f.is_file() else b"-")
+    h.update(f"{name}\0{mode}".encode())
     for f in sorted(ASM_DIR.iterdir()):
         if f.is_file():
             h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 
-def cached_program(soul_path, tokenizer_path, name, build_root=None, replies=None):
-    """The chat program for the soul, built once into build/vice-chat/<hash>/
-    (replies: a ReplyChoice, the disk's replies and default mode)."""
+def cached_program(soul_path, tokenizer_path, name, build_root=None, mode=None, replies_path=None):
+    """The chat program for the soul, built once into build/vice-chat/<hash>/."""
     from .commands_program import build_program
-    out = Path(build_root or BUILD_DIR / "vice-chat") / _build_key(soul_path, tokenizer_path, name, replies)
+    key = _build_key(soul_path, tokenizer_path, name, mode, replies_path)
+    out = Path(build_root or BUILD_DIR / "vice-chat") / key
     prg, lbl = out / "soulplayer.prg", out / "soulplayer.lbl"
     if prg.is_file() and lbl.is_file():
         return prg, vice.parse_labels(lbl)
-    mode = replies.mode if replies else None
-    replies_path = replies.path if replies and replies.trie is not None else None
-    art = build_program(soul_path, tokenizer_path, out, name, mode, replies_path)
+    art = build_program(soul_path, tokenizer_path, out, name, mode=mode, replies_path=replies_path)
     return art.prg, art.labels
 
 
@@ -114,10 +109,9 @@ def keyboard_text(lines, tenths=0, seed=1, asks_mode=False) -> str:
 
 
 def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0, seed=1,
-                 emulator="x64", build_root=None, timeout=None, mode=None, replies_path=None) -> list:
+                 mode=None, replies_path=None, emulator="x64", build_root=None, timeout=None) -> list:
     """The C64 program's reply to each line (fitted, non-empty lines, as the
-    C64's line editor would hold them), typed one after another in one session,
-    in reply mode `mode` (soulplayer.replies.load_reply_mode with replies_path)."""
+    C64's line editor would hold them), typed one after another in one session."""
     from soulplayer.gen.tokenizer_inc import check_name
     from soulplayer.paths import tokenizer_beside
     from soulplayer.replies import load_reply_mode
@@ -131,8 +125,8 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     if any(not line or line != line.lower() for line in lines):
         raise SoulError("chat_replies takes fitted, non-empty lines")
     tenths = Sampler(temperature, seed).tenths          # checks both as soul chat does
-    replies = load_reply_mode(soul_path, tok, mode, replies_path)
-    prg, labels = cached_program(soul_path, tokenizer_path, name, build_root, replies)
+    on_disk = load_reply_mode(soul_path, tok, mode, replies_path).trie is not None   # F1 asks the mode
+    prg, labels = cached_program(soul_path, tokenizer_path, name, build_root, mode, replies_path)
     first = 2 + (1 if tenths else 0)                   # soul_input hit after the first line
     hits = range(first, first + len(lines))
     cmds, input_stops = [], {}
@@ -145,8 +139,7 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     token_stop = len(lines) + 1
     cmds += [f"break {labels['soul_token']:04x}", f'command +{token_stop} "x"']
     outputs = [f"s{n}.bin" for n in range(1, len(lines) + 1)]
-    keys = keyboard_text(lines, tenths, seed, asks_mode=replies.trie is not None)
-    session = vice.launch(prg, cmds, outputs=outputs, keybuf=keys,
+    session = vice.launch(prg, cmds, outputs=outputs, keybuf=keyboard_text(lines, tenths, seed, on_disk),
                           emulator=emulator,
                           limit_cycles=vice.BOOT_CYCLES + BOOT_LIMIT_CYCLES + LINE_LIMIT_CYCLES * len(lines),
                           timeout=timeout or 60 + SECONDS_PER_LINE * len(lines), what="the chat program")

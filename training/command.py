@@ -140,7 +140,8 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
                        f"first on line {odd[0].line}", err=True)
     if not no_c64_check:
         from .c64check import check_c64_budget
-        click.echo(check_c64_budget(config, trainer.tok, trainer.replies).line(config))
+        replies = [ex.reply for ex in trainer.corpus.exchanges]
+        click.echo(check_c64_budget(config, trainer.tok, replies).line(config))
     if not trainer.run(force=force):
         raise SystemExit(130)
 
@@ -167,14 +168,13 @@ def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show, mode, 
     """Score a soul on PROMPTS_FILE (`<SEP>typed input<SEP>expected reply<SEP>` lines) with the integer
     reference, greedy: exact (the expected reply), well-formed (some reply of the corpus), broken (none);
     in each reply mode (soulplayer.replies)."""
-    from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair
+    from soulplayer.paths import DEFAULT_SOUL, load_pair
+    from soulplayer.replies import CORPUS, FREE, load_reply_mode
+    from soulplayer.sampling import Sampler
 
     from .corpus import read_corpus
     from .heldout import read_prompts, score_prompts, unknown_expected
     soul_path = Path(soul_path) if soul_path else DEFAULT_SOUL
-    if tokenizer_path is None:
-        beside = soul_path.parent / "tokenizer.json"
-        tokenizer_path = beside if beside.exists() else DEFAULT_TOKENIZER
     soul, tok = load_pair(soul_path, tokenizer_path)
     parsed = read_corpus(corpus_path, soul.config)
     replies = {ex.reply for ex in parsed.exchanges}
@@ -183,8 +183,6 @@ def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show, mode, 
     if odd:
         click.echo(f"note: {len(odd)} expected replies are no reply of {parsed.name} (never exact), "
                    f"first on line {odd[0].line}", err=True)
-    from soulplayer.replies import CORPUS, FREE, load_reply_mode
-    from soulplayer.sampling import Sampler
     choice = load_reply_mode(soul_path, tok, None if mode == "both" else mode, replies_path)
     modes = {"free": [FREE], "corpus": [CORPUS], "both": [FREE] + ([CORPUS] if choice.trie else [])}[mode]
     for m in modes:
