@@ -7,7 +7,7 @@
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
 #   make train   train a soul from the built-in corpus into runs/default (held-out scores too)
 #   make run     start VICE on the disk last built (building it first when there is
-#                none, or when SOUL/TOKENIZER/NAME are given)
+#                none, or when SOUL/TOKENIZER/NAME/MODE/REPLIES are given)
 #
 # Each target bootstraps what it needs (system tools, .venv) and is a quick
 # no-op when everything is present.
@@ -19,6 +19,8 @@ SOUL_CLI := $(VENV)/bin/soul
 SOUL      ?= models/soul.bin
 TOKENIZER ?=
 NAME      ?=
+MODE      ?=
+REPLIES   ?=
 BUILD   ?= build
 X64SC   ?= x64sc
 # soul build's arguments; the tokenizer defaults to tokenizer.json beside the soul

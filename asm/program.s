@@ -75,7 +75,7 @@ title_text:
         .byte PET_GREY, "A tiny transformer, bit-exact on a C64.", PET_RETURN
         .byte PET_LIGHT_BLUE, "Type a line, then RETURN. q quits.", PET_RETURN
 .if ::HAVE_REPLIES
-        .byte "F1 sets temperature, seed and replies.", PET_RETURN, 0
+        .byte "F1: temperature, seed, replies.", PET_RETURN, 0
 .else
         .byte "F1 sets temperature and seed.", PET_RETURN, 0
 .endif

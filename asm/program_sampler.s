@@ -13,7 +13,7 @@
 .import logits_lo, logits_hi
 .import exp_table               ; EXP (exp_table.s, from spec.inc)
 .export sample_next, set_temperature, set_seed, sample_tenths, rng_lo, rng_hi
-.export sample_mask, mask_free, masked_argmax
+.export sample_mask, mask_free, mask_fill, masked_argmax
 
 SEED_ZERO       = SAMPLE_SEED_ZERO      ; the state for seed 0 (xorshift never leaves 0)
 K_NUMERATOR     = SAMPLE_K_NUMERATOR    ; k = K_NUMERATOR / tenths: k = 16 is T = 1.0
@@ -97,14 +97,21 @@ done:   rts
 ; in: - ; out: sample_mask ; clobbers: A, X ; cycles: ~ 9 * VOCAB_SIZE
 .proc mask_free
         lda #1
+        jsr mask_fill
+        lda #0
+        sta sample_mask+TOKEN_PAD
+        sta sample_mask+TOKEN_UNK
+        rts
+.endproc
+
+; mask_fill: every id's candidate flag := A.
+; in: A ; out: sample_mask ; clobbers: X ; cycles: ~ 9 * VOCAB_SIZE
+.proc mask_fill
         ldx #0
 loop:   sta sample_mask,x
         inx
         cpx #VOCAB_SIZE
         bne loop
-        lda #0
-        sta sample_mask+TOKEN_PAD
-        sta sample_mask+TOKEN_UNK
         rts
 .endproc
 

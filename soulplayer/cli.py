@@ -80,8 +80,8 @@ soul_option = click.option("--soul", "soul_path", type=click.Path(dir_okay=False
 tokenizer_option = click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
                                 default=None, help="its tokenizer.json  [default: tokenizer.json beside the soul]")
 mode_option = click.option("--mode", type=click.Choice(MODES), default=None,
-                           help="replies: free (any tokens) or corpus (only the corpus's replies); "
-                                "default: corpus when the soul has its replies file, else free")
+                           help="replies: free (any tokens) or corpus (only the corpus's replies)  "
+                                "[default: corpus when the soul has its replies file, else free]")
 replies_option = click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
                               help="the corpus replies, one per line  [default: replies.txt beside the soul]")
 

@@ -68,7 +68,8 @@ def test_trie_holds_exactly_the_replies(default_soul):
     want = sorted(tok.encode(t) + [SEP] for t in texts)
     assert trie.sequences() == want                       # depth first in id order = sorted
     assert len(set(map(tuple, want))) == len(texts)
-    assert reply_bytes(trie) == [t for seq in want for t in seq]
+    assert reply_bytes(trie) == [t | (0x80 if i == len(seq) - 2 else 0) for seq in want
+                                 for i, t in enumerate(seq[:-1])]       # SEP implied after bit 7
     for node in range(len(trie)):                          # a node offers what continues its replies
         assert trie.allowed(node) == sorted(trie.children[node])
         assert PAD not in trie.allowed(node) and UNK not in trie.allowed(node)
@@ -199,19 +200,17 @@ def test_chat_mode_option(tmp_path, original_soul_path, original_tokenizer_path,
     assert run.stdout.splitlines() == [reply_text(soul, tok, "how r u")]
 
 
-def test_reply_modes_report(tmp_path, default_soul):
-    from soulplayer.tools.reply_modes import read_prompts, score
-    soul, tok, trie = default_soul
+def test_soul_eval_scores_both_reply_modes(tmp_path, original_soul_path, original_tokenizer_path):
     f = tmp_path / "held.txt"
     f.write_text("# held out\n<SEP>hello<SEP>hello! how are you?<SEP>\n\n<SEP>helo<SEP>hello! how are you?<SEP>\n"
                  "<SEP>tell me a joke<SEP>syntax error!<SEP>\n")
-    pairs = read_prompts(f)
-    assert pairs[0] == ("hello", "hello! how are you?") and len(pairs) == 3
-    replies = set(read_replies(replies_beside(DEFAULT_SOUL)))
-    free, corpus = score(soul, tok, pairs, replies), score(soul, tok, pairs, replies, trie)
-    for r in (free, corpus):
-        assert r["exact"] + r["broken"] + r["other"] == 3 and r["exact"] >= 1
-    assert corpus["broken"] == 0 and free["broken"] == 2      # 'helo', 'tell me a joke' splice in free mode
-    f.write_text("<SEP>hello<SEP>\n")
-    with pytest.raises(SoulError, match="line 1"):
-        read_prompts(f)
+    run = soul_cmd("eval", f)
+    assert run.returncode == 0, run.stderr
+    free, corpus = run.stdout.splitlines()
+    assert "(free replies)" in free and "broken 66.7%" in free        # 'helo', 'tell me a joke' splice
+    assert "(corpus replies)" in corpus and "broken 0.0%" in corpus
+    run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path)
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1 and "(free replies)" in run.stdout
+    run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+                   "--mode", "corpus")
+    assert run.returncode == 1 and run.stderr.startswith("soul: error: --mode corpus needs the soul's replies")

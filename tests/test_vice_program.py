@@ -21,7 +21,7 @@ from soulplayer.chat import choose_next, fit_input, reply_text
 from soulplayer.config import SEP, ModelConfig
 from soulplayer.gen.replies_inc import render_replies_inc
 from soulplayer.gen.tokenizer_inc import render_program_inc
-from soulplayer.replies import CORPUS, FREE, ReplyTrie, read_replies, replies_beside
+from soulplayer.replies import CORPUS, ReplyTrie, read_replies, replies_beside
 from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import BASE_CHARS, Tokenizer
@@ -592,3 +592,14 @@ def test_headless_chat_prints_what_soul_chat_prints(original_soul_path, original
     assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
     assert c64.stdout == ref.stdout and c64.stderr == ref.stderr
     assert ref.stdout.splitlines()[0] == hello and len(ref.stdout.splitlines()) == 4
+
+
+def test_headless_chat_in_both_reply_modes():
+    """`soul chat --engine vice` with the default soul, whose disk carries its
+    replies: corpus mode sampled (F1 then also asks for the mode, kept) and free
+    mode (built as the disk's default) print what the reference prints."""
+    stdin = "how r u\ntell me a joke\n"
+    for extra in (["--temperature", "0.7", "--seed", "5"], ["--mode", "free"]):
+        ref, c64 = run_soul("chat", *extra, stdin=stdin), run_soul("chat", *extra, "--engine", "vice", stdin=stdin)
+        assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
+        assert c64.stdout == ref.stdout and len(ref.stdout.splitlines()) == 2

@@ -22,7 +22,8 @@ from soulplayer.paths import ASM_DIR
 LINKER_CFG = ASM_DIR / "soul.cfg"
 # The product's sources (in asm/): the engine, then the chat program around it.
 # Its model.inc/weights.inc come from soulplayer.gen.weights, the program's
-# program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc.
+# program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc, its
+# replies.inc/replies_data.inc from soulplayer.gen.replies_inc.
 ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
 ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s", "exp_table.s")     # take engine_defines
 PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")

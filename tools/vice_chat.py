@@ -101,9 +101,10 @@ def cached_program(soul_path, tokenizer_path, name, build_root=None, mode=None, 
     return art.prg, art.labels
 
 
-def keyboard_text(lines, tenths=0, seed=1) -> str:
-    """What to type: F1 + temperature + seed when sampling, then each line + RETURN."""
-    keys = f"{PET_F1}{tenths}\n{seed}\n" if tenths else ""
+def keyboard_text(lines, tenths=0, seed=1, asks_mode=False) -> str:
+    """What to type: F1 + temperature + seed when sampling (and RETURN to keep
+    the reply mode on a disk with replies, which asks for it), then each line + RETURN."""
+    keys = (f"{PET_F1}{tenths}\n{seed}\n" + ("\n" if asks_mode else "")) if tenths else ""
     return keys + "".join(line + "\n" for line in lines)
 
 
@@ -113,6 +114,7 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     C64's line editor would hold them), typed one after another in one session."""
     from soulplayer.gen.tokenizer_inc import check_name
     from soulplayer.paths import tokenizer_beside
+    from soulplayer.replies import load_reply_mode
     from soulplayer.sampling import Sampler
 
     tokenizer_path = Path(tokenizer_path) if tokenizer_path else tokenizer_beside(soul_path)
@@ -123,6 +125,7 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     if any(not line or line != line.lower() for line in lines):
         raise SoulError("chat_replies takes fitted, non-empty lines")
     tenths = Sampler(temperature, seed).tenths          # checks both as soul chat does
+    on_disk = load_reply_mode(soul_path, tok, mode, replies_path).trie is not None   # F1 asks the mode
     prg, labels = cached_program(soul_path, tokenizer_path, name, build_root, mode, replies_path)
     first = 2 + (1 if tenths else 0)                   # soul_input hit after the first line
     hits = range(first, first + len(lines))
@@ -136,7 +139,7 @@ def chat_replies(soul_path, tokenizer_path, lines, *, name=None, temperature=0.0
     token_stop = len(lines) + 1
     cmds += [f"break {labels['soul_token']:04x}", f'command +{token_stop} "x"']
     outputs = [f"s{n}.bin" for n in range(1, len(lines) + 1)]
-    session = vice.launch(prg, cmds, outputs=outputs, keybuf=keyboard_text(lines, tenths, seed),
+    session = vice.launch(prg, cmds, outputs=outputs, keybuf=keyboard_text(lines, tenths, seed, on_disk),
                           emulator=emulator,
                           limit_cycles=vice.BOOT_CYCLES + BOOT_LIMIT_CYCLES + LINE_LIMIT_CYCLES * len(lines),
                           timeout=timeout or 60 + SECONDS_PER_LINE * len(lines), what="the chat program")

@@ -151,41 +151,51 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
               help="soul.bin to score (default: the shipped soul)")
 @click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=None,
               help="its tokenizer.json (default: tokenizer.json beside the soul)")
-@click.option("--mode", type=click.Choice(["free", "corpus"]), default=None,
-              help="reply mode, as in soul chat (default: corpus when the soul has its replies.txt)")
-@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
-              help="the soul's replies (default: replies.txt beside the soul)")
 @click.option("--corpus", "corpus_path", type=click.Path(dir_okay=False), default=None,
               help="judge well-formed replies by this corpus's replies (default: the soul's replies, "
                    "else the built-in corpus)")
 @click.option("--show", is_flag=True, help="One line per prompt: mark, input, reply (and the expected one).")
-def eval_soul(prompts_file, soul_path, tokenizer_path, mode, replies_path, corpus_path, show):
+@click.option("--mode", type=click.Choice(["free", "corpus", "both"]), default="both", show_default=True,
+              help="reply mode(s) to score (corpus needs the soul's replies.txt or --replies; "
+                   "both: free, then corpus when the soul has replies)")
+@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+              help="the replies corpus mode follows  [default: replies.txt beside the soul]")
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="0 = greedy; otherwise sample as soul chat does (a fresh sampler per mode)")
+@click.option("--seed", type=int, default=1, show_default=True, help="sampler seed (with --temperature)")
+def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show, mode, replies_path, temperature,
+              seed):
     """Score a soul on PROMPTS_FILE (`<SEP>typed input<SEP>expected reply<SEP>` lines) with the integer
-    reference, greedy: exact (the expected reply), well-formed (some reply of the corpus), broken (none)."""
+    reference, greedy: exact (the expected reply), well-formed (some reply of the corpus), broken (none);
+    in each reply mode (soulplayer.replies)."""
     from soulplayer.paths import DEFAULT_SOUL, load_pair
-    from soulplayer.replies import load_reply_mode
+    from soulplayer.replies import CORPUS, FREE, load_reply_mode, read_replies
+    from soulplayer.sampling import Sampler
 
     from .corpus import read_corpus
     from .heldout import read_prompts, score_prompts, unknown_expected
     soul_path = Path(soul_path) if soul_path else DEFAULT_SOUL
     soul, tok = load_pair(soul_path, tokenizer_path)
-    choice = load_reply_mode(soul_path, tok, mode, replies_path)
+    choice = load_reply_mode(soul_path, tok, None if mode == "both" else mode, replies_path)
     if corpus_path is None and choice.trie is not None:
-        from soulplayer.replies import read_replies
         replies, judge = set(read_replies(choice.path)), str(choice.path)
     else:
         parsed = read_corpus(corpus_path, soul.config)
         replies, judge = {ex.reply for ex in parsed.exchanges}, parsed.name
     prompts = read_prompts(prompts_file)
-    score = score_prompts(soul, tok, prompts, replies, choice.trie if choice.mode == "corpus" else None)
-    if show:
-        for a in score.answers:
-            mark = "=" if a.exact else ("~" if a.well_formed else "x")
-            extra = "" if a.exact else f"   (expected: {a.prompt.expected})"
-            click.echo(f"{mark} {a.prompt.input} -> {a.reply}{extra}")
     odd = unknown_expected(prompts, replies)
     if odd:
         click.echo(f"note: {len(odd)} expected replies are no reply of {judge} (never exact), "
                    f"first on line {odd[0].line}", err=True)
-    click.echo(f"{prompts_file}: {score.n} prompts, {soul_path}, {choice.mode} mode: {score.summary()} "
-               f"(well-formed: a reply of {judge})")
+    modes = {"free": [FREE], "corpus": [CORPUS], "both": [FREE] + ([CORPUS] if choice.trie else [])}[mode]
+    for m in modes:
+        score = score_prompts(soul, tok, prompts, replies, Sampler(temperature, seed).choose,
+                              choice.trie if m == CORPUS else None)
+        if show:
+            for a in score.answers:
+                mark = "=" if a.exact else ("~" if a.well_formed else "x")
+                extra = "" if a.exact else f"   (expected: {a.prompt.expected})"
+                click.echo(f"{mark} {a.prompt.input} -> {a.reply}{extra}")
+        sampled = f", T={temperature} seed {seed}" if temperature else ""
+        click.echo(f"{prompts_file}: {score.n} prompts, {soul_path} ({m} replies{sampled}): {score.summary()} "
+                   f"(well-formed: a reply of {judge})")

@@ -95,20 +95,19 @@ def read_prompts(path) -> list:
     return parse_prompts(text, str(path))
 
 
-def greedy_reply(soul, tok, text: str, trie=None):
+def greedy_reply(soul, tok, text: str, choose=choose_next, trie=None):
     """(reply text, ended on SEP/END) for a typed line, decoded as `soul chat` decodes it
-    (trie: the corpus reply mode's ReplyTrie; None: free mode)."""
-    ids = list(generate(soul, prompt_ids(text, tok, soul.config), choose_next, trie))
+    (trie: corpus reply mode, soulplayer.replies)."""
+    ids = list(generate(soul, prompt_ids(text, tok, soul.config), choose, trie))
     return tok.decode(ids), bool(ids) and ids[-1] in STOP_TOKENS
 
 
-def score_prompts(soul, tok, prompts, replies, trie=None) -> HeldOutScore:
-    """Every prompt's greedy int8 reply (free mode, or corpus mode with a trie) against its
-    expected reply and the corpus replies."""
+def score_prompts(soul, tok, prompts, replies, choose=choose_next, trie=None) -> HeldOutScore:
+    """Every prompt's greedy int8 reply against its expected reply and the corpus replies."""
     known = set(replies)
     score = HeldOutScore()
     for p in prompts:
-        reply, ended = greedy_reply(soul, tok, p.input, trie)
+        reply, ended = greedy_reply(soul, tok, p.input, choose, trie)
         score.answers.append(Answer(p, reply, ended and reply == p.expected, ended and reply in known))
     return score
 

@@ -7,10 +7,11 @@ Run directory layout:
     DIR/checkpoints/epoch_NNNN.pt   every evaluation, only with keep_checkpoints
     DIR/tokenizer.json          (trained from the corpus) written just after the first last.pt,
                                 so it never stands in a folder without checkpoints/last.pt
+    DIR/replies.txt             the replies of the exchanges kept, one per line (corpus reply
+                                mode, soulplayer.replies), written with tokenizer.json
     DIR/soul.bin                the best soul so far: written whenever the best int8 score
                                 improves and on Ctrl-C (so a run can be chatted with at any time)
-    DIR/replies.txt, weights.inc, training.png, score.json   at the end (replies.txt: the
-                                kept replies, for the corpus reply mode, soulplayer.replies)
+    DIR/weights.inc, training.png, score.json   at the end
 
 Nothing is written before the folder is checked: a last.pt from another corpus or other
 settings is refused, and so is a folder holding soul.bin or tokenizer.json without
@@ -216,7 +217,12 @@ class Trainer:
         self.save_checkpoint(st, "last.pt")
         if not self.tok_written:
             self.tok.save(self.out / "tokenizer.json")
+            self.write_replies()
             self.tok_written = True
+
+    def write_replies(self):
+        """replies.txt: what corpus reply mode may say (the kept exchanges' replies)."""
+        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])
 
     def save_best_soul(self):
         """soul.bin := the best soul so far (only ever beside a last.pt and its tokenizer.json)."""
@@ -291,7 +297,7 @@ class Trainer:
     def score_holdout(self, soul):
         """The held-out prompts in both reply modes: (free, corpus) HeldOutScores."""
         return (score_prompts(soul, self.tok, self.holdout[1], self.replies),
-                score_prompts(soul, self.tok, self.holdout[1], self.replies, self.trie))
+                score_prompts(soul, self.tok, self.holdout[1], self.replies, trie=self.trie))
 
     def out_of_patience(self) -> bool:
         return self.tc.patience > 0 and self.epoch - self.improved >= self.tc.patience
@@ -415,7 +421,7 @@ class Trainer:
         soul = parse_soul(self.best["soul"], "best checkpoint")
         save_soul(soul, self.out / "soul.bin")
         self.tok.save(self.out / "tokenizer.json")
-        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])  # corpus mode
+        self.write_replies()
         # float agreement uses the model of the best checkpoint
         model = QATModel(self.config, self.tc.tie_embeddings)
         model.load_state_dict(torch.load(self.ckpt_dir / "best.pt", weights_only=False)["model"])
