@@ -5,6 +5,7 @@
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
 #   make train   train a soul from the built-in corpus into runs/default
 #   make run     start VICE on the disk with the labels loaded
+#   make web     build/web/: the chat in a web page (the same PRG on a 6502 core)
 #
 # Each target bootstraps what it needs (system tools, .venv) and is a quick
 # no-op when everything is present.
@@ -17,7 +18,7 @@ SOUL      ?= models/soul.bin
 TOKENIZER ?= models/tokenizer.json
 BUILD   := build
 
-.PHONY: all disk test bench bench-ref train run sys venv venv-full clean
+.PHONY: all disk test bench bench-ref train run sys venv venv-full web web-deps clean
 
 all: disk
 
@@ -38,11 +39,18 @@ $(VENV)/.full: $(VENV)/.base
 venv: $(VENV)/.base
 venv-full: $(VENV)/.full
 
+# the web page's npm packages, from the lockfile (npm writes the stamp)
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package-lock.json | sys
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+web-deps: $(WEB_DEPS)
+
 # --- main jobs ---------------------------------------------------------------
 disk: sys venv
 	$(SOUL_CLI) build --soul $(SOUL) --tokenizer $(TOKENIZER) --out $(BUILD)
 
-test: sys venv-full
+test: sys venv-full web-deps
 	$(PY) -m pytest -q
 
 bench: sys venv
@@ -63,6 +71,13 @@ run: disk
 	# No 1541 ROM either: the virtual drive serves the d64.
 	x64sc $(RUN_ARGS) $(ROM_ARGS) -moncommands $(BUILD)/soulplayer.lbl \
 		+drive8truedrive -virtualdev8 -iecdevice8 -autostart $(BUILD)/soulplayer.d64
+
+# the page's font: the Open ROMs character ROM (LGPL-3.0-or-later, installed by sys)
+CHARGEN ?= /usr/share/open-roms/C64/chargen
+
+web: disk web-deps
+	node web/build.mjs --prg $(BUILD)/soulplayer.prg --lbl $(BUILD)/soulplayer.lbl \
+		--chargen $(CHARGEN) --out $(BUILD)/web
 
 clean:
 	rm -rf $(BUILD)

@@ -5,7 +5,8 @@
 //
 //   node web/test/engine_logits.mjs PRG LBL VOCAB_SIZE IDS [IDS ...]
 //   IDS: comma-separated token ids, e.g. 1,49,16
-//   stdout: {"logits": [[...VS ints after each id...] per sequence], "cycles": [...]}
+//   stdout: {"logits": [per sequence: [per id: VS ints]],
+//            "cycles": [per sequence: [CPU cycles of each engine_step]]}
 import { readFileSync } from 'node:fs';
 import { C64, parseLabels } from '../src/c64.js';
 
@@ -22,16 +23,17 @@ const out = { logits: [], cycles: [] };
 for (const seq of seqs) {
     const ids = seq.split(',').map(Number);
     c64.call(c64.label('engine_reset'));
-    const perStep = [];
+    const perStep = [], logits = [];
     for (const id of ids) {
         const before = c64.cycles;
         c64.call(c64.label('engine_step'), { a: id });
         perStep.push(c64.cycles - before);
-    }
-    const logits = [];
-    for (let i = 0; i < vocab; i++) {
-        const v = c64.ram[lo + i] | (c64.ram[hi + i] << 8);
-        logits.push(v >= 0x8000 ? v - 0x10000 : v);
+        const row = [];
+        for (let i = 0; i < vocab; i++) {
+            const v = c64.ram[lo + i] | (c64.ram[hi + i] << 8);
+            row.push(v >= 0x8000 ? v - 0x10000 : v);
+        }
+        logits.push(row);
     }
     out.logits.push(logits);
     out.cycles.push(perStep);
