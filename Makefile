@@ -42,7 +42,7 @@ venv-full: $(VENV)/.full
 # the web page's npm packages, from the lockfile (npm writes the stamp)
 WEB_DEPS := web/node_modules/.package-lock.json
 $(WEB_DEPS): web/package-lock.json | sys
-	cd web && npm ci --no-audit --no-fund
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 web-deps: $(WEB_DEPS)
 

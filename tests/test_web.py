@@ -51,7 +51,7 @@ def _npm_ci():
         return
     npm = shutil.which("npm")
     assert npm, "npm not found: run make sys (tools/bootstrap.sh installs npm)"
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, capture_output=True)
+    subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=WEB, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
