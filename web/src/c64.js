@@ -13,7 +13,7 @@
 //   machine with an error naming it. A trap ends with the RTS (or RTI) the
 //   KERNAL routine would have made; its own work costs no cycles.
 // - IRQ: a CIA timer every 16,421 cycles (the KERNAL's PAL setting, 60 Hz)
-//   asserts IRQ; the core takes it through $FFFE -> $FF48 (trap: push A, X, Y,
+//   asserts IRQ while enabled in CIA 1's mask ($DC0D; reading it acknowledges); the core takes it through $FFFE -> $FF48 (trap: push A, X, Y,
 //   jump through CINV $0314, which the program may hook); $EA31 (CINV's
 //   initial value) acknowledges it, counts the jiffy clock, moves one typed
 //   key into the keyboard buffer and returns like $EA81 (pull Y, X, A; RTI).
@@ -35,6 +35,7 @@ export const IRQ_PERIOD = 16421;                  // CIA 1 timer A, KERNAL PAL v
 const KEYBUF = 0x0277, KEYBUF_LEN = 0xc6, KEYBUF_MAX = 10;
 const CINV = 0x0314, JIFFY = 0xa0, TEXT_COLOR = 0x0286;
 const BASIC_START = 0xa000, IO_START = 0xd000, KERNAL_START = 0xe000;
+const CIA1_ICR = 0xc0d;                           // $DC0D, offset in the I/O area
 
 export const TRAP = {
     CHROUT: 0xffd2, GETIN: 0xffe4, PLOT: 0xfff0,
@@ -61,6 +62,7 @@ export class C64 {
         this.cycles = 0;                          // CPU cycles so far
         this.nextIrq = IRQ_PERIOD * CPU_SHARE;
         this.irqLine = false;
+        this.irqMask = 0x01;                      // CIA 1 timer A enabled, as the KERNAL leaves it
         this.halted = null;                       // a reason once stopped
         this.callReturn = -1;                     // call(): HOST_RETURN while a call runs
         this.callStack = 0;
@@ -113,8 +115,8 @@ export class C64 {
         this.io[0x016] = 0xc8;
         this.io[0x018] = 0x15;                         // upper case + graphics
         this.screen.clear();
-        const load = this.prg[0] | (this.prg[1] << 8);
-        ram.set(this.prg.subarray(2), load);
+        const load = this.prg[0] | (this.prg[1] << 8);     // LOAD writes as the CPU does
+        this.prg.subarray(2).forEach((b, i) => this.write((load + i) & 0xffff, b));
         const cpu = this.cpu;
         const st = cpu.state;
         st.s = 0xf6;
@@ -172,7 +174,17 @@ export class C64 {
         const r = a - IO_START;
         if (r >= 0x800 && r < 0xc00) return this.io[r] | 0xf0;   // colour RAM: 4 bits
         if (r < 0x400) return this.io[r & 0x3f];                  // VIC-II mirrors
+        if (r === CIA1_ICR) {                                      // reading acknowledges
+            const flags = this.irqLine ? 0x81 : 0;
+            this.acknowledgeIrq();
+            return flags;
+        }
         return this.io[r];
+    }
+
+    acknowledgeIrq() {
+        this.irqLine = false;
+        this.cpu.setInterrupt(false);
     }
 
     ioWrite(a, v) {
@@ -184,7 +196,11 @@ export class C64 {
             return;
         }
         if (r < 0xc00) { this.io[r] = v & 0x0f; return; }
-        this.io[r] = v;                                            // CIAs: kept, no timers
+        if (r === CIA1_ICR) {                                      // interrupt mask
+            this.irqMask = v & 0x80 ? this.irqMask | (v & 0x1f) : this.irqMask & ~v;
+            return;
+        }
+        this.io[r] = v;                                            // other CIA registers: kept
     }
 
     // --- stack and trap helpers ---------------------------------------------
@@ -249,8 +265,7 @@ export class C64 {
     }
 
     irqKernal() {                     // KERNAL $EA31: clock, keyboard, acknowledge
-        this.irqLine = false;
-        this.cpu.setInterrupt(false);
+        this.acknowledgeIrq();
         for (let i = JIFFY + 2; i >= JIFFY; i--) { this.ram[i] = (this.ram[i] + 1) & 0xff; if (this.ram[i]) break; }
         if (this.keyQueue.length && this.ram[KEYBUF_LEN] < KEYBUF_MAX) {
             this.ram[KEYBUF + this.ram[KEYBUF_LEN]] = this.keyQueue.shift();
@@ -291,8 +306,10 @@ export class C64 {
         for (;;) {
             if (this.cycles >= this.nextIrq) {
                 this.nextIrq += IRQ_PERIOD * CPU_SHARE;
-                this.irqLine = true;
-                cpu.setInterrupt(true);
+                if (this.irqMask & 1) {
+                    this.irqLine = true;
+                    cpu.setInterrupt(true);
+                }
             }
             if (cpu.executionState !== 1) {              // inside an instruction
                 cpu.cycle();

@@ -14,6 +14,8 @@ const SLICE_MS = 12;                                    // run this long, then y
 const RENDER_MS = 30;
 const CATCH_UP_LIMIT = 0.25;                            // paced: seconds it may fall behind
 
+const STOP_IDS = [1, 3];                                // SEP, END: fixed ids of soul.bin (formats.md)
+
 const KEYS = {                                          // browser key -> PETSCII
     Enter: 0x0d, Backspace: 0x14, Delete: 0x14, Home: 0x13, Escape: 0x03,
     ArrowLeft: 0x9d, ArrowRight: 0x1d, ArrowUp: 0x91, ArrowDown: 0x11,
@@ -75,7 +77,8 @@ class Page {
         this.c64 = c64;
         this.waiting = false;
         this.inputs = 0;
-        this.stats = { replyStart: null, lastMark: null, tokens: 0, lastToken: null, replyCycles: null };
+        this.stats = { replyStart: null, lastMark: null, tokens: 0, lastToken: null, replyCycles: null,
+                       ended: false };
         c64.sidListener = (reg, v) => this.blip.write(reg, v);
         c64.onLabel('soul_input', () => this.onInput());
         c64.onLabel('soul_token', () => this.onToken());
@@ -92,14 +95,16 @@ class Page {
 
     onReplyStart() {
         this.waiting = false;
-        Object.assign(this.stats, { replyStart: this.c64.cycles, lastMark: this.c64.cycles, tokens: 0 });
+        Object.assign(this.stats, { replyStart: this.c64.cycles, lastMark: this.c64.cycles, tokens: 0,
+                                    ended: false });
     }
 
     onToken() {
         const s = this.stats, now = this.c64.cycles;
         if (s.lastMark !== null) s.lastToken = now - s.lastMark;
         s.lastMark = now;
-        s.tokens++;
+        s.ended = STOP_IDS.includes(this.c64.cpu.state.a);    // soul_token: A = the id
+        if (!s.ended) s.tokens++;
         if (s.replyStart !== null) s.replyCycles = now - s.replyStart;
         this.showStats();
     }
@@ -111,8 +116,8 @@ class Page {
             this.el('token-seconds').textContent = `${c64.palSeconds(s.lastToken).toFixed(2)} s`;
         }
         if (s.replyCycles !== null) {
-            this.el('reply-stats').textContent =
-                `${s.tokens} tokens, ${c64.palSeconds(s.replyCycles).toFixed(1)} s on a C64`;
+            this.el('reply-stats').textContent = `${s.tokens} tokens${s.ended ? ' + end' : ''}: `
+                + `${c64.palSeconds(s.replyCycles).toFixed(1)} s`;
         }
     }
 

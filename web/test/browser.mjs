@@ -3,7 +3,7 @@
 // until every ?say= line has its reply and the program waits for the next
 // line, and print what happened as JSON:
 //
-//   node web/test/browser.mjs URL [--screenshot out.png] [--timeout 60]
+//   node web/test/browser.mjs URL [--screenshot out.png [--clip WxH]] [--timeout 60]
 //   stdout: {"transcript": "...", "state": {...}, "requests": [urls],
 //            "errors": [page exceptions and console errors]}
 //
@@ -20,7 +20,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgro
 
 const argv = process.argv.slice(2);
 const url = argv[0];
-const opt = { screenshot: null, timeout: 60 };
+const opt = { screenshot: null, clip: null, timeout: 60 };
 for (let i = 1; i < argv.length; i += 2) opt[argv[i].replace(/^--/, '')] = argv[i + 1];
 
 class Cdp {
@@ -106,7 +106,12 @@ async function main() {
             await sleep(150);
         }
         if (opt.screenshot) {
-            const { data } = await s('Page.captureScreenshot', { format: 'png', captureBeyondViewport: false });
+            const params = { format: 'png', captureBeyondViewport: false };
+            if (opt.clip) {
+                const [width, height] = opt.clip.split('x').map(Number);
+                params.clip = { x: 0, y: 0, width, height, scale: 1 };
+            }
+            const { data } = await s('Page.captureScreenshot', params);
             writeFileSync(opt.screenshot, Buffer.from(data, 'base64'));
         }
         await cdp.send('Browser.close').catch(() => {});
