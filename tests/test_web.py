@@ -1,8 +1,13 @@
 """The web page (`make web`): the floppy's program on the 6502.ts core.
 
+- web/test/host.test.mjs (node --test): the host layer alone: banking, the
+  CHROUT screen editor, GETIN, the IRQ through CINV, a missing ROM routine;
 - in Node: the page's machine (web/src/c64.js) runs the built program to its
   YOU> prompt, then its engine_step for token sequences; every logit after
   every step equals the integer reference (numerics.Decoder);
+- the 6502.ts core counts cycles as VICE does: the engine driver PRG with the
+  CIA interrupt masked and the screen blanked (so VICE's clock counts CPU
+  cycles only) takes the same cycles per engine_step in both;
 - in headless Chromium (Debian's, driven over the DevTools protocol): the
   page built into a folder and served on 127.0.0.1 types its ?say= lines;
   each YOU> line is the fitted input and each reply is what `soul chat`
@@ -25,6 +30,7 @@ from soulplayer.chat import fit_input, generate, prompt_ids
 from soulplayer.numerics import Decoder
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import Tokenizer
+from soulplayer.tools import engine_vice, vice
 from soulplayer.tools.commands_program import build_program, default_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +38,8 @@ WEB = ROOT / "web"
 SOUL = ROOT / "models" / "soul.bin"
 TOKENIZER = ROOT / "models" / "tokenizer.json"
 CHARGEN = Path("/usr/share/open-roms/C64/chargen")
-PROMPTS = ("hello", "How are you?", "i like cats",
-           "tell me a very long story about the commodore sixty four please")
+# the last is cut by the input rule: the C64's line editor refuses its tail
+PROMPTS = ("hello", "How are you?", "tell me a very long story about the commodore sixty four please")
 
 
 def _node(*args, timeout=120) -> str:
@@ -64,6 +70,12 @@ def web_build(tmp_path_factory):
     return art, out / "web"
 
 
+def test_host_layer_node_tests():
+    _npm_ci()
+    out = _node("--test", WEB / "test" / "host.test.mjs")
+    assert "# fail 0" in out and "# pass 0" not in out
+
+
 @pytest.fixture(scope="module")
 def soul_pair():
     return load_soul(SOUL), Tokenizer.load(TOKENIZER)
@@ -86,6 +98,44 @@ def test_page_machine_runs_the_engine_bit_exact(web_build, soul_pair):
         assert len(got) == len(seq)
         for pos, (g, w) in enumerate(zip(got, want)):
             assert g == w, f"sequence {seq}: logits differ at position {pos + 1}"
+
+
+# $DC0D = $7F masks every CIA 1 interrupt; $D011 = $0B blanks the screen (no
+# badlines from the next frame on), so cycles are the CPU's own
+QUIET_POKES = ((0xDC0D, b"\x7f"), (0xD011, b"\x0b"))
+
+
+def _step_cycles(events) -> list:
+    """[(label, cycles)] -> cycles of each engine_step .. engine_step_done."""
+    out, start = [], None
+    for label, cycles in events:
+        if label == "engine_step":
+            start = cycles
+        elif label == "engine_step_done" and start is not None:
+            out.append(cycles - start)
+    return out
+
+
+def test_page_core_counts_cycles_as_vice(soul_pair):
+    soul, _ = soul_pair
+    eb = engine_vice.cached_engine(soul)
+    labels = eb.art.labels
+    # the first case's one step absorbs the rest of the frame the screen was
+    # blanked in; the second is compared
+    cases = [([1], [False]), ([1, 49, 16], [False] * 3)]
+    table = engine_vice._case_table(cases)
+    pokes = [(labels["drv_table"], table), *QUIET_POKES]
+    profile = ["engine_step", "engine_step_done"]
+    r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done", pokes=pokes, profile=profile,
+                         limit_cycles=engine_vice.CYCLES_PER_STEP_LIMIT * 4)
+    in_vice = _step_cycles([(e.label, e.cycles) for e in r.events])[1:]
+    poke_arg = ",".join(f"{addr:04x}={bytes(data).hex()}" for addr, data in pokes)
+    page = json.loads(_node(WEB / "test" / "engine_cycles.mjs", eb.art.prg, eb.art.lbl, "drv_done",
+                            poke_arg, ",".join(profile)))
+    assert page["done"] and page["halted"] is None
+    in_page = _step_cycles(page["events"])[1:]
+    assert len(in_vice) == 3 and min(in_vice) > 1_000_000
+    assert in_page == in_vice
 
 
 def _serve(folder):
