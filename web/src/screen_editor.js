@@ -55,6 +55,7 @@ export class ScreenEditor {
     get lowercase() { return (this.c64.io[VIC_MEMSETUP] & 0x02) !== 0; }
 
     clear() {
+        if (this.line.some((ch) => ch !== ' ')) this.endLine();   // it was on the screen
         const { ram, io } = this.c64;
         ram.fill(0x20, SCREEN, SCREEN + COLS * ROWS);
         io.fill(ram[TEXT_COLOR] & 0x0f, COLOR_RAM, COLOR_RAM + COLS * ROWS);
