@@ -7,14 +7,15 @@
 // - $A000-$BFFF and $E000-$FFFF read as "host ROM" when $01 banks them in,
 //   as RAM when it banks them out (writes always go to RAM, as on a C64).
 //   $D000-$DFFF is I/O (or the character ROM) when banked in, else RAM.
-// - The CPU reaching one of the addresses in TRAPS while that ROM is banked in
+// - The CPU reaching one of the addresses in TRAP while that ROM is banked in
 //   runs the JavaScript routine instead (CHROUT, GETIN, PLOT, the IRQ entry,
-//   the KERNAL's IRQ handler); any other address in a banked-in ROM stops the
-//   machine with an error naming it. A trap ends with the RTS (or RTI) the
-//   KERNAL routine would have made; its own work costs no cycles.
+//   the KERNAL's IRQ handler, BASIC's READY.); any other address in a
+//   banked-in ROM stops the machine with an error naming it. A trap ends with
+//   the RTS (or RTI) the routine would have made; its own work costs no cycles.
 // - IRQ: a CIA timer every 16,421 cycles (the KERNAL's PAL setting, 60 Hz)
-//   asserts IRQ while enabled in CIA 1's mask ($DC0D; reading it acknowledges); the core takes it through $FFFE -> $FF48 (trap: push A, X, Y,
-//   jump through CINV $0314, which the program may hook); $EA31 (CINV's
+//   asserts IRQ while enabled in CIA 1's mask ($DC0D; reading $DC0D
+//   acknowledges). The core takes it through $FFFE -> $FF48 (trap: push A,
+//   X, Y, jump through CINV $0314, which the program may hook); $EA31 (CINV's
 //   initial value) acknowledges it, counts the jiffy clock, moves one typed
 //   key into the keyboard buffer and returns like $EA81 (pull Y, X, A; RTI).
 // - Cycles: `cycles` counts the core's CPU cycles exactly. A PAL C64 with the
@@ -105,7 +106,6 @@ export class C64 {
         ram[1] = 0x37;
         this.updateBanks();
         this.setWord(ram, CINV, TRAP.IRQ_KERNAL);
-        this.setWord(ram, 0x0316, TRAP.IRQ_KERNAL);   // CBINV (BRK)
         ram[0x0288] = 0x04;                            // screen at $0400
         ram[TEXT_COLOR] = 14;
         ram[0x0289] = KEYBUF_MAX;
@@ -124,7 +124,7 @@ export class C64 {
         this.push((TRAP.READY - 1) & 0xff);
         st.p = this.label('main');
         st.a = st.x = st.y = 0;
-        st.flags = 0x24;                               // I clear, as after SYS
+        st.flags = 0x20;                               // I clear, as after SYS
         cpu.executionState = 1;                        // next cycle fetches at main
     }
 

@@ -132,6 +132,7 @@ class Page {
             this.c64.type([k]);
         });
         this.canvas.addEventListener('click', () => this.canvas.focus());
+        this.canvas.focus();
         this.el('line-form').addEventListener('submit', (e) => {
             e.preventDefault();
             const input = this.el('line-input');
