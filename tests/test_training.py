@@ -80,9 +80,9 @@ def test_nothing_usable_is_an_error(tmp_path):
 
 def test_default_corpus_fits():
     corpus = read_corpus(DEFAULT_CORPUS)
-    tok, examples = prepare(corpus, ModelConfig())
-    assert corpus.problems == [] and len(examples) >= 200
-    assert all(len(e.ids) <= 20 for e in examples)
+    tok, examples = prepare(corpus, ModelConfig(context=48))  # written for the 48-token context
+    assert corpus.problems == [] and len(examples) >= 900
+    assert all(len(e.ids) <= 48 for e in examples)
 
 
 # --- tokenizer ----------------------------------------------------------------
