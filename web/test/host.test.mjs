@@ -101,3 +101,14 @@ test('a call into ROM the host lacks stops the machine with its address', () => 
     c64.run(1000);
     assert.match(c64.halted, /\$FFCF/);
 });
+
+test('PLOT reads (carry set) and sets (carry clear) the cursor', () => {
+    // SEC; JSR PLOT; STX $C000; STY $C001; CLC; LDX #5; LDY #7; JSR PLOT; JMP *
+    const c64 = machine([
+        0x38, 0x20, 0xf0, 0xff, 0x8e, 0x00, 0xc0, 0x8c, 0x01, 0xc0,
+        0x18, 0xa2, 0x05, 0xa0, 0x07, 0x20, 0xf0, 0xff, 0x4c, 0x12, 0x0c]);
+    chrout(c64, [0x0d, 0x0d, 0x41, 0x41, 0x41]);   // cursor at row 2, column 3
+    c64.run(200);
+    assert.deepEqual([c64.ram[0xc000], c64.ram[0xc001]], [2, 3]);
+    assert.deepEqual([c64.screen.row, c64.screen.col], [5, 7]);
+});
