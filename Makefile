@@ -75,9 +75,11 @@ run: disk
 # the page's font: the Open ROMs character ROM (LGPL-3.0-or-later, installed by sys)
 CHARGEN ?= /usr/share/open-roms/C64/chargen
 
+STOP_IDS_PY = from soulplayer.chat import STOP_TOKENS; print(",".join(map(str, STOP_TOKENS)))
+
 web: disk web-deps
 	node web/build.mjs --prg $(BUILD)/soulplayer.prg --lbl $(BUILD)/soulplayer.lbl \
-		--chargen $(CHARGEN) --out $(BUILD)/web
+		--chargen $(CHARGEN) --stop-ids $$($(PY) -c '$(STOP_IDS_PY)') --out $(BUILD)/web
 
 clean:
 	rm -rf $(BUILD)

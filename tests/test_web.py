@@ -26,7 +26,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from soulplayer.chat import fit_input, generate, prompt_ids
+from soulplayer.chat import STOP_TOKENS, fit_input, generate, prompt_ids
 from soulplayer.numerics import Decoder
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import Tokenizer
@@ -66,7 +66,8 @@ def web_build(tmp_path_factory):
     _npm_ci()
     out = tmp_path_factory.mktemp("web")
     art = build_program(SOUL, TOKENIZER, out / "build")
-    _node(WEB / "build.mjs", "--prg", art.prg, "--lbl", art.lbl, "--chargen", CHARGEN, "--out", out / "web")
+    _node(WEB / "build.mjs", "--prg", art.prg, "--lbl", art.lbl, "--chargen", CHARGEN,
+          "--stop-ids", ",".join(map(str, STOP_TOKENS)), "--out", out / "web")
     return art, out / "web"
 
 

@@ -1,7 +1,10 @@
 // build.mjs - write the web page folder (make web):
 //
 //   node web/build.mjs --prg build/soulplayer.prg --lbl build/soulplayer.lbl \
-//        --chargen /usr/share/open-roms/C64/chargen --out build/web
+//        --chargen /usr/share/open-roms/C64/chargen --stop-ids 1,3 --out build/web
+//
+// --stop-ids: the ids that end a reply (soulplayer.chat.STOP_TOKENS; the
+// Makefile asks Python), for the page's reply figures.
 //
 // out/: index.html, style.css, soulplayer.js (web/src bundled by esbuild),
 // program.js (the PRG, its labels from the ld65 label file and the character
@@ -28,7 +31,7 @@ function args(argv) {
         if (!argv[i].startsWith('--') || argv[i + 1] === undefined) fail(`bad argument ${argv[i]}`);
         out[argv[i].slice(2)] = argv[i + 1];
     }
-    for (const k of ['prg', 'lbl', 'chargen', 'out']) if (!out[k]) fail(`--${k} is missing`);
+    for (const k of ['prg', 'lbl', 'chargen', 'stop-ids', 'out']) if (!out[k]) fail(`--${k} is missing`);
     return out;
 }
 
@@ -45,6 +48,9 @@ if (chargen.length !== CHARGEN_SIZE) fail(`${opt.chargen}: ${chargen.length} byt
 for (const name of ['main', 'soul_input', 'soul_token']) {
     if (!(name in labels)) fail(`${opt.lbl}: no label ${name}`);
 }
+
+const stopIds = opt['stop-ids'].split(',').map(Number);
+if (stopIds.some((i) => !Number.isInteger(i) || i < 0 || i > 255)) fail(`--stop-ids ${opt['stop-ids']}: ids 0..255, comma-separated`);
 
 const out = resolve(opt.out);
 mkdirSync(out, { recursive: true });
@@ -63,7 +69,7 @@ const result = await build({
 copyFileSync(join(HERE, 'index.html'), join(out, 'index.html'));
 copyFileSync(join(HERE, 'style.css'), join(out, 'style.css'));
 copyFileSync(opt.prg, join(out, 'soulplayer.prg'));
-const program = { prg: prg.toString('base64'), labels, chargen: chargen.toString('base64') };
+const program = { prg: prg.toString('base64'), labels, chargen: chargen.toString('base64'), stopIds };
 writeFileSync(join(out, 'program.js'),
     `// the floppy's program for the page (written by make web)\nwindow.SOULPLAYER_PROGRAM = ${JSON.stringify(program)};\n`);
 writeFileSync(join(out, 'NOTICE.txt'), notice(result.metafile));

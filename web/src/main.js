@@ -14,8 +14,6 @@ const SLICE_MS = 12;                                    // run this long, then y
 const RENDER_MS = 30;
 const CATCH_UP_LIMIT = 0.25;                            // paced: seconds it may fall behind
 
-const STOP_IDS = [1, 3];                                // SEP, END: fixed ids of soul.bin (formats.md)
-
 const KEYS = {                                          // browser key -> PETSCII
     Enter: 0x0d, Backspace: 0x14, Delete: 0x14, Home: 0x13, Escape: 0x03,
     ArrowLeft: 0x9d, ArrowRight: 0x1d, ArrowUp: 0x91, ArrowDown: 0x11,
@@ -103,7 +101,7 @@ class Page {
         const s = this.stats, now = this.c64.cycles;
         if (s.lastMark !== null) s.lastToken = now - s.lastMark;
         s.lastMark = now;
-        s.ended = STOP_IDS.includes(this.c64.cpu.state.a);    // soul_token: A = the id
+        s.ended = this.program.stopIds.includes(this.c64.cpu.state.a);   // soul_token: A = the id
         if (!s.ended) s.tokens++;
         if (s.replyStart !== null) s.replyCycles = now - s.replyStart;
         this.showStats();
@@ -206,5 +204,6 @@ class Page {
 }
 
 const P = window.SOULPLAYER_PROGRAM;
-const page = new Page({ prg: base64Bytes(P.prg), labels: P.labels, chargen: base64Bytes(P.chargen) });
+const page = new Page({ prg: base64Bytes(P.prg), labels: P.labels, chargen: base64Bytes(P.chargen),
+                        stopIds: P.stopIds });
 window.soulplayer = { page, state: () => page.state() };
