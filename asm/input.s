@@ -22,6 +22,8 @@ digit_max:      .res 1          ; read_digits: most digits allowed
 
 .segment "CODE"
 
+.assert MAX_INPUT_TOKENS = CONTEXT - 2 - REPLY_ROOM, error, "the prompt leaves room for 2 SEPs and the reply"
+
 ; read_line: edit a line at the cursor until RETURN (or F1 on an empty line).
 ; soul_input (exported, for profiling) is its entry: the program starts
 ; waiting for a line there, with "YOU> " already on the screen.

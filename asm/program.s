@@ -1,5 +1,6 @@
 ; program.s - the soulplayer chat program: start screen, YOU> line input,
-; replies from the engine token by token, F1 settings, q to quit.
+; replies from the engine token by token (free or corpus mode: replies.s),
+; F1 settings, q to quit.
 ;
 ; Loaded at $0801; basic_stub.s (SYS 2061) jumps to main. While running, BASIC ROM is
 ; banked out ($01 = $36) and BASIC's zero page $02-$8F belongs to the
@@ -13,11 +14,13 @@
 
 .include "program.inc"
 .include "program_const.inc"
+.include "replies.inc"
 
 .import engine_reset, engine_step, engine_argmax
 .import read_line, read_digits, line_len, line_ids
 .import bpe_encode, enc_buf, enc_len, print_token
 .import sample_next, set_temperature, set_seed, sample_tenths
+.import mask_free, masked_argmax, trie_reset, trie_mask, trie_follow, reply_mode
 .export main, soul_token, border_normal
 
 ZP_FIRST        = $02           ; BASIC's zero page, saved and restored
@@ -27,11 +30,13 @@ SCREEN_COLOR    = COLOR_BLACK
 FLASH_COLOR     = COLOR_DARK_GREY
 FLASH_JIFFIES   = 8             ; border toggles every 8/60 s while thinking
 ID_Q            = 4 + 17        ; base id of 'q'
+ID_SPACE        = 4             ; base id of ' '
 BLIP_AD         = $09           ; attack 2 ms, decay 750 ms
 BLIP_SR         = $00
 BLIP_PITCH      = $20           ; + (id & 31): frequency high byte
 TENTHS_DIGITS   = 2
 SEED_DIGITS     = 5
+MODE_DIGITS     = 1
 
 ; screen text: ASCII letters -> PETSCII for the lower/upper case charset
 ; (numbers, not 'a': ca65 translates character constants through the charmap)
@@ -69,15 +74,28 @@ title_text:
         .byte "SoulPlayer: ", SOUL_NAME, PET_RETURN
         .byte PET_GREY, "A tiny transformer, bit-exact on a C64.", PET_RETURN
         .byte PET_LIGHT_BLUE, "Type a line, then RETURN. q quits.", PET_RETURN
+.if ::HAVE_REPLIES
+        .byte "F1 sets temperature, seed and replies.", PET_RETURN, 0
+.else
         .byte "F1 sets temperature and seed.", PET_RETURN, 0
-you_text:
-        .byte PET_RETURN, PET_LIGHT_GREEN, "YOU> ", PET_WHITE, 0
+.endif
+you_text:                       ; after new_line
+        .byte PET_LIGHT_GREEN, "YOU> ", PET_WHITE, 0
 soul_text:
         .byte PET_RETURN, PET_YELLOW, SOUL_NAME, "> ", PET_CYAN, 0
 temp_text:
         .byte PET_RETURN, PET_LIGHT_BLUE, "Temperature in tenths (0 greedy)? ", PET_WHITE, 0
 seed_text:
         .byte PET_RETURN, PET_LIGHT_BLUE, "Seed (0-99999)? ", PET_WHITE, 0
+mode_ask_text:
+        .byte PET_RETURN, PET_LIGHT_BLUE, "Replies (0 free, 1 corpus)? ", PET_WHITE, 0
+mode_text:
+        .byte PET_GREY, "Replies: ", 0
+mode_free_text:
+        .byte "free", 0
+mode_corpus_text:
+        .byte "corpus", 0
+.assert REPLY_MODE_FREE = 0 && REPLY_MODE_CORPUS = 1, error, "the mode question takes 0 or 1"
 
 .segment "CODE"
 
@@ -109,6 +127,8 @@ save:   lda ZP_FIRST,x
         lda #1
         ldx #0
         jsr set_seed
+        lda #DEFAULT_REPLY_MODE ; and in the disk's reply mode
+        sta reply_mode
         jsr hook_irq
         jsr sid_init
         jsr border_normal
@@ -117,20 +137,21 @@ save:   lda ZP_FIRST,x
         lda #<title_text
         ldx #>title_text
         jsr print_string
-chat:   lda #<you_text
+        jsr print_mode
+        lda #PET_RETURN         ; a blank line before the first prompt
+        jsr CHROUT
+chat:   jsr new_line
+        lda #<you_text
         ldx #>you_text
         jsr print_string
         jsr read_line
         cmp #PET_F1
         beq settings
-        ldx line_len
+        lda line_len
         beq chat                ; empty line: a new prompt
-        dex
-        bne talk
-        lda line_ids
-        cmp #ID_Q
-        beq quit                ; q alone quits
-talk:   jsr reply
+        jsr is_quit
+        bcs quit                ; q alone (spaces around it allowed) quits
+        jsr reply
         jmp chat
 settings:
         jsr ask_settings
@@ -203,6 +224,7 @@ prompt: ldx prompt_i
 prompt_end:
         lda #TOKEN_SEP
         jsr feed
+        jsr trie_reset          ; corpus mode: at the trie's root
 next:   lda seq_len
         cmp #CONTEXT
         bcs done
@@ -228,6 +250,42 @@ done:   lda #0
 .endproc
 soul_token = reply::chosen
 
+; is_quit: is the line `q` with only spaces around it (soulplayer.chat_cli.is_quit)?
+; in: line_ids[0..line_len) ; out: C set = quit ; clobbers: A, X, Y
+.proc is_quit
+        ldx #0
+        ldy #0                  ; q's seen
+next:   cpx line_len
+        beq done
+        lda line_ids,x
+        inx
+        cmp #ID_SPACE
+        beq next
+        cmp #ID_Q
+        bne no
+        iny
+        cpy #2
+        bcc next                ; C clear: the first q
+no:     clc
+        rts
+done:   cpy #1                  ; C set: exactly one q
+        rts
+.endproc
+
+; new_line: move the cursor to the start of the next screen row, unless it is
+; at the start of a row already (a reply that filled its last row exactly
+; left it there: a RETURN would leave that row blank).
+; in: - ; out: - ; clobbers: A
+.proc new_line
+        lda PNTR
+        beq done                ; column 0
+        cmp #SCREEN_COLS
+        beq done                ; column 0 of a logical line's second row
+        lda #PET_RETURN
+        jmp CHROUT
+done:   rts
+.endproc
+
 ; feed: run one token through the engine (appends to its KV cache).
 ; in: A = token id ; out: seq_len + 1 ; clobbers: A, X, Y
 .proc feed
@@ -235,17 +293,36 @@ soul_token = reply::chosen
         jmp engine_step
 .endproc
 
-; choose: the next token: greedy (engine_argmax) or sampled (temperature).
+; choose: the next token, greedy (temperature 0) or sampled, among every id
+; but PAD and UNK (free mode) or among the tokens that continue a corpus
+; reply from the trie node reached (corpus mode, which then steps along it).
 ; in: the engine's logits ; out: A = id ; clobbers: A, X, Y
+; cycles: free greedy ~ engine_argmax; corpus ~ 8k greedy, ~ 30k sampled
 .proc choose
+        lda reply_mode
+        beq free
+        jsr trie_mask
         lda sample_tenths
+        bne sampled
+        jsr masked_argmax
+        jmp follow
+sampled:
+        jsr sample_next
+follow: pha
+        jsr trie_follow
+        pla
+        rts
+free:   lda sample_tenths
         beq greedy
+        jsr mask_free
         jmp sample_next
 greedy: jmp engine_argmax
 .endproc
+.assert REPLY_MODE_FREE = 0, error, "choose tests reply_mode for free with beq"
 
-; ask_settings: F1 - read temperature (tenths) and seed; empty keeps a value.
-; in: - ; out: sampler settings ; clobbers: A, X, Y
+; ask_settings: F1 - read temperature (tenths), seed and (with replies on the
+; disk) the reply mode; empty keeps a value; then show the reply mode.
+; in: - ; out: sampler settings, reply_mode ; clobbers: A, X, Y
 .proc ask_settings
         lda #<temp_text
         ldx #>temp_text
@@ -264,7 +341,40 @@ seed:   lda #<seed_text
         lda num_lo
         ldx num_hi
         jsr set_seed
-done:   rts
+done:
+.if ::HAVE_REPLIES
+        lda #<mode_ask_text
+        ldx #>mode_ask_text
+        jsr print_string
+        lda #MODE_DIGITS
+        jsr read_number
+        bcs show
+        lda num_lo
+        cmp #REPLY_MODE_CORPUS + 1
+        bcs show                ; another digit: keep the mode
+        sta reply_mode
+show:
+.endif
+        lda #PET_RETURN
+        jsr CHROUT
+        jmp print_mode
+.endproc
+
+; print_mode: the line "Replies: free" or "Replies: corpus", then RETURN.
+; in: reply_mode ; out: - ; clobbers: A, X, Y
+.proc print_mode
+        lda #<mode_text
+        ldx #>mode_text
+        jsr print_string
+        lda #<mode_free_text
+        ldx #>mode_free_text
+        ldy reply_mode
+        beq print
+        lda #<mode_corpus_text
+        ldx #>mode_corpus_text
+print:  jsr print_string
+        lda #PET_RETURN
+        jmp CHROUT
 .endproc
 
 ; read_number: read up to A digits; value mod 65536 (a seed 0..99999 keeps its

@@ -1,25 +1,31 @@
 ; program_sampler.s - temperature sampling with a 16-bit xorshift PRNG,
 ; reproduced exactly by soulplayer/sampling.py (see there for the rule):
 ; weight[i] = EXP[min(127, ((max - logit[i]) * k) >> 8)], k = 160 / tenths,
-; PAD and UNK weigh 0; state := xorshift(state); r := state mod sum;
-; the token is the first id whose running weight sum exceeds r.
+; over the candidates in sample_mask (max too), every other id weighs 0;
+; state := xorshift(state); r := state mod sum; the token is the first id
+; whose running weight sum exceeds r. The candidates: every id but PAD and
+; UNK (mask_free, free mode) or the trie's continuations (replies.s,
+; corpus mode), where masked_argmax is the greedy choice.
 
 .include "program.inc"
 .include "program_const.inc"
 
 .import logits_lo, logits_hi, sample_exp
 .export sample_next, set_temperature, set_seed, sample_tenths, rng_lo, rng_hi
+.export sample_mask, mask_free, masked_argmax
 
 SEED_ZERO       = $ace1         ; the state for seed 0 (xorshift never leaves 0)
 K_NUMERATOR     = 160           ; k = 160 / tenths: k = 16 is T = 1.0
 EXP_LAST        = 127
+LOGIT_MIN       = $8000         ; -32768, the smallest signed 16-bit logit
 
 .segment "BSS"
 sample_tenths:  .res 1          ; temperature in tenths; 0 = greedy
 sample_k:       .res 1
 rng_lo:         .res 1          ; PRNG state
 rng_hi:         .res 1
-weight:         .res VOCAB_SIZE
+sample_mask:                    ; nonzero: a candidate id (mask_free, trie_mask);
+weight:         .res VOCAB_SIZE ; sample_next turns it into the weights in place
 top_lo:         .res 1          ; largest logit
 top_hi:         .res 1
 d_lo:           .res 1          ; max - logit (unsigned)
@@ -38,7 +44,6 @@ rem_hi:         .res 1
 .segment "CODE"
 
 .assert VOCAB_SIZE < 256, error, "ids are bytes"
-.assert TOKEN_PAD = 0 && TOKEN_SEP = 1 && TOKEN_UNK = 2, error, "the max scan skips ids 0 and 2"
 
 ; set_temperature: in: A = tenths (0 = greedy, 1..99); out: sample_k set
 ; clobbers: A, X ; cycles: < 200
@@ -88,40 +93,83 @@ done:   rts
         rts
 .endproc
 
-; sample_next: choose the next token from the engine's logits.
-; in: logits_lo/logits_hi (VOCAB_SIZE signed 16-bit values), sample_k > 0
-; out: A = token id
-; clobbers: A, X, Y
-; cycles: ~ 30k (a 16x8 multiply per id)
-.proc sample_next
-        lda logits_lo+TOKEN_SEP ; top := the largest allowed logit
+; mask_free: the free mode's candidates: every id but PAD and UNK.
+; in: - ; out: sample_mask ; clobbers: A, X ; cycles: ~ 9 * VOCAB_SIZE
+.proc mask_free
+        lda #1
+        ldx #0
+loop:   sta sample_mask,x
+        inx
+        cpx #VOCAB_SIZE
+        bne loop
+        lda #0
+        sta sample_mask+TOKEN_PAD
+        sta sample_mask+TOKEN_UNK
+        rts
+.endproc
+
+; find_top: top := the largest logit over the candidates (-32768 if none).
+; in: logits_lo/logits_hi, sample_mask ; out: top_lo/top_hi
+; clobbers: A, X ; cycles: ~ 30 * VOCAB_SIZE
+.proc find_top
+        lda #<LOGIT_MIN
         sta top_lo
-        lda logits_hi+TOKEN_SEP
+        lda #>LOGIT_MIN
         sta top_hi
-        ldx #TOKEN_END
-max:    lda top_lo
+        ldx #0
+loop:   lda sample_mask,x
+        beq next
+        lda top_lo
         cmp logits_lo,x
         lda top_hi
         sbc logits_hi,x         ; top - logit: N^V = top < logit
         bvc no_ovf
         eor #$80
-no_ovf: bpl max_next
+no_ovf: bpl next
         lda logits_lo,x
         sta top_lo
         lda logits_hi,x
         sta top_hi
-max_next:
-        inx
+next:   inx
         cpx #VOCAB_SIZE
-        bne max
+        bne loop
+        rts
+.endproc
 
+; masked_argmax: greedy over the candidates: the first id (lowest) whose
+; logit is the largest candidate logit (chat.choose_next with `allowed`).
+; in: logits_lo/logits_hi, sample_mask (at least one candidate)
+; out: A = token id ; clobbers: A, X ; cycles: ~ 50 * VOCAB_SIZE
+.proc masked_argmax
+        jsr find_top
+        ldx #0
+loop:   lda sample_mask,x
+        beq next
+        lda logits_lo,x
+        cmp top_lo
+        bne next
+        lda logits_hi,x
+        cmp top_hi
+        beq found
+next:   inx
+        bne loop                ; always: a candidate holds the top
+found:  txa
+        rts
+.endproc
+
+; sample_next: choose the next token from the engine's logits.
+; in: logits_lo/logits_hi (VOCAB_SIZE signed 16-bit values), sample_k > 0,
+;     sample_mask (at least one candidate)
+; out: A = token id
+; clobbers: A, X, Y
+; cycles: ~ 30k (a 16x8 multiply per candidate)
+.proc sample_next
+        jsr find_top
         lda #0
         sta sum_lo
         sta sum_hi
         ldx #0
-wloop:  cpx #TOKEN_PAD
-        beq never
-        cpx #TOKEN_UNK
+wloop:  lda sample_mask,x       ; the mask at x, before weight x replaces it
         beq never
         sec                     ; d := top - logit (0..65535)
         lda top_lo

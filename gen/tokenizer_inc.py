@@ -3,7 +3,8 @@
 `render_program_inc(tok, config, name)` returns two include files:
 program_const.inc (constants, for every module) and program_data.inc (the
 tables, included once by asm/tokenizer.s):
-- constants: VOCAB_SIZE, CONTEXT, MAX_INPUT_CHARS, MAX_INPUT_TOKENS, NUM_MERGES, NAME_LEN;
+- constants: VOCAB_SIZE, CONTEXT, MAX_INPUT_CHARS, MAX_INPUT_TOKENS (= CONTEXT - 2 - REPLY_ROOM,
+  from ModelConfig), REPLY_ROOM, NUM_MERGES, NAME_LEN;
 - `.define SOUL_NAME` (screen text, PETSCII upper case);
 - `petscii_to_id`: 256 bytes, keyboard PETSCII -> base id (0 = drop the key);
   shifted letters fold to lower case, exactly like tokenizer.normalize;
@@ -89,6 +90,7 @@ def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
         f"CONTEXT = {config.context}",
         f"MAX_INPUT_CHARS = {config.max_input_chars}",
         f"MAX_INPUT_TOKENS = {config.max_input_tokens}",
+        f"REPLY_ROOM = {config.min_reply_tokens}",
         f"NUM_MERGES = {len(merges)}",
         f"NAME_LEN = {len(name)}",
         ".define SOUL_NAME " + ", ".join(f"${b:02x}" for b in name_petscii(name)),

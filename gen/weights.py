@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..errors import SoulError
 from ..fileio import atomic_write_text
+from ..paths import ASM_DIR
 
-ASM_DIR = Path(__file__).resolve().parent.parent / "asm"
 POST_SHIFT = 1
 # asm/matmul.s accumulates in 32 bits: |b| + sum |w|*32768 must stay below 2^31
 ACC_LIMIT = 1 << 31

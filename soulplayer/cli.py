@@ -4,23 +4,18 @@ import importlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
-from .chat import QUIT_LINE, fit_input, generate, prompt_ids
-from .config import SEP
+from .chat import prompt_ids
 from .errors import SoulError
-from .sampling import Sampler
+from .paths import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair  # noqa: F401 (re-exported)
+from .replies import MODES
 from .soulfile import load_soul
-from .tokenizer import Tokenizer
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_SOUL = MODELS / "soul.bin"
-DEFAULT_TOKENIZER = MODELS / "tokenizer.json"
 
 LAZY_COMMANDS = {
     "train": "soulplayer.training.command:train",
+    "eval": "soulplayer.training.command:eval_soul",
     "build": "soulplayer.tools.commands_program:build",
     "flash": "soulplayer.tools.commands_program:flash",
     "bench": "soulplayer.tools.commands:bench",
@@ -38,6 +33,8 @@ class SoulGroup(click.Group):
             module, attr = LAZY_COMMANDS[name].split(":")
             try:
                 return getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as e:
+                return _unavailable(name, missing_extra(e, name) or e)
             except (ImportError, AttributeError) as e:
                 return _unavailable(name, e)
         return super().get_command(ctx, name)
@@ -48,28 +45,45 @@ class SoulGroup(click.Group):
         except SoulError as e:
             click.echo(f"soul: error: {e}", err=True)
             sys.exit(1)
+        except ModuleNotFoundError as e:
+            hint = missing_extra(e, ctx.invoked_subcommand)
+            if hint is None:
+                raise
+            click.echo(f"soul: error: {hint}", err=True)
+            sys.exit(1)
+
+
+# modules of the optional extras (pyproject.toml) and the extra that brings each
+EXTRA_MODULES = {"torch": "train", "matplotlib": "train", "tqdm": "train", "pytest": "test"}
+
+
+def missing_extra(error: ModuleNotFoundError, command) -> str | None:
+    """One line naming the install command for a missing optional module, or None."""
+    root = (error.name or "").split(".")[0]
+    extra = EXTRA_MODULES.get(root)
+    if extra is None:
+        return None
+    return (f"'soul {command}' needs {root}, which is not installed (`make disk` installs only what "
+            f"the disk needs): run `make venv-full`, or .venv/bin/pip install -e '.[{extra}]'")
 
 
 def _unavailable(name, error):
     """Stands in for a command whose module cannot load, so `soul --help` still works."""
     def fail():
-        raise click.ClickException(f"'{name}' is not available: {error}")
-    return click.Command(name, callback=fail, help=f"(not available: {error})")
-
-
-def load_pair(soul_path, tokenizer_path):
-    soul = load_soul(soul_path)
-    tok = Tokenizer.load(tokenizer_path)
-    if tok.vocab_size > soul.config.vocab_size:
-        raise SoulError(f"{tokenizer_path}: {tok.vocab_size} tokens but {soul_path} has a vocabulary "
-                        f"of {soul.config.vocab_size}")
-    return soul, tok
+        raise SoulError(str(error) if isinstance(error, str) else f"'{name}' is not available: {error}")
+    return click.Command(name, callback=fail, help=f"(not available: {error})",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 soul_option = click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
                            show_default=True, help="soul.bin to run")
 tokenizer_option = click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
-                                default=str(DEFAULT_TOKENIZER), show_default=True, help="tokenizer.json")
+                                default=None, help="its tokenizer.json  [default: tokenizer.json beside the soul]")
+mode_option = click.option("--mode", type=click.Choice(MODES), default=None,
+                           help="replies: free (any tokens) or corpus (only the corpus's replies); "
+                                "default: corpus when the soul has its replies file, else free")
+replies_option = click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+                              help="the corpus replies, one per line  [default: replies.txt beside the soul]")
 
 
 @click.group(cls=SoulGroup)
@@ -84,49 +98,22 @@ def main():
               help="0 = greedy; otherwise sample exactly as the C64 does")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="sampler seed 0..99999, taken mod 65536 as on the C64 (with --temperature)")
-def chat(soul_path, tokenizer_path, temperature, seed):
+@click.option("--name", default=None,
+              help="the soul's name, its reply label (default: from the file name, as `soul build` names it)")
+@click.option("--engine", type=click.Choice(["ref", "vice"]), default="ref", show_default=True,
+              help="ref: the Python integer reference; vice: the real C64 program in headless VICE")
+@mode_option
+@replies_option
+def chat(soul_path, tokenizer_path, temperature, seed, name, engine, mode, replies_path):
     """Talk to a soul, decoding exactly as the C64 does. `q` alone quits.
 
     Each line is fitted as the C64's line editor fits it (lowercase, unknown
     characters dropped, cut at the input limits); a line that is empty then gets
     no reply. With stdin not a terminal: one prompt per line in, one reply per
     line out."""
-    soul, tok = load_pair(soul_path, tokenizer_path)
-    choose = Sampler(temperature, seed).choose   # temperature 0: greedy choose_next
-    interactive = sys.stdin.isatty()
-
-    def answer(line, stream):
-        """The reply to a fitted line (what the C64 line editor would hold)."""
-        ids = [SEP] + tok.encode(line) + [SEP]
-        text = []
-        for token in generate(soul, ids, choose):
-            piece = tok.token_text(token)
-            text.append(piece)
-            if stream:
-                click.echo(piece, nl=False)
-        return "".join(text)
-
-    if not interactive:
-        for raw in sys.stdin:
-            line = fit_input(raw.rstrip("\n"), tok, soul.config)
-            if line == QUIT_LINE:
-                return
-            click.echo(answer(line, stream=False) if line else "")   # empty: no reply, as on the C64
-        return
-    click.echo("soulplayer chat: type a line; q alone quits.")
-    while True:
-        try:
-            line = fit_input(input("YOU> "), tok, soul.config)
-        except (EOFError, KeyboardInterrupt):
-            click.echo()
-            return
-        if line == QUIT_LINE:
-            return
-        if not line:
-            continue
-        click.echo("C64> ", nl=False)
-        answer(line, stream=True)
-        click.echo()
+    from .chat_cli import run_chat
+    run_chat(soul_path, tokenizer_path, temperature=temperature, seed=seed, name=name, engine=engine,
+             mode=mode, replies_path=replies_path)
 
 
 def _parse_ids(text, vocab_size, context):

@@ -3,9 +3,11 @@
 Temperature T is a setting in tenths, t10 = 0..99 (0 = greedy, the default).
 For t10 > 0 the sampler:
 
-1. m = the largest logit over every id except PAD and UNK;
+1. m = the largest logit over the candidates: every id except PAD and UNK in
+   free mode, the tokens that continue a corpus reply in corpus mode
+   (soulplayer.replies);
 2. weight[i] = EXP[min(127, ((m - logit[i]) * k) >> 8)] with k = 160 // t10
-   (EXP is the attention table, 255*e^(-j/16)), 0 for PAD and UNK;
+   (EXP is the attention table, 255*e^(-j/16)), 0 for every other id;
    in real terms weight ~ e^(-(m - logit)/T) with the logits in Q8.8;
 3. the 16-bit xorshift PRNG (shifts 7, 9, 8) advances once: state := next(state);
 4. r = state mod W (W = sum of weights, >= 255); the token is the first id
@@ -53,10 +55,12 @@ def prng_next(state: int) -> int:
     return state
 
 
-def weights(logits, tenths: int) -> list:
-    """Integer weights per id for temperature `tenths` (> 0)."""
+def weights(logits, tenths: int, allowed=None) -> list:
+    """Integer weights per id for temperature `tenths` (> 0) over the `allowed`
+    ids (None: every id but PAD and UNK)."""
     k = K_NUMERATOR // tenths
-    allowed = [i for i in range(len(logits)) if i not in (PAD, UNK)]
+    if allowed is None:
+        allowed = [i for i in range(len(logits)) if i not in (PAD, UNK)]
     top = max(int(logits[i]) for i in allowed)
     out = [0] * len(logits)
     for i in allowed:
@@ -76,15 +80,16 @@ def pick(w: list, state: int) -> int:
 
 
 class Sampler:
-    """`choose(logits) -> id` for chat.generate; state carries across replies."""
+    """`choose(logits, allowed=None) -> id` for chat.generate; state carries
+    across replies."""
 
     def __init__(self, temperature: float, seed: int):
         self.tenths = temperature_tenths(temperature)
         self.state = seed_state(seed)
 
-    def choose(self, logits) -> int:
+    def choose(self, logits, allowed=None) -> int:
         if self.tenths == 0:
             from .chat import choose_next
-            return choose_next(logits)
+            return choose_next(logits, allowed)
         self.state = prng_next(self.state)
-        return pick(weights(logits, self.tenths), self.state)
+        return pick(weights(logits, self.tenths, allowed), self.state)

@@ -2,8 +2,13 @@
 
 v3 (the original release): 24 records, each `u8 kind, u16 rows, u16 cols, i8 shift`
 then rows*cols values (kind 0: int8, kind 1: int16 LE). No magic, default dims.
-Files for other dims start with MAGIC, a version byte and the 7 dims (u16 LE each);
-the records that follow are laid out exactly as in v3.
+
+The project's own header: MAGIC, a version byte and the 7 dims (u16 LE each);
+version 5 adds the 8-byte fingerprint of the soul's tokenizer
+(Tokenizer.fingerprint). The records that follow are laid out exactly as in v3.
+A soul that knows its tokenizer's fingerprint is written as version 5; one
+without (read from a v3 or version 4 file) as v3 for the default dims (a v3
+file round-trips byte-identical), else as version 4.
 """
 import struct
 from dataclasses import dataclass
@@ -16,7 +21,9 @@ from .errors import SoulError
 from .fileio import atomic_write_bytes
 
 MAGIC = b"SOUL"
-HEADER_VERSION = 4
+HEADER_VERSION = 5                 # written when the soul has a fingerprint
+HEADER_VERSION_DIMS = 4            # dims only (still read; written without a fingerprint)
+FINGERPRINT_BYTES = 8
 DIM_FIELDS = ("vocab_size", "embed_dim", "n_heads", "head_dim", "ff_dim", "n_layers", "context")
 RECORD_HEADER = struct.Struct("<BHHb")
 KIND_INT8, KIND_INT16 = 0, 1
@@ -35,6 +42,7 @@ class Tensor:
 class Soul:
     config: ModelConfig
     tensors: dict  # name -> Tensor, in record order
+    fingerprint: bytes | None = None   # its tokenizer's (Tokenizer.fingerprint), if known
 
     def __getitem__(self, name) -> Tensor:
         return self.tensors[name]
@@ -61,15 +69,20 @@ def _dtype(kind):
 
 
 def _read_config(data: bytes, name: str):
-    """Return (config, offset of the first record)."""
+    """Return (config, tokenizer fingerprint or None, offset of the first record)."""
     if not data.startswith(MAGIC):
-        return ModelConfig(), 0
-    need = len(MAGIC) + 1 + 2 * len(DIM_FIELDS)
+        return ModelConfig(), None, 0
+    if len(data) <= len(MAGIC):
+        raise SoulError(f"{name}: truncated header: {len(data)} bytes")
+    version = data[len(MAGIC)]
+    if version not in (HEADER_VERSION_DIMS, HEADER_VERSION):
+        raise SoulError(f"{name}: unknown header version {version} (this soulplayer reads "
+                        f"{HEADER_VERSION_DIMS} and {HEADER_VERSION})")
+    dims_end = len(MAGIC) + 1 + 2 * len(DIM_FIELDS)
+    need = dims_end + (FINGERPRINT_BYTES if version == HEADER_VERSION else 0)
     if len(data) < need:
         raise SoulError(f"{name}: truncated header: {len(data)} of {need} bytes")
-    version = data[len(MAGIC)]
-    if version != HEADER_VERSION:
-        raise SoulError(f"{name}: unknown header version {version} (this soulplayer reads {HEADER_VERSION})")
+    fingerprint = bytes(data[dims_end:need]) if version == HEADER_VERSION else None
     dims = struct.unpack_from(f"<{len(DIM_FIELDS)}H", data, len(MAGIC) + 1)
     try:
         config = ModelConfig(**dict(zip(DIM_FIELDS, dims)))
@@ -82,11 +95,11 @@ def _read_config(data: bytes, name: str):
     if config.max_input_tokens < 1:
         raise SoulError(f"{name}: context {config.context} leaves no room for input "
                         f"(2 SEPs + {config.min_reply_tokens} reply tokens + at least 1)")
-    return config, need
+    return config, fingerprint, need
 
 
 def parse_soul(data: bytes, name: str = "soul.bin") -> Soul:
-    config, pos = _read_config(data, name)
+    config, fingerprint, pos = _read_config(data, name)
     tensors = {}
     layout = record_layout(config)
     for index, (rec, kind, rows, cols) in enumerate(layout):
@@ -109,7 +122,7 @@ def parse_soul(data: bytes, name: str = "soul.bin") -> Soul:
         pos += size
     if pos != len(data):
         raise SoulError(f"{name}: {len(data) - pos} bytes after the last record ({layout[-1][0]}): file too long")
-    return Soul(config, tensors)
+    return Soul(config, tensors, fingerprint)
 
 
 def load_soul(path) -> Soul:
@@ -124,12 +137,19 @@ def load_soul(path) -> Soul:
 
 
 def soul_bytes(soul: Soul) -> bytes:
-    """Serialize; default dims give a plain v3 file the original release can read."""
+    """Serialize: version 5 with the tokenizer's fingerprint when the soul has
+    one; otherwise version 4 for other dims, or a plain v3 file (the original
+    release's layout) for the default dims."""
     out = bytearray()
     default = ModelConfig()
-    if any(getattr(soul.config, f) != getattr(default, f) for f in DIM_FIELDS):
-        out += MAGIC + bytes([HEADER_VERSION])
+    other_dims = any(getattr(soul.config, f) != getattr(default, f) for f in DIM_FIELDS)
+    if soul.fingerprint is not None or other_dims:
+        fingerprint = soul.fingerprint
+        if fingerprint is not None and len(fingerprint) != FINGERPRINT_BYTES:
+            raise SoulError(f"tokenizer fingerprint of {len(fingerprint)} bytes, expected {FINGERPRINT_BYTES}")
+        out += MAGIC + bytes([HEADER_VERSION_DIMS if fingerprint is None else HEADER_VERSION])
         out += struct.pack(f"<{len(DIM_FIELDS)}H", *(getattr(soul.config, f) for f in DIM_FIELDS))
+        out += fingerprint or b""
     for name, kind, rows, cols in record_layout(soul.config):
         t = soul.tensors[name]
         values = np.asarray(t.values).reshape(rows, cols)

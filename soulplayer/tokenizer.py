@@ -1,5 +1,6 @@
 """tokenizer.json and byte-pair encoding (see shared formats: ids 0-3 specials,
 4-38 the 35 base characters, then one id per merge in merge order)."""
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from .fileio import atomic_write_text
 
 BASE_CHARS = " abcdefghijklmnopqrstuvwxyz.'!?,;:-"
 FIRST_MERGE_ID = len(SPECIALS) + len(BASE_CHARS)  # 39
+FINGERPRINT_BYTES = 8
 
 
 def normalize(text: str) -> str:
@@ -55,6 +57,13 @@ class Tokenizer:
 
     def decode(self, ids) -> str:
         return "".join(self.token_text(t) for t in ids)
+
+    def fingerprint(self) -> bytes:
+        """8 bytes that identify what the tokenizer does: a hash of its tokens
+        in id order and its merges (not of the JSON file's formatting)."""
+        canon = json.dumps([[self.id_to_text[i] for i in range(self.vocab_size)],
+                            [list(m) for m in self.merges]], separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).digest()[:FINGERPRINT_BYTES]
 
     def to_json(self) -> str:
         return json.dumps({"vocab": self.vocab, "merges": [list(m) for m in self.merges],

@@ -1,11 +1,20 @@
 """Shared test fixtures: the golden data lives in ../shared/golden/ (never copied here)."""
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT.parent / "shared" / "golden"
+SOUL_CLI = Path(sys.executable).parent / "soul"
+
+
+def run_soul(*args, stdin="", env=None):
+    """The `soul` command as a user runs it (stdin not a terminal)."""
+    return subprocess.run([str(SOUL_CLI), *map(str, args)], input=stdin, capture_output=True, text=True,
+                          env=env)
 
 
 def golden_path(*parts) -> Path:

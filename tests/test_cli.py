@@ -1,33 +1,28 @@
 """The `soul` command as a user runs it: scripted chat, logits JSON, one-line errors."""
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from conftest import run_soul as soul
 
 from soulplayer.chat import choose_next, fit_input, prompt_ids, reply_text
 from soulplayer.config import END, PAD, SEP, UNK, ModelConfig
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import Tokenizer
 
-SOUL_CLI = Path(sys.executable).parent / "soul"
-
-
-def soul(*args, stdin=""):
-    return subprocess.run([str(SOUL_CLI), *map(str, args)], input=stdin, capture_output=True, text=True)
-
-
 def test_scripted_chat_one_reply_per_line(original_soul_path, original_tokenizer_path):
-    prompts = ["hello", "How are you?", "", "123", "q is not quit", "tell me about the c64 ~~~", " q"]
+    prompts = ["hello", "How are you?", "", "123", "q is not quit", "tell me about the c64 ~~~", "qq"]
     run = soul("chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
-               stdin="\n".join(prompts + ["Q1", "never read"]) + "\n")
+               stdin="\n".join(prompts + ["  q  ", "never read"]) + "\n")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.split("\n")
-    assert lines[-1] == "" and len(lines) == len(prompts) + 1  # `q` alone stopped it
+    assert lines[-1] == "" and len(lines) == len(prompts) + 1  # a trimmed `q` stopped it
     s, tok = load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
     fitted = [fit_input(p, tok, s.config) for p in prompts]
     assert lines[:-1] == [reply_text(s, tok, f) if f else "" for f in fitted]
     assert lines[0] == "hello! you're wonderful!"
-    assert lines[2] == lines[3] == "" and lines[-2] != ""   # nothing typed: no reply; " q" is a prompt
+    assert lines[2] == lines[3] == "" and lines[-2] != ""   # nothing typed: no reply; "qq" is a prompt
+    # what the input rule changed beyond the case is said on stderr, by line number
+    assert run.stderr == 'soul chat: line 6: (heard: "tell me about the")\n'
 
 
 def test_logits_json_matches_golden(original_soul_path, original_tokenizer_path, teacher_forced):
@@ -86,3 +81,49 @@ def test_sampling_options(original_soul_path, original_tokenizer_path):
     run = soul(*args, "--temperature", "1.5", "--seed", "70000", stdin="hello\nhow are you\n")
     sampler = Sampler(1.5, 70000 - 65536)
     assert run.stdout.splitlines() == [reply_text(s, tok, t, sampler.choose) for t in ("hello", "how are you")]
+
+
+def _pair_dir(tmp_path, soul_path, tokenizer_path, fingerprint_of=None):
+    """A run folder: soul.bin (with the fingerprint of `fingerprint_of`) + tokenizer.json."""
+    from soulplayer.soulfile import save_soul
+    folder = tmp_path / "run"
+    folder.mkdir()
+    s = load_soul(soul_path)
+    if fingerprint_of is not None:
+        s.fingerprint = Tokenizer.load(fingerprint_of).fingerprint()
+    save_soul(s, folder / "soul.bin")
+    (folder / "tokenizer.json").write_bytes(Path(tokenizer_path).read_bytes())
+    return folder
+
+
+def test_tokenizer_defaults_to_the_one_beside_the_soul(original_soul_path, original_tokenizer_path, tmp_path):
+    from click.testing import CliRunner
+    from soulplayer.cli import main
+    run_dir = _pair_dir(tmp_path, original_soul_path, original_tokenizer_path, original_tokenizer_path)
+    result = CliRunner().invoke(main, ["chat", "--soul", str(run_dir / "soul.bin")], input="hello\n")
+    assert result.exit_code == 0 and result.output == "hello! you're wonderful!\n"
+    (run_dir / "tokenizer.json").unlink()
+    result = CliRunner().invoke(main, ["chat", "--soul", str(run_dir / "soul.bin")], input="hello\n")
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "no tokenizer.json beside it" in result.output
+
+
+def test_a_soul_with_another_tokenizer_is_one_line_everywhere(original_soul_path, original_tokenizer_path,
+                                                             tmp_path):
+    """The soul was trained with the golden tokenizer; models/tokenizer.json sits beside it."""
+    from click.testing import CliRunner
+    from soulplayer.cli import main
+    from soulplayer.paths import DEFAULT_TOKENIZER
+    run_dir = _pair_dir(tmp_path, original_soul_path, DEFAULT_TOKENIZER, original_tokenizer_path)
+    s = str(run_dir / "soul.bin")
+    for args in (["chat", "--soul", s], ["logits", "--soul", s, "--text", "hi"],
+                 ["build", "--soul", s, "--out", str(tmp_path / "b")],
+                 ["bench", "--soul", s, "--out", str(tmp_path / "b" / "bench.json")],
+                 ["chat", "--soul", s, "--engine", "vice"]):
+        result = CliRunner().invoke(main, args, input="hello\n")
+        assert result.exit_code == 1 and result.output.count("\n") == 1, (args, result.output)
+        assert "is not the tokenizer" in result.output or "tokens but" in result.output, result.output
+    assert not (tmp_path / "b").exists()                  # refused before building anything
+    result = CliRunner().invoke(main, ["chat", "--soul", s, "--tokenizer", str(original_tokenizer_path)],
+                                input="hello\n")
+    assert result.exit_code == 0 and result.output == "hello! you're wonderful!\n"

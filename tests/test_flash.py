@@ -1,8 +1,8 @@
-"""`soul flash` with a fake OpenCBM d64copy on PATH (no 1541 needed).
+"""`soul flash` with a fake OpenCBM d64copy and cbmctrl on PATH (no 1541 needed).
 
 The fake keeps the "floppy" in a file ($FAKE_1541). FAKE_D64COPY_MODE:
 ok (default), corrupt (a write changes one sector but exits 0, like the
-real d64copy on a bad disk), nodrive (no drive answers)."""
+real d64copy on a bad disk), nodrive (no drive answers: both tools fail)."""
 import os
 import stat
 import sys
@@ -35,14 +35,23 @@ else:                                # write an image to the disk
 print("357 blocks copied.")
 '''
 
+FAKE_CBMCTRL = r'''#!{python}
+import os, sys
+if os.environ.get("FAKE_D64COPY_MODE") == "nodrive":
+    print("cbm_driver_open: No such device or address")
+    sys.exit(1)
+print("73,cbm dos v2.6 1541,00,00")
+'''
+
 
 @pytest.fixture
 def fake_d64copy(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    exe = bin_dir / "d64copy"
-    exe.write_text(FAKE.replace("{python}", sys.executable))
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    for name, text in (("d64copy", FAKE), ("cbmctrl", FAKE_CBMCTRL)):
+        exe = bin_dir / name
+        exe.write_text(text.replace("{python}", sys.executable))
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_1541", str(tmp_path / "floppy.img"))
     return tmp_path / "floppy.img"
@@ -83,7 +92,7 @@ def test_missing_drive_is_one_line(fake_d64copy, disk, monkeypatch):
     monkeypatch.setenv("FAKE_D64COPY_MODE", "nodrive")
     result = CliRunner().invoke(main, ["flash", "--disk", str(disk), "--yes"])
     assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert "drive 8: d64copy failed writing the disk" in result.output
+    assert "drive 8: no drive answers" in result.output
     assert not fake_d64copy.exists()
 
 
@@ -92,6 +101,28 @@ def test_refuses_without_yes(fake_d64copy, disk):
     assert result.exit_code == 1
     assert "without --yes" in result.output
     assert not fake_d64copy.exists()
+
+
+def test_checks_come_before_the_question(fake_d64copy, disk, monkeypatch, tmp_path):
+    """The image, the tools and the drive are checked before anyone is asked."""
+    from soulplayer.tools import commands_program
+    monkeypatch.setattr(commands_program, "_stdin_is_terminal", lambda: True)
+    ask = "This erases the whole floppy"
+    result = CliRunner().invoke(main, ["flash", "--disk", str(tmp_path / "none.d64")], input="y\n")
+    assert result.exit_code == 1 and ask not in result.output and "run `make disk` first" in result.output
+    monkeypatch.setenv("FAKE_D64COPY_MODE", "nodrive")
+    result = CliRunner().invoke(main, ["flash", "--disk", str(disk)], input="y\n")
+    assert result.exit_code == 1 and ask not in result.output and "drive 8: no drive answers" in result.output
+    monkeypatch.setenv("FAKE_D64COPY_MODE", "ok")
+    result = CliRunner().invoke(main, ["flash", "--disk", str(disk), "--drive", "7"], input="y\n")
+    assert result.exit_code == 1 and ask not in result.output and "drive 7: a 1541 is drive 8" in result.output
+    result = CliRunner().invoke(main, ["flash", "--disk", str(disk)], input="n\n")
+    assert ask in result.output and "nothing written" in result.output and not fake_d64copy.exists()
+    result = CliRunner().invoke(main, ["flash", "--disk", str(disk)], input="y\n")
+    assert result.exit_code == 0 and fake_d64copy.read_bytes() == disk.read_bytes()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    result = CliRunner().invoke(main, ["flash", "--disk", str(disk)], input="y\n")
+    assert result.exit_code == 1 and ask not in result.output and "d64copy not found" in result.output
 
 
 def test_d64_holds_the_prg(disk, tmp_path):

@@ -132,3 +132,31 @@ def test_saved_files_get_the_usual_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_soul_carries_its_tokenizers_fingerprint(original_soul_path, original_tokenizer_path, tmp_path):
+    v3 = original_soul_path.read_bytes()
+    soul, tok = load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
+    assert soul.fingerprint is None                       # v3 knows no tokenizer
+    soul.fingerprint = tok.fingerprint()
+    save_soul(soul, tmp_path / "v5.bin")
+    data = (tmp_path / "v5.bin").read_bytes()
+    header = MAGIC + b"\x05" + struct.pack("<7H", 128, 32, 4, 8, 64, 2, 20) + tok.fingerprint()
+    assert data == header + v3                            # the project's header, then v3's records
+    back = load_soul(tmp_path / "v5.bin")
+    assert back.fingerprint == tok.fingerprint() and soul_bytes(back) == data
+    # version 4 (dims only) still loads; without a fingerprint default dims are written as v3
+    v4 = MAGIC + b"\x04" + struct.pack("<7H", 128, 32, 4, 8, 64, 2, 20) + v3
+    assert parse_soul(v4).fingerprint is None and soul_bytes(parse_soul(v4)) == v3
+    with pytest.raises(SoulError, match="truncated header: 22 of 27 bytes"):
+        parse_soul(header[:22], "x.bin")
+
+
+def test_fingerprint_is_what_the_tokenizer_does(original_tokenizer_path, tmp_path):
+    tok = Tokenizer.load(original_tokenizer_path)
+    data = json.loads(original_tokenizer_path.read_text())
+    (tmp_path / "t.json").write_text(json.dumps(data, indent=4, sort_keys=True))   # other formatting
+    assert Tokenizer.load(tmp_path / "t.json").fingerprint() == tok.fingerprint()
+    data["merges"][3], data["merges"][4] = data["merges"][4], data["merges"][3]     # other merge order
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    assert Tokenizer.load(tmp_path / "t.json").fingerprint() != tok.fingerprint()

@@ -2,10 +2,13 @@
 
 - the 6502 BPE encoder (asm/tokenizer.s) against Tokenizer.encode, many strings
   in one VICE run;
-- the 6502 sampler (asm/program_sampler.s) against soulplayer.sampling;
+- the 6502 sampler (asm/program_sampler.s) against soulplayer.sampling, over
+  every id but PAD/UNK and over masked candidate sets (corpus mode);
+- the reply trie as the 6502 reads it (asm/replies.s) against ReplyTrie;
 - the whole program: prompts typed with -keybuf, the screen read each time
   `soul_input` is reached, compared with chat.reply_text (what `soul chat`
-  prints), greedy and sampled; keyboard fuzz; q quits to READY.;
+  prints), greedy and sampled, in free and corpus reply mode; keyboard fuzz;
+  q quits to READY.;
 - the PRG inside the d64 equals build/soulplayer.prg.
 """
 import random
@@ -14,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from soulplayer.chat import fit_input, reply_text
-from soulplayer.config import ModelConfig
+from soulplayer.chat import choose_next, fit_input, reply_text
+from soulplayer.config import SEP, ModelConfig
+from soulplayer.gen.replies_inc import render_replies_inc
 from soulplayer.gen.tokenizer_inc import render_program_inc
+from soulplayer.replies import CORPUS, FREE, ReplyTrie, read_replies, replies_beside
 from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import BASE_CHARS, Tokenizer
 from soulplayer.tools import build, vice
+from soulplayer.tools.vice_chat import SCREEN, SCREEN_END, last_exchange, screen_text
+from conftest import run_soul
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("you", "you're", "i'm", "happy", "feel", "here.", "wonderful!", "the", "love", "good",
@@ -149,10 +156,12 @@ def test_6502_bpe_encoder_matches_python(original_tokenizer_path, tmp_path):
 # ------------------------------------------------------------ sampler
 
 def _sampler_driver(cases, seed):
-    """6502 driver: per case set the temperature, load the logits, sample;
-    out = id, state low, state high per case."""
+    """6502 driver: per case set the temperature, load the logits and the
+    candidates (mask_free, or a mask row), choose (masked_argmax for
+    temperature 0, else sample_next); out = id, state low, state high per case."""
     code = [
         "        .import sample_next, set_temperature, set_seed, rng_lo, rng_hi",
+        "        .import sample_mask, mask_free, masked_argmax",
         "        .export main, driver_done, out, logits_lo, logits_hi",
         '        .segment "CODE"',
         f"main:   lda #{seed & 0xFF}",
@@ -160,11 +169,18 @@ def _sampler_driver(cases, seed):
         "        jsr set_seed",
     ]
     data = ['        .segment "RODATA"']
-    for c, (tenths, logits) in enumerate(cases):
+    for c, (tenths, logits, allowed) in enumerate(cases):
         code += [f"        lda #{tenths}", "        jsr set_temperature", "        ldx #127",
                  f"l{c}:     lda lo{c},x", "        sta logits_lo,x", f"        lda hi{c},x",
-                 "        sta logits_hi,x", "        dex", f"        bpl l{c}",
-                 "        jsr sample_next", f"        sta out+{3 * c}", "        lda rng_lo",
+                 "        sta logits_hi,x", "        dex", f"        bpl l{c}"]
+        if allowed is None:
+            code += ["        jsr mask_free"]
+        else:
+            code += ["        ldx #127", f"m{c}:     lda mask{c},x", "        sta sample_mask,x",
+                     "        dex", f"        bpl m{c}"]
+            data += [f"mask{c}:", _bytes_rows([int(i in allowed) for i in range(128)])]
+        code += ["        jsr " + ("sample_next" if tenths else "masked_argmax"),
+                 f"        sta out+{3 * c}", "        lda rng_lo",
                  f"        sta out+{3 * c + 1}", "        lda rng_hi", f"        sta out+{3 * c + 2}"]
         data += [f"lo{c}:", _bytes_rows([v & 0xFF for v in logits]),
                  f"hi{c}:", _bytes_rows([(v >> 8) & 0xFF for v in logits])]
@@ -177,8 +193,8 @@ def _sampler_driver(cases, seed):
 def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     rng = random.Random(7)
     cases = []
-    for c in range(60):
-        tenths = rng.choice([1, 3, 5, 8, 10, 15, 20, 50, 99])
+    for c in range(90):
+        tenths = rng.choice([1, 3, 5, 8, 10, 15, 20, 50, 99] + ([0] * 3 if c >= 60 else []))
         kind = c % 4
         if kind == 0:      # typical logits: a few thousand around zero
             logits = [rng.randint(-3000, 3000) for _ in range(128)]
@@ -191,7 +207,13 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
                 logits[i] = 1000 + rng.randint(0, 40)
         else:              # flat: every id about equally likely
             logits = [rng.randint(-5, 5) for _ in range(128)]
-        cases.append((tenths, logits))
+        allowed = None     # free mode; from case 60 on a corpus-mode candidate set
+        if c >= 60:
+            allowed = sorted(rng.sample(range(1, 128), rng.choice([1, 2, 5, 30])))
+            allowed = [i for i in allowed if i != 2] or [1]
+            if c % 5 == 0:  # the best logit of all is no candidate
+                logits[max(set(range(3, 128)) - set(allowed))] = 32767
+        cases.append((tenths, logits, allowed))
     seed = 4242
     _gen_incs(Tokenizer.load(original_tokenizer_path), tmp_path)
     src = tmp_path / "driver.s"
@@ -202,13 +224,120 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", 3 * len(cases))])
     out = r.memory("out")
     state = seed_state(seed)
-    for c, (tenths, logits) in enumerate(cases):
-        state = prng_next(state)
-        want = pick(weights(logits, tenths), state)
+    for c, (tenths, logits, allowed) in enumerate(cases):
+        if tenths == 0:
+            want = choose_next(logits, allowed)
+        else:
+            state = prng_next(state)
+            want = pick(weights(logits, tenths, allowed), state)
+        if allowed is not None:
+            assert want in allowed
         got, got_state = out[3 * c], out[3 * c + 1] | out[3 * c + 2] << 8
         assert got_state == state, f"case {c}: PRNG state {got_state:#06x}, Python {state:#06x}"
         assert got == want, f"case {c} (t={tenths / 10}): 6502 chose {got}, Python {want}"
     assert len({out[3 * c] for c in range(len(cases))}) > 10   # really sampling, not one id
+
+
+# ------------------------------------------------------------ reply trie
+
+TRIE_DRIVER = r"""
+; for each walk (token ids ending with SEP; a 0 ends the table): trie_reset,
+; then per token: trie_mask, append the marked ids and $ff to `out`,
+; trie_follow the token
+        .import trie_reset, trie_mask, trie_follow, sample_mask
+        .export main, driver_done, out, logits_lo, logits_hi
+        .segment "ZEROPAGE"
+src:    .res 2
+dst:    .res 2
+        .segment "BSS"
+tok:    .res 1
+logits_lo: .res 128
+logits_hi: .res 128
+        .segment "CODE"
+main:   lda #<walks
+        sta src
+        lda #>walks
+        sta src+1
+        lda #<out
+        sta dst
+        lda #>out
+        sta dst+1
+walk:   ldy #0
+        lda (src),y
+        beq driver_done
+        jsr trie_reset
+step:   jsr trie_mask
+        ldx #0
+        ldy #0
+scan:   lda sample_mask,x
+        beq :+
+        txa
+        sta (dst),y
+        iny
+:       inx
+        cpx #{vs}
+        bne scan
+        lda #$ff
+        sta (dst),y
+        iny
+        tya
+        clc
+        adc dst
+        sta dst
+        bcc :+
+        inc dst+1
+:       ldy #0
+        lda (src),y
+        sta tok
+        jsr trie_follow
+        inc src
+        bne :+
+        inc src+1
+:       lda tok
+        cmp #{sep}
+        bne step
+        jmp walk
+driver_done: jmp driver_done
+        .segment "RODATA"
+walks:
+{walks}
+        .byte 0
+        .segment "BSS"
+out:    .res {out_size}
+"""
+
+
+def test_6502_reply_trie_matches_python(tmp_path):
+    """The trie on the disk, walked by replies.s, offers at every step exactly
+    the tokens ReplyTrie.allowed offers, along every reply (so at every node):
+    the default soul's replies plus many random ones (wide nodes, > 256 bytes)."""
+    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    tok = Tokenizer.load(DEFAULT_TOKENIZER)
+    rng = random.Random(11)
+    texts = read_replies(replies_beside(DEFAULT_SOUL))
+    texts += [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4))) for _ in range(150)]
+    texts += ["".join(rng.choice(BASE_CHARS) for _ in range(rng.randint(1, 9))) for _ in range(80)]
+    trie = ReplyTrie.from_texts(texts, tok)
+    walks = trie.sequences()
+    assert 200 < len(walks) <= 255 and max(len(c) for c in trie.children) > 40
+    want = []
+    for seq in walks:
+        node = trie.root
+        for t in seq:
+            want += trie.allowed(node) + [0xFF]
+            node = trie.follow(node, t)
+    _gen_incs(tok, tmp_path)
+    const, data = render_replies_inc(trie, CORPUS)
+    (tmp_path / "replies.inc").write_text(const)
+    (tmp_path / "replies_data.inc").write_text(data)
+    src = tmp_path / "driver.s"
+    src.write_text(TRIE_DRIVER.replace("{walks}", _bytes_rows([t for seq in walks for t in seq]))
+                   .replace("{out_size}", str(len(want))).replace("{vs}", "128").replace("{sep}", str(SEP)))
+    art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
+                           build.ASM_DIR / "program_sampler.s", build.ASM_DIR / "replies.s", src],
+                          tmp_path, "trie", include_dirs=[tmp_path])
+    r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", len(want))])
+    assert list(r.memory("out")) == want
 
 
 def test_sampler_class_follows_the_rule():
@@ -223,45 +352,7 @@ def test_sampler_class_follows_the_rule():
 
 # ------------------------------------------------------------ whole program
 
-SCREEN, SCREEN_END = 0x0400, 0x07E7
-COLS, ROWS = 40, 25
 SYS_PROBE = 828     # `sys 828` typed after q: BASIC is back and runs commands
-
-
-def screen_text(screen: bytes) -> list:
-    """Screen codes (lower/upper case charset) -> 25 strings of 40 characters."""
-    chars = []
-    for code in screen:
-        c = code & 0x7F                      # reversed (the cursor) reads as plain
-        if c == 0:
-            chars.append("@")
-        elif 1 <= c <= 26:
-            chars.append(chr(ord("a") + c - 1))
-        elif 0x41 <= c <= 0x5A:
-            chars.append(chr(c))
-        elif 0x20 <= c <= 0x3F:
-            chars.append(chr(c))
-        else:
-            chars.append("~")
-    text = "".join(chars)
-    return [text[r * COLS:(r + 1) * COLS] for r in range(ROWS)]
-
-
-def last_exchange(rows, name):
-    """(prompt, reply) of the last finished exchange on the screen: the text
-    after the second-to-last 'YOU> ' up to the last 'YOU> '."""
-    starts = [i for i, r in enumerate(rows) if r.startswith("YOU> ")]
-    assert len(starts) >= 2, "\n".join(rows)
-    block = rows[starts[-2]:starts[-1]]
-    prompt_rows, reply_rows, in_reply = [], [], False
-    for r in block:
-        if r.startswith(f"{name}> "):
-            in_reply = True
-            r = r[len(name) + 2:]
-        elif not in_reply:
-            r = r[5:] if not prompt_rows else r
-        (reply_rows if in_reply else prompt_rows).append(r)
-    return "".join(prompt_rows).rstrip(), "".join(reply_rows).rstrip()
 
 
 def run_chat(prg, labels, keys: str, inputs: int, *, emulator="x64", limit_cycles=2_000_000_000,
@@ -328,13 +419,15 @@ def program(original_soul_path, original_tokenizer_path, tmp_path_factory):
     return build_program(original_soul_path, original_tokenizer_path, out, "SOUL")
 
 
-def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL"):
-    choose = choose_factory() if choose_factory else None
+def _check_exchanges(screens, texts, soul, tok, choose_factory=None, name="SOUL", trie=None):
+    """The screens after each of `texts`: the C64's reply is `soul chat`'s
+    (trie: corpus mode)."""
+    choose = choose_factory() if choose_factory else choose_next
     assert len(screens) == len(texts) + 1, "the program did not come back to YOU> after every line"
     for text, screen in zip(texts, screens[1:]):
         shown, reply = last_exchange(screen_text(screen), name)
         assert shown == fit_input(text, tok, soul.config).rstrip(), f"typed {text!r}"
-        want = reply_text(soul, tok, text, choose) if choose else reply_text(soul, tok, text)
+        want = reply_text(soul, tok, text, choose, trie)
         assert reply == want.rstrip(), f"{text!r}: C64 said {reply!r}, Python {want!r}"
 
 
@@ -404,13 +497,15 @@ def test_keyboard_fuzz_then_a_right_reply(program, soul_pair):
 
 
 def test_q_alone_quits_to_basic(program, soul_pair):
+    """q with spaces around it quits (as in soul chat); two q's are a prompt."""
     soul, tok = soul_pair
-    screens, _ = run_chat(program.prg, program.labels, "q is not quit\nq\nsys828\n", 2,
+    screens, _ = run_chat(program.prg, program.labels, "q is not quit\n q q\n  q \nsys828\n", 3,
                           quit_to_basic=True)
-    assert len(screens) == 3, "BASIC did not run `sys 828` after q"
-    shown, reply = last_exchange(screen_text(screens[1]), "SOUL")
-    assert shown == "q is not quit" and reply == reply_text(soul, tok, "q is not quit").rstrip()
-    basic = screen_text(screens[2])
+    assert len(screens) == 4, "BASIC did not run `sys 828` after q"
+    for text, screen in zip(("q is not quit", " q q"), screens[1:3]):
+        shown, reply = last_exchange(screen_text(screen), "SOUL")
+        assert shown == text and reply == reply_text(soul, tok, text).rstrip()
+    basic = screen_text(screens[3])
     assert any(r.rstrip() == "ready." for r in basic), "\n".join(basic)
     assert not any("YOU>" in r for r in basic)       # the chat screen is cleared
 
@@ -436,14 +531,37 @@ def test_the_disk_loads_and_runs(program, soul_pair):
 
 
 def test_shipped_soul_on_the_c64_equals_soul_chat(tmp_path):
-    """The disk `make disk` builds: the default soul's C64 replies are chat's."""
+    """The disk `make disk` builds: the default soul's C64 replies are chat's, in
+    the disk's default reply mode (corpus) and, switched with F1, in free mode,
+    greedy and sampled, all in one VICE session."""
     from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
     from soulplayer.tools.commands_program import build_program
     art = build_program(DEFAULT_SOUL, DEFAULT_TOKENIZER, tmp_path)
     soul, tok = load_soul(DEFAULT_SOUL), Tokenizer.load(DEFAULT_TOKENIZER)
-    texts = ["hello", "thank you", "tell me a joke", "bye"]
-    screens, _ = run_chat(art.prg, art.labels, "".join(t + "\n" for t in texts), len(texts) + 1)
-    _check_exchanges(screens, texts, soul, tok, name="SOUL")
+    trie = ReplyTrie.from_texts(read_replies(replies_beside(DEFAULT_SOUL)), tok)
+    corpus_greedy = ["hello", "thank you", "tell me a joke", "whats ur name", "oh hi"]
+    corpus_sampled = ["how r u", "tell me a joke", "i am so sad"]
+    free_greedy = ["tell me a joke", "bye"]
+    free_sampled = ["oh hi", "how r u"]
+    keys = ("".join(t + "\n" for t in corpus_greedy)
+            + "\\x85" + "12\n" + "77\n" + "\n" + "".join(t + "\n" for t in corpus_sampled)   # mode kept
+            + "\\x85" + "0\n" + "\n" + "0\n" + "".join(t + "\n" for t in free_greedy)
+            + "\\x85" + "8\n" + "\n" + "\n" + "".join(t + "\n" for t in free_sampled))
+    n = len(corpus_greedy) + len(corpus_sampled) + len(free_greedy) + len(free_sampled) + 4
+    screens, _ = run_chat(art.prg, art.labels, keys, n)
+    assert len(screens) == n
+    assert "Replies: corpus" in [r.rstrip() for r in screen_text(screens[0])]   # the disk's default
+    sampler = Sampler(1.2, 77)                          # the PRNG carries from mode to mode
+    a = len(corpus_greedy) + 1
+    _check_exchanges(screens[:a], corpus_greedy, soul, tok, trie=trie)
+    _check_exchanges(screens[a:a + len(corpus_sampled) + 1], corpus_sampled, soul, tok,
+                     lambda: sampler.choose, trie=trie)
+    a += len(corpus_sampled) + 1
+    assert "Replies: free" in [r.rstrip() for r in screen_text(screens[a])]
+    _check_exchanges(screens[a:a + len(free_greedy) + 1], free_greedy, soul, tok)
+    a += len(free_greedy) + 1
+    sampler.tenths = 8                                  # F1: 0.8, the seed kept
+    _check_exchanges(screens[a:], free_sampled, soul, tok, lambda: sampler.choose)
 
 
 def test_five_digit_seed_matches_python(program, soul_pair):
@@ -454,3 +572,18 @@ def test_five_digit_seed_matches_python(program, soul_pair):
     screens, _ = run_chat(program.prg, program.labels, keys, len(texts) + 2)
     sampler = Sampler(1.5, 70000)
     _check_exchanges(screens[1:], texts, soul, tok, lambda: sampler.choose)
+
+
+def test_headless_chat_prints_what_soul_chat_prints(original_soul_path, original_tokenizer_path):
+    """`soul chat --engine vice` types the lines into the C64 program in VICE and
+    reads each reply off the screen. With this name, `NAME> ` and the reply to
+    hello end exactly in column 40: vice_chat checks that the next prompt
+    follows on the next row (no blank line)."""
+    name, hello = "SOUL OF THE 64", "hello! you're wonderful!"
+    assert len(name) + 2 + len(hello) == 40
+    stdin = "hello\n\nHow are you?\ntell me something nice\n  q  \nnever read\n"
+    args = ["chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path, "--name", name]
+    ref, c64 = run_soul(*args, stdin=stdin), run_soul(*args, "--engine", "vice", stdin=stdin)
+    assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
+    assert c64.stdout == ref.stdout and c64.stderr == ref.stderr
+    assert ref.stdout.splitlines()[0] == hello and len(ref.stdout.splitlines()) == 4

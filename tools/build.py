@@ -17,10 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soulplayer.errors import SoulError
+from soulplayer.paths import ASM_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-ASM_DIR = REPO / "asm"
 LINKER_CFG = ASM_DIR / "soul.cfg"
+# The product's sources (in asm/): the engine, then the chat program around it.
+# Its model.inc/weights.inc come from soulplayer.gen.weights, the program's
+# program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc.
+ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
+ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s")     # take engine_defines
+PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
 
@@ -32,6 +37,26 @@ class Artifacts:
     map: Path
     dbg: Path
     labels: dict[str, int]
+
+
+def engine_defines(config) -> dict:
+    """The -D symbols ENGINE_B_SOURCES take."""
+    return {"EMBED_DIM": config.embed_dim, "HEAD_DIM": config.head_dim, "N_HEADS": config.n_heads,
+            "CONTEXT": config.context, "N_LAYERS": config.n_layers}
+
+
+def engine_sources(config, extra=()) -> list:
+    """Every engine source (with per-file defines) plus `extra`, stub first."""
+    from soulplayer.gen.weights import check_engine_limits
+    check_engine_limits(config)
+    d = engine_defines(config)
+    return ([ASM_DIR / "basic_stub.s"] + [ASM_DIR / s for s in ENGINE_SOURCES]
+            + [(ASM_DIR / s, d) for s in ENGINE_B_SOURCES] + list(extra))
+
+
+def program_sources(config) -> list:
+    """The chat program's sources: the engine and PROGRAM_SOURCES."""
+    return engine_sources(config, [ASM_DIR / s for s in PROGRAM_SOURCES])
 
 
 def _tool(name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+from soulplayer.paths import DEFAULT_SOUL
 from soulplayer.errors import SoulError
 
 KERNELS = ("embed", "rmsnorm", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
@@ -126,8 +126,8 @@ def format_table(res: dict) -> str:
 @click.command()
 @click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
               show_default=True, help="soul.bin to benchmark")
-@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=str(DEFAULT_TOKENIZER),
-              show_default=True, help="its tokenizer.json (for the whole-program reply timing)")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=None,
+              help="its tokenizer.json, for the whole-program reply timing [default: beside the soul]")
 @click.option("--reply", "reply_text", default="hello", show_default=True,
               help="time the whole program's reply to this line ('' to skip)")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default="build/bench.json",
@@ -135,8 +135,8 @@ def format_table(res: dict) -> str:
 @click.option("--emulator", type=click.Choice(["x64sc", "x64"]), default="x64sc", show_default=True)
 def bench(soul_path, tokenizer_path, reply_text, out_path, emulator):
     """Cycles per token of the 6502 engine at every context position (VICE)."""
-    from soulplayer.cli import load_pair
     from soulplayer.fileio import atomic_write_text
+    from soulplayer.paths import load_pair
     from soulplayer.soulfile import load_soul
     # check both files before a minute of measuring
     soul = load_pair(soul_path, tokenizer_path)[0] if reply_text else load_soul(soul_path)

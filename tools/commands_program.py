@@ -8,16 +8,15 @@ from pathlib import Path
 
 import click
 
-from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_text
+from soulplayer.paths import DEFAULT_SOUL, default_name, load_pair  # noqa: F401 (default_name re-exported)
+from soulplayer.replies import MODES
 
 from . import build as asm_build
+from .build import PROGRAM_SOURCES  # noqa: F401 (re-exported)
 from .disk import write_d64
 
-# the chat program's modules; the engine's (with their defines) come from
-# engine_vice.engine_sources, its model.inc/weights.inc from soulplayer.gen.weights
-PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s")
 PRG_NAME = "soulplayer"
 PROFILE_LABELS = ("soul_token", "soul_input")
 _VICE_LABEL = re.compile(r"^al [0-9A-Fa-f]{6} \.[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,21 +32,17 @@ def vice_label_text(lbl_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_name(soul_path) -> str:
-    """The soul's screen name from its file name: models/soul.bin -> SOUL."""
-    name = re.sub(r"[^A-Z0-9 .\-]", "-", Path(soul_path).stem.upper())[:16]
-    return name or "SOUL"
-
-
-def build_program(soul_path, tokenizer_path, out_dir, name=None):
+def build_program(soul_path, tokenizer_path, out_dir, name=None, mode=None, replies_path=None):
     """Render, assemble and link the chat program for a soul; write the d64.
 
+    The soul's replies (replies_path, default: replies.txt beside the soul)
+    go on the disk as the reply trie when there are any; `mode` is the reply
+    mode the program starts in (soulplayer.replies.load_reply_mode).
     Returns the build.Artifacts of build/soulplayer.prg (+ .lbl, .map, .dbg)."""
-    from soulplayer.cli import load_pair  # noqa: the CLI's own soul/tokenizer check
     from soulplayer.gen.weights import generate as generate_engine_incs
-
-    from .engine_vice import engine_sources
     from soulplayer.gen.tokenizer_inc import check_name, render_program_inc
+    from soulplayer.gen.replies_inc import render_replies_inc
+    from soulplayer.replies import load_reply_mode
 
     soul, tok = load_pair(soul_path, tokenizer_path)
     name = check_name(name or default_name(soul_path))
@@ -57,7 +52,11 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
     const, data = render_program_inc(tok, soul.config, name)
     atomic_write_text(gen_dir / "program_const.inc", const)
     atomic_write_text(gen_dir / "program_data.inc", data)
-    sources = engine_sources(soul.config, [asm_build.ASM_DIR / s for s in PROGRAM_SOURCES])
+    replies = load_reply_mode(soul_path, tok, mode, replies_path)
+    const, data = render_replies_inc(replies.trie, replies.mode)
+    atomic_write_text(gen_dir / "replies.inc", const)
+    atomic_write_text(gen_dir / "replies_data.inc", data)
+    sources = asm_build.program_sources(soul.config)
     art = asm_build.build_prg(sources, out_dir / "obj", PRG_NAME, include_dirs=[gen_dir])
     for src in (art.prg, art.map, art.dbg):
         src.replace(out_dir / src.name)
@@ -71,14 +70,19 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None):
 @click.command()
 @click.option("--soul", "soul_path", type=click.Path(dir_okay=False), default=str(DEFAULT_SOUL),
               show_default=True, help="soul.bin to put on the disk")
-@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False),
-              default=str(DEFAULT_TOKENIZER), show_default=True, help="its tokenizer.json")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(dir_okay=False), default=None,
+              help="its tokenizer.json  [default: tokenizer.json beside the soul]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build", show_default=True,
               help="output folder")
 @click.option("--name", default=None, help="the soul's name on the C64 screen (default: from the file name)")
-def build(soul_path, tokenizer_path, out_dir, name):
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="the reply mode the C64 starts in (F1 changes it): free or corpus; "
+                   "default: corpus when the soul has its replies file, else free")
+@click.option("--replies", "replies_path", type=click.Path(dir_okay=False), default=None,
+              help="the corpus replies for the disk  [default: replies.txt beside the soul]")
+def build(soul_path, tokenizer_path, out_dir, name, mode, replies_path):
     """Build the C64 program: soulplayer.prg, .d64 (file SOULPLAYER), .lbl, .map."""
-    art = build_program(soul_path, tokenizer_path, out_dir, name)
+    art = build_program(soul_path, tokenizer_path, out_dir, name, mode, replies_path)
     size = art.prg.stat().st_size
     click.echo(f"{art.prg} ({size} bytes), {Path(out_dir) / (PRG_NAME + '.d64')}: "
                f"LOAD\"SOULPLAYER\",8,1 then RUN; labels {art.lbl}, map {art.map}")
@@ -96,11 +100,16 @@ def flash(d64_path, drive, yes):
     """Write the d64 to a real 1541 with OpenCBM's d64copy and verify it by reading it back.
 
     Everything on the floppy in the drive is overwritten."""
-    from .flash import flash as flash_disk
+    from .flash import check_ready, flash as flash_disk
+    check_ready(d64_path, drive)            # image, tools and drive before asking
     if not yes:
-        if not sys.stdin.isatty():
+        if not _stdin_is_terminal():
             raise SoulError(f"refusing to overwrite the floppy in drive {drive} without --yes")
         if not click.confirm(f"This erases the whole floppy in drive {drive}. Write {d64_path}?"):
             raise SoulError("nothing written")
     flash_disk(d64_path, drive)
     click.echo(f"drive {drive}: {d64_path} written and verified")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()

@@ -22,13 +22,12 @@ import numpy as np
 from soulplayer.errors import SoulError
 from soulplayer.gen import weights as gen_weights
 
-from . import build, vice
+from soulplayer.paths import ASM_DIR as ASM, BUILD_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-ASM = REPO / "asm"
+from . import build, vice
+from .build import ENGINE_B_SOURCES, ENGINE_SOURCES, engine_defines, engine_sources  # noqa: F401 (re-exported)
+
 MEM_END = 0xD000                       # first byte after the program's RAM
-ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
-ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s")
 CYCLES_PER_STEP_LIMIT = 20_000_000     # hang guard per engine_step (the target is ~1-2.5 M)
 PARALLEL = 2
 
@@ -38,20 +37,6 @@ class EngineBuild:
     art: build.Artifacts
     config: object
     out_dir: Path
-
-
-def engine_defines(config) -> dict:
-    """The -D symbols ENGINE-B's modules (rmsnorm.s, attention.s) take."""
-    return {"EMBED_DIM": config.embed_dim, "HEAD_DIM": config.head_dim, "N_HEADS": config.n_heads,
-            "CONTEXT": config.context, "N_LAYERS": config.n_layers}
-
-
-def engine_sources(config, extra=()) -> list:
-    """Every engine source (with per-file defines) plus `extra`, stub first."""
-    gen_weights.check_engine_limits(config)
-    d = engine_defines(config)
-    return ([ASM / "basic_stub.s"] + [ASM / s for s in ENGINE_SOURCES]
-            + [(ASM / s, d) for s in ENGINE_B_SOURCES] + list(extra))
 
 
 def build_engine(soul, out_dir, name="engine", driver=ASM / "engine_driver.s") -> EngineBuild:
@@ -77,7 +62,7 @@ def _soul_key(soul) -> str:
 
 def cached_engine(soul, build_root=None) -> EngineBuild:
     """build_engine into build/vice-engine/<hash of soul and asm>/ (reused)."""
-    root = Path(build_root) if build_root else REPO / "build" / "vice-engine"
+    root = Path(build_root) if build_root else BUILD_DIR / "vice-engine"
     out_dir = root / _soul_key(soul)
     prg = out_dir / "engine.prg"
     if prg.is_file() and (out_dir / "engine.lbl").is_file():

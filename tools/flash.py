@@ -1,5 +1,7 @@
 """Write a d64 image to a real 1541 with OpenCBM's d64copy, then verify.
 
+Before anything is written (or the user asked), check_ready checks the image,
+the tools and that the drive answers (OpenCBM's `cbmctrl status`).
 d64copy exits 0 even when a write fails, so the disk is read back (d64copy
 from the drive into a temporary image) and compared with the image, block by
 block. OpenCBM is not packaged in Debian/Ubuntu: it comes from its upstream
@@ -18,6 +20,8 @@ from soulplayer.errors import SoulError
 from .disk import D64_BYTES
 
 D64COPY = "d64copy"
+CBMCTRL = "cbmctrl"             # OpenCBM's drive control tool: `cbmctrl status 8` asks the drive
+STATUS_TIMEOUT_S = 20
 OPENCBM_HINT = ("OpenCBM is not in Debian: build it from https://github.com/OpenCBM/OpenCBM "
                 "(needs a ZoomFloppy/XUM1541 or XU1541 cable)")
 ERROR_INFO_BYTES = 683          # d64 with one error byte per sector
@@ -40,11 +44,15 @@ def track_sector(offset: int) -> tuple[int, int]:
     raise ValueError(f"offset {offset} beyond 35 tracks")
 
 
-def find_d64copy() -> str:
-    exe = shutil.which(D64COPY)
+def find_tool(name: str = D64COPY) -> str:
+    exe = shutil.which(name)
     if exe is None:
-        raise SoulError(f"{D64COPY} not found on PATH; {OPENCBM_HINT}")
+        raise SoulError(f"{name} not found on PATH; {OPENCBM_HINT}")
     return exe
+
+
+def find_d64copy() -> str:
+    return find_tool(D64COPY)
 
 
 def _last_line(text: str) -> str:
@@ -73,8 +81,8 @@ def first_difference(a: bytes, b: bytes) -> int | None:
     return None
 
 
-def flash(d64_path, drive: int = 8) -> None:
-    """Write d64_path to the 1541 `drive` and verify it by reading it back."""
+def read_image(d64_path) -> bytes:
+    """The 35-track image (error bytes dropped); SoulError if it is not one."""
     d64_path = Path(d64_path)
     try:
         image = d64_path.read_bytes()
@@ -82,9 +90,41 @@ def flash(d64_path, drive: int = 8) -> None:
         raise SoulError(f"{d64_path}: cannot read: {e.strerror} (run `make disk` first)") from None
     if len(image) not in (D64_BYTES, D64_BYTES + ERROR_INFO_BYTES):
         raise SoulError(f"{d64_path}: {len(image)} bytes is not a 35-track d64 image")
-    image = image[:D64_BYTES]
+    return image[:D64_BYTES]
+
+
+def drive_status(drive: int) -> str:
+    """The drive's status line (`cbmctrl status`); SoulError when no drive answers."""
+    exe = find_tool(CBMCTRL)
+    try:
+        p = subprocess.run([exe, "status", str(drive)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, text=True, timeout=STATUS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise SoulError(f"drive {drive}: no answer within {STATUS_TIMEOUT_S} s (is it on and the cable "
+                        "connected?)") from None
+    except OSError as e:
+        raise SoulError(f"{exe}: cannot run: {e.strerror}") from None
+    status = _last_line(p.stdout)
+    if p.returncode != 0 or not status[:2].isdigit():
+        raise SoulError(f"drive {drive}: no drive answers (is it on and the cable connected?): {status}")
+    return status
+
+
+def check_ready(d64_path, drive: int = 8) -> bytes:
+    """Everything flash needs, checked before anyone is asked to risk a floppy:
+    the image, the drive number, d64copy and cbmctrl, and a drive that answers.
+    Returns the image."""
+    image = read_image(d64_path)
     if not 8 <= drive <= 11:
         raise SoulError(f"drive {drive}: a 1541 is drive 8, 9, 10 or 11")
+    find_d64copy()
+    drive_status(drive)
+    return image
+
+
+def flash(d64_path, drive: int = 8) -> None:
+    """Write d64_path to the 1541 `drive` and verify it by reading it back."""
+    image = check_ready(d64_path, drive)
     exe = find_d64copy()
     _d64copy(exe, str(d64_path), str(drive), drive, "writing the disk")
     with tempfile.TemporaryDirectory(prefix="soulflash-") as tmp:

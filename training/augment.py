@@ -14,7 +14,11 @@ the context is skipped.
 
 Words are runs of letters and apostrophes; punctuation around them stays.
 BPE never merges across a space, so a text is encoded word by word (cached).
+
+The same per-epoch pass applies the input noise of noise.py (after the swap,
+so a swapped word the reply repeats is never edited).
 """
+import random
 import re
 
 import torch
@@ -22,6 +26,7 @@ import torch
 from soulplayer.config import SEP
 
 from .data import Example
+from .noise import Noiser
 
 WORD = re.compile(r"[a-z']+")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -37,18 +42,24 @@ def swap_word(text: str, old: str, new: str) -> str:
 
 
 class Augmenter:
-    """Per-epoch copy-augmented examples; draws only from the trainer's generator (resumable)."""
+    """Per-epoch copy-augmented and noisy examples; draws only from the trainer's generator (resumable)."""
 
-    def __init__(self, examples, tok, config, rate: float, random_words: float = 0.0):
+    def __init__(self, examples, tok, config, rate: float, random_words: float = 0.0, noise: float = 0.0,
+                 noise_kinds=None):
         self.tok, self.config, self.rate, self.random_words = tok, config, rate, random_words
         self.space = tok.vocab[" "]
         self.cache = {}
         self.shared = [sorted(words(e.exchange.input) & words(e.exchange.reply)) for e in examples]
         self.pool = sorted({w for e in examples for w in words(e.exchange.input) | words(e.exchange.reply)})
+        self.noiser = Noiser([e.exchange.input for e in examples], noise, noise_kinds)
+
+    @property
+    def copying(self) -> bool:
+        return self.rate > 0 and any(self.shared) and len(self.pool) > 1
 
     @property
     def active(self) -> bool:
-        return self.rate > 0 and any(self.shared) and len(self.pool) > 1
+        return self.copying or self.noiser.active
 
     def encode(self, text: str) -> list:
         ids = []
@@ -71,18 +82,31 @@ class Augmenter:
             return "".join(LETTERS[i] for i in torch.randint(len(LETTERS), (n,), generator=gen).tolist())
         return self.pool[int(torch.randint(len(self.pool), (1,), generator=gen))]
 
-    def variant(self, example, shared, gen):
-        """The example with one of its shared words swapped (itself when the swap does not fit)."""
+    def swapped(self, example, shared, gen):
+        """(input, reply) with one of the shared words swapped, the same on both sides."""
         old = shared[int(torch.randint(len(shared), (1,), generator=gen))]
         new = self.new_word(gen)
+        inp, reply = example.exchange.input, example.exchange.reply
         if new == old:
-            return example
-        inp, reply = swap_word(example.exchange.input, old, new), swap_word(example.exchange.reply, old, new)
-        prompt, out = [SEP] + self.encode(inp) + [SEP], self.encode(reply) + [SEP]
-        return Example(example.exchange, prompt, out) if self.fits(inp, prompt, out) else example
+            return inp, reply
+        return swap_word(inp, old, new), swap_word(reply, old, new)
 
     def epoch(self, examples, gen):
-        """This epoch's examples: each one with a shared word is swapped with probability `rate`."""
-        draws = torch.rand(len(examples), generator=gen).tolist()
-        return [self.variant(e, s, gen) if s and d < self.rate else e
-                for e, s, d in zip(examples, self.shared, draws)]
+        """This epoch's examples: each one with a shared word is swapped with probability `rate`,
+        then each input is edited with the noise rate; a change that does not fit is not used."""
+        copying = self.copying
+        draws = torch.rand(len(examples), generator=gen).tolist() if copying else [1.0] * len(examples)
+        rng = random.Random(int(torch.randint(1 << 62, (1,), generator=gen))) if self.noiser.active else None
+        out = []
+        for e, shared, d in zip(examples, self.shared, draws):
+            inp, reply = e.exchange.input, e.exchange.reply
+            if copying and shared and d < self.rate:
+                inp, reply = self.swapped(e, shared, gen)
+            if rng is not None:
+                inp = self.noiser.noisy(inp, words(reply), rng) or inp
+            if (inp, reply) == (e.exchange.input, e.exchange.reply):
+                out.append(e)
+                continue
+            prompt, ids = [SEP] + self.encode(inp) + [SEP], self.encode(reply) + [SEP]
+            out.append(Example(e.exchange, prompt, ids) if self.fits(inp, prompt, ids) else e)
+        return out

@@ -97,7 +97,7 @@ def train(name, text, out):
 
 
 def main(which):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)   # as `soul train` (training/command.py says why)
     with tempfile.TemporaryDirectory() as tmp:
         if which in ("default", "space"):
             if which == "default":

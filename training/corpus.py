@@ -1,7 +1,9 @@
 """Corpus files: one exchange per line, `<SEP>input<SEP>response<SEP>`.
 
-Blank lines and lines starting with `#` are ignored. Text is lowercased;
-any other character outside the 35 of the alphabet makes the line bad.
+Blank lines and lines starting with `#` are ignored. Files are taken as people
+write them: a UTF-8 BOM is dropped, CRLF line ends are fine, curly quotes become
+`'`, en/em dashes `-`, an ellipsis `...`, a no-break space a space, and capitals
+are folded. Any other character outside the 35 of the alphabet makes the line bad.
 Every bad line is reported with its number and reason and skipped; a corpus
 with no usable line is an error.
 """
@@ -10,10 +12,18 @@ from pathlib import Path
 
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
+from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
 from soulplayer.tokenizer import BASE_CHARS
 
 SEP_TEXT = "<SEP>"
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "default.txt"
+# typographic characters editors put in, and what they stand for in the alphabet
+TYPOGRAPHY = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'",
+    "\u201c": "'", "\u201d": "'", "\u201e": "'", "\u201f": "'", "\u00b4": "'", "`": "'",
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u2026": "...", "\u00a0": " ", "\t": " ",
+})
+DROPPED_WARNING = 0.25      # warn loudly when more than this share of the exchange lines is dropped
 
 
 @dataclass
@@ -39,7 +49,32 @@ class Corpus:
     problems: list = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{self.name}: {len(self.exchanges)} exchanges kept, {len(self.problems)} lines skipped"
+        return (f"{self.name}: {plural(len(self.exchanges), 'exchange')} kept, "
+                f"{plural(len(self.problems), 'line')} skipped")
+
+    def dropped_share(self) -> float:
+        """Skipped lines as a share of every exchange line (comments and blank lines not counted)."""
+        total = len(self.exchanges) + len(self.problems)
+        return len(self.problems) / total if total else 0.0
+
+    def warning(self):
+        """A loud multi-line warning when more than a quarter of the lines were dropped, else None."""
+        share = self.dropped_share()
+        if share <= DROPPED_WARNING:
+            return None
+        return (f"WARNING: {self.name}: {len(self.problems)} of {len(self.exchanges) + len(self.problems)} "
+                f"lines ({share * 100:.0f} %) are skipped and will not be learned.\n"
+                f"WARNING: `soul train --check {self.name}` shows what each line needs; a longer --context "
+                f"or shorter lines keep them.")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def clean_text(text: str) -> str:
+    """A corpus file's text as people write it -> the text the parser reads (BOM, quotes, dashes)."""
+    return text.removeprefix("\ufeff").translate(TYPOGRAPHY)
 
 
 def parse_line(text: str, config: ModelConfig):
@@ -67,7 +102,7 @@ def parse_line(text: str, config: ModelConfig):
 def parse_corpus(text: str, name: str, config: ModelConfig = ModelConfig()) -> Corpus:
     corpus = Corpus(name, [])
     seen = {}
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(clean_text(text).splitlines(), 1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         try:
@@ -86,23 +121,72 @@ def parse_corpus(text: str, name: str, config: ModelConfig = ModelConfig()) -> C
     return corpus
 
 
+@dataclass
+class Fit:
+    """How one exchange fits the context once tokenized: the figures `soul train --check` prints."""
+    exchange: Exchange
+    input_tokens: int
+    reply_tokens: int
+    context: int
+    problem: str = None     # why it is dropped (None: it fits)
+    advice: str = ""        # what to shorten
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.reply_tokens + 3     # three <SEP>
+
+    def __str__(self):
+        figures = (f"{self.total}/{self.context} tokens (input {self.input_tokens} + reply "
+                   f"{self.reply_tokens} + 3 <SEP>)")
+        if self.problem is None:
+            return f"line {self.exchange.line}: {figures}"
+        return f"line {self.exchange.line}: {figures}: {self.problem}; {self.advice}"
+
+
+def about_chars(text: str, tokens: int, cut: int) -> int:
+    """Characters of `text` that hold about `cut` of its `tokens` tokens."""
+    return max(cut, -(-cut * len(text) // max(1, tokens)))
+
+
+def fit_exchange(ex: Exchange, tok, config: ModelConfig) -> Fit:
+    from soulplayer.chat import fit_input
+    n_in, n_out = len(tok.encode(ex.input)), len(tok.encode(ex.reply))
+    fit = Fit(ex, n_in, n_out, config.context)
+    if n_in > config.max_input_tokens:
+        cut = n_in - config.max_input_tokens
+        fit.problem = f"input is {n_in} tokens, a prompt holds {config.max_input_tokens}"
+        fit.advice = f"shorten the input by {cut} tokens (about {about_chars(ex.input, n_in, cut)} characters)"
+    elif fit.total > config.context:
+        cut = fit.total - config.context
+        fit.problem = f"{fit.total} tokens with the 3 <SEP>, the context holds {config.context}"
+        fit.advice = (f"shorten the reply by {cut} tokens (about {about_chars(ex.reply, n_out, cut)} "
+                      f"characters) or the input by as many")
+    elif fit_input(ex.input, tok, config) != ex.input:
+        fit.problem = "chat would cut this input (a shorter start of it is already too many tokens)"
+        fit.advice = "shorten the input by a word"
+    return fit
+
+
 def check_lengths(corpus: Corpus, tok, config: ModelConfig) -> Corpus:
     """Drop exchanges that do not fit the context once tokenized (framing included)."""
     kept = []
     for ex in corpus.exchanges:
-        n_in, n_out = len(tok.encode(ex.input)), len(tok.encode(ex.reply))
-        total = n_in + n_out + 3
-        if n_in > config.max_input_tokens:
-            corpus.problems.append(Problem(ex.line, f"too long for the context: input is {n_in} tokens, "
-                                                    f"a prompt holds {config.max_input_tokens}"))
-        elif total > config.context:
-            corpus.problems.append(Problem(ex.line, f"too long for the context: {total} tokens with the "
-                                                    f"3 <SEP>, the context holds {config.context}"))
-        else:
+        fit = fit_exchange(ex, tok, config)
+        if fit.problem is None:
             kept.append(ex)
+        else:
+            corpus.problems.append(Problem(ex.line, f"too long for the context: {fit.problem}; {fit.advice}"))
     corpus.exchanges = kept
     corpus.problems.sort(key=lambda p: p.line)
     return corpus
+
+
+def check_report(corpus: Corpus, tok, config: ModelConfig) -> list:
+    """`soul train --check`: one line per corpus line (fits, too long and what to shorten, or why
+    it is skipped), in file order; the corpus itself is left as parsed."""
+    rows = [(f.exchange.line, str(f)) for f in (fit_exchange(ex, tok, config) for ex in corpus.exchanges)]
+    rows += [(p.line, f"line {p.line}: skipped: {p.reason}") for p in corpus.problems]
+    return [text for _, text in sorted(rows)]
 
 
 def require_usable(corpus: Corpus) -> Corpus:

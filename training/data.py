@@ -53,3 +53,8 @@ def batch_tensors(examples, context):
         targets[row, :len(ids) - 1] = torch.tensor(ids[1:])
         mask[row, len(e.prompt) - 1:len(ids) - 1] = 1.0
     return inputs, targets, mask
+
+
+def sequence_lengths(examples):
+    """-> [N] the positions each row of batch_tensors uses (its ids minus the last)."""
+    return torch.tensor([len(e.ids) - 1 for e in examples], dtype=torch.long)

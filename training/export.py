@@ -11,7 +11,8 @@ def _int(x) -> np.ndarray:
     return np.rint(x.detach().cpu().numpy()).astype(np.int64)
 
 
-def to_soul(model: QATModel) -> Soul:
+def to_soul(model: QATModel, tokenizer=None) -> Soul:
+    """The int8 soul; with its tokenizer, the soul carries its fingerprint (soul.bin v5)."""
     Q = Quant(True)
     tensors = {}
 
@@ -32,7 +33,7 @@ def to_soul(model: QATModel) -> Soul:
                 weight(f"l{i}.{n}", L[n], column=n in ("n1", "n2"))
     weight("norm", model.norm, column=True)
     weight("out", model.out_weight())
-    return Soul(model.config, tensors)
+    return Soul(model.config, tensors, tokenizer.fingerprint() if tokenizer is not None else None)
 
 
 def from_soul(soul: Soul) -> QATModel:

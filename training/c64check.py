@@ -1,0 +1,70 @@
+"""Before any training time is spent: does a soul of these dimensions fit the C64 program?
+
+The check builds the real chat program (the same path as `soul build`) for a
+stand-in soul of the chosen dimensions (all weights zero: the program's size
+depends only on the dimensions) with the tokenizer the run learned, and reads
+the linker's figures. A soul that does not fit stops here with the build's own
+one-line error (which names the memory region and the bytes over).
+"""
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soulplayer.errors import SoulError
+from soulplayer.soulfile import KIND_INT8, Soul, Tensor, record_layout, save_soul
+
+# memory areas of asm/soul.cfg that hold the program (not the zero page, not the load address)
+SKIP_AREAS = ("ZP", "LOADADDR")
+_LAST = re.compile(r"^__(\w+)_LAST__$")
+
+
+@dataclass
+class Budget:
+    used: int      # bytes of RAM the program takes in its memory areas
+    free: int      # bytes left there
+
+    def line(self, config) -> str:
+        return f"context {config.context} needs {self.used} bytes, {self.free} free"
+
+
+def stand_in_soul(config) -> Soul:
+    """Zero weights of the given dimensions (shift 0: inside every engine limit)."""
+    return Soul(config, {name: Tensor(np.zeros((rows, cols), np.int64), 0, kind)
+                         for name, kind, rows, cols in record_layout(config)})
+
+
+def budget_from_labels(labels: dict) -> Budget:
+    """Sum of used and free bytes over the linker's memory areas (their __X_START/SIZE/LAST__)."""
+    used = free = 0
+    for name in labels:
+        m = _LAST.match(name)
+        if not m or m.group(1) in SKIP_AREAS:
+            continue
+        area = m.group(1)
+        start, size = labels.get(f"__{area}_START__"), labels.get(f"__{area}_SIZE__")
+        if start is None or size is None:
+            continue
+        used += labels[name] - start
+        free += start + size - labels[name]
+    return Budget(used, free)
+
+
+def check_c64_budget(config, tok) -> Budget:
+    """Build the chat program for a stand-in soul of `config`'s dims; -> its Budget, or a SoulError
+    that names the dims, the build's cause and the option that skips the check."""
+    from soulplayer.tools.commands_program import build_program
+    dims = (f"context {config.context}, embed {config.embed_dim}, ff {config.ff_dim}, "
+            f"layers {config.n_layers}")
+    with tempfile.TemporaryDirectory(prefix="soul-c64check-") as tmp:
+        tmp = Path(tmp)
+        soul_path, tok_path = tmp / "soul.bin", tmp / "tokenizer.json"
+        save_soul(stand_in_soul(config), soul_path)
+        tok.save(tok_path)
+        try:
+            art = build_program(soul_path, tok_path, tmp / "build")
+        except SoulError as e:
+            raise SoulError(f"{dims}: {e} (--no-c64-check trains anyway)") from None
+        return budget_from_labels(art.labels)

@@ -1,0 +1,121 @@
+"""Held-out prompts: how a soul answers inputs it was not trained on.
+
+A prompts file has the corpus format, `<SEP>typed input<SEP>expected reply<SEP>`
+(same cleaning: BOM, curly quotes, dashes, capitals). Each input goes through
+chat's input rule as typed (a line longer than a prompt holds is cut, as in
+`soul chat`), the integer reference decodes the reply greedily, and the reply is
+
+    exact        the expected reply (ending on SEP/END)
+    well-formed  some reply of the training corpus (exact ones included)
+    broken       no reply of the training corpus (spliced fragments, no end)
+
+No torch here: `soul eval` runs without the train extra.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from soulplayer.chat import STOP_TOKENS, choose_next, generate, prompt_ids
+from soulplayer.errors import SoulError
+from soulplayer.tokenizer import normalize
+
+from .corpus import SEP_TEXT, clean_text, plural
+
+
+@dataclass
+class Prompt:
+    line: int
+    input: str
+    expected: str
+
+
+@dataclass
+class Answer:
+    prompt: Prompt
+    reply: str
+    exact: bool
+    well_formed: bool
+
+
+@dataclass
+class HeldOutScore:
+    answers: list = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.answers)
+
+    def count(self, what) -> int:
+        return sum(getattr(a, what) for a in self.answers)
+
+    @property
+    def exact(self) -> float:
+        return self.count("exact") / self.n
+
+    @property
+    def well_formed(self) -> float:
+        return self.count("well_formed") / self.n
+
+    @property
+    def broken(self) -> float:
+        return 1.0 - self.well_formed
+
+    def figures(self) -> dict:
+        return {"n": self.n, "exact": self.exact, "well_formed": self.well_formed, "broken": self.broken}
+
+    def summary(self) -> str:
+        return (f"exact {self.exact * 100:.1f}% ({self.count('exact')}/{self.n}), "
+                f"well-formed {self.well_formed * 100:.1f}%, broken {self.broken * 100:.1f}%")
+
+
+def parse_prompts(text: str, name: str) -> list:
+    """-> [Prompt]; a line that is not `<SEP>input<SEP>reply<SEP>` is an error naming it."""
+    prompts = []
+    for number, raw in enumerate(clean_text(text).splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith(SEP_TEXT) or not line.endswith(SEP_TEXT) or line.count(SEP_TEXT) != 3:
+            raise SoulError(f"{name}: line {number}: expected {SEP_TEXT}input{SEP_TEXT}expected reply{SEP_TEXT}")
+        _, inp, reply, _ = line.split(SEP_TEXT)
+        prompts.append(Prompt(number, inp.strip(), normalize(reply.strip())))
+    if not prompts:
+        raise SoulError(f"{name}: no prompts")
+    return prompts
+
+
+def read_prompts(path) -> list:
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise SoulError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise SoulError(f"{path}: line {line}: not UTF-8 text") from None
+    return parse_prompts(text, str(path))
+
+
+def greedy_reply(soul, tok, text: str, choose=choose_next):
+    """(reply text, ended on SEP/END) for a typed line, decoded as `soul chat` decodes it."""
+    ids = list(generate(soul, prompt_ids(text, tok, soul.config), choose))
+    return tok.decode(ids), bool(ids) and ids[-1] in STOP_TOKENS
+
+
+def score_prompts(soul, tok, prompts, replies, choose=choose_next) -> HeldOutScore:
+    """Every prompt's greedy int8 reply against its expected reply and the corpus replies."""
+    known = set(replies)
+    score = HeldOutScore()
+    for p in prompts:
+        reply, ended = greedy_reply(soul, tok, p.input, choose)
+        score.answers.append(Answer(p, reply, ended and reply == p.expected, ended and reply in known))
+    return score
+
+
+def unknown_expected(prompts, replies) -> list:
+    """Prompts whose expected reply is no reply of the corpus (they can never be exact)."""
+    known = set(replies)
+    return [p for p in prompts if p.expected not in known]
+
+
+def describe(prompts, name) -> str:
+    return f"{name}: {plural(len(prompts), 'held-out prompt')}"
