@@ -5,12 +5,18 @@
 // CLR/HOME, cursor keys, DEL, the charset switches ($0E/$8E via $D018) and the
 // shift+C= lock ($08/$09 via $0291). Not emulated: quote and insert mode.
 //
+// The cursor lives where the KERNAL keeps it, so a program may read or set
+// it: TBLX $D6 (row), PNTR $D3 (column in the logical line, 0-79), PNT
+// $D1/$D2 (screen address of the logical line), LNMX $D5 (its length - 1),
+// RVS $C7, QTSW $D4 (always 0).
+//
 // Beside the screen it keeps a transcript: every line the program ends with
 // RETURN, as plain text in the charset the screen shows ("YOU> hello").
 
 const COLS = 40, ROWS = 25;
 const SCREEN = 0x0400, COLOR_RAM = 0x800;         // colour RAM: offset in c64.io
 const TEXT_COLOR = 0x0286, MODE = 0x0291, VIC_MEMSETUP = 0x018;
+const PNT = 0xd1, PNTR = 0xd3, QTSW = 0xd4, LNMX = 0xd5, TBLX = 0xd6, RVS = 0xc7;
 
 const COLOR_CODES = {
     0x90: 0, 0x05: 1, 0x1c: 2, 0x9f: 3, 0x9c: 4, 0x1e: 5, 0x1f: 6, 0x9e: 7,
@@ -63,6 +69,29 @@ export class ScreenEditor {
         this.row = this.col = 0;
         this.line = [];
         this.linePos = 0;
+        this.store();
+    }
+
+    // the cursor from the KERNAL's zero page (a program may have moved it)
+    load() {
+        const ram = this.c64.ram;
+        this.row = Math.min(ram[TBLX], ROWS - 1);
+        this.col = ram[PNTR] % COLS;
+        this.rvs = ram[RVS] !== 0;
+    }
+
+    // the cursor into the KERNAL's zero page
+    store() {
+        const ram = this.c64.ram;
+        const start = this.lineStart(this.row);
+        const pnt = SCREEN + start * COLS;
+        ram[TBLX] = this.row;
+        ram[PNTR] = (this.row - start) * COLS + this.col;
+        ram[PNT] = pnt & 0xff;
+        ram[PNT + 1] = pnt >> 8;
+        ram[LNMX] = start + 1 < ROWS && this.linked[start + 1] ? 2 * COLS - 1 : COLS - 1;
+        ram[RVS] = this.rvs ? 1 : 0;
+        ram[QTSW] = 0;
     }
 
     // the first row of the logical line holding `row`
@@ -73,6 +102,7 @@ export class ScreenEditor {
         this.col = Math.min(col, COLS - 1);
         this.line = [];
         this.linePos = 0;
+        this.store();
     }
 
     scroll() {
@@ -110,6 +140,12 @@ export class ScreenEditor {
     }
 
     chrout(c) {
+        this.load();
+        this.edit(c);
+        this.store();
+    }
+
+    edit(c) {
         const code = screenCode(c);
         if (code !== null) { this.printable(c, code); return; }
         const { ram, io } = this.c64;

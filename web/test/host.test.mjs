@@ -60,15 +60,21 @@ test('CHROUT: colours, reverse, wrap into a logical line, RETURN past it, transc
     chrout(c64, [0x93, 0x0e, 0x9e, 0x59, 0x4f, 0x55, 0x3e, 0x20]);  // CLR, lower case, yellow, "you> "
     assert.deepEqual(row(c64, 0).slice(0, 5), [0x19, 0x0f, 0x15, 0x3e, 0x20]);
     assert.equal(c64.io[0x800] & 0x0f, 7);
+    assert.equal(c64.ram[0xd3], 5);              // PNTR: the KERNAL's cursor column
     chrout(c64, Array(40).fill(0x41));           // 40 more: wraps into row 1
     assert.equal(c64.screen.row, 1);
     assert.equal(c64.screen.col, 5);
+    assert.deepEqual([c64.ram[0xd6], c64.ram[0xd3], c64.ram[0xd5]], [1, 45, 79]);   // TBLX, PNTR, LNMX
     chrout(c64, [0x12, 0x20, 0x92, 0x9d]);       // the program's cursor: RVS space, left
     assert.equal(c64.ram[0x400 + 45], 0xa0);
     chrout(c64, [0x0d]);                         // RETURN: below the logical line
     assert.equal(c64.screen.row, 2);
     assert.equal(c64.screen.col, 0);
     assert.equal(c64.screen.transcript(), 'you> ' + 'a'.repeat(40));
+    c64.ram[0xd6] = 10;                          // a program moves the cursor itself
+    c64.ram[0xd3] = 4;
+    chrout(c64, [0x41]);
+    assert.equal(c64.ram[0x400 + 10 * 40 + 4], 0x01);
 });
 
 test('CHROUT: DEL and cursor left edit the line; scrolling keeps the last rows', () => {
