@@ -20,11 +20,15 @@
 ;   w-weighted mean of int16 values, so it is always in int16 range: sat16
 ;   never changes it.
 ;
-; KV cache layout (this file owns it): four arrays kv_k_lo, kv_k_hi, kv_v_lo,
-; kv_v_hi of N_LAYERS * EMBED_DIM rows of CONTEXT bytes; row (layer*ED + j)
-; holds dimension j of every position. The high bytes are stored ^ $80.
+; KV cache layout (this file owns it; segment KVCACHE), high bytes stored ^ $80:
+; - kv_k_lo, kv_k_hi: N_LAYERS * EMBED_DIM rows of CONTEXT bytes; row
+;   (layer*ED + j) holds dimension j of every position (the scores run over
+;   positions with X = i, one dimension at a time);
+; - kv_v_lo, kv_v_hi: N_LAYERS * CONTEXT rows of EMBED_DIM bytes; row
+;   (layer*CONTEXT + t) holds position t (the weighted sum runs over a head's
+;   dimensions with X = h*HEAD_DIM + d, one position at a time).
 ; attn_store_kv writes position t of a layer; attention_head reads head h of
-; layer L as block L*N_HEADS + h (rows h*HEAD_DIM.. of the layer).
+; layer L as block L*N_HEADS + h.
 ;
 ; Interface (for engine_step):
 ;   attn_store_kv: kvs_k, kvs_v (zp words) -> k, v: EMBED_DIM int16 little
@@ -36,12 +40,14 @@
 ; CONTEXT, N_LAYERS.
 
 .include "macros.inc"
+.include "spec.inc"
 .include "kernels_b.inc"
 
 .importzp dv_den, kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .exportzp att_q, att_out, kvs_k, kvs_v
-.export attention_head, attn_store_kv, att_exp
+.export attention_head, attn_store_kv
+.import exp_table                       ; EXP (exp_table.s)
 .export kv_k_lo, kv_k_hi, kv_v_lo, kv_v_hi
 
 .ifndef CONTEXT
@@ -49,15 +55,15 @@
 .endif
 .assert N_HEADS * HEAD_DIM = EMBED_DIM, error, "attention: N_HEADS * HEAD_DIM <> EMBED_DIM"
 .assert CONTEXT >= 1 && CONTEXT <= 128, error, "attention: positions are indexed with bpl loops"
-.assert HEAD_DIM * CONTEXT <= 256, error, "attention: a head's V block is indexed by X = d*CONTEXT"
 .assert N_LAYERS * N_HEADS <= 256, error, "attention: block numbers are bytes"
-.assert EMBED_DIM <= 128, error, "attention: Y = 2*j over a k/v vector"
+.assert EMBED_DIM <= 127, error, "attention: Y = 2*j + 1 over a k/v vector"
 .assert 255 * CONTEXT < 32768, error, "attention: W < 2^15 (the division keeps 2R + 1 in 16 bits)"
 
-ATT_SCORE_SHIFT = 14            ; sf = asr(score, 14) = bytes 2..4 of score << 2
-ATT_EXP_LAST    = 127
-ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in one cache array
-ATT_LAYER       = EMBED_DIM * CONTEXT
+ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
+.assert ATT_SF_LSHIFT >= 1 && ATT_SF_LSHIFT <= 7, error, "attention: SCORE_SHIFT must be 9..15 (s1 shifts into s2; the k' bias 2^15 * sum q must be a multiple of 2^SCORE_SHIFT)"
+ATT_EXP_LAST    = EXP_LAST
+ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in kv_k_lo/hi
+ATT_LAYER       = EMBED_DIM * CONTEXT   ; bytes of one layer in each cache array
 ATT_CACHE       = N_LAYERS * ATT_LAYER
 
 ; zero page: the kernels' shared scratch block kb_zp (divide.s), also used
@@ -76,18 +82,11 @@ att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 .assert att_qs < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
-; NEXT_OUT_DIM: after storing one output dimension (Y = its end): att_d := Y,
-; att_i += CONTEXT (that dimension's first v cache entry); Z set when all
-; HEAD_DIM outputs are done.
-; clobbers: A, C.  cycles: 16
-.macro NEXT_OUT_DIM
-        sty     att_d
-        clc
-        lda     att_i
-        adc     #CONTEXT
-        sta     att_i
-        cpy     #2 * HEAD_DIM
-.endmacro
+.segment "KVCACHE"
+kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
+kv_k_hi:        .res ATT_CACHE
+kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
+kv_v_hi:        .res ATT_CACHE
 
 .segment "BSS"
 att_t:          .res 3          ; m - sf work; block offset
@@ -95,34 +94,22 @@ att_m:          .res 3          ; max sf (24 bits signed)
 att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
-att_i:          .res 1          ; position counter / d*CONTEXT
-kv_k_lo:        .res ATT_CACHE
-kv_k_hi:        .res ATT_CACHE
-kv_v_lo:        .res ATT_CACHE
-kv_v_hi:        .res ATT_CACHE
+att_i:          .res 1          ; position counter
+att_x0:         .res 1          ; h*HEAD_DIM: X of the head's dimension 0 in a v row
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
 att_wt:         .res CONTEXT    ; w[i]
-att_n0:         .res HEAD_DIM * CONTEXT ; sum_i w[i] * v'[i][d] (32 bits unsigned)
-att_n1:         .res HEAD_DIM * CONTEXT ; at index d*CONTEXT (the cache's row step)
-att_n2:         .res HEAD_DIM * CONTEXT
-att_n3:         .res HEAD_DIM * CONTEXT
+att_n0:         .res EMBED_DIM      ; sum_i w[i] * v'[i][d] (32 bits unsigned)
+att_n1:         .res EMBED_DIM      ; at X = h*HEAD_DIM + d, as in a v row
+att_n2:         .res EMBED_DIM
+att_n3:         .res EMBED_DIM
 
 .segment "RODATA"
-att_exp:        ; EXP[i] = round(255 * e^(-i/16)) clamped to [1, 255], EXP[127] = 0
-        .byte   255, 240, 225, 211, 199, 187, 175, 165, 155, 145, 136, 128, 120, 113, 106, 100
-        .byte    94,  88,  83,  78,  73,  69,  64,  61,  57,  53,  50,  47,  44,  42,  39,  37
-        .byte    35,  32,  30,  29,  27,  25,  24,  22,  21,  20,  18,  17,  16,  15,  14,  14
-        .byte    13,  12,  11,  11,  10,   9,   9,   8,   8,   7,   7,   6,   6,   6,   5,   5
-        .byte     5,   4,   4,   4,   4,   3,   3,   3,   3,   3,   2,   2,   2,   2,   2,   2
-        .byte     2,   2,   2,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1
-        .byte     1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1
-        .byte     1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   1,   0
-.assert * - att_exp = ATT_EXP_LAST + 1, error, "EXP has 128 entries"
-att_blk_lo:     ; offset of block L*N_HEADS + h in a cache array
+.assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
+att_blk_lo:     ; offset of block L*N_HEADS + h in kv_k_lo/hi
         .repeat N_LAYERS * N_HEADS, I
         .byte   <(I * ATT_BLOCK)
         .endrepeat
@@ -130,13 +117,29 @@ att_blk_hi:
         .repeat N_LAYERS * N_HEADS, I
         .byte   >(I * ATT_BLOCK)
         .endrepeat
-att_lay_lo:     ; offset of layer L
+att_blk_lay:    ; layer L of block L*N_HEADS + h
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   I / N_HEADS
+        .endrepeat
+att_blk_x:      ; h*HEAD_DIM of block L*N_HEADS + h
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   (I .mod N_HEADS) * HEAD_DIM
+        .endrepeat
+att_lay_lo:     ; offset of layer L in each cache array
         .repeat N_LAYERS, I
         .byte   <(I * ATT_LAYER)
         .endrepeat
 att_lay_hi:
         .repeat N_LAYERS, I
         .byte   >(I * ATT_LAYER)
+        .endrepeat
+att_pos_lo:     ; offset of position t in a layer of kv_v_lo/hi
+        .repeat CONTEXT, I
+        .byte   <(I * EMBED_DIM)
+        .endrepeat
+att_pos_hi:
+        .repeat CONTEXT, I
+        .byte   >(I * EMBED_DIM)
         .endrepeat
 
 ; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
@@ -175,52 +178,73 @@ att_lay_hi:
         sta     ptr+1
 .endmacro
 
-; ATT_POINTERS: the row pointers := each cache array + (att_t, att_t+1)
-.macro ATT_POINTERS
-        ATT_PTR att_kl, kv_k_lo
-        ATT_PTR att_kh, kv_k_hi
-        ATT_PTR att_vl, kv_v_lo
-        ATT_PTR att_vh, kv_v_hi
-.endmacro
-
 ; attn_store_kv: append position t of one layer to the KV cache.
 ; in: kvs_k, kvs_v (zp) -> k, v (EMBED_DIM int16 LE each); A = layer; X = t
-; out: kv_*[(layer*ED + j)*CONTEXT + t] = k[j], v[j] (high bytes ^ $80)
-; clobbers: A, X, Y, att_kl/kh/vl/vh, att_t, att_i
-; cycles: ~130 per dimension: ~4.3k for ED=32
+; out: kv_k_*[(layer*ED + j)*CONTEXT + t] = k[j],
+;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80)
+; clobbers: A, X, Y, att_kl/kh, att_t, the patched operands
+; cycles: ~60 per dimension of k + ~30 per dimension of v: ~3k for ED=32
 .proc attn_store_kv
-        tay
+        tay                             ; Y = layer, X = t
         txa
         clc
-        adc     att_lay_lo,y
+        adc     att_lay_lo,y            ; k: layer offset + t (column t of row 0)
         sta     att_t
         lda     att_lay_hi,y
         adc     #0
         sta     att_t+1
-        ATT_POINTERS
-        lda     #0
-        sta     att_i
-dim:    ldy     att_i
-        lda     (kvs_k),y
-        ldx     #0                      ; (ptr,x) with x = 0: the row pointer itself
-        sta     (att_kl,x)
+        ATT_PTR att_kl, kv_k_lo
+        ATT_PTR att_kh, kv_k_hi
+        clc                             ; v: layer offset + t*ED (row t)
+        lda     att_lay_lo,y
+        adc     att_pos_lo,x
+        sta     att_t
+        lda     att_lay_hi,y
+        adc     att_pos_hi,x
+        sta     att_t+1
+        clc
+        lda     att_t
+        adc     #<kv_v_lo
+        sta     vst_lo_row
+        lda     att_t+1
+        adc     #>kv_v_lo
+        sta     vst_lo_row+1
+        clc
+        lda     att_t
+        adc     #<kv_v_hi
+        sta     vst_hi_row
+        lda     att_t+1
+        adc     #>kv_v_hi
+        sta     vst_hi_row+1
+        ldx     #0                      ; v row: X = j, Y = 2j
+        ldy     #0
+vdim:   lda     (kvs_v),y
+vst_lo: sta     kv_v_lo,x
+vst_lo_row = * - 2      ; operand, patched: row t of the layer
+        iny
         lda     (kvs_v),y
-        sta     (att_vl,x)
+        eor     #$80
+vst_hi: sta     kv_v_hi,x
+vst_hi_row = * - 2      ; operand, patched: row t of the layer
+        iny
+        inx
+        cpx     #EMBED_DIM
+        bne     vdim
+        ldx     #0                      ; k column: Y = 2j, X = 0
+        ldy     #0
+kdim:   lda     (kvs_k),y
+        sta     (att_kl,x)              ; (ptr,x) with X = 0: the row pointer itself
         iny
         lda     (kvs_k),y
         eor     #$80
         sta     (att_kh,x)
-        lda     (kvs_v),y
-        eor     #$80
-        sta     (att_vh,x)
         iny
-        sty     att_i
-        .assert att_kh = att_kl + 2 && att_vl = att_kl + 4 && att_vh = att_kl + 6, error, "row pointers"
-        .repeat 4, J                    ; next row: every pointer += CONTEXT
+        .assert att_kh = att_kl + 2, error, "row pointers"
+        .repeat 2, J                    ; next row: both pointers += CONTEXT
         ADD16_8 att_kl + 2 * J, #CONTEXT
         .endrepeat
         cpy     #<(2 * EMBED_DIM)
-        bne     dim
+        bne     kdim
         rts
 .endproc
 
@@ -229,28 +253,41 @@ dim:    ldy     att_i
 ;     A = cache block L*N_HEADS + h, X = t + 1 (1..CONTEXT)
 ; out: out[0..HEAD_DIM) written
 ; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
-; cycles (x64sc, HD=8, stopwatch around the call in tests/asm/attention_driver.s):
-;   t+1 = 1: ~0.7k (out = v[0], no arithmetic). t+1 >= 2: ~5.5k fixed (~4.5k of
-;   it the eight unrolled 16-step divisions) + per position ~1.2k..2.1k
-;   (scores; |q[d]| < 256 is the cheap case) + ~1.0k (weighted sum, skipped
-;   where w = 0): ~33.2k..35.4k at 10, ~59k..64k at 20 (q, k in +-1000)
+; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
+;   tests/asm/attention_driver.s; v in the full int16 range):
+;   t+1 = 1: ~0.67k (out = v[0], no arithmetic). t+1 = 2: 9.3k (q = 0) ..
+;   13.8k (every |q[d]| in 300..1000); t+1 = 20: 33.8k (q = 0: only the
+;   weighted sum and the eight divisions), 56.4k (|q[d]| < 256: two products
+;   per score term), 67.0k (|q[d]| >= 256: four)
 .proc attention_head
         stx     att_n
         tay
-        lda     att_blk_lo,y
+        lda     att_blk_lo,y            ; k: row 0 of the head's block
         sta     att_t
         lda     att_blk_hi,y
         sta     att_t+1
-        ATT_POINTERS                    ; row 0 of the block in each array
+        ATT_PTR att_kl, kv_k_lo
+        ATT_PTR att_kh, kv_k_hi
+        lda     att_blk_x,y             ; v: X of dimension 0 in a row
+        sta     att_x0
+        ldx     att_blk_lay,y           ; v: row 0 (position 0) of the layer
+        lda     att_lay_lo,x
+        sta     att_t
+        lda     att_lay_hi,x
+        sta     att_t+1
+        ATT_PTR att_vl, kv_v_lo
+        ATT_PTR att_vh, kv_v_hi
         ldx     att_n
         dex
         beq     one                     ; one position: out = v[0] exactly
         jmp     general
 
         ; --- t + 1 = 1: w[0] = EXP[0] = 255 = W, so out[d] = floor(255 * v / 255) = v
-one:    stx     att_i                   ; d*CONTEXT (X = 0)
-        stx     att_d                   ; 2*d
-@copy:  ldy     att_i
+one:    lda     #0
+        sta     att_d                   ; 2*d
+        ldx     att_x0
+@copy:  txa
+        tay
         lda     (att_vh),y
         eor     #$80
         sta     att_p
@@ -261,7 +298,9 @@ one:    stx     att_i                   ; d*CONTEXT (X = 0)
         lda     att_p
         sta     (att_out),y
         iny
-        NEXT_OUT_DIM
+        sty     att_d
+        inx
+        cpy     #2 * HEAD_DIM
         bne     @copy
         rts
 
@@ -305,23 +344,25 @@ qdim:   lda     att_d
         lda     att_p
         QS_SET  mk_a0b0, mk_a0b1
         lda     att_kl                  ; this row of k into the loads
-        sta     kl_op+1
+        sta     kl_row
         lda     att_kl+1
-        sta     kl_op+2
+        sta     kl_row+1
         lda     att_kh
-        sta     kh_op+1
+        sta     kh_row
         lda     att_kh+1
-        sta     kh_op+2
+        sta     kh_row+1
         ldx     att_n
         dex
 pos:
-kl_op:  lda     kv_k_lo,x               ; k' = b1*256 + b0 (operand = row, patched)
+kl_op:  lda     kv_k_lo,x
+kl_row = * - 2          ; operand, patched: row d of k'lo
         tay
         QS_MULY mk_a0b0, att_p
         sta     att_p+1
         QS_MULY mk_a1b0, att_p+2
         sta     att_p+3
 kh_op:  lda     kv_k_hi,x
+kh_row = * - 2          ; operand, patched: row d of k'hi
         tay
         QS_MULY mk_a0b1, att_p+4
         sta     att_p+5
@@ -395,21 +436,23 @@ nextd:  ADD16_8 att_kl, #CONTEXT         ; next row of k
 narrow: lda     att_p                   ; P = a0*b0 + (a0*b1) << 8 (24 bits)
         QS_SET  mn_b0, mn_b1
         lda     att_kl
-        sta     kln_op+1
+        sta     kln_row
         lda     att_kl+1
-        sta     kln_op+2
+        sta     kln_row+1
         lda     att_kh
-        sta     khn_op+1
+        sta     khn_row
         lda     att_kh+1
-        sta     khn_op+2
+        sta     khn_row+1
         ldx     att_n
         dex
 npos:
 kln_op: lda     kv_k_lo,x
+kln_row = * - 2         ; operand, patched: row d of k'lo
         tay
         QS_MULY mn_b0, att_p
         sta     att_p+1
 khn_op: lda     kv_k_hi,x
+khn_row = * - 2         ; operand, patched: row d of k'hi
         tay
         QS_MULY mn_b1, att_p+2
         sta     att_p+3
@@ -461,7 +504,7 @@ khn_op: lda     kv_k_hi,x
 scores: ldx     att_n
         dex
 sf:     lda     att_s1,x
-        .repeat 2
+        .repeat ::ATT_SF_LSHIFT
         asl     a
         rol     att_s2,x
         rol     att_s3,x
@@ -517,7 +560,7 @@ wloop:  sec
         ldy     att_t
         bpl     @near
 @far:   ldy     #ATT_EXP_LAST
-@near:  lda     att_exp,y
+@near:  lda     exp_table,y
         sta     att_wt,x
         clc
         adc     att_w
@@ -527,18 +570,23 @@ wloop:  sec
 @wc:    dex
         bpl     wloop
 
-        ; --- N'[d] = sum_i w[i] * v'[i][d] (32 bits unsigned), kept at index d*CONTEXT
-        ldx     #(HEAD_DIM - 1) * CONTEXT
-nclear: lda     #0
-        sta     att_n0,x
+        ; --- N'[d] = sum_i w[i] * v'[i][d] (32 bits unsigned), at X = h*HD + d
+        lda     #0
+        ldx     att_x0
+        ldy     #HEAD_DIM
+nclear: sta     att_n0,x
         sta     att_n1,x
         sta     att_n2,x
         sta     att_n3,x
-        txa
+        inx
+        dey
+        bne     nclear
+        dex                             ; X of the head's last dimension
+        stx     vfirst_x
+        lda     att_x0
         sec
-        sbc     #CONTEXT
-        tax
-        bcs     nclear
+        sbc     #1                      ; the X after the head's dimension 0 (may be $ff)
+        sta     vend_x
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -548,27 +596,30 @@ vpos:   dec     att_i
         lda     att_wt,x
         beq     vpos                    ; w = 0: nothing to add
         QS_SET  mv_lo, mv_hi
-        txa                             ; the loads read row d at column i:
-        clc                             ; operand = row 0 + i, X = d*CONTEXT
-        adc     att_vl
-        sta     vl_op+1
+        clc                             ; the loads read row i: operand = row 0 + i*ED
+        lda     att_vl
+        adc     att_pos_lo,x
+        sta     vl_row
         lda     att_vl+1
-        adc     #0
-        sta     vl_op+2
-        txa
+        adc     att_pos_hi,x
+        sta     vl_row+1
         clc
-        adc     att_vh
-        sta     vh_op+1
+        lda     att_vh
+        adc     att_pos_lo,x
+        sta     vh_row
         lda     att_vh+1
-        adc     #0
-        sta     vh_op+2
-        ldx     #(HEAD_DIM - 1) * CONTEXT
+        adc     att_pos_hi,x
+        sta     vh_row+1
+vfirst: ldx     #0
+vfirst_x = * - 1        ; operand, patched: h*HD + HD - 1
 vdim:
 vh_op:  lda     kv_v_hi,x
+vh_row = * - 2          ; operand, patched: row i of v hi
         tay
         QS_MULY mv_hi, att_p+2          ; H = w * v'hi
         sta     att_p+3
 vl_op:  lda     kv_v_lo,x
+vl_row = * - 2          ; operand, patched: row i of v lo
         tay
         QS_MULY mv_lo, att_p            ; L = w * v'lo, A = its high byte
         clc                             ; N += L + H << 8
@@ -588,11 +639,10 @@ vl_op:  lda     kv_v_lo,x
         sta     att_n2,x
         bcc     @n3
         inc     att_n3,x
-@n3:    txa
-        sec
-        sbc     #CONTEXT
-        tax
-        bcs     vdim
+@n3:    dex
+vend:   cpx     #0
+vend_x = * - 1          ; operand, patched: h*HD - 1
+        bne     vdim
         jmp     vpos
 
         ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768
@@ -606,8 +656,9 @@ divide: lda     att_w
         lda     att_w+1
         sta     dv_den+1
         lda     #0
-        sta     att_i                   ; d*CONTEXT
         sta     att_d                   ; 2*d
+        lda     att_x0
+        sta     att_i                   ; h*HD + d
 @dloop: ldx     att_i
         lda     att_n0,x                ; quotient bytes := N' bits 0..15
         sta     att_dq
@@ -632,7 +683,9 @@ divide: lda     att_w
         eor     #$80
         sta     (att_out),y
         iny
-        NEXT_OUT_DIM
+        sty     att_d
+        inc     att_i
+        cpy     #2 * HEAD_DIM
         beq     @done
         jmp     @dloop
 @done:  rts

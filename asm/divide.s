@@ -1,12 +1,13 @@
 ; divide.s - what rmsnorm.s and attention.s share: the unsigned 32/16
 ; division (RMSNorm's 2^19 / r, attention's division by the weight sum), the
-; page-aligned quarter-square tables of kernels_b.inc (2 KiB, segment TABLES)
-; and the zero page scratch block kb_zp (the two kernels never run at once).
+; page-aligned quarter-square tables of kernels_b.inc (2 KiB, segment PAGEBSS:
+; built by attention_init at start, not loaded) and the zero page scratch
+; block kb_zp (the two kernels never run at once).
 
 .include "kernels_b.inc"
 
 .exportzp dv_num, dv_den, kb_zp
-.export div32_16u
+.export div32_16u, attention_init
 .export qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 
 .segment "ZEROPAGE"
@@ -14,28 +15,81 @@ dv_num:         .res 4          ; dividend (little endian); quotient/remainder o
 dv_den:         .res 2          ; divisor
 kb_zp:          .res KB_ZP_SIZE ; scratch shared by rmsnorm.s and attention.s
 
-.segment "TABLES"                       ; page aligned (asm/soul.cfg)
-qs_sq1_lo:
-        .repeat 512, I
-        .byte   <((I * I) / 4)
-        .endrepeat
-qs_sq1_hi:
-        .repeat 512, I
-        .byte   >((I * I) / 4)
-        .endrepeat
-qs_sq2_lo:
-        .repeat 512, I
-        .byte   <(((I - 255) * (I - 255)) / 4)
-        .endrepeat
-qs_sq2_hi:
-        .repeat 512, I
-        .byte   >(((I - 255) * (I - 255)) / 4)
-        .endrepeat
+.segment "PAGEBSS"                      ; page aligned (asm/soul.cfg); attention_init fills them
+        .align  $100                    ; (other modules' PAGEBSS may come first)
+qs_sq1_lo:      .res QS_HALF    ; f(n) = floor(n * n / 4), n = 0..511
+qs_sq1_hi:      .res QS_HALF
+qs_sq2_lo:      .res QS_HALF    ; f(n - 255)
+qs_sq2_hi:      .res QS_HALF
 .assert qs_sq1_hi - qs_sq1_lo = QS_HALF, error, "quarter-square table layout"
 .assert qs_sq2_hi - qs_sq2_lo = QS_HALF, error, "quarter-square table layout"
 .assert <qs_sq1_lo = 0, error, "quarter-square tables must be page aligned"
 
+.segment "ZEROPAGE"
+qs_f:           .res 2          ; attention_init: f(n) so far
+
 .segment "CODE"
+
+; attention_init: build the quarter-square tables (call once before the first
+; rmsnorm or attention_head; the engine's start does).
+;   qs_sq1[n] = f(n) for n = 0..511, from f(n + 1) = f(n) + floor((n + 1) / 2)
+;   qs_sq2[n] = f(n - 255) = qs_sq1[|n - 255|]
+; in: - ; out: the tables. clobbers: A, X, Y, qs_f. cycles: ~40k
+.proc attention_init
+        lda     #0
+        sta     qs_f
+        sta     qs_f+1
+        tax
+lo_page:                                ; n = X = 0..255
+        lda     qs_f
+        sta     qs_sq1_lo,x
+        lda     qs_f+1
+        sta     qs_sq1_hi,x
+        txa                             ; floor((n + 1) / 2): 9-bit n + 1, carry in by ror
+        clc
+        adc     #1
+        ror     a
+        clc
+        adc     qs_f
+        sta     qs_f
+        bcc     :+
+        inc     qs_f+1
+:       inx
+        bne     lo_page
+hi_page:                                ; n = 256 + X: f(n + 1) - f(n) = 128 + floor((X + 1) / 2)
+        lda     qs_f
+        sta     qs_sq1_lo+256,x
+        lda     qs_f+1
+        sta     qs_sq1_hi+256,x
+        txa
+        clc
+        adc     #1
+        ror     a                       ; <= 128 (the step past n = 511 is never stored)
+        clc
+        adc     #128
+        clc
+        adc     qs_f
+        sta     qs_f
+        bcc     :+
+        inc     qs_f+1
+:       inx
+        bne     hi_page
+mirror:                                 ; X = 0..255: sq2[X] = sq1[255 - X], sq2[256 + X] = sq1[X + 1]
+        txa
+        eor     #$ff
+        tay
+        lda     qs_sq1_lo,y
+        sta     qs_sq2_lo,x
+        lda     qs_sq1_hi,y
+        sta     qs_sq2_hi,x
+        lda     qs_sq1_lo+1,x           ; X = 255 reads sq1[256]: the tables are contiguous
+        sta     qs_sq2_lo+256,x
+        lda     qs_sq1_hi+1,x
+        sta     qs_sq2_hi+256,x
+        inx
+        bne     mirror
+        rts
+.endproc
 
 ; div32_16u: unsigned division with a 16-bit quotient (restoring, 16 steps;
 ; the remainder's low byte lives in A).

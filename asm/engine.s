@@ -30,22 +30,24 @@
 .assert VOCAB_SIZE >= 4 && VOCAB_SIZE <= 255, error, "engine: ids are bytes; logits indexed by X"
 .assert 3 * EMBED_DIM <= 127 && FF_DIM <= 127, error, "engine: interleaved vectors are indexed by Y = 2*i"
 
-; layer_table record (see gen/weights.py)
-LT_QKV          = 0             ; .word descriptors
-LT_PROJ         = 2
-LT_FC1          = 4
-LT_FC2          = 6
-LT_N1           = 8             ; .word gains
-LT_N2           = 10
-LT_N1_SHIFT     = 12            ; .byte shifts
-LT_N2_SHIFT     = 13
-LT_Q_SHIFT      = 14            ; matmul shifts include the post-shift
-LT_K_SHIFT      = 15
-LT_V_SHIFT      = 16
-LT_PROJ_SHIFT   = 17
-LT_FC1_SHIFT    = 18
-LT_FC2_SHIFT    = 19
-LT_SIZE         = 20
+; layer_table record: .struct LayerRec in spec.inc (soulplayer.spec.LAYER_FIELDS;
+; gen.weights writes the records)
+.include "spec.inc"
+LT_QKV          = LayerRec::qkv         ; .word descriptors
+LT_PROJ         = LayerRec::proj
+LT_FC1          = LayerRec::fc1
+LT_FC2          = LayerRec::fc2
+LT_N1           = LayerRec::n1          ; .word gains
+LT_N2           = LayerRec::n2
+LT_N1_SHIFT     = LayerRec::n1_shift    ; .byte shifts
+LT_N2_SHIFT     = LayerRec::n2_shift
+LT_Q_SHIFT      = LayerRec::q_shift     ; matmul shifts include the post-shift
+LT_K_SHIFT      = LayerRec::k_shift
+LT_V_SHIFT      = LayerRec::v_shift
+LT_PROJ_SHIFT   = LayerRec::proj_shift
+LT_FC1_SHIFT    = LayerRec::fc1_shift
+LT_FC2_SHIFT    = LayerRec::fc2_shift
+LT_SIZE         = .sizeof(LayerRec)
 INTERLEAVED     = 2             ; mm_ostep for an int16 vector
 
 HEAD_LOG2 .set -1               ; log2(HEAD_DIM)
@@ -65,6 +67,7 @@ eng_lt:         .res 2          ; this layer's layer_table record
 engine_pos:     .res 1
 eng_layer:      .res 1
 eng_head:       .res 1
+eng_block:      .res 1          ; attention block: layer * N_HEADS + head
 vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
 vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
 vec_q:          .res 2 * EMBED_DIM
@@ -142,6 +145,7 @@ logits_hi:      .res VOCAB_SIZE
         jsr     embed
         lda     #0
         sta     eng_layer
+        sta     eng_block
         LDPTR   eng_lt, layer_table
 layer:
         ; attention block
@@ -176,16 +180,11 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     #>vec_att
         adc     #0
         sta     att_out+1
-        lda     eng_layer               ; block = layer * N_HEADS + head
-        .repeat ::N_HEADS - 1
-        clc
-        adc     eng_layer
-        .endrepeat
-        clc
-        adc     eng_head
+        lda     eng_block               ; block = layer * N_HEADS + head
         ldx     engine_pos
         inx
         jsr     attention_head
+        inc     eng_block
         inc     eng_head
         lda     eng_head
         cmp     #N_HEADS

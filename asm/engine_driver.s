@@ -10,7 +10,7 @@
 .include "macros.inc"
 .include "model.inc"
 
-.import engine_reset, engine_step, logits_lo, logits_hi
+.import engine_reset, engine_step, logits_lo, logits_hi, attention_init
 .export main, drv_done, drv_table, drv_table_end, drv_out
 
 DRV_TABLE_SIZE  = 2048
@@ -34,6 +34,7 @@ drv_out:        .res 1          ; the buffer runs on to the end of RAM ($CFFF)
 .proc main
         lda     #BANK_NO_BASIC
         sta     CPU_PORT
+        jsr     attention_init          ; tables built at start (not loaded)
         LDPTR   drv_tp, drv_table
         LDPTR   drv_op, drv_out
 next_case:

@@ -4,6 +4,7 @@
 ; attention.s. Dimensions and shifts come from model.inc (generated).
 
 .include "macros.inc"
+.include "spec.inc"
 .include "model.inc"
 
 .import w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi
@@ -12,14 +13,10 @@
 .export embed, residual_add, relu, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
-.assert TE_SHIFT >= EMBED_MIN_SHIFT && TE_SHIFT <= 127, error, "embed: te shift outside -15..127"
-.assert PE_SHIFT >= EMBED_MIN_SHIFT && PE_SHIFT <= 127, error, "embed: pe shift outside -15..127"
-
-ID_PAD          = 0
-ID_SEP          = 1
-ID_UNK          = 2
-; two int8 values shifted left by 8 - (-15) = 23 still add up exactly in 32 bits
-EMBED_MIN_SHIFT = -15
+; two int8 values shifted left by 8 - EMBED_MIN_SHIFT (23) still add up exactly in 32 bits
+.assert 8 - EMBED_MIN_SHIFT + 7 < 31, error, "embed: deshifted sums must fit 32 bits"
+.assert TE_SHIFT >= EMBED_MIN_SHIFT && TE_SHIFT <= EMBED_MAX_SHIFT, error, "embed: te shift out of range"
+.assert PE_SHIFT >= EMBED_MIN_SHIFT && PE_SHIFT <= EMBED_MAX_SHIFT, error, "embed: pe shift out of range"
 
 .segment "ZEROPAGE"
 k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
@@ -177,21 +174,38 @@ ok:     sta     (res_h),y
 
 ; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place
 ; in: relu_v -> int16 vector. clobbers: A, Y
-; cycles: ~20 per element
+; cycles: ~14 per element (FF_DIM <= 64: Y counts down to bpl), ~17 above
+;   (Y passes 127, so it counts up to a cpy); +15 for a negative element
 .proc relu
-        ldy     #2 * FF_DIM - 1
+.if 2 * ::FF_DIM - 1 < 128
+        ldy     #2 * FF_DIM - 1         ; Y = 2i + 1: the high byte
 loop:   lda     (relu_v),y
-        bpl     :+
-        lda     #0
+        bpl     next
+        lda     #0                      ; negative: v[i] := 0
         sta     (relu_v),y
         dey
         sta     (relu_v),y
         dey
-        bpl     loop
+        bpl     loop                    ; Y < 128 throughout
         rts
-:       dey
+next:   dey
         dey
         bpl     loop
+.else
+        .assert 2 * FF_DIM + 1 <= 255, error, "relu: Y runs to 2 * FF_DIM + 1"
+        ldy     #1                      ; Y = 2i + 1: the high byte
+loop:   lda     (relu_v),y
+        bpl     next
+        lda     #0                      ; negative: v[i] := 0
+        sta     (relu_v),y
+        dey
+        sta     (relu_v),y
+        iny
+next:   iny
+        iny
+        cpy     #2 * FF_DIM + 1         ; (not bpl: Y passes 127)
+        bne     loop
+.endif
         rts
 .endproc
 
@@ -200,10 +214,11 @@ loop:   lda     (relu_v),y
 ; in: logits_lo/hi (VOCAB_SIZE signed int16). out: A = id. clobbers: A, X, Y
 ; cycles: ~25 per id (~3.3k for 128)
 .proc engine_argmax
-        ldx     #ID_SEP
+        .assert TOKEN_PAD = 0 && TOKEN_SEP = 1, error, "argmax: the scan starts after PAD, at SEP"
+        ldx     #TOKEN_SEP
         stx     k_best
-        ldx     #ID_SEP + 1
-next:   cpx     #ID_UNK
+        ldx     #TOKEN_SEP + 1
+next:   cpx     #TOKEN_UNK
         beq     skip
         ; logits[x] > logits[best]? (signed: compare with the sign bits flipped)
         ldy     k_best

@@ -16,7 +16,7 @@
 .include "program_const.inc"
 .include "replies.inc"
 
-.import engine_reset, engine_step, engine_argmax
+.import engine_reset, engine_step, engine_argmax, attention_init
 .import read_line, read_digits, line_len, line_ids
 .import bpe_encode, enc_buf, enc_len, print_token
 .import sample_next, set_temperature, set_seed, sample_tenths
@@ -29,8 +29,8 @@ BORDER_COLOR    = COLOR_BLACK
 SCREEN_COLOR    = COLOR_BLACK
 FLASH_COLOR     = COLOR_DARK_GREY
 FLASH_JIFFIES   = 8             ; border toggles every 8/60 s while thinking
-ID_Q            = 4 + 17        ; base id of 'q'
-ID_SPACE        = 4             ; base id of ' '
+ID_Q            = TOKEN_Q       ; base id of 'q' (program_const.inc)
+ID_SPACE        = TOKEN_SPACE   ; base id of ' ' (program_const.inc)
 BLIP_AD         = $09           ; attack 2 ms, decay 750 ms
 BLIP_SR         = $00
 BLIP_PITCH      = $20           ; + (id & 31): frequency high byte
@@ -112,6 +112,7 @@ save:   lda ZP_FIRST,x
         sta saved_port
         lda #BANK_NO_BASIC
         sta CPU_PORT
+        jsr attention_init      ; the engine's tables, built at start (not loaded)
         lda BORDER
         sta saved_border
         lda BACKGROUND

@@ -10,13 +10,13 @@
 .include "program.inc"
 .include "program_const.inc"
 
-.import logits_lo, logits_hi, sample_exp
+.import logits_lo, logits_hi
+.import exp_table               ; EXP (exp_table.s, from spec.inc)
 .export sample_next, set_temperature, set_seed, sample_tenths, rng_lo, rng_hi
 .export sample_mask, mask_free, masked_argmax
 
-SEED_ZERO       = $ace1         ; the state for seed 0 (xorshift never leaves 0)
-K_NUMERATOR     = 160           ; k = 160 / tenths: k = 16 is T = 1.0
-EXP_LAST        = 127
+SEED_ZERO       = SAMPLE_SEED_ZERO      ; the state for seed 0 (xorshift never leaves 0)
+K_NUMERATOR     = SAMPLE_K_NUMERATOR    ; k = K_NUMERATOR / tenths: k = 16 is T = 1.0
 LOGIT_MIN       = $8000         ; -32768, the smallest signed 16-bit logit
 
 .segment "BSS"
@@ -185,7 +185,7 @@ wloop:  lda sample_mask,x       ; the mask at x, before weight x replaces it
         bpl near
 far:    lda #EXP_LAST
 near:   tay
-        lda sample_exp,y
+        lda exp_table,y
         jmp store
 never:  lda #0
 store:  sta weight,x

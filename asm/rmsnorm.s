@@ -14,6 +14,7 @@
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 
+.include "spec.inc"
 .include "kernels_b.inc"
 
 .importzp dv_num, dv_den, kb_zp
@@ -27,10 +28,15 @@
 .endif
 .assert EMBED_DIM >= 1 && EMBED_DIM <= 128, error, "rmsnorm: EMBED_DIM must be 1..128 (Y = 2*i)"
 
-RMS_IN_SHIFT    = 4             ; xs = asr(x, 4): |xs| <= 2048
-RMS_ONE_HI      = $08           ; 2^19 = $00080000: byte 2
-RMS_INV_MAX     = 32767
-RMS_R_SAT       = 16            ; r <= 16 -> 2^19 / r >= 32768 -> inv = 32767
+; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
+; RMS_OUT_SHIFT come from spec.inc
+.assert RMS_IN_SHIFT = 4, error, "rmsnorm: the square phase takes |xs| <= 2048 (h <= 8)"
+.assert RMS_OUT_SHIFT = 15, error, "rmsnorm: u = bytes 2..3 of |x| * (2 * inv)"
+.assert RMS_ONE_LOG2 >= 16 && RMS_ONE_LOG2 <= 23, error, "rmsnorm: 2^RMS_ONE_LOG2 is byte 2 of the dividend"
+RMS_ONE_HI      = 1 << (RMS_ONE_LOG2 - 16)      ; byte 2 of 2^RMS_ONE_LOG2
+RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r > RMS_INV_MAX
+.assert (1 << RMS_ONE_LOG2) / (RMS_R_SAT + 1) <= RMS_INV_MAX, error, "rmsnorm: inv clamp edge"
+.assert RMS_INV_MAX = 32767, error, "rmsnorm: a = 2 * inv fits 16 bits"
 RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left):
 RMS_SHIFT_MAX   = 24            ; (|u*g| < 2^22: s_g >= 22 gives 0 or -1)
 RMS_SAT_NONE    = $80           ; threshold byte only M' = -1 reaches (M' < 2^22)
@@ -89,7 +95,9 @@ rms_hsq:                        ; h*h for the high byte h of |xs| (0..8)
 ; in: rms_m (3 bytes, little endian) = n, n < 2^24
 ; out: rms_q (2 bytes) = floor(sqrt(n)) (<= 4095); rms_m destroyed
 ; clobbers: A, X, Y, rms_r, rms_t
-; cycles: 12 steps of ~115: ~1400
+; cycles: ~115 per step: 12 steps (~1400) for n >= 2^16; a zero top byte
+;   skips 4 steps (they would only shift zeros in), so n < 2^16 takes 8 and
+;   n < 2^8 takes 4
 .proc rms_isqrt
         lda     #0
         sta     rms_r
@@ -97,6 +105,19 @@ rms_hsq:                        ; h*h for the high byte h of |xs| (0..8)
         sta     rms_q
         sta     rms_q+1
         ldx     #12
+        .repeat 2
+        lda     rms_m+2                 ; top byte 0: r, q stay 0 for 4 steps
+        bne     step
+        lda     rms_m+1                 ; n <<= 8 instead
+        sta     rms_m+2
+        lda     rms_m
+        sta     rms_m+1
+        lda     #0
+        sta     rms_m
+        .repeat 4
+        dex
+        .endrepeat
+        .endrepeat
 step:   .repeat 2                       ; r = 4r + top 2 bits of n
         asl     rms_m
         rol     rms_m+1
@@ -146,7 +167,7 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
         ;     saturates). Byte 2 >= $80 means M' = -1 (y = 0) for every s_g.
         tax                             ; X = s_g
         ldy     #RMS_SAT_NONE
-        sty     chk_t2+1
+        sty     chk_thr
         eor     #$ff
         sec
         adc     #RMS_FAST_MAX
@@ -162,7 +183,7 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
         bmi     @entry
         lsr     a
         bne     @thr                    ; always
-@entry: sta     chk_t2+1
+@entry: sta     chk_thr
         lda     rms_cnt                 ; entry = sh_end - RMS_SH_STEP * (8 - s_g)
         asl     a
         asl     a
@@ -183,8 +204,8 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
         sta     rms_cnt
         lda     #<sh_right
         ldy     #>sh_right
-@set:   sta     sh_op+1
-        sty     sh_op+2
+@set:   sta     sh_target
+        sty     sh_target+1
 
 squares:
         ; --- S = sum of asr(x, 4)^2 (|xs| = h*256 + l, h <= 8:
@@ -456,9 +477,11 @@ g_two:  lda     #$7f                    ; C = 1: positive product, M; C = 0: M -
         sta     rms_m2
 check:  lda     rms_m2                  ; byte 2 >= threshold (patched): saturate
 chk_t2: cmp     #RMS_SAT_NONE           ; (or M' = -1: y = 0)
+chk_thr = * - 1                         ; operand, patched: the saturation threshold
         bcs     sat
         lda     rms_m0
-sh_op:  jmp     sh_end                  ; patched: sh_end - RMS_SH_STEP * L, or a loop
+sh_op:  jmp     sh_end
+sh_target = * - 2                       ; operand, patched: sh_end - RMS_SH_STEP * L, or a loop
 sat:    lda     rms_m2
         bmi     zero                    ; M' = -1: the product was 0
 clamp:  lda     #$ff

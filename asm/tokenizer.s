@@ -7,7 +7,7 @@
 .include "program_data.inc"
 
 .export bpe_encode, print_token, line_ids, enc_buf, enc_len
-.export petscii_to_id, token_len, sample_exp
+.export petscii_to_id, token_len
 
 .segment "ZEROPAGE"
 text_ptr:       .res 2          ; print_token: the token's text

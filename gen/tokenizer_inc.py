@@ -4,19 +4,19 @@
 program_const.inc (constants, for every module) and program_data.inc (the
 tables, included once by asm/tokenizer.s):
 - constants: VOCAB_SIZE, CONTEXT, MAX_INPUT_CHARS, MAX_INPUT_TOKENS (= CONTEXT - 2 - REPLY_ROOM,
-  from ModelConfig), REPLY_ROOM, NUM_MERGES, NAME_LEN;
+  from ModelConfig), REPLY_ROOM, NUM_MERGES, NAME_LEN, TOKEN_Q and TOKEN_SPACE (base ids of
+  'q' and ' ');
 - `.define SOUL_NAME` (screen text, PETSCII upper case);
 - `petscii_to_id`: 256 bytes, keyboard PETSCII -> base id (0 = drop the key);
   shifted letters fold to lower case, exactly like tokenizer.normalize;
 - `merge_a`, `merge_b`, `merge_ab`: the merges that apply (Tokenizer.merge_ids), in order;
 - `token_start_lo/hi`, `token_len`, `token_text`: each id's printable PETSCII;
-- `sample_exp`: the EXP table (numerics.EXP) for the sampler.
 """
 import re
 
 from ..config import ModelConfig
 from ..errors import SoulError
-from ..numerics import EXP
+from ..spec import FIRST_BASE_ID
 from ..tokenizer import BASE_CHARS, Tokenizer
 
 PETSCII = {" ": 0x20, ".": 0x2E, "'": 0x27, "!": 0x21, "?": 0x3F, ",": 0x2C, ";": 0x3B, ":": 0x3A, "-": 0x2D}
@@ -54,11 +54,16 @@ def _rows(label: str, values: list, per_row: int = 16) -> list:
     return lines
 
 
+def base_id(ch: str) -> int:
+    """The token id of one of the 35 characters (before any merge)."""
+    return FIRST_BASE_ID + BASE_CHARS.index(ch)
+
+
 def keyboard_table() -> list:
     table = [0] * 256
     for ch in BASE_CHARS:
         code = PETSCII[ch]
-        table[code] = BASE_CHARS.index(ch) + 4
+        table[code] = base_id(ch)
         if ch.isalpha():
             table[code | SHIFTED_LETTER] = table[code]
     return table
@@ -93,6 +98,8 @@ def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
         f"REPLY_ROOM = {config.min_reply_tokens}",
         f"NUM_MERGES = {len(merges)}",
         f"NAME_LEN = {len(name)}",
+        f"TOKEN_Q = {base_id('q')}                ; the line 'q' alone quits",
+        f"TOKEN_SPACE = {base_id(' ')}            ; (spaces around it allowed)",
         ".define SOUL_NAME " + ", ".join(f"${b:02x}" for b in name_petscii(name)),
     ]
     const = "\n".join(lines) + "\n"
@@ -105,5 +112,4 @@ def render_program_inc(tok: Tokenizer, config: ModelConfig, name: str) -> tuple:
     lines += _rows("token_start_hi", [s >> 8 for s in starts])
     lines += _rows("token_len", [len(t) for t in texts])
     lines += _rows("token_text", flat)
-    lines += _rows("sample_exp", [int(v) for v in EXP])
     return const, "\n".join(lines) + "\n"

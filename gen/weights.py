@@ -25,8 +25,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
+from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
 
-POST_SHIFT = 1
 # asm/matmul.s accumulates in 32 bits: |b| + sum |w|*32768 must stay below 2^31
 ACC_LIMIT = 1 << 31
 
@@ -89,17 +89,33 @@ def weights_inc_text(soul) -> str:
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
     lines += _matmul_lines("out", t["out"].values)
-    lines.append("; per layer (LT_* offsets in engine.s): qkv, proj, fc1, fc2 descriptors; n1, n2 gains;")
-    lines.append("; n1, n2 gain shifts; q, k, v, proj, fc1, fc2 matmul shifts (s_w + post-shift 1)")
-    lines.append("layer_table:")
-    for i in range(c.n_layers):
-        p = f"l{i}"
-        lines.append(f"        .word   {p}_qkv_desc, {p}_proj_desc, {p}_fc1_desc, {p}_fc2_desc, "
-                     f"w_{p}_n1, w_{p}_n2")
-        sh = [t[f"{p}.{n}"].shift for n in ("n1", "n2")]
-        sh += [t[f"{p}.{n}"].shift + POST_SHIFT for n in ("q", "k", "v", "proj", "fc1_w", "fc2_w")]
-        lines.append("        .byte   " + ", ".join(f"<({v})" for v in sh))
+    lines += layer_table_lines(soul)
     return "\n".join(lines) + "\n"
+
+
+def layer_record(soul, i) -> dict:
+    """Layer i's record of the engine's layer table: {field: ca65 expression}
+    for every field of spec.LAYER_FIELDS."""
+    t, p = soul.tensors, f"l{i}"
+    rec = {m: f"{p}_{m}_desc" for m in ("qkv", "proj", "fc1", "fc2")}
+    rec.update({g: f"w_{p}_{g}" for g in ("n1", "n2")})
+    rec.update({f"{g}_shift": f"<({t[f'{p}.{g}'].shift})" for g in ("n1", "n2")})
+    for field, tensor in (("q", "q"), ("k", "k"), ("v", "v"), ("proj", "proj"), ("fc1", "fc1_w"), ("fc2", "fc2_w")):
+        rec[f"{field}_shift"] = f"<({t[f'{p}.{tensor}'].shift + POST_SHIFT})"
+    return rec
+
+
+def layer_table_lines(soul) -> list:
+    """`layer_table`: one .struct LayerRec (spec.inc) per layer, fields in
+    spec.LAYER_FIELDS order; the .assert checks the record size."""
+    lines = ["; per layer one LayerRec (spec.inc, soulplayer.spec.LAYER_FIELDS)", "layer_table:"]
+    for i in range(soul.config.n_layers):
+        rec = layer_record(soul, i)
+        for name, size, _ in LAYER_FIELDS:
+            lines.append(f"        .{size:<6} {rec[name]:<24} ; l{i}.{name}")
+    lines.append(f"        .assert * - layer_table = {soul.config.n_layers} * .sizeof(LayerRec), error, "
+                 '"layer_table: records disagree with LayerRec"')
+    return lines
 
 
 def write_weights_inc(soul, path) -> Path:
@@ -110,29 +126,15 @@ def write_weights_inc(soul, path) -> Path:
     return path
 
 
-EMBED_MIN_SHIFT = -15      # asm/kernels.s: te/pe deshifted and summed in 32 bits
-
-
 def check_engine_limits(config, soul=None) -> None:
-    """The sizes (and embedding shifts) the 6502 engine handles; the sources
-    .assert the same facts. One line naming the first one a soul breaks, before
-    ca65 runs."""
-    c = config
-    limits = [
-        (4 <= c.vocab_size <= 255, f"vocab_size {c.vocab_size} outside 4..255 (token ids are bytes)"),
-        (3 * c.embed_dim <= 127, f"embed_dim {c.embed_dim} over 42 (q|k|v vectors are indexed by Y = 2*i)"),
-        (c.ff_dim <= 127, f"ff_dim {c.ff_dim} over 127 (vectors are indexed by Y = 2*i)"),
-        (c.head_dim & (c.head_dim - 1) == 0, f"head_dim {c.head_dim} is not a power of two"),
-        (c.head_dim * c.context <= 256, f"head_dim*context {c.head_dim * c.context} over 256 "
-                                        "(a head's V block is indexed by X)"),
-        (c.n_layers * c.n_heads <= 256, "n_layers*n_heads over 256"),
-    ]
+    """The sizes (and embedding shifts) the 6502 engine handles: soulplayer.spec's
+    limits, which model.inc also .asserts. One line naming the first one a soul
+    breaks, before ca65 runs."""
+    problems = engine_limit_problems(config)
     if soul is not None:
-        limits += [(soul[n].shift >= EMBED_MIN_SHIFT, f"{n} shift {soul[n].shift} below {EMBED_MIN_SHIFT}")
-                   for n in ("te", "pe")]
-    for ok, why in limits:
-        if not ok:
-            raise SoulError(f"this soul does not fit the 6502 engine: {why}")
+        problems += [p for p in (embed_shift_problem(n, soul[n].shift) for n in ("te", "pe")) if p]
+    if problems:
+        raise SoulError(f"this soul does not fit the 6502 engine: {problems[0]}")
 
 
 def max_rows(config) -> int:

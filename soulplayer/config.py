@@ -1,8 +1,8 @@
 """Model dimensions and the fixed token ids, shared by every engine."""
 from dataclasses import dataclass
 
-PAD, SEP, UNK, END = 0, 1, 2, 3
-SPECIALS = ("<PAD>", "<SEP>", "<UNK>", "<END>")
+from .spec import END, PAD, SEP, SPECIALS, UNK  # noqa: F401 (the ids live in spec.py)
+
 # The context `soul train` gives new souls: the longest the C64 program's memory map and
 # engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
 TRAIN_DEFAULT_CONTEXT = 28

@@ -9,17 +9,11 @@ import math
 import numpy as np
 
 from .soulfile import Soul
+from .spec import (EXP_MAX_INDEX, EXP_VALUES, INV_MAX, OUT_POST_SHIFT, POST_SHIFT,  # noqa: F401 (re-exported)
+                   RMS_IN_SHIFT, RMS_ONE, RMS_OUT_SHIFT, SCORE_SHIFT)
 
 INT16_MIN, INT16_MAX = -32768, 32767
-POST_SHIFT = 1          # q, k, v, proj, fc1, fc2
-SCORE_SHIFT = 14        # attention score -> table steps of 1/16 at scale /4
-RMS_IN_SHIFT = 4
-RMS_ONE = 1 << 19
-INV_MAX = 32767
-
-_EXP_VALUES = [min(255, max(1, round(255 * math.exp(-i / 16)))) for i in range(127)] + [0]
-EXP = np.array(_EXP_VALUES, dtype=np.int64)
-EXP_MAX_INDEX = len(EXP) - 1
+EXP = np.array(EXP_VALUES, dtype=np.int64)
 
 
 # Right shifts are clamped at 62: every value here is below 2^36 in magnitude, so
@@ -70,7 +64,7 @@ def rmsnorm(x, g, s_g: int) -> np.ndarray:
     r = max(1, isqrt(ms))
     inv = min(INV_MAX, RMS_ONE // r)
     g = np.asarray(g, dtype=np.int64).reshape(-1)
-    return sat16(asr(((x * inv) >> 15) * g, s_g))
+    return sat16(asr(((x * inv) >> RMS_OUT_SHIFT) * g, s_g))
 
 
 def attention_head(q, keys, values) -> np.ndarray:
@@ -124,7 +118,7 @@ class Decoder:
             h = sat16(h + _mm(L["fc2_w"], z, L["fc2_b"]))
         self.pos += 1
         norm = self.soul["norm"]
-        return _mm(self.soul["out"], rmsnorm(h, norm.values, norm.shift), post_shift=0)
+        return _mm(self.soul["out"], rmsnorm(h, norm.values, norm.shift), post_shift=OUT_POST_SHIFT)
 
 
 def forward(soul: Soul, ids) -> np.ndarray:
@@ -147,4 +141,4 @@ def forward(soul: Soul, ids) -> np.ndarray:
         h = sat16(h + _mm(L["fc2_w"], z, L["fc2_b"]))
     norm = soul["norm"]
     hn = np.stack([rmsnorm(row, norm.values, norm.shift) for row in h])
-    return _mm(soul["out"], hn, post_shift=0)
+    return _mm(soul["out"], hn, post_shift=OUT_POST_SHIFT)

@@ -19,14 +19,13 @@ reply, exactly as on the C64, where F1 sets temperature and seed.
 """
 import math
 
-from .config import PAD, UNK
 from .errors import SoulError
-from .numerics import EXP, EXP_MAX_INDEX
-
-MAX_TENTHS = 99
-MAX_SEED = 99999     # five digits on the C64
-SEED_ZERO = 0xACE1   # the state used for seed 0
-K_NUMERATOR = 160    # k = 160 // t10: k = 16 means T = 1.0
+from .spec import EXP_MAX_INDEX, PAD, UNK
+from .spec import EXP_VALUES as EXP
+from .spec import SAMPLE_K_NUMERATOR as K_NUMERATOR  # k = 160 // t10: k = 16 means T = 1.0
+from .spec import SAMPLE_MAX_SEED as MAX_SEED        # five digits on the C64
+from .spec import SAMPLE_MAX_TENTHS as MAX_TENTHS
+from .spec import SAMPLE_SEED_ZERO as SEED_ZERO      # the state used for seed 0
 
 
 def temperature_tenths(temperature: float) -> int:

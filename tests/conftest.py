@@ -44,3 +44,17 @@ def synthetic_cases():
     """[(soul path, [{ids, logits}])] for both synthetic souls."""
     data = json.loads(golden_path("synthetic", "cases.json").read_text())
     return [(golden_path("synthetic", s["soul"]), s["cases"]) for s in data]
+
+
+def random_soul(config, seed: int, big: bool = False):
+    """A random soul of any dims: int8 weights and int16 biases over their whole
+    range with small shifts when big (saturation everywhere), else moderate."""
+    import numpy as np
+    from soulplayer.soulfile import KIND_INT16, Soul, Tensor, record_layout
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, kind, rows, cols in record_layout(config):
+        lim = (32767 if big else 3000) if kind == KIND_INT16 else (127 if big else 40)
+        shift = int(rng.integers(1, 4)) if big else int(rng.integers(5, 8))
+        tensors[name] = Tensor(rng.integers(-lim, lim + 1, (rows, cols)).astype(np.int64), shift, kind)
+    return Soul(config, tensors)

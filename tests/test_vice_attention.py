@@ -13,8 +13,8 @@ regime:
 - ramp: scores stepping by ~11/16 per position so m - sf runs past 127.
 For each: every head block, n = 1, 2, CONTEXT and a random n. The cache
 itself is dumped at the end and checked against the documented layout.
-Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers) and two
-small ones (context 12; heads of 8 and of 4).
+Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
+small ones (context 12; heads of 8 and of 4), context 48 and one head of 32.
 """
 import zlib
 from dataclasses import dataclass
@@ -28,7 +28,8 @@ from soulplayer.tools import build, vice
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "asm" / "attention_driver.s"
-SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, build.ASM_DIR / "attention.s", build.ASM_DIR / "divide.s"]
+SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER] + [build.ASM_DIR / s for s in (
+    "attention.s", "divide.s", "exp_table.s")]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Dims:
 DEFAULT = Dims(32, 8, 4, 20, 2)
 SMALL8 = Dims(16, 8, 2, 12, 2)
 SMALL4 = Dims(16, 4, 4, 12, 1)
+CTX48 = Dims(32, 8, 4, 48, 1)       # the longest context souls use (v rows past X = 255)
+WIDE = Dims(32, 32, 1, 10, 2)       # the widest head: MAX_HEAD_DIM
 
 
 def _rows(vals, per=16):
@@ -154,11 +157,13 @@ def check(r, s: Script):
     got = np.frombuffer(r.memory("out"), dtype="<i2").reshape(len(s.expect), d.hd)
     for i, (want, (block, n, q)) in enumerate(zip(s.expect, s.calls)):
         assert list(got[i]) == list(want), f"call {i}: block {block} n {n} q {q}"
-    # cache layout: row (layer*ED + j), column t; high bytes ^ $80
-    rows = lambda name: np.frombuffer(r.memory(name), np.uint8).reshape(d.nl, d.ed, d.sl)
-    k = (rows("klo").astype(np.int64) | ((rows("khi").astype(np.int64) ^ 0x80) << 8))
-    v = (rows("vlo").astype(np.int64) | ((rows("vhi").astype(np.int64) ^ 0x80) << 8))
-    k, v = (np.where(a >= 32768, a - 65536, a).transpose(0, 2, 1) for a in (k, v))
+    # cache layout, high bytes ^ $80: k row (layer*ED + j), column t;
+    # v row (layer*CONTEXT + t), column j
+    raw = lambda name, shape: np.frombuffer(r.memory(name), np.uint8).reshape(shape).astype(np.int64)
+    word = lambda lo, hi, shape: (lambda a: np.where(a >= 32768, a - 65536, a))(
+        raw(lo, shape) | ((raw(hi, shape) ^ 0x80) << 8))
+    k = word("klo", "khi", (d.nl, d.ed, d.sl)).transpose(0, 2, 1)
+    v = word("vlo", "vhi", (d.nl, d.sl, d.ed))
     assert (k == s.keys).all() and (v == s.values).all()
 
 
@@ -167,7 +172,9 @@ def check(r, s: Script):
     (DEFAULT, ("tiny", "small", "equal", "ramp")),
     (SMALL8, ("moderate", "full", "extreme", "tiny", "small", "equal", "ramp")),
     (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp")),
-], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12"])
+    (CTX48, ("moderate", "full", "ramp")),
+    (WIDE, ("moderate", "extreme", "small")),
+], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
     s = Script(dims)

@@ -219,7 +219,7 @@ def test_6502_sampler_matches_python(original_tokenizer_path, tmp_path):
     src = tmp_path / "driver.s"
     src.write_text(_sampler_driver(cases, seed))
     art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
-                           build.ASM_DIR / "program_sampler.s", src],
+                           build.ASM_DIR / "program_sampler.s", build.ASM_DIR / "exp_table.s", src],
                           tmp_path, "sampler", include_dirs=[tmp_path])
     r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", 3 * len(cases))])
     out = r.memory("out")
@@ -334,7 +334,8 @@ def test_6502_reply_trie_matches_python(tmp_path):
     src.write_text(TRIE_DRIVER.replace("{walks}", _bytes_rows([t for seq in walks for t in seq]))
                    .replace("{out_size}", str(len(want))).replace("{vs}", "128").replace("{sep}", str(SEP)))
     art = build.build_prg([build.ASM_DIR / "basic_stub.s", build.ASM_DIR / "tokenizer.s",
-                           build.ASM_DIR / "program_sampler.s", build.ASM_DIR / "replies.s", src],
+                           build.ASM_DIR / "program_sampler.s", build.ASM_DIR / "exp_table.s",
+                           build.ASM_DIR / "replies.s", src],
                           tmp_path, "trie", include_dirs=[tmp_path])
     r = vice.run_checked(art.prg, labels=art.labels, done="driver_done", dumps=[("out", "out", len(want))])
     assert list(r.memory("out")) == want

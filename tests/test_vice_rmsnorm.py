@@ -5,8 +5,8 @@ One VICE run per embedding size (32: the default, 16: the small test config,
 cases (random and edge: zeros, +-32767/-32768 everywhere, r around the
 r <= 16 clamp of inv, gains +-127/-128, s_g from -16 to 24, saturation both
 ways) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
-grid up to 4095^2, 2^22, 2^24 - 1, random). A separate x64sc run measures the
-cycles of one call.
+grid up to 4095^2, 2^22, 2^24 - 1, random). Cycles are measured by
+`soul bench`, not here.
 """
 from pathlib import Path
 

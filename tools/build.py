@@ -24,7 +24,7 @@ LINKER_CFG = ASM_DIR / "soul.cfg"
 # Its model.inc/weights.inc come from soulplayer.gen.weights, the program's
 # program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc.
 ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
-ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s")     # take engine_defines
+ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s", "exp_table.s")     # take engine_defines
 PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
@@ -149,10 +149,13 @@ def build_prg(sources, out_dir, name, include_dirs=(), defines=None, cfg=LINKER_
     """Assemble every source into out_dir and link them into out_dir/name.prg.
 
     A source is a path or (path, {symbol: value}) for defines of that file only.
+    spec.inc (soulplayer.spec's constants) is rendered into out_dir first.
     """
+    from soulplayer.gen.spec_inc import write_spec_inc
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    incs = [Path(d) for d in include_dirs] + [ASM_DIR]
+    write_spec_inc(out_dir / "spec.inc")
+    incs = [Path(d) for d in include_dirs] + [out_dir, ASM_DIR]
     objs = []
     for src in sources:
         own = {}

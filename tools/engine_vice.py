@@ -22,7 +22,7 @@ import numpy as np
 from soulplayer.errors import SoulError
 from soulplayer.gen import weights as gen_weights
 
-from soulplayer.paths import ASM_DIR as ASM, BUILD_DIR
+from soulplayer.paths import ASM_DIR as ASM, BUILD_DIR, PACKAGE_DIR
 
 from . import build, vice
 from .build import ENGINE_B_SOURCES, ENGINE_SOURCES, engine_defines, engine_sources  # noqa: F401 (re-exported)
@@ -55,7 +55,7 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg"]:
+    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", PACKAGE_DIR / "spec.py"]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from soulplayer.errors import SoulError
-from soulplayer.soulfile import KIND_INT8, Soul, Tensor, record_layout, save_soul
+from soulplayer.soulfile import Soul, Tensor, record_layout, save_soul
 
 # memory areas of asm/soul.cfg that hold the program (not the zero page, not the load address)
 SKIP_AREAS = ("ZP", "LOADADDR")
@@ -52,9 +52,11 @@ def budget_from_labels(labels: dict) -> Budget:
     return Budget(used, free)
 
 
-def check_c64_budget(config, tok) -> Budget:
-    """Build the chat program for a stand-in soul of `config`'s dims; -> its Budget, or a SoulError
-    that names the dims, the build's cause and the option that skips the check."""
+def check_c64_budget(config, tok, replies=()) -> Budget:
+    """Build the chat program for a stand-in soul of `config`'s dims (with the corpus `replies`,
+    whose trie goes on the disk too); -> its Budget, or a SoulError that names the dims, the
+    build's cause and the option that skips the check."""
+    from soulplayer.replies import REPLIES_NAME, write_replies
     from soulplayer.tools.commands_program import build_program
     dims = (f"context {config.context}, embed {config.embed_dim}, ff {config.ff_dim}, "
             f"layers {config.n_layers}")
@@ -63,6 +65,8 @@ def check_c64_budget(config, tok) -> Budget:
         soul_path, tok_path = tmp / "soul.bin", tmp / "tokenizer.json"
         save_soul(stand_in_soul(config), soul_path)
         tok.save(tok_path)
+        if replies:
+            write_replies(tmp / REPLIES_NAME, replies)
         try:
             art = build_program(soul_path, tok_path, tmp / "build")
         except SoulError as e:

@@ -140,7 +140,8 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
                        f"first on line {odd[0].line}", err=True)
     if not no_c64_check:
         from .c64check import check_c64_budget
-        click.echo(check_c64_budget(config, trainer.tok).line(config))
+        replies = [ex.reply for ex in trainer.corpus.exchanges]
+        click.echo(check_c64_budget(config, trainer.tok, replies).line(config))
     if not trainer.run(force=force):
         raise SystemExit(130)
 

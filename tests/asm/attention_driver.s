@@ -8,7 +8,7 @@
 ; att_call / att_back bracket every attention_head call (profiling).
 
         .include "c64.inc"
-        .import attention_head, attn_store_kv
+        .import attention_head, attn_store_kv, attention_init
         .importzp att_q, att_out, kvs_k, kvs_v
         .export main, done, att_results, att_call, att_back
 
@@ -30,6 +30,7 @@ att_results: .res OUT_BYTES
 main:   sei
         lda     #BANK_NO_BASIC
         sta     CPU_PORT
+        jsr     attention_init          ; the quarter-square tables
         lda     #<att_script
         sta     src
         lda     #>att_script

@@ -6,7 +6,7 @@
 ; rms_call / rms_back bracket every rmsnorm call (profiling).
 
         .include "c64.inc"
-        .import rmsnorm, rms_isqrt
+        .import rmsnorm, rms_isqrt, attention_init
         .importzp rms_x, rms_g, rms_y, rms_m, rms_q
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
 
@@ -28,6 +28,7 @@ main:
         sei
         lda     #BANK_NO_BASIC
         sta     CPU_PORT
+        jsr     attention_init          ; the quarter-square tables
         lda     #<rms_cases
         sta     src
         lda     #>rms_cases
