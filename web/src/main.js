@@ -56,7 +56,9 @@ class Page {
         this.image = this.ctx.createImageData(WIDTH, HEIGHT);
         this.pixels = new Uint32Array(this.image.data.buffer);
         this.palette = PALETTE.map((rgb) => 0xff000000 | ((rgb & 0xff) << 16) | (rgb & 0xff00) | (rgb >> 16));
-        this.say = new URLSearchParams(location.search).getAll('say');
+        const params = new URLSearchParams(location.search);
+        this.say = params.getAll('say');
+        if (params.get('paced') === '1') document.getElementById('paced').checked = true;
         this.saysTyped = 0;
         this.blip = new Blip();
         this.el = (id) => document.getElementById(id);
@@ -66,6 +68,7 @@ class Page {
         this.channel = new MessageChannel();
         this.channel.port1.onmessage = this.tick;
         this.lastRender = 0;
+        this.bootTime = performance.now();
         this.resetPacing();
         this.tick();
     }
@@ -199,6 +202,7 @@ class Page {
         return {
             waiting: this.waiting, inputs: this.inputs, saysTyped: this.saysTyped,
             says: this.say.length, halted: this.c64.halted, cycles: this.c64.cycles,
+            seconds: (performance.now() - this.bootTime) / 1000,
         };
     }
 }
