@@ -34,7 +34,7 @@
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
 ; the weights' labels, for tests and the embed kernel
-.export w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi, layer_table, out_desc, w_norm
+.export w_te, w_pe, layer_table, out_desc, w_norm
 
 .assert VOCAB_SIZE >= 4 && VOCAB_SIZE <= 255, error, "engine: ids are bytes; logits indexed by X"
 .assert 3 * EMBED_DIM <= 127 && FF_DIM <= 127, error, "engine: interleaved vectors are indexed by Y = 2*i"

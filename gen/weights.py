@@ -4,8 +4,11 @@ model constants (`render_model_inc`, from asm/model.inc.j2).
 Layout (all in segment WEIGHTS; labels exported by asm/engine.s, which
 includes the file):
 
-- `w_te`, `w_pe`: embeddings, row-major int8 (row = token id / position), and
-  `w_te_rows_lo/hi`, `w_pe_rows_lo/hi`: each row's address.
+- `w_te`: the token embedding in the output layer's layout (below: column-major,
+  +128), te[tok][i] at w_te + i*VS + tok; a tied soul (te's int8 values equal
+  out's, whatever the shifts) stores it once: `w_te = out_w`.
+  `w_pe`: the position embedding, column-major int8, pe[pos][i] at
+  w_pe + i*CONTEXT + pos. (`embed_lines`; asm/kernels.s `embed` reads both.)
 - per layer i: gains `w_l{i}_n1`, `w_l{i}_n2` (int8), and the matmuls
   `l{i}_qkv` (q, k, v rows fused: 3*ED rows), `l{i}_proj`, `l{i}_fc1`, `l{i}_fc2`;
   then `w_norm` and the output layer `out`.
@@ -118,6 +121,27 @@ def e_segment(config) -> str:
     return "ENGBSS" if 3 * rows <= MM_ENGBSS_ROOM else "BSS"
 
 
+def tied(soul) -> bool:
+    """Does the soul's token embedding hold the output layer's int8 values (the
+    trainer ties them)? Then the program keeps one copy (shifts may differ)."""
+    te, out = soul.tensors["te"].values, soul.tensors["out"].values
+    return te.shape == out.shape and bool(np.array_equal(te, out))
+
+
+def embed_lines(soul) -> list:
+    """`w_te` (out's layout: column-major, +128; or out_w itself when tied) and
+    `w_pe` (column-major, not biased)."""
+    t = soul.tensors
+    if tied(soul):
+        lines = ["w_te            = out_w         ; tied: te[tok][i] = out[tok][i] (the +128 bias of out_w)"]
+    else:
+        lines = ["w_te:           ; te column-major, +128 (out's layout): te[tok][i] at w_te + i*VS + tok"]
+        lines += _bytes_lines(np.asarray(t["te"].values, dtype=np.int64).T + 128)
+    lines.append("w_pe:           ; pe column-major: pe[pos][i] at w_pe + i*CONTEXT + pos")
+    lines += _bytes_lines(np.asarray(t["pe"].values, dtype=np.int64).T)
+    return lines
+
+
 def weights_inc_text(soul) -> str:
     c = soul.config
     t = soul.tensors
@@ -126,13 +150,7 @@ def weights_inc_text(soul) -> str:
              f"; dims: VS={c.vocab_size} ED={c.embed_dim} NH={c.n_heads} HD={c.head_dim} "
              f"FF={c.ff_dim} NL={c.n_layers} SL={c.context}",
              '        .segment "WEIGHTS"']
-    for name, rows in (("te", c.vocab_size), ("pe", c.context)):
-        lines.append(f"w_{name}:")
-        lines += _bytes_lines(t[name].values)
-        lines.append(f"w_{name}_rows_lo:")
-        lines.append("        .lobytes " + ",".join(f"w_{name}+{r * c.embed_dim}" for r in range(rows)))
-        lines.append(f"w_{name}_rows_hi:")
-        lines.append("        .hibytes " + ",".join(f"w_{name}+{r * c.embed_dim}" for r in range(rows)))
+    lines += embed_lines(soul)
     for i in range(c.n_layers):
         p = f"l{i}"
         for g in ("n1", "n2"):
