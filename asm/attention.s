@@ -96,6 +96,7 @@ att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
 att_i:          .res 1          ; position counter
 att_x0:         .res 1          ; h*HEAD_DIM: X of the head's dimension 0 in a v row
+.segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT

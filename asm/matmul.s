@@ -102,6 +102,7 @@ mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
+.segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
 mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
@@ -109,7 +110,7 @@ mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
 mm_tq1:         .res MM_MAX_ROWS
 mm_tq2:         .res MM_MAX_ROWS
 
-.segment "PAGEBSS"
+.segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
 ; base at a page start and at most 128 rows two arrays share a page and
 ; almost no access crosses a page (saves a cycle per access)

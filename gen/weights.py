@@ -16,7 +16,7 @@ includes the file):
   (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
   weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
   `M_e`: room (not in the load image; ENGBSS under I/O when all of them fit
-  in MM_ENGBSS_ROOM, else BSS) for the per-row constants
+  in MM_ENGBSS_ROOM beside the engine's work arrays there, else BSS) for the per-row constants
   E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
   of R bytes (bytes 0, 1, 2), which engine_init computes at start from the
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
@@ -114,11 +114,32 @@ def row_constants(w, b) -> np.ndarray:
     return (2 * np.asarray(b, dtype=np.int64).reshape(-1) - (w * w).sum(axis=1)) % MM_MOD
 
 
-def e_segment(config) -> str:
-    """Where the E_r arrays go: under I/O (ENGBSS) when all fit, else BSS."""
+def engbss_work_bytes(config) -> int:
+    """The work arrays segment ENGBSS (under I/O) always holds: those only code
+    inside engine_step touches. engine.s: vec_q, vec_k, vec_v, vec_att (2*ED
+    each); matmul.s: mm_mode (a byte per slot), mm_vq, mm_vr (2 per slot),
+    mm_tq0..2 (a byte per row of the widest matrix); attention.s: att_s0..4,
+    att_wt (a byte per position each), att_n0..3 (a byte per dimension each).
+    engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    rows = c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size
-    return "ENGBSS" if 3 * rows <= MM_ENGBSS_ROOM else "BSS"
+    return 4 * 2 * c.embed_dim + 5 * mm_slots(c) + 3 * max_rows(c) + 6 * c.context + 4 * c.embed_dim
+
+
+def e_bytes(config) -> int:
+    """The E_r arrays of every matrix: 3 bytes per row."""
+    c = config
+    return 3 * (c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size)
+
+
+def e_segment(config) -> str:
+    """Where the E_r arrays go: under I/O (ENGBSS) when they fit beside the
+    work arrays there, else BSS."""
+    return "ENGBSS" if engbss_work_bytes(config) + e_bytes(config) <= MM_ENGBSS_ROOM else "BSS"
+
+
+def engbss_bytes(config) -> int:
+    """Segment ENGBSS's size: the work arrays, and E_r when it goes there."""
+    return engbss_work_bytes(config) + (e_bytes(config) if e_segment(config) == "ENGBSS" else 0)
 
 
 def tied(soul) -> bool:
@@ -246,7 +267,8 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
     return render_template("model.inc.j2", out_path, c=soul.config, shifts=shifts,
                            max_rows=max_rows(soul.config), name=name,
                            mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
-                           mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM)
+                           mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM,
+                           engbss_bytes=engbss_bytes(soul.config))
 
 
 def generate(soul, out_dir, name="soul") -> dict:

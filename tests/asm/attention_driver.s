@@ -89,9 +89,13 @@ attend: clc                             ; q = src + 3
         tax                             ; n = t + 1
         dey
         lda     (src),y                 ; block
+        ldy     #BANK_ALL_RAM           ; its work arrays live under I/O (ENGBSS)
+        sty     CPU_PORT
 att_call:
         jsr     attention_head
 att_back:
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         clc
         lda     src
         adc     #ATTEND_BYTES
