@@ -5,9 +5,10 @@
 #                MODE=free|corpus: the reply mode the C64 starts in, REPLIES=... its replies)
 #   make test    the whole test suite (Python reference, training, VICE)
 #   make bench   cycle benchmark in x64sc; make bench-ref: Python reference speed
-#   make train   train a soul from the built-in corpus into runs/default
+#   make train   train a soul from the built-in corpus into runs/default (held-out scores too)
 #   make run     start VICE on the disk last built (building it first when there is
 #                none, or when SOUL/TOKENIZER/NAME/MODE/REPLIES are given)
+#   make web     build/web/: the chat in a web page (the same PRG on a 6502 core)
 #
 # Each target bootstraps what it needs (system tools, .venv) and is a quick
 # no-op when everything is present.
@@ -30,7 +31,7 @@ BUILD_ARGS = $(SOUL_ARGS) $(if $(NAME),--name "$(NAME)") \
 # given on the command line or in the environment: make run builds with them
 GIVEN = $(filter-out file default undefined,$(origin SOUL) $(origin TOKENIZER) $(origin NAME) $(origin MODE) $(origin REPLIES))
 
-.PHONY: all disk test bench bench-ref train run sys venv venv-full clean
+.PHONY: all disk test bench bench-ref train run sys venv venv-full web web-deps clean
 
 all: disk
 
@@ -51,11 +52,18 @@ $(VENV)/.full: $(VENV)/.base
 venv: $(VENV)/.base
 venv-full: $(VENV)/.full
 
+# the web page's npm packages, from the lockfile (npm writes the stamp)
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package-lock.json | sys
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+web-deps: $(WEB_DEPS)
+
 # --- main jobs ---------------------------------------------------------------
 disk: sys venv
 	$(SOUL_CLI) build $(BUILD_ARGS)
 
-test: sys venv-full
+test: sys venv-full web-deps
 	$(PY) -m pytest -q
 
 bench: sys venv
@@ -65,7 +73,7 @@ bench-ref: venv
 	$(SOUL_CLI) bench-ref --soul $(SOUL)
 
 train: venv-full
-	$(SOUL_CLI) train --output runs/default
+	$(SOUL_CLI) train --output runs/default --holdout corpus/heldout.txt
 
 # Debian's VICE ships no Commodore ROMs: use open-roms (C64_ROMS= empty uses
 # VICE's own, C64_ROMS=dir a folder with kernal, basic and chargen files).
@@ -83,6 +91,15 @@ endif
 	# No 1541 ROM either: the virtual drive serves the d64.
 	$(X64SC) $(RUN_ARGS) $(ROM_ARGS) -moncommands $(BUILD)/soulplayer.lbl \
 		+drive8truedrive -virtualdev8 -iecdevice8 -autostart $(BUILD)/soulplayer.d64
+
+# the page's font: the Open ROMs character ROM (LGPL-3.0-or-later, installed by sys)
+CHARGEN ?= /usr/share/open-roms/C64/chargen
+
+STOP_IDS_PY = from soulplayer.chat import STOP_TOKENS; print(",".join(map(str, STOP_TOKENS)))
+
+web: disk web-deps
+	node web/build.mjs --prg $(BUILD)/soulplayer.prg --lbl $(BUILD)/soulplayer.lbl \
+		--chargen $(CHARGEN) --stop-ids $$($(PY) -c '$(STOP_IDS_PY)') --out $(BUILD)/web
 
 clean:
 	rm -rf $(BUILD)

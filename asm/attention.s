@@ -60,7 +60,7 @@
 .assert 255 * CONTEXT < 32768, error, "attention: W < 2^15 (the division keeps 2R + 1 in 16 bits)"
 
 ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
-.assert ATT_SF_LSHIFT >= 0 && ATT_SF_LSHIFT <= 7, error, "attention: SCORE_SHIFT must be 9..16"
+.assert ATT_SF_LSHIFT >= 1 && ATT_SF_LSHIFT <= 7, error, "attention: SCORE_SHIFT must be 9..15 (s1 shifts into s2; the k' bias 2^15 * sum q must be a multiple of 2^SCORE_SHIFT)"
 ATT_EXP_LAST    = EXP_LAST
 ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in kv_k_lo/hi
 ATT_LAYER       = EMBED_DIM * CONTEXT   ; bytes of one layer in each cache array

@@ -1,28 +1,37 @@
 ; engine.s - the forward step: one token through every layer with the KV cache,
 ; bit-exact per shared/spec/numerics.md. Entry points (docs/architecture.md):
+;   engine_init    once at start: the tables computed at start (squares)
 ;   engine_reset   position := 0
 ;   engine_step    A = token id: embeds it at engine_pos, runs all layers
 ;                  (k, v appended to the KV cache of attention.s), leaves the
 ;                  logits in logits_lo / logits_hi, engine_pos += 1
+;   engine_prefill the same without the final RMSNorm and output projection
+;                  (for prompt tokens whose logits are not used; logits_lo/hi
+;                  are left as they were)
+; A step runs with interrupts off and the RAM under I/O and KERNAL banked in
+; (the squares tables of matmul.s live there); the caller's CPU port and I
+; flag are restored when it returns.
 ;   engine_argmax  (kernels.s) A := the greedy choice
 ;   engine_pos     the next position (byte)
 ; The weights and per-layer tensor table come from weights.inc
 ; (soulplayer.gen.weights), the dimensions from model.inc.
 
+.include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
+.include "matmul.inc"
 
-.import mm_sweep, mm_finish
+.import mm_sweep, mm_finish, mm_init, mm_init_e
 .importzp mm_x, mm_out, mm_outh
 .import mm_ostep, mm_row0, mm_count, mm_shift
 .import rmsnorm
 .importzp rms_x, rms_g, rms_y
-.import attention_head, attn_store_kv
+.import attention_head, attn_store_kv, attention_init
 .importzp att_q, att_out, kvs_k, kvs_v
 .import embed, residual_add, relu
 .importzp emb_out, res_h, res_y, relu_v
 
-.export engine_reset, engine_step, engine_step_done, engine_pos, logits_lo, logits_hi
+.export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
 ; the weights' labels, for tests and the embed kernel
 .export w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi, layer_table, out_desc, w_norm
@@ -65,6 +74,8 @@ eng_lt:         .res 2          ; this layer's layer_table record
 
 .segment "BSS"
 engine_pos:     .res 1
+eng_prefill:    .res 1          ; nonzero: no output layer this step
+eng_port:       .res 1          ; the caller's CPU port
 eng_layer:      .res 1
 eng_head:       .res 1
 eng_block:      .res 1          ; attention block: layer * N_HEADS + head
@@ -80,6 +91,35 @@ logits_lo:      .res VOCAB_SIZE
 logits_hi:      .res VOCAB_SIZE
 
 .segment "CODE"
+
+; engine_init: compute the engine's tables at start: attention's quarter
+; squares (divide.s), matmul.s's squares and every matrix's row constants E_r
+; (mm_desc_list of weights.inc). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
+; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
+.proc engine_init
+        jsr     attention_init
+        jsr     mm_init
+        php
+        sei
+        lda     CPU_PORT
+        sta     eng_port
+        lda     #BANK_ALL_RAM
+        sta     CPU_PORT
+        LDPTR   eng_lt, mm_desc_list
+next:   ldy     #1
+        lda     (eng_lt),y
+        beq     done                    ; (descriptors are never in page 0)
+        tax
+        dey
+        lda     (eng_lt),y
+        jsr     mm_init_e
+        ADD16_8 eng_lt, #2
+        jmp     next
+done:   lda     eng_port
+        sta     CPU_PORT
+        plp
+        rts
+.endproc
 
 ; engine_reset: start a new sequence (the KV cache is overwritten as it fills).
 ; clobbers: A. cycles: 6
@@ -130,12 +170,41 @@ logits_hi:      .res VOCAB_SIZE
         jsr     rmsnorm
 .endmacro
 
+; engine_prefill: engine_step without the output layer (see the file header).
+; in, out, clobbers: as engine_step, but logits_lo/hi are not written
+.proc engine_prefill
+        ldx     #1
+        bne     engine_run              ; (always)
+.endproc
+
 ; engine_step: one position through all layers.
 ; in: A = token id (< VOCAB_SIZE); engine_pos < CONTEXT
 ; out: logits_lo/hi (VOCAB_SIZE int16), engine_pos += 1, KV cache appended
-; clobbers: A, X, Y, every kernel's zero page
+; clobbers: A, X, Y, every kernel's zero page (the CPU port and I flag are kept)
 ; cycles: see `soul bench` (build/bench.json)
 .proc engine_step
+        ldx     #0
+.endproc
+; (falls through)
+.proc engine_run
+        stx     eng_prefill
+        php
+        sei
+        ldx     CPU_PORT
+        stx     eng_port
+        ldx     #BANK_ALL_RAM
+        stx     CPU_PORT
+        jsr     step_body
+        lda     eng_port
+        sta     CPU_PORT
+        plp
+done:   rts
+.endproc
+engine_step_done = engine_run::done
+
+; step_body: engine_step's work, with the RAM banked in.
+; in: A = token id, eng_prefill ; out, clobbers: as engine_step
+.proc step_body
         ldx     #INTERLEAVED            ; mm_finish's default output layout
         stx     mm_ostep
         ldx     engine_pos
@@ -213,6 +282,8 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         beq     output
         jmp     layer
 output:
+        lda     eng_prefill
+        bne     done
         LDPTR   rms_x, vec_h
         LDPTR   rms_y, vec_a
         LDPTR   rms_g, w_norm
@@ -233,7 +304,6 @@ output:
         lda     #1
         sta     mm_ostep
         jsr     mm_finish
-        inc     engine_pos
-done:   rts
+done:   inc     engine_pos
+        rts
 .endproc
-engine_step_done = engine_step::done

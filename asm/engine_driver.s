@@ -3,17 +3,18 @@
 ; leaves the requested logits vectors one after another at drv_out.
 ;
 ; drv_table: per case a length n (1..CONTEXT), then n pairs (token id, emit);
-; emit <> 0: after this step append logits_lo[0..VS-1], logits_hi[0..VS-1] to
-; the output. A length of 0 ends the table. drv_done is reached at the end.
+; emit 1: after this step append logits_lo[0..VS-1], logits_hi[0..VS-1] to
+; the output; emit DRV_PREFILL: run this id with engine_prefill instead. A length of 0 ends the table. drv_done is reached at the end.
 
 .include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
 
-.import engine_reset, engine_step, logits_lo, logits_hi, attention_init
+.import engine_init, engine_reset, engine_step, engine_prefill, logits_lo, logits_hi
 .export main, drv_done, drv_table, drv_table_end, drv_out
 
 DRV_TABLE_SIZE  = 2048
+DRV_PREFILL     = 2             ; (tools/engine_vice.py: PREFILL)
 
 .segment "ZEROPAGE"
 drv_tp:         .res 2          ; table pointer
@@ -34,7 +35,7 @@ drv_out:        .res 1          ; the buffer runs on to the end of RAM ($CFFF)
 .proc main
         lda     #BANK_NO_BASIC
         sta     CPU_PORT
-        jsr     attention_init          ; tables built at start (not loaded)
+        jsr     engine_init
         LDPTR   drv_tp, drv_table
         LDPTR   drv_op, drv_out
 next_case:
@@ -50,7 +51,12 @@ step:   lda     (drv_tp),y              ; y = 1: the id of this step
         lda     (drv_tp),y
         sta     drv_emit
         pla
-        jsr     engine_step
+        ldx     drv_emit
+        cpx     #DRV_PREFILL
+        bne     :+
+        jsr     engine_prefill
+        jmp     skip
+:       jsr     engine_step
         lda     drv_emit
         beq     skip
         ldy     #VOCAB_SIZE - 1

@@ -174,8 +174,24 @@ ok:     sta     (res_h),y
 
 ; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place
 ; in: relu_v -> int16 vector. clobbers: A, Y
-; cycles: ~17 per element (+15 for a negative one)
+; cycles: ~14 per element (FF_DIM <= 64: Y counts down to bpl), ~17 above
+;   (Y passes 127, so it counts up to a cpy); +15 for a negative element
 .proc relu
+.if 2 * ::FF_DIM - 1 < 128
+        ldy     #2 * FF_DIM - 1         ; Y = 2i + 1: the high byte
+loop:   lda     (relu_v),y
+        bpl     next
+        lda     #0                      ; negative: v[i] := 0
+        sta     (relu_v),y
+        dey
+        sta     (relu_v),y
+        dey
+        bpl     loop                    ; Y < 128 throughout
+        rts
+next:   dey
+        dey
+        bpl     loop
+.else
         .assert 2 * FF_DIM + 1 <= 255, error, "relu: Y runs to 2 * FF_DIM + 1"
         ldy     #1                      ; Y = 2i + 1: the high byte
 loop:   lda     (relu_v),y
@@ -187,8 +203,9 @@ loop:   lda     (relu_v),y
         iny
 next:   iny
         iny
-        cpy     #2 * FF_DIM + 1         ; (not bpl: Y passes 127 for FF_DIM >= 64)
+        cpy     #2 * FF_DIM + 1         ; (not bpl: Y passes 127)
         bne     loop
+.endif
         rts
 .endproc
 

@@ -2,87 +2,89 @@
 ;
 ; Two steps, so that one sweep can serve rows with different shifts (the fused
 ; q/k/v sweep) and the results can go straight where they are needed:
-;   mm_sweep   accumulates acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for all rows,
-;              exact in 32 bits (acc0..acc3 = bytes 0..3, one array per byte);
+;   mm_sweep   acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for all rows, exact, as
+;              32 bits (acc0..acc3 = bytes 0..3, one array per byte);
 ;   mm_finish  turns rows [row0, row0+count) into sat16(asr(acc, shift)).
 ;
-; The column sweep (the multiplicand x = x[c] is fixed per input column):
-; products are quarter squares, a*w = f(a+w) - f(a-w), f(n) = floor(n*n/4)
-; (exact: same parity). The weight comes in as y = w + 128 (gen/weights.py
-; stores it biased), and per column the table bases are patched so that a
-; base + y read gives f(a +- w). Three kinds of column:
-;   x = 0             skipped;
-;   -511 <= x <= 511  one product (mm_inner_wp/_wn), exact: p = w*x (|p| <= 65408)
-;                     from mm_t[j] = f(j - MM_T_OFF) (mod 2^16, 1278 entries),
-;                     f(x+w) = mm_t[(511 + x) + y], f(x-w) = mm_t[(511 - x) + y];
-;                     the sign of p is the sign of x times that of w, so the
-;                     row loop splits on w's sign (N after ldy) to add p with
-;                     a carry or p - 65536 with a borrow into byte 2; one
-;                     copy of the loop per sign of x, each keeping its table
-;                     pages while x's high byte stays (only low bytes patched);
-;   otherwise         x = 256*q + r, r = signed low byte, q = high byte + (r < 0)
-;                     (both in -128..128): w*r + MM_K + 256*(w*q + MM_K)
-;                     (mm_inner), two products from the same table (the hi
-;                     bytes of f(v + w) from mm_t_hk, which adds MM_K); MM_K
-;                     keeps every added value >= 0, so no sign extension is
-;                     needed; what these columns add beyond W.x is owed in
-;                     mm_fix, which the accumulators start from (with the bias).
-; The final 32 bits are exact (|acc| < 2^31).
-; mm_t is two arrays (lo bytes, hi bytes) a whole number of pages apart; mm_t_hk
-; is a third (hi bytes ^ >MM_K, |n| <= 256) at the same low-byte offsets.
+; mm_sweep uses squares: 2*sum_c w_c x_c = sum_c (x_c + w_c)^2 - sum_c x_c^2
+; - sum_c w_c^2, one table read per byte of each multiply-add. Row-outer: for
+; each row (X) the unrolled slots of mm_slots.inc (rendered from
+; asm/mm_slots.s.j2) add (x_c + w_rc)^2 for every column, starting from
+; E_r - sum_c x_c^2, where E_r = 2 b_r - sum_c w_rc^2 comes from gen/weights.py.
+; The 24-bit sum runs modulo 2^24 - 1 (end-around carry), which is exact when
+; the true value 2 (W.x + b)_r has |.| < 2^23: gen/weights.py checks per
+; matrix that |W.x + b| < 2^22 for inputs with |x| <= the descriptor's xmax.
+; A vector with some |x| > xmax takes the exact fallback: x = 256 q + r with
+; r the signed low byte and q the high byte + (r < 0), both within +-128, two
+; fast passes (W.q + b, W.r + b; the build checks their bound too) and
+; acc = (W.r + b) + 256 ((W.q + b) - b).
+;
+; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
+; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
+; index MM_SQ_ZERO + n (4 KB each), and mm_sq0 = byte 0, which repeats with
+; period 128 in n ((n + 128)^2 = n^2 + 256 n + 16384), so 384 bytes hold every
+; 256-byte window: mm_sq0[j] = j^2 mod 256, read at (index mod 128) + y. mm_init
+; computes them at start. mm_sweep and mm_init need that RAM banked in
+; (BANK_ALL_RAM, interrupts off; engine_step does it), and the NMI vector at
+; $FFFA then points at an RTI. The E_r arrays go to segment ENGBSS there too
+; when they fit (gen/weights.py decides; only banked-in code touches them).
 
+.include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
+.include "matmul.inc"
 
 .exportzp mm_x, mm_out, mm_outh
 .export mm_ostep, mm_row0, mm_count, mm_shift
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
-.export mm_t_lo, mm_t_hi, mm_inner, mm_inner_wp, mm_inner_wn
+.export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
 
 .ifndef MM_MAX_ROWS
         .error "matmul.s: define MM_MAX_ROWS (model.inc)"
 .endif
 .assert MM_MAX_ROWS >= 1 && MM_MAX_ROWS <= 255, error, "matmul: rows are indexed by X (1..255)"
 
-MM_K            = $8000         ; two-product offset: w*q + MM_K in 0..65535
-        .assert <MM_K = 0 && MM_K - 128 * 128 - 1 >= 0 && MM_K + 128 * 128 <= $ffff, error, "matmul: two-product values must stay in 16 bits"
-MM_WIDE         = 511           ; one-product columns: -MM_WIDE <= x <= MM_WIDE
-        .assert 128 * MM_WIDE <= $ffff, error, "matmul: a one-product |w*x| must fit 16 bits"
-        .assert <MM_WIDE = $ff, error, "matmul: MM_WIDE - v is formed as a complement"
-MM_T_OFF        = MM_WIDE + 128 ; mm_t[j] = f(j - MM_T_OFF) mod 2^16
-MM_T_LEN        = 2 * MM_WIDE + 256     ; indices (MM_WIDE +- v) + y
-MM_T_PAGES      = 5             ; lo and hi halves of mm_t are this many pages apart
-        .assert MM_T_LEN <= MM_T_PAGES * 256, error, "matmul: table longer than its pages"
-MM_HK_OFF       = 256           ; mm_t_hk[j] = hi(f(j - MM_HK_OFF)) ^ >MM_K
-MM_HK_LEN       = 2 * MM_HK_OFF + 1
-MM_HK_PAGES     = (mm_t_hk + MM_HK_OFF - 128) - (mm_t_lo + MM_WIDE)  ; a1 - a0 (whole pages)
-MM_GEN_OWED     = 257 * MM_K    ; what a two-product column adds beyond w*x
-MM_NO_KEY       = $ff           ; mm_key_*: no reusable pages (never xh + 2 = 0..3)
-MM_DESC_SIZE    = 6             ; .word w, bias (0: none) ; .byte rows, cols
+MM_SQ_LEN       = 4096          ; entries per squares table (16 pages)
+MM_SQ_ZERO      = 2048          ; index of n = 0
+MM_SQ_PAGES     = MM_SQ_LEN / 256
+MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
+MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255
+MM_SLOT_SIZE    = 24            ; bytes per slot (mm_slots.s.j2)
+MM_SO_W         = 1             ; slot offsets of the patched operands
+MM_SO_T0        = 6
+MM_SO_T1        = 13
+MM_SO_TAIL      = 17
+MM_SO_T2        = 20
+MM_TAIL_SIZE    = 7
 MM_E_BYTES      = 8             ; finish: the value, sign extended to 64 bits
 MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
+; every slot read is n = x + w with |x| <= MM_TABLE_XMAX, w = -128..127
+        .assert MM_TABLE_XMAX + 128 <= MM_SQ_ZERO, error, "matmul: squares table too short below"
+        .assert MM_SQ_ZERO + MM_TABLE_XMAX + 127 < MM_SQ_LEN, error, "matmul: squares table too short above"
+        .assert MM_FALLBACK_X <= MM_TABLE_XMAX && MM_FALLBACK_X >= 128, error, "matmul: fallback range"
+; gen/weights.py puts the E_r arrays under I/O (segment ENGBSS) when they fit in
+; what the squares leave there, MM_ENGBSS_ROOM (model.inc)
+.import __UNDERIO_SIZE__
+        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
 
 .segment "ZEROPAGE"
 mm_x:           .res 2          ; in: input vector, cols int16 (lo, hi interleaved)
 mm_out:         .res 2          ; finish: where low bytes go
 mm_outh:        .res 2          ; finish: where high bytes go
-; descriptor copy (same order as the descriptor)
-mm_w:           .res 2
-mm_init:        .res 2          ; bias low bytes (0: no bias)
-; work
+mm_a0:          .res 1          ; the row's sum, bytes 0..2 (mod 2^24 - 1)
+mm_a1:          .res 1
+mm_a2:          .res 1
+mm_sp:          .res 2          ; sweep setup: this column's slot
+mm_dp:          .res 2          ; sweep: the descriptor; fallback: the bias
+mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
 mm_xi:          .res 1          ; sweep: 2*column; finish: output index
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
-mm_wcol:        .res 2          ; sweep init: bias high bytes
-; sweep temporaries in mm_e (only mm_finish shifts there)
-mm_xl           = mm_e          ; this column's x, low byte
+mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
-mm_key_p        = mm_e + 2      ; xh + 2 of mm_inner_wp's last column with xl <> 0
-                                ; (its table pages are still patched in), or MM_NO_KEY
-mm_key_n        = mm_e + 3      ; the same for mm_inner_wn
-        .assert MM_E_BYTES >= 4, error, "matmul: sweep temporaries in mm_e"
+mm_si           = mm_e + 2      ; sweep setup: slot number
 
 .segment "BSS"
 mm_ostep:       .res 1          ; finish: 2 = interleaved (mm_outh = mm_out+1), 1 = split
@@ -96,12 +98,21 @@ mm_lsh:         .res 1          ; finish: left shifts
 mm_rsh:         .res 1          ; finish: right shifts
 mm_r:           .res 1          ; finish: current row
 mm_n:           .res 1          ; finish: rows left
-mm_fix:         .res 4          ; sweep: minus what the columns add beyond W.x
+mm_lim:         .res 2          ; sweep: the fast path's input limit
+mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
+mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
+mm_x_in:        .res 2          ; fallback: the caller's mm_x
+mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
+mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
+mm_vr:          .res 2 * MM_SLOTS
+mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
+mm_tq1:         .res MM_MAX_ROWS
+mm_tq2:         .res MM_MAX_ROWS
 
 .segment "PAGEBSS"
-; page aligned + 1: the loop reads mm_accN-1,x (x = rows..1), so with the
+; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
 ; base at a page start and at most 128 rows two arrays share a page and
-; almost no read crosses a page (saves a cycle per read)
+; almost no access crosses a page (saves a cycle per access)
 MM_ACC_STRIDE   = MM_MAX_ROWS
                 .res 1
 mm_acc0:        .res MM_ACC_STRIDE
@@ -110,400 +121,572 @@ mm_acc2:        .res MM_ACC_STRIDE
 mm_acc3:        .res MM_ACC_STRIDE
         .assert MM_MAX_ROWS <> 128 || (<mm_acc0 = 1 && <mm_acc2 = 1), warning, "matmul accumulators cross pages"
 
-.segment "TABLES"
-; page aligned (segment alignment $100)
-mm_t_lo:
-        .repeat MM_T_LEN, I
-        .byte   <((I - MM_T_OFF) * (I - MM_T_OFF) / 4)
-        .endrepeat
-        .res    MM_T_PAGES * 256 - MM_T_LEN
-mm_t_hi:
-        .repeat MM_T_LEN, I
-        .byte   >((I - MM_T_OFF) * (I - MM_T_OFF) / 4)
-        .endrepeat
-        .res    MM_T_PAGES * 256 - MM_T_LEN
-; mm_t_hk[j] = (hi byte of f(j - MM_HK_OFF)) ^ >MM_K for |j - MM_HK_OFF| <= 256:
-; the two-product reads of f(v + w) (|v + w| <= 256), so that their hi bytes
-; come with MM_K added; placed so that its bases share the low byte with mm_t's
-        .res    <(MM_WIDE - MM_HK_OFF + 128)
-mm_t_hk:
-        .repeat MM_HK_LEN, I
-        .byte   >((I - MM_HK_OFF) * (I - MM_HK_OFF) / 4) ^ >MM_K
-        .endrepeat
-        .res    (256 - <(MM_WIDE - MM_HK_OFF + 128 + MM_HK_LEN)) & $ff  ; the next module's tables stay aligned
-        .assert <mm_t_lo = 0, error, "matmul tables must be page aligned"
-        .assert mm_t_hi - mm_t_lo = MM_T_PAGES * 256, error, "matmul table halves"
-        .assert <MM_HK_PAGES = 0, error, "matmul: mm_t_hk bases keep mm_t's low byte"
+.segment "SQUARES"
+; under I/O and KERNAL (asm/soul.cfg), page aligned; computed by mm_init
+mm_sq1:         .res MM_SQ_LEN  ; byte 1 of (i - MM_SQ_ZERO)^2
+mm_sq2:         .res MM_SQ_LEN  ; byte 2
+mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
+        .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
+        .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
+; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
+MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
+        .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
+
+.segment "RODATA"
+; the two slot tails (copied into the slots by mm_fast, never run here)
+.proc mm_tail2                  ; |x| <= 127: the square fits 16 bits
+        bcc     done            ; no carry out of byte 1: C = 0
+        inc     mm_a2
+        beq     done            ; mm_a2 wrapped: C = 1 is the end-around carry
+        clc
+done:
+.endproc
+.proc mm_tail3
+        lda     mm_a2
+        adc     $ffff,y         ; (the operand is written after the copy)
+        sta     mm_a2
+.endproc
+        .assert .sizeof(mm_tail2) = MM_TAIL_SIZE && .sizeof(mm_tail3) = MM_TAIL_SIZE, error, "matmul: tail sizes"
+        .assert MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: mm_tail3's operand is its bytes 3, 4"
 
 .segment "CODE"
 
-; MM_ADD_LOW: the row's accumulator bytes 0..1 (X = row + 1) += mm_l0 (low)
-; and Y (high) with the carry in C; C out is the carry into byte 2.
-; clobbers: A, C. cycles: 20 (+ page crossings)
-.macro MM_ADD_LOW
-        lda     mm_l0
-        adc     mm_acc0-1,x
-        sta     mm_acc0-1,x
-        tya
-        adc     mm_acc1-1,x
-        sta     mm_acc1-1,x
-.endmacro
-
-; mm_inner: a two-product column into every row's accumulator (self-modified
-; by mm_sweep). Both factors are in -128..128, so the products are exact in 16
-; bits and the mm_t reads (|n| <= 256) never wrap; + MM_K (the a*1 reads come
-; from mm_t_hk, whose hi bytes have the top bit flipped) makes them unsigned.
-; in: X = rows, C = 0; operands patched (MM_BASES): wc = column base - 1,
-;     ah/bh = the mm_t (ah1, al1: mm_t_hk) bases for q, al/bl = for r (see mm_sweep)
-; out: mm_acc += w*r + MM_K + 256*(w*q + MM_K) for each row; C = 0; continues
-;     at mm_sweep_next (entered by jmp from mm_sweep)
-; clobbers: A, X (0), Y, mm_h0, mm_h1, mm_l0
-; cycles: ~110 per row (8 table reads, half of them crossing a page)
-.proc mm_inner
-loop:
-wc:     ldy     $ffff,x                 ; y = w + 128; C = 0 here
-ah0:    lda     $ffff,y                 ; H = w*q - 1 (C = 0: one less)
-bh0:    sbc     $ffff,y
-        sta     mm_h0
-ah1:    lda     $ffff,y                 ; (mm_t_hk: + >MM_K)
-bh1:    sbc     $ffff,y                 ; H = w*q + MM_K - 1: 16383..49151
-        sta     mm_h1
-        sec
-al0:    lda     $ffff,y                 ; L = w*r + MM_K
-bl0:    sbc     $ffff,y
-        sta     mm_l0
-al1:    lda     $ffff,y                 ; (mm_t_hk: + >MM_K)
-bl1:    sbc     $ffff,y
-        sec
-        adc     mm_h0                   ; byte 1: L1 + H0 + 1
-        tay
-        lda     mm_h1
-        adc     #0                      ; byte 2: H1 + carry (<= 192: C = 0 after)
-        sta     mm_h1
-        MM_ADD_LOW
-        lda     mm_h1
-        adc     mm_acc2-1,x
-        sta     mm_acc2-1,x
-        bcc     :+
-        inc     mm_acc3-1,x
-        clc                             ; C = 0 for the next row
-:       dex
-        bne     loop
-        jmp     mm_sweep_next
-.endproc
-
-; mm_inner_wp / mm_inner_wn: a one-product column, 0 < x <= MM_WIDE /
-; -MM_WIDE <= x < 0 (self-modified by mm_sweep; one copy per sign of x, so that
-; the table pages of each stay put while x's sign alternates from column to
-; column). p = w*x = f(x+w) - f(x-w), exact mod 2^16, and its sign is known
-; from w's (N after ldy): ADD rows (p >= 0) add p, with a carry into byte 2
-; only when the 16-bit sum wraps (rare for small p); SUB rows (p <= 0) add
-; p - 1 + 65536 with C = 1 and borrow from byte 2 when that does not carry
-; (rare). ADD rows need C = 1 for the table subtraction and end with C = 0, SUB
-; rows the other way round, so each kind loops to its own top: only two rows of
-; one kind in a row set C.
-; in: X = rows, C = 0; operands patched: wa/ws = column base - 1, aa*/sa* =
-;     mm_t + MM_WIDE + x, ab*/sb* = mm_t + MM_WIDE - x (the *1 ones
-;     MM_T_PAGES pages on, in the hi bytes)
-; out: mm_acc += w*x for each row; continues at mm_sweep_next (entered by jmp
-;     from mm_sweep)
-; clobbers: A, X (0), Y, mm_l0, C
-; cycles: ~62 per row (+ the page crossings of the weight and table reads;
-;     a carry or borrow into byte 2: +~10)
-.macro MM_INNER_W to_sub, to_add        ; the branches to the SUB / ADD rows
-top_a:                                  ; C = 0: entry, or after an ADD row
-wa:     ldy     $ffff,x                 ; y = w + 128: N = (w >= 0)
-        to_sub  sub_row
-        sec
-add_row:                                ; C = 1
-aa0:    lda     $ffff,y                 ; p = f(x+w) - f(x-w), 0..65408
-ab0:    sbc     $ffff,y
-        sta     mm_l0
-aa1:    lda     $ffff,y
-ab1:    sbc     $ffff,y
-        tay
-        clc
-        MM_ADD_LOW
-        bcs     add_carry
-        dex                             ; C = 0
-        bne     top_a
-        jmp     mm_sweep_next
-top_s:                                  ; C = 1: after a SUB row
-ws:     ldy     $ffff,x
-        to_add  add_row
-        clc
-sub_row:                                ; C = 0
-sa0:    lda     $ffff,y                 ; p - 1 + 65536, p = -65408..0
-sb0:    sbc     $ffff,y
-        sta     mm_l0
-sa1:    lda     $ffff,y
-sb1:    sbc     $ffff,y
-        tay
-        sec                             ; + 1: acc + p + 65536
-        MM_ADD_LOW
-        bcc     sub_borrow              ; acc0..1 + p < 0
-        dex                             ; C = 1
-        bne     top_s
-        jmp     mm_sweep_next
-add_carry:                              ; C = 1: go on as after a SUB row
-        inc     mm_acc2-1,x
-        bne     :+
-        inc     mm_acc3-1,x
-:       dex
-        bne     top_s
-        jmp     mm_sweep_next
-sub_borrow:                             ; C = 0: go on as after an ADD row
-        lda     mm_acc2-1,x
-        bne     :+
-        dec     mm_acc3-1,x
-:       dec     mm_acc2-1,x
+; mm_init: compute the squares tables and point the NMI vector at an RTI; set
+; every slot's tail mode to what is assembled (three-byte). Once at start.
+; in: - ; out: mm_sq0..2, NMI_VECTOR, mm_mode ; clobbers: A, X, Y, mm_a0..2,
+; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
+; cycles: ~250 k (by instruction count: ~115 per n)
+.proc mm_init
+        php
+        sei
+        lda     CPU_PORT
+        pha
+        lda     #BANK_ALL_RAM
+        sta     CPU_PORT
+        ldx     #MM_SLOTS - 1
+        lda     #1
+:       sta     mm_mode,x
         dex
-        bne     top_a
-        jmp     mm_sweep_next
-.endmacro
-
-; x > 0: SUB rows have w < 0 (N = 0)
-.proc mm_inner_wp
-        MM_INNER_W bpl, bmi
-.endproc
-
-; x < 0: SUB rows have w >= 0 (N = 1); w = 0 goes with them (p = 0 either way)
-.proc mm_inner_wn
-        MM_INNER_W bmi, bpl
-.endproc
-
-; MM_BASES a0, a1, b0, b1: patch four table reads for the value v (16 bits,
-; signed, |v| <= 128): a0 / a1 (lo bytes / mm_t_hk) read f(v + w) at
-; mm_t_lo + MM_WIDE + v + y / mm_t_hk + MM_HK_OFF - 128 + v + y, b0 / b1 read
-; f(v - w) at mm_t + MM_WIDE - v + y.
-; in: A = v lo, mm_h0 = v hi. clobbers: A, C, mm_h1. cycles: 52
-.macro MM_BASES a0, a1, b0, b1
-        sta     mm_h1
-        clc
-        adc     #<MM_WIDE
-        sta     a0+1
-        sta     a1+1
-        lda     mm_h0
-        adc     #>(mm_t_lo + MM_WIDE)
-        sta     a0+2
-        clc
-        adc     #>MM_HK_PAGES
-        sta     a1+2
-        lda     mm_h1
-        eor     #<MM_WIDE               ; MM_WIDE - v: never borrows
-        sta     b0+1
-        sta     b1+1
-        lda     #>(mm_t_lo + MM_WIDE)
-        sec
-        sbc     mm_h0
-        sta     b0+2
-        clc
-        adc     #MM_T_PAGES
-        sta     b1+2
-.endmacro
-
-; MM_WIDE_SETUP copy, key, l_wide, l_pages: patch copy (mm_inner_wp or _wn)
-; for x and jump to it. l_wide: in: A = xl <> 0, X = xh + 2; the table pages
-; are patched only when X differs from key (then key := X). l_pages: in: A = xl,
-; X = xh + 2: patch everything (key left alone). cycles: ~75 with the pages
-; kept, ~120 patching them
-.macro MM_WIDE_SETUP copy, key, l_wide, l_pages
-        .local  new_key, low_b
-l_wide: cpx     key
-        bne     new_key
-        ; the same xh as this copy's last column (xl <> 0 both): the table
-        ; pages already fit; only the low bytes change
-        adc     #<MM_WIDE - 1           ; (C = 1 from cpx) mm_t + MM_WIDE + x, low byte
-        sta     copy::aa0+1
-        sta     copy::aa1+1
-        sta     copy::sa0+1
-        sta     copy::sa1+1
-        jmp     low_b
-new_key:
-        stx     key
-l_pages:
-        clc
-        adc     #<MM_WIDE               ; mm_t + MM_WIDE + x, low byte (C: carry)
-        sta     copy::aa0+1
-        sta     copy::aa1+1
-        sta     copy::sa0+1
-        sta     copy::sa1+1
-        txa
-        adc     #>(mm_t_lo + MM_WIDE) - 2       ; page: + xh + carry
-        sta     copy::aa0+2
-        sta     copy::sa0+2
-        adc     #MM_T_PAGES             ; (C = 0: no page wraps)
-        sta     copy::aa1+2
-        sta     copy::sa1+2
-        stx     mm_h0
-        lda     #>(mm_t_lo + MM_WIDE) + 2
-        sec
-        sbc     mm_h0                   ; page: - xh
-        sta     copy::ab0+2
-        sta     copy::sb0+2
-        clc
-        adc     #MM_T_PAGES
-        sta     copy::ab1+2
-        sta     copy::sb1+2
-low_b:  lda     mm_xl
-        eor     #<MM_WIDE               ; mm_t + MM_WIDE - x, low byte (never borrows)
-        sta     copy::ab0+1
-        sta     copy::ab1+1
-        sta     copy::sb0+1
-        sta     copy::sb1+1
-        ldx     mm_rows
-        clc
-        jmp     copy                    ; back at next
-.endmacro
-
-; MM_OWE k: mm_fix -= k (32 bits). clobbers: A, C. cycles: 26
-.macro MM_OWE k
-        sec
-        .repeat 4, B
-        lda     mm_fix + B
-        sbc     #<(k >> (8 * B))
-        sta     mm_fix + B
-        .endrepeat
-.endmacro
-
-; mm_sweep: acc[r] = b[r] + sum_c W[r][c]*x[c], r = 0..rows-1 (exact, 32 bits).
-; in: A/X = descriptor address (lo/hi): .word W (column-major, biased), bias
-;     (0: none; else rows low bytes, then rows high bytes of the int16 bias);
-;     .byte rows (1..MM_MAX_ROWS), cols (1..127); mm_x -> x (cols int16, interleaved)
-; out: mm_acc0..3[0..rows-1]; mm_rows, mm_cols set
-; clobbers: A, X, Y, mm_w, mm_init, mm_fix, mm_h0, mm_h1, mm_l0, mm_xi, mm_wcol,
-;     mm_e (mm_xl, mm_xh, mm_key_p, mm_key_n), the patched operands
-; cycles: per row and column ~63 for -511 <= x <= 511, ~110 otherwise, 0 for
-;     x = 0; + per column ~150 (one product, the same high byte as the last
-;     column of that sign) to ~200 (two products: ~230), ~20 for the prepass;
-;     + per row ~40 (no bias) / ~57 (bias)
-.proc mm_sweep
-        sta     mm_init                 ; borrow mm_init as the descriptor pointer
-        stx     mm_init+1
-        ldy     #5                      ; descriptor: w, bias, rows, cols
-        lda     (mm_init),y
-        sta     mm_cols
-        dey
-        lda     (mm_init),y
-        sta     mm_rows
-        dey
-        lda     (mm_init),y             ; bias (kept on the stack: it is the pointer)
-        pha
-        dey
-        lda     (mm_init),y
-        pha
-        dey
-        lda     (mm_init),y
-        sta     mm_w+1
-        dey
-        lda     (mm_init),y
-        sta     mm_w
-        pla
-        sta     mm_init
-        pla
-        sta     mm_init+1
-        ; mm_fix := -(what the columns will add beyond W.x)
+        bpl     :-
+        ; n = 0..MM_SQ_ZERO - 1: n^2 at MM_SQ_ZERO + n (mm_sp) and MM_SQ_ZERO - n
+        ; (mm_sq), bytes 1 and 2 (mm_sq1, mm_sq2)
+        LDPTR   mm_sp, mm_sq1 + MM_SQ_ZERO
+        LDPTR   mm_sq, mm_sq1 + MM_SQ_ZERO
+        jsr     squares
+        ; n = -MM_SQ_ZERO at index 0: the loop left (MM_SQ_ZERO)^2 in mm_a0..2
+        lda     mm_a1
+        sta     mm_sq1
+        lda     mm_a2
+        sta     mm_sq2
+        ; byte 0: mm_sq0[j] = j^2 mod 256, j = 0..MM_SQ0_LEN - 1
+        LDPTR   mm_sp, mm_sq0
         lda     #0
-        sta     mm_fix
-        sta     mm_fix+1
-        sta     mm_fix+2
-        sta     mm_fix+3
-        lda     mm_cols
-        asl
-        tay                             ; Y = 2*cols
-owe:    dey
-        lda     (mm_x),y                ; xh
+        sta     mm_a0
+        lda     #1
+        sta     mm_l0                   ; 2j + 1 (mod 256)
+        ldy     #0
+sq0:    lda     mm_a0
+        sta     (mm_sp),y
+        clc                             ; j^2 += 2j + 1; 2j + 1 += 2 (mod 256)
+        adc     mm_l0
+        sta     mm_a0
         clc
-        adc     #1                      ; xh in $ff..$01: 0..2
-        cmp     #3
-        bcc     owe_next                ; -256 <= x <= 511: one product or none
-        cmp     #$ff
-        bne     owe_gen                 ; |x| >= 512
-        dey                             ; xh = $fe: -511..-257, or -512 when xl = 0
-        lda     (mm_x),y
+        lda     mm_l0
+        adc     #2
+        sta     mm_l0
+        inc     mm_sp
+        bne     :+
+        inc     mm_sp+1
+:       lda     mm_sp
+        cmp     #<(mm_sq0 + MM_SQ0_LEN)
+        bne     sq0
+        lda     mm_sp+1
+        cmp     #>(mm_sq0 + MM_SQ0_LEN)
+        bne     sq0
+        lda     #<engine_nmi
+        sta     NMI_VECTOR
+        lda     #>engine_nmi
+        sta     NMI_VECTOR+1
+        pla
+        sta     CPU_PORT
+        plp
+        rts
+
+; squares: n^2's bytes 1, 2 for n = 0..MM_SQ_ZERO - 1, up from mm_sp and down
+; from mm_sq (both in mm_sq1); leaves MM_SQ_ZERO^2 in mm_a0..2
+squares:
+        lda     #0
+        sta     mm_a0                   ; n^2
+        sta     mm_a1
+        sta     mm_a2
+        sta     mm_h1                   ; 2n + 1 (16 bits: mm_l0, mm_h1)
+        lda     #1
+        sta     mm_l0
+        ldy     #0
+square: lda     mm_a1
+        sta     (mm_sp),y
+        sta     (mm_sq),y
+        lda     mm_sp+1                 ; -> mm_sq2
+        eor     #MM_PAGE_1TO2
+        sta     mm_sp+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        lda     mm_a2
+        sta     (mm_sp),y
+        sta     (mm_sq),y
+        lda     mm_sp+1                 ; back to mm_sq1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sp+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        clc                             ; n^2 += 2n + 1; 2n + 1 += 2
+        lda     mm_a0
+        adc     mm_l0
+        sta     mm_a0
+        lda     mm_a1
+        adc     mm_h1
+        sta     mm_a1
+        bcc     :+
+        inc     mm_a2
+:       clc
+        lda     mm_l0
+        adc     #2
+        sta     mm_l0
+        bcc     :+
+        inc     mm_h1
+:       inc     mm_sp                   ; up one, down one
+        bne     :+
+        inc     mm_sp+1
+:       lda     mm_sq
+        bne     :+
+        dec     mm_sq+1
+:       dec     mm_sq
+        lda     mm_sp+1
+        cmp     #>(mm_sq1 + MM_SQ_LEN)
+        bne     square
+        rts
+.endproc
+
+; mm_init_e: a matrix's row constants E_r = 2 b_r - sum_c w_rc^2 modulo
+; 2^24 - 1 (gen/weights.py row_constants), from its weights and bias, into
+; the descriptor's e arrays. Once per matrix at start, after mm_init.
+; in: A/X = descriptor address; BANK_ALL_RAM (the squares are read)
+; out: e arrays ; clobbers: A, X, Y, mm_dp, mm_sp, mm_sq, mm_e, mm_rows, mm_cols
+; cycles: ~30 per weight
+MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
+MM_E1           = mm_e + 2
+MM_E2           = mm_e + 4
+.proc mm_init_e
+        sta     mm_dp
+        stx     mm_dp+1
+        ldy     #MM_DESC::rows
+        lda     (mm_dp),y
+        sta     mm_rows
+        ldy     #MM_DESC::cols
+        lda     (mm_dp),y
+        sta     mm_cols
+        ldy     #MM_DESC::e
+        lda     (mm_dp),y
+        sta     MM_E0
         iny
-        cmp     #0
-        bne     owe_next
-owe_gen:
-        MM_OWE  MM_GEN_OWED
-owe_next:
-        dey                             ; -> xl: 0 after column 0
-        bne     owe
-        ; accumulators := mm_fix (+ sign-extended bias)
-        ldy     mm_rows
-        lda     mm_init+1
-        bne     bias
-:       dey
-        lda     mm_fix
-        sta     mm_acc0,y
-        lda     mm_fix+1
-        sta     mm_acc1,y
-        lda     mm_fix+2
-        sta     mm_acc2,y
-        lda     mm_fix+3
-        sta     mm_acc3,y
-        tya
-        bne     :-
-        jmp     columns
-bias:   clc                             ; mm_wcol -> the bias high bytes
-        lda     mm_init
+        lda     (mm_dp),y
+        sta     MM_E0+1
+        clc
+        lda     MM_E0
         adc     mm_rows
-        sta     mm_wcol
-        lda     mm_init+1
+        sta     MM_E1
+        lda     MM_E0+1
         adc     #0
-        sta     mm_wcol+1
+        sta     MM_E1+1
+        clc
+        lda     MM_E1
+        adc     mm_rows
+        sta     MM_E2
+        lda     MM_E1+1
+        adc     #0
+        sta     MM_E2+1
+        ; the column loop's operands: the arrays - 1 (X = rows..1)
+        sec
+        lda     MM_E0
+        sbc     #1
+        sta     e0r+1
+        sta     e0w+1
+        lda     MM_E0+1
+        sbc     #0
+        sta     e0r+2
+        sta     e0w+2
+        sec
+        lda     MM_E1
+        sbc     #1
+        sta     e1r+1
+        sta     e1w+1
+        lda     MM_E1+1
+        sbc     #0
+        sta     e1r+2
+        sta     e1w+2
+        sec
+        lda     MM_E2
+        sbc     #1
+        sta     e2r+1
+        sta     e2w+1
+        lda     MM_E2+1
+        sbc     #0
+        sta     e2r+2
+        sta     e2w+2
+        ; E := 2 b (sign extended) or 0; mm_sp, mm_sq -> the bias' low, high bytes
+        ldy     #MM_DESC::bias
+        lda     (mm_dp),y
+        sta     mm_sp
+        iny
+        lda     (mm_dp),y
+        sta     mm_sp+1
+        ldy     mm_rows
+        ora     mm_sp
+        bne     bias
+zero:   dey
+        lda     #0
+        sta     (MM_E0),y
+        sta     (MM_E1),y
+        sta     (MM_E2),y
+        tya
+        bne     zero
+        beq     columns                 ; (always)
+bias:   clc
+        lda     mm_sp
+        adc     mm_rows
+        sta     mm_sq
+        lda     mm_sp+1
+        adc     #0
+        sta     mm_sq+1
 bias_row:
         dey
-        clc
-        lda     (mm_init),y
-        adc     mm_fix
-        sta     mm_acc0,y
-        lda     (mm_wcol),y             ; N: the sign to extend (C kept)
-        bmi     bias_neg
-        adc     mm_fix+1
-        sta     mm_acc1,y
-        lda     #0
-        adc     mm_fix+2
-        sta     mm_acc2,y
-        lda     #0
-        adc     mm_fix+3
-        sta     mm_acc3,y
-        tya
-        bne     bias_row
-        beq     columns                 ; (always)
-bias_neg:
-        adc     mm_fix+1
-        sta     mm_acc1,y
+        lda     (mm_sp),y
+        asl
+        sta     (MM_E0),y
+        lda     (mm_sq),y
+        rol
+        sta     (MM_E1),y
+        lda     (mm_sq),y
+        and     #$80
+        beq     :+
         lda     #$ff
-        adc     mm_fix+2
-        sta     mm_acc2,y
-        lda     #$ff
-        adc     mm_fix+3
-        sta     mm_acc3,y
+:       sta     (MM_E2),y
         tya
         bne     bias_row
 columns:
-        ; the weight operands are column base - 1 (X runs rows..1)
+        ; E -= w^2, column by column
+        ldy     #MM_DESC::w
+        lda     (mm_dp),y
         sec
-        lda     mm_w
         sbc     #1
-        sta     mm_inner_wp::wa+1
-        sta     mm_inner_wp::ws+1
-        sta     mm_inner_wn::wa+1
-        sta     mm_inner_wn::ws+1
-        sta     mm_inner::wc+1
-        lda     mm_w+1
+        sta     wl+1
+        iny
+        lda     (mm_dp),y
         sbc     #0
-        sta     mm_inner_wp::wa+2
-        sta     mm_inner_wp::ws+2
-        sta     mm_inner_wn::wa+2
-        sta     mm_inner_wn::ws+2
-        sta     mm_inner::wc+2
+        sta     wl+2
+column: ldx     mm_rows
+row:
+wl:     ldy     $ffff,x                 ; w + 128
+        sec
+e0r:    lda     $ffff,x
+        sbc     mm_sq0,y                ; (y - 128)^2 = y^2 mod 256
+e0w:    sta     $ffff,x
+e1r:    lda     $ffff,x
+        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+e1w:    sta     $ffff,x
+e2r:    lda     $ffff,x
+        sbc     #0                      ; (w^2 <= 2^14: byte 2 is 0)
+e2w:    sta     $ffff,x
+        dex
+        bne     row
+        ADD16_8 wl+1, mm_rows
+        dec     mm_cols
+        bne     column
+        ; negative sums as residues modulo 2^24 - 1: minus one
+        ldy     mm_rows
+mod:    dey
+        lda     (MM_E2),y
+        bpl     next
+        lda     (MM_E0),y
+        sec
+        sbc     #1
+        sta     (MM_E0),y
+        lda     (MM_E1),y
+        sbc     #0
+        sta     (MM_E1),y
+        lda     (MM_E2),y
+        sbc     #0
+        sta     (MM_E2),y
+next:   tya
+        bne     mod
+        rts
+.endproc
+
+; engine_nmi: the NMI handler while the RAM under the KERNAL is banked in
+.proc engine_nmi
+        rti
+.endproc
+
+; mm_rowloop: every row's squares sum, decoded into mm_acc (the second half of
+; mm_fast, which patches the operands and jumps here).
+; in: X = rows; e0..e2 -> E_r's bytes - 1, nx0..nx2 = -sum x^2, enter -> the
+;     first used slot, the slots patched
+; out: mm_acc0..3 = W.x + b (32 bits); C = 0 ; clobbers: A, X (0), Y, mm_a0..2
+; cycles: per row ~60 + the slots
+.proc mm_rowloop
+row:    clc
+e0:     lda     $ffff,x
+nx0:    adc     #$ff
+        sta     mm_a0
+e1:     lda     $ffff,x
+nx1:    adc     #$ff
+        sta     mm_a1
+e2:     lda     $ffff,x
+nx2:    adc     #$ff
+        sta     mm_a2                   ; C: the end-around carry
+enter:  jmp     $ffff
+        .include "mm_slots.inc"
+        .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
+        .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
+        ; C: the last end-around carry. v := the sum + C (cannot carry:
+        ; after a carry out of byte 2 the 24 bits are at most $fffffe)
+        bcc     folded
+        inc     mm_a0
+        bne     folded
+        inc     mm_a1
+        bne     folded
+        inc     mm_a2
+folded: lda     mm_a2
+        bpl     half                    ; v < 2^23: S = v
+        inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
+        bne     half
+        inc     mm_a1
+        bne     half
+        clc
+        adc     #1
+half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
+        ldy     #0
+        cmp     #$80                    ; C = sign
+        bcc     :+
+        ldy     #$ff
+:       ror
+        sta     mm_acc2-1,x
+        tya
+        sta     mm_acc3-1,x
+        lda     mm_a1
+        ror
+        sta     mm_acc1-1,x
+        lda     mm_a0
+        ror
+        sta     mm_acc0-1,x
+        dex
+        beq     :+
+        jmp     row
+:       clc
+        rts
+.endproc
+
+; mm_sweep: acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for every row, exact in 32 bits.
+; in: A/X = descriptor address (MM_DESC), mm_x -> the input (cols int16);
+;     BANK_ALL_RAM with interrupts off
+; out: mm_acc0..3 [0..rows-1] (read as mm_accN-1,x for x = rows..1 inside)
+; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' operands
+; cycles: fast path ~280 per column (+ ~70 when its slot switches tails) +
+;     rows * (~60 + ~36 per column with |x| > 127, ~29 per column with
+;     |x| <= 127), measured mean 43 per multiply-add (make bench, default
+;     soul); the fallback about twice
+.proc mm_sweep
+        sta     mm_dp
+        stx     mm_dp+1
+        ldy     #MM_DESC::rows
+        lda     (mm_dp),y
+        sta     mm_rows
+        ldy     #MM_DESC::cols
+        lda     (mm_dp),y
+        sta     mm_cols
+        ldy     #MM_DESC::xmax
+        lda     (mm_dp),y
+        sta     mm_lim
+        iny
+        lda     (mm_dp),y
+        sta     mm_lim+1
+        jsr     mm_fast
+        bcs     fallback
+        rts
+fallback:
+        ; q, r := x's high byte + (r < 0), signed low byte
+        MOVPTR  mm_x_in, mm_x
+        ldy     #0
+split:  lda     (mm_x),y
+        sta     mm_vr,y
+        cmp     #$80                    ; C = (r < 0)
+        lda     #0
+        bcc     :+
+        lda     #$ff
+:       sta     mm_vr+1,y
+        iny
+        lda     (mm_x),y                ; q = high byte + C (within -128..128)
+        tax
+        adc     #0
+        sta     mm_vq-1,y
+        txa
+        and     #$80
+        beq     :+
+        lda     #$ff                    ; the high byte's sign ...
+:       adc     #0                      ; ... + the carry out of q's low byte
+        sta     mm_vq,y
+        iny
+        tya
+        lsr
+        cmp     mm_cols
+        bne     split
+        lda     #<MM_FALLBACK_X
+        sta     mm_lim
+        lda     #>MM_FALLBACK_X
+        sta     mm_lim+1
+        LDPTR   mm_x, mm_vq
+        jsr     mm_fast                 ; W.q + b (C = 0: within the limit)
+        ; tq := acc - b (24 bits); mm_sp, mm_sq -> the bias' low, high bytes
+        ldy     #MM_DESC::bias
+        lda     (mm_dp),y
+        sta     mm_sp
+        iny
+        lda     (mm_dp),y
+        sta     mm_sp+1
+        ora     mm_sp
+        beq     no_bias
+        clc
+        lda     mm_sp
+        adc     mm_rows
+        sta     mm_sq
+        lda     mm_sp+1
+        adc     #0
+        sta     mm_sq+1
+        ldy     mm_rows
+bias:   dey
+        ldx     #0                      ; the bias' sign extension
+        lda     (mm_sq),y
+        sta     mm_h0
+        bpl     :+
+        dex
+:       stx     mm_h1
+        sec
+        lda     mm_acc0,y
+        sbc     (mm_sp),y
+        sta     mm_tq0,y
+        lda     mm_acc1,y
+        sbc     mm_h0
+        sta     mm_tq1,y
+        lda     mm_acc2,y
+        sbc     mm_h1
+        sta     mm_tq2,y
+        tya
+        bne     bias
+        beq     pass_r                  ; (always)
+no_bias:
+        ldy     mm_rows
+copy:   dey
+        lda     mm_acc0,y
+        sta     mm_tq0,y
+        lda     mm_acc1,y
+        sta     mm_tq1,y
+        lda     mm_acc2,y
+        sta     mm_tq2,y
+        tya
+        bne     copy
+pass_r: LDPTR   mm_x, mm_vr
+        jsr     mm_fast                 ; W.r + b
+        ; acc += 256 * tq (|tq| < 2^22: bytes 1..3)
+        ldy     mm_rows
+combine:
+        dey
+        clc
+        lda     mm_acc1,y
+        adc     mm_tq0,y
+        sta     mm_acc1,y
+        lda     mm_acc2,y
+        adc     mm_tq1,y
+        sta     mm_acc2,y
+        lda     mm_acc3,y
+        adc     mm_tq2,y
+        sta     mm_acc3,y
+        tya
+        bne     combine
+        MOVPTR  mm_x, mm_x_in
+        rts
+.endproc
+
+; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
+; in: mm_dp -> descriptor, mm_rows, mm_cols, mm_lim (<= MM_TABLE_XMAX), mm_x
+; out: C = 1: some |x| > mm_lim (nothing computed); C = 0: mm_acc = W.x + b
+; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_sq, mm_e, mm_sx, mm_wcol, the operands
+; cycles: see mm_sweep
+.proc mm_fast
+        ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
+        lda     mm_lim
+        sta     lim_lo+1
+        lda     mm_lim+1
+        sta     lim_hi+1
+        lda     mm_lim
+        asl
+        tax
+        lda     mm_lim+1
+        rol
+        tay
+        inx                             ; 2 lim + 1 (lim <= MM_TABLE_XMAX: no wrap)
+        bne     :+
+        iny
+:       stx     top_lo+1
+        sty     top_hi+1
+        ; the first slot: MM_SLOTS - cols slots in
+        lda     #MM_SLOTS
+        sec
+        sbc     mm_cols
+        sta     mm_si
+        sta     mm_sp
+        lda     #0
+        sta     mm_sp+1
+        asl     mm_sp                   ; * 3
+        rol     mm_sp+1
+        clc
+        lda     mm_sp
+        adc     mm_si
+        sta     mm_sp
+        lda     mm_sp+1
+        adc     #0
+        .repeat 3                       ; * 8
+        asl     mm_sp
+        rol
+        .endrepeat
+        sta     mm_sp+1
+        .assert MM_SLOT_SIZE = 3 * 8, error, "mm_fast: slot offset is n * 3 * 8"
+        clc
+        lda     mm_sp
+        adc     #<mm_rowloop::s0
+        sta     mm_sp
+        sta     mm_rowloop::enter+1
+        lda     mm_sp+1
+        adc     #>mm_rowloop::s0
+        sta     mm_sp+1
+        sta     mm_rowloop::enter+2
+        ; column c's weights - 1: w - 1 + c * rows
+        ldy     #MM_DESC::w
+        lda     (mm_dp),y
+        sec
+        sbc     #1
+        sta     mm_wcol
+        iny
+        lda     (mm_dp),y
+        sbc     #0
+        sta     mm_wcol+1
         lda     #0
         sta     mm_xi
-        lda     #MM_NO_KEY              ; the copies' table pages: unknown
-        sta     mm_key_p
-        sta     mm_key_n
+        sta     mm_sx
+        sta     mm_sx+1
+        sta     mm_sx+2
+        sta     mm_sx+3
 column:
         ldy     mm_xi
         lda     (mm_x),y
@@ -512,80 +695,190 @@ column:
         lda     (mm_x),y
         sta     mm_xh
         iny
-        sty     mm_xi                   ; -> the next column
-        tax
-        inx
-        inx                             ; X = xh + 2: 0..3 for xh in $fe..$01
-        cpx     #4
-        bcc     :+
-        jmp     general                 ; |x| >= 512
-:       lda     mm_xl
-        bne     wide
-        cpx     #2
-        bne     :+
-        jmp     next                    ; x = 0 adds nothing
-:       cpx     #0
-        bne     x256
-        jmp     general                 ; x = -512: two products
-x256:   ldy     #MM_NO_KEY              ; x = +-256 (xl = 0: no carry into the page)
-        cpx     #2
-        bcc     :+
-        sty     mm_key_p
-        jmp     pages_p
-:       sty     mm_key_n
-        jmp     pages_n
-wide:   ; -511 <= x <= 511, xl <> 0: A = xl, X = xh + 2
-        cpx     #2
-        bcs     wide_p
-        jmp     wide_n
-        MM_WIDE_SETUP mm_inner_wp, mm_key_p, wide_p, pages_p
-        MM_WIDE_SETUP mm_inner_wn, mm_key_n, wide_n, pages_n
-general:
-        ; q = xh + (xl >= $80) as 16 bits (q_hi in mm_h0), r = xl signed
-        ldx     #0
-        lda     mm_xh
-        bpl     :+
-        dex
-:       stx     mm_h0                   ; sign of xh
+        sty     mm_xi
+        clc                             ; u = x + lim < 2 lim + 1?
         lda     mm_xl
-        cmp     #$80                    ; C = (r < 0)
-        lda     mm_xh
-        adc     #0                      ; q_lo
+lim_lo: adc     #$ff
         tax
-        lda     mm_h0
-        adc     #0                      ; q_hi (C from q_lo)
-        sta     mm_h0
-        txa
-        MM_BASES mm_inner::ah0, mm_inner::ah1, mm_inner::bh0, mm_inner::bh1
-        ldx     #0                      ; r_hi: 0 / $ff
-        lda     mm_xl                   ; r_lo
-        bpl     :+
-        dex
-:       stx     mm_h0
-        MM_BASES mm_inner::al0, mm_inner::al1, mm_inner::bl0, mm_inner::bl1
-        ldx     mm_rows
+        lda     mm_xh
+lim_hi: adc     #$ff
+        tay
+top_lo: cpx     #$ff
+        tya
+top_hi: sbc     #$ff
+        bcc     in_range
+        rts                             ; C = 1: out of range
+in_range:
+        ; the table index x - 128 + MM_SQ_ZERO: mm_sq1/2 at it, mm_sq0 at it mod 128
         clc
-        jmp     mm_inner                ; back at next
-next:   clc                             ; next column: rows bytes further
-        lda     mm_inner::wc+1
-        adc     mm_rows
-        sta     mm_inner_wp::wa+1
-        sta     mm_inner_wp::ws+1
-        sta     mm_inner_wn::wa+1
-        sta     mm_inner_wn::ws+1
-        sta     mm_inner::wc+1
+        lda     mm_xl
+        adc     #<(MM_SQ_ZERO - 128)
+        sta     mm_sq
+        ldy     #MM_SO_T1
+        sta     (mm_sp),y
+        and     #MM_SQ0_PERIOD - 1
+        ldy     #MM_SO_T0
+        sta     (mm_sp),y
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO - 128)
+        sta     mm_sq+1
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_sp),y
+        lda     #>mm_sq0
+        ldy     #MM_SO_T0 + 1
+        sta     (mm_sp),y
+        ldy     #MM_SO_W                ; the weight column
+        lda     mm_wcol
+        sta     (mm_sp),y
+        iny
+        lda     mm_wcol+1
+        sta     (mm_sp),y
+        ; the tail: two bytes for -127 <= x <= 127 (the square fits 16 bits)
+        ldx     mm_si
+        lda     mm_xl
+        cmp     #$80                    ; C = (low byte >= $80)
+        beq     three                   ; -128, 128, ...
+        lda     #0
+        adc     #$ff                    ; C = 1: 0, C = 0: $ff
+        eor     #$ff                    ; the low byte's sign extension
+        cmp     mm_xh
+        bne     three
+        lda     mm_mode,x
+        beq     sum2                    ; the two-byte tail is in place
+        lda     #0
+        sta     mm_mode,x
+        ldy     #MM_SO_TAIL
+        .repeat ::MM_TAIL_SIZE, I
+        lda     mm_tail2 + I
+        sta     (mm_sp),y
+        iny
+        .endrepeat
+sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
+        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+        and     #MM_SQ0_PERIOD - 1
+        tay
+        clc
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128                    ; bytes 1, 2 at the index + 128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcc     next
+        inc     mm_sx+2
+        bne     next
+        inc     mm_sx+3
+        jmp     next
+three:  lda     mm_mode,x
+        bne     sum3
+        lda     #1
+        sta     mm_mode,x
+        ldy     #MM_SO_TAIL             ; (bytes 3, 4: the operand, written below)
+        .repeat ::MM_TAIL_SIZE, I
+        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
+        lda     mm_tail3 + I
+        sta     (mm_sp),y
+        .endif
+        iny
+        .endrepeat
+sum3:   ; sum x^2 += x^2, three bytes
+        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+        and     #MM_SQ0_PERIOD - 1
+        tay
+        clc
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128                    ; bytes 1, 2 at the index + 128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2           ; -> mm_sq2: also the tail's operand
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        adc     mm_sx+2
+        sta     mm_sx+2
         bcc     :+
-        inc     mm_inner_wp::wa+2
-        inc     mm_inner_wp::ws+2
-        inc     mm_inner_wn::wa+2
-        inc     mm_inner_wn::ws+2
-        inc     mm_inner::wc+2
-:       dec     mm_cols
+        inc     mm_sx+3
+:       ldy     #MM_SO_T2
+        lda     mm_sq                   ; (the index's low byte)
+        sta     (mm_sp),y
+        iny
+        lda     mm_sq+1
+        sta     (mm_sp),y
+next:   clc                             ; the next column's weights and slot
+        lda     mm_wcol
+        adc     mm_rows
+        sta     mm_wcol
+        bcc     :+
+        inc     mm_wcol+1
+:       clc
+        lda     mm_sp
+        adc     #MM_SLOT_SIZE
+        sta     mm_sp
+        bcc     :+
+        inc     mm_sp+1
+:       inc     mm_si
+        lda     mm_si
+        cmp     #MM_SLOTS
         beq     :+
         jmp     column
-:       rts
+:       ; start value: E_r - sum x^2 = E_r + ~(sum x^2 mod 2^24 - 1)
+        clc
+        lda     mm_sx
+        adc     mm_sx+3
+        sta     mm_sx
+        lda     mm_sx+1
+        adc     #0
+        sta     mm_sx+1
+        lda     mm_sx+2
+        adc     #0
+        sta     mm_sx+2
+        lda     mm_sx                   ; (end-around: cannot carry again)
+        adc     #0
+        eor     #$ff
+        sta     mm_rowloop::nx0+1
+        lda     mm_sx+1
+        adc     #0
+        eor     #$ff
+        sta     mm_rowloop::nx1+1
+        lda     mm_sx+2
+        adc     #0
+        eor     #$ff
+        sta     mm_rowloop::nx2+1
+        ; E_r's three arrays (- 1: X = rows..1)
+        ldy     #MM_DESC::e
+        lda     (mm_dp),y
+        sec
+        sbc     #1
+        tax
+        iny
+        lda     (mm_dp),y
+        sbc     #0
+        stx     mm_rowloop::e0+1
+        sta     mm_rowloop::e0+2
+        tay
+        txa
+        clc
+        adc     mm_rows
+        sta     mm_rowloop::e1+1
+        tax
+        tya
+        adc     #0
+        sta     mm_rowloop::e1+2
+        tay
+        txa
+        clc
+        adc     mm_rows
+        sta     mm_rowloop::e2+1
+        tya
+        adc     #0
+        sta     mm_rowloop::e2+2
+        ldx     mm_rows
+        jmp     mm_rowloop
 .endproc
-mm_sweep_next := mm_sweep::next         ; where mm_inner and mm_inner_wp/_wn end
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),

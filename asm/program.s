@@ -16,7 +16,7 @@
 .include "program_const.inc"
 .include "replies.inc"
 
-.import engine_reset, engine_step, engine_argmax, attention_init
+.import engine_init, engine_reset, engine_step, engine_prefill, engine_argmax
 .import read_line, read_digits, line_len, line_ids
 .import bpe_encode, enc_buf, enc_len, print_token
 .import sample_next, set_temperature, set_seed, sample_tenths
@@ -112,7 +112,6 @@ save:   lda ZP_FIRST,x
         sta saved_port
         lda #BANK_NO_BASIC
         sta CPU_PORT
-        jsr attention_init      ; the engine's tables, built at start (not loaded)
         lda BORDER
         sta saved_border
         lda BACKGROUND
@@ -123,6 +122,7 @@ save:   lda ZP_FIRST,x
         sta saved_vic
         lda SHFLAG_LOCK
         sta saved_mode
+        jsr engine_init         ; the engine's tables (~1.5 s)
         lda #0                  ; every RUN starts greedy, seed 1
         jsr set_temperature
         lda #1
@@ -214,16 +214,16 @@ restore:
         sta seq_len
         sta prompt_i
         lda #TOKEN_SEP
-        jsr feed
+        jsr prefill
 prompt: ldx prompt_i
         cpx enc_len
         beq prompt_end
         inc prompt_i
         lda enc_buf,x
-        jsr feed
+        jsr prefill
         jmp prompt
 prompt_end:
-        lda #TOKEN_SEP
+        lda #TOKEN_SEP          ; the last prompt token: its logits choose
         jsr feed
         jsr trie_reset          ; corpus mode: at the trie's root
 next:   lda seq_len
@@ -287,11 +287,22 @@ done:   cpy #1                  ; C set: exactly one q
 done:   rts
 .endproc
 
-; feed: run one token through the engine (appends to its KV cache).
+; feed: run one token through the engine (appends to its KV cache); prefill:
+; the same without logits (prompt tokens before the last). The step runs with
+; interrupts off: flash_timer = 1 makes the IRQ pending at its end toggle the
+; border, so the border still flashes once per step.
 ; in: A = token id ; out: seq_len + 1 ; clobbers: A, X, Y
 .proc feed
+        ldx #1
+        stx flash_timer
         inc seq_len
         jmp engine_step
+.endproc
+.proc prefill
+        ldx #1
+        stx flash_timer
+        inc seq_len
+        jmp engine_prefill
 .endproc
 
 ; choose: the next token, greedy (temperature 0) or sampled, among every id

@@ -9,12 +9,20 @@ includes the file):
 - per layer i: gains `w_l{i}_n1`, `w_l{i}_n2` (int8), and the matmuls
   `l{i}_qkv` (q, k, v rows fused: 3*ED rows), `l{i}_proj`, `l{i}_fc1`, `l{i}_fc2`;
   then `w_norm` and the output layer `out`.
-- a matmul M (R rows x C cols) is stored for the column sweep of asm/matmul.s:
-  `M_w`: column-major, each weight biased (w ^ $80, i.e. w + 128 unsigned),
-  column c at M_w + c*R; `M_bias` (layers with a bias only): R low bytes, then
-  R high bytes of the int16 bias; `M_desc`: the descriptor
-  (.word M_w, M_bias or 0; .byte R, C). Shifts (s_w + post-shift) live in
-  `layer_table` and model.inc (the fused q/k/v rows have three).
+- a matmul M (R rows x C cols) is stored for the squares matmul of asm/matmul.s
+  (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
+  weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
+  `M_e`: room (not in the load image; ENGBSS under I/O when all of them fit
+  in MM_ENGBSS_ROOM, else BSS) for the per-row constants
+  E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
+  of R bytes (bytes 0, 1, 2), which engine_init computes at start from the
+  weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
+  R low bytes, then R high bytes of the int16 bias (the exact fallback needs
+  it and E_r); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
+  bias or 0, xmax, rows, cols). xmax is the largest |x| for which every row's
+  true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
+  exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
+  live in `layer_table` and model.inc (the fused q/k/v rows have three).
 - `layer_table`: per layer the descriptor/gain addresses (see engine.s).
 """
 from pathlib import Path
@@ -27,8 +35,18 @@ from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
 from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
 
-# asm/matmul.s accumulates in 32 bits: |b| + sum |w|*32768 must stay below 2^31
-ACC_LIMIT = 1 << 31
+# asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
+MM_SUM_LIMIT = 1 << 22
+MM_MOD = (1 << 24) - 1
+# the squares tables cover x + w = -2048..2047 (asm/matmul.s), so the fast path
+# takes |x| <= 2047 - 127 at most
+MM_TABLE_XMAX = 1920
+# the exact fallback runs the fast path on the high and low bytes of x (|.| <= 128)
+MM_FALLBACK_X = 128
+# RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
+# tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384): the E_r arrays
+# go there (segment ENGBSS) when they fit, else to BSS (matmul.s asserts this)
+MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384)
 
 
 def _bytes_lines(values, per_line=16) -> list:
@@ -37,7 +55,7 @@ def _bytes_lines(values, per_line=16) -> list:
             for i in range(0, len(vals), per_line)]
 
 
-def _matmul_lines(label, w, bias=None) -> list:
+def _matmul_lines(label, w, bias=None, e_segment="BSS") -> list:
     w = np.asarray(w, dtype=np.int64)
     rows, cols = w.shape
     if not 1 <= rows <= 255 or not 1 <= cols <= 255:
@@ -47,24 +65,63 @@ def _matmul_lines(label, w, bias=None) -> list:
     b = np.zeros(rows, np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
     if b.min() < -32768 or b.max() > 32767:
         raise SoulError(f"matmul {label}: bias outside int16")
-    if int((np.abs(w).sum(axis=1) * 32768 + np.abs(b)).max()) >= ACC_LIMIT:
-        raise SoulError(f"matmul {label}: the sum can exceed the engine's 32-bit accumulator")
+    if fast_bound(w, b, MM_FALLBACK_X) >= MM_SUM_LIMIT:
+        raise SoulError(f"matmul {label}: a sum can reach 2^22 even for inputs within "
+                        f"+-{MM_FALLBACK_X} (the engine's exact fallback)")
     out = [f"; {label}: {rows} rows x {cols} cols",
            f"{label}_w:"]
     out += _bytes_lines((w.T + 128).reshape(-1))          # column-major, biased
+    out += [f'        .segment "{e_segment}"  ; E_r: computed by engine_init (row_constants)',
+            f"{label}_e:     .res    3 * {rows}",
+            '        .segment "WEIGHTS"']
     if bias is not None:
         out.append(f"{label}_bias:")
         out += _bytes_lines(b & 0xFF)
         out += _bytes_lines((b >> 8) & 0xFF)
     out += [f"{label}_desc:",
-            f"        .word   {label}_w, {label + '_bias' if bias is not None else 0}",
-            f"        .byte   {rows}, {cols}"]
+            f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}, "
+            f"{fast_xmax(w, b)}",
+            f"        .byte   {rows}, {cols}",
+            f"        .assert * - {label}_desc = .sizeof(MM_DESC), error, \"{label}: descriptor layout\""]
     return out
+
+
+def fast_bound(w, b, xmax) -> int:
+    """The largest |sum_c w_rc x_c + b_r| over rows for inputs with |x| <= xmax."""
+    w = np.asarray(w, dtype=np.int64)
+    return int((np.abs(w).sum(axis=1) * xmax + np.abs(np.asarray(b, dtype=np.int64))).max())
+
+
+def fast_xmax(w, b) -> int:
+    """The fast path's input limit for a matrix: the largest xmax <= MM_TABLE_XMAX
+    with every row's |W.x + b| < 2^22 for |x| <= xmax (build-time bound)."""
+    w = np.asarray(w, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64).reshape(-1)
+    wsum = np.abs(w).sum(axis=1)
+    room = MM_SUM_LIMIT - 1 - np.abs(b)
+    used = wsum > 0
+    xmax = min([MM_TABLE_XMAX] + (room[used] // wsum[used]).tolist())
+    assert fast_bound(w, b, xmax) < MM_SUM_LIMIT
+    return xmax
+
+
+def row_constants(w, b) -> np.ndarray:
+    """E_r = 2*b_r - sum_c w_rc^2, modulo 2^24 - 1 (0 .. 2^24 - 2)."""
+    w = np.asarray(w, dtype=np.int64)
+    return (2 * np.asarray(b, dtype=np.int64).reshape(-1) - (w * w).sum(axis=1)) % MM_MOD
+
+
+def e_segment(config) -> str:
+    """Where the E_r arrays go: under I/O (ENGBSS) when all fit, else BSS."""
+    c = config
+    rows = c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size
+    return "ENGBSS" if 3 * rows <= MM_ENGBSS_ROOM else "BSS"
 
 
 def weights_inc_text(soul) -> str:
     c = soul.config
     t = soul.tensors
+    seg = e_segment(c)
     lines = ["; weights.inc - GENERATED by soulplayer.gen.weights.write_weights_inc (do not edit)",
              f"; dims: VS={c.vocab_size} ED={c.embed_dim} NH={c.n_heads} HD={c.head_dim} "
              f"FF={c.ff_dim} NL={c.n_layers} SL={c.context}",
@@ -82,13 +139,18 @@ def weights_inc_text(soul) -> str:
             lines.append(f"w_{p}_{g}:")
             lines += _bytes_lines(t[f"{p}.{g}"].values)
         q, k, v = t[f"{p}.q"], t[f"{p}.k"], t[f"{p}.v"]
-        lines += _matmul_lines(f"{p}_qkv", np.concatenate([q.values, k.values, v.values]))
-        lines += _matmul_lines(f"{p}_proj", t[f"{p}.proj"].values)
-        lines += _matmul_lines(f"{p}_fc1", t[f"{p}.fc1_w"].values, t[f"{p}.fc1_b"].values)
-        lines += _matmul_lines(f"{p}_fc2", t[f"{p}.fc2_w"].values, t[f"{p}.fc2_b"].values)
+        lines += _matmul_lines(f"{p}_qkv", np.concatenate([q.values, k.values, v.values]), None, seg)
+        lines += _matmul_lines(f"{p}_proj", t[f"{p}.proj"].values, None, seg)
+        lines += _matmul_lines(f"{p}_fc1", t[f"{p}.fc1_w"].values, t[f"{p}.fc1_b"].values, seg)
+        lines += _matmul_lines(f"{p}_fc2", t[f"{p}.fc2_w"].values, t[f"{p}.fc2_b"].values, seg)
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
-    lines += _matmul_lines("out", t["out"].values)
+    lines += _matmul_lines("out", t["out"].values, None, seg)
+    lines.append("; every matmul descriptor, for engine_init (E_r); 0 ends the list")
+    lines.append("mm_desc_list:")
+    for i in range(c.n_layers):
+        lines.append("        .word   " + ", ".join(f"l{i}_{m}_desc" for m in ("qkv", "proj", "fc1", "fc2")))
+    lines.append("        .word   out_desc, 0")
     lines += layer_table_lines(soul)
     return "\n".join(lines) + "\n"
 
@@ -152,15 +214,27 @@ def render_template(template: str, out_path, **context) -> Path:
     return out_path
 
 
+def mm_slots(config) -> int:
+    """Unrolled multiply-add slots of asm/matmul.s: one per input column of the widest matrix."""
+    return max(config.embed_dim, config.ff_dim)
+
+
+def render_mm_slots(config, out_path) -> Path:
+    return render_template("mm_slots.s.j2", out_path, n_slots=mm_slots(config))
+
+
 def render_model_inc(soul, out_path, name="soul") -> Path:
     shifts = {n: t.shift for n, t in soul.tensors.items()}
     return render_template("model.inc.j2", out_path, c=soul.config, shifts=shifts,
-                           max_rows=max_rows(soul.config), name=name)
+                           max_rows=max_rows(soul.config), name=name,
+                           mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
+                           mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM)
 
 
 def generate(soul, out_dir, name="soul") -> dict:
-    """Both generated includes into out_dir: {'model': path, 'weights': path}."""
+    """The generated includes into out_dir: {'model', 'weights', 'mm_slots': path}."""
     check_engine_limits(soul.config, soul)
     out_dir = Path(out_dir)
     return {"model": render_model_inc(soul, out_dir / "model.inc", name),
-            "weights": write_weights_inc(soul, out_dir / "weights.inc")}
+            "weights": write_weights_inc(soul, out_dir / "weights.inc"),
+            "mm_slots": render_mm_slots(soul.config, out_dir / "mm_slots.inc")}

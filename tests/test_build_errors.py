@@ -21,7 +21,7 @@ def test_too_big_for_memory_says_how_much(tmp_path, original_tokenizer_path):
     run = _build(tmp_path, ModelConfig(embed_dim=40, n_heads=5, ff_dim=120), original_tokenizer_path)
     assert run.returncode == 1 and run.stderr.count("\n") == 1
     assert run.stderr.startswith("soul: error: the program does not fit the C64 memory map: segment ")
-    assert "bytes over memory area MAIN ($0801-$CFFF)" in run.stderr
+    assert "bytes over memory area MAIN ($0801-$CFFF, the load image" in run.stderr
 
 
 def test_embedding_shift_the_engine_cannot_sum(tmp_path, original_soul_path, original_tokenizer_path):

@@ -9,13 +9,33 @@ from soulplayer.gen import weights
 def test_matmul_layout_bias_and_none():
     w = np.array([[1, -2], [127, -128], [0, 5]])
     text = "\n".join(weights._matmul_lines("m", w, np.array([-1, 300, 0])))
-    assert "m_bias:" in text and ".word   m_w, m_bias" in text
+    assert "m_bias:" in text and ".word   m_w, m_e, m_bias, 1920" in text
     # column-major, biased: column 0 = 1, 127, 0 -> $81, $ff, $80
     assert "$81,$ff,$80,$7e,$00,$85" in text
     # bias lo bytes, then hi bytes
     assert "$ff,$2c,$00" in text and "$ff,$01,$00" in text
     text = "\n".join(weights._matmul_lines("n", w))
-    assert "n_bias" not in text and ".word   n_w, 0" in text
+    assert "n_bias" not in text and ".word   n_w, n_e, 0, 1920" in text
+
+
+def test_row_constants_and_fast_limit():
+    rng = np.random.default_rng(3)
+    w = rng.integers(-128, 128, (40, 64))
+    b = rng.integers(-32768, 32768, 40)
+    e = weights.row_constants(w, b)
+    # E_r = 2 b_r - sum w^2 as a residue modulo 2^24 - 1
+    assert ((e - (2 * b - (w * w).sum(axis=1))) % weights.MM_MOD == 0).all()
+    assert e.min() >= 0 and e.max() < weights.MM_MOD
+    xmax = weights.fast_xmax(w, b)
+    # the largest limit whose worst row stays below 2^22 (the modular sum is exact)
+    assert weights.fast_bound(w, b, xmax) < weights.MM_SUM_LIMIT <= weights.fast_bound(w, b, xmax + 1)
+    assert weights.fast_xmax(np.zeros((2, 2), np.int64), np.zeros(2, np.int64)) == weights.MM_TABLE_XMAX
+
+
+def test_matmul_fallback_bound_is_checked():
+    # 255 columns of -128 with a full bias: even inputs within +-128 can reach 2^22
+    with pytest.raises(SoulError, match="reach 2\\^22"):
+        weights._matmul_lines("m", np.full((2, 255), -128), np.array([32767, 0]))
 
 
 def test_matmul_bias_must_be_int16():

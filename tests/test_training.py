@@ -121,12 +121,16 @@ def test_swap_word_replaces_whole_words_on_both_sides():
     assert swap_word("scats cat's cat", "cat", "dog") == "scats cat's dog"
 
 
-def test_copy_augmentation_swaps_a_shared_word_the_same_way_in_prompt_and_reply():
-    corpus = parse_corpus(TINY_CORPUS + "<SEP>i like cats<SEP>cats are great!<SEP>\n", "tiny.txt", TINY)
+TEMPLATE = "".join(f"<SEP>i like {w}<SEP>{w} are great!<SEP>\n" for w in ("cats", "dogs", "owls", "cows"))
+
+
+def test_copy_augmentation_swaps_a_copied_word_the_same_way_in_prompt_and_reply():
+    corpus = parse_corpus(TINY_CORPUS + TEMPLATE, "tiny.txt", TINY)
     tok, examples = prepare(corpus, TINY)
     aug = Augmenter(examples, tok, TINY, rate=1.0, random_words=0.5)
     assert all(aug.encode(t) == tok.encode(t) for e in examples for t in (e.exchange.input, e.exchange.reply))
-    assert aug.active and [bool(s) for s in aug.shared] == [False, True, False, False, False, True, True]
+    # "i am sad" -> "i am here." shares words by chance (no other "i am ..." reply): only the template copies
+    assert aug.active and aug.shared == [[]] * 6 + [["cats"], ["dogs"], ["owls"], ["cows"]]
     runs = [aug.epoch(examples, torch.Generator().manual_seed(3)) for _ in range(2)]
     assert [(e.prompt, e.reply) for e in runs[0]] == [(e.prompt, e.reply) for e in runs[1]]  # deterministic
     changed = 0
@@ -137,11 +141,12 @@ def test_copy_augmentation_swaps_a_shared_word_the_same_way_in_prompt_and_reply(
             changed += 1
             prompt, reply = tok.decode(after.prompt[1:-1]), tok.decode(after.reply[:-1])
             new = (set(prompt.split()) - set(before.exchange.input.split())).pop()
-            assert new in reply.split() or new + "!" in reply.split() or new + "." in reply.split()
+            assert reply == f"{new} are great!"
             assert len(after.prompt) + len(after.reply) <= TINY.context
     assert changed
     off = Augmenter(examples, tok, TINY, rate=0.0)
     assert not off.active
+    assert not Augmenter(examples[:6], tok, TINY, rate=1.0).active     # no template: nothing to copy
 
 
 def test_training_png_draws_the_loss_on_a_log_scale_and_the_held_out_curves():
@@ -187,23 +192,26 @@ def test_tiny_corpus_trains_to_a_loadable_soul_with_the_reported_score(tmp_path)
     from soulplayer.training.command import eval_soul
     from soulplayer.training.heldout import parse_prompts
     held = parse_prompts(TINY_HELDOUT, "held.txt")
-    tr = tiny_trainer(tmp_path, epochs=48, holdout=("held.txt", held))
+    tr = tiny_trainer(tmp_path, epochs=64, holdout=("held.txt", held))
     assert tr.run()
     out = tmp_path / "run"
     # held-out figures at every evaluation, and `soul eval` on the written soul gives the final ones
-    assert all({"held_exact", "held_well_formed", "held_broken"} <= set(h) for h in tr.history)
+    assert all({"held_exact", "held_well_formed", "held_broken", "held_corpus_exact"} <= set(h)
+               for h in tr.history)
     (tmp_path / "held.txt").write_text(TINY_HELDOUT)
     (tmp_path / "tiny.txt").write_text(TINY_CORPUS)
-    res = CliRunner().invoke(eval_soul, ["--soul", str(out / "soul.bin"), "--corpus", str(tmp_path / "tiny.txt"),
-                                         "--show", str(tmp_path / "held.txt")])
-    assert res.exit_code == 0, res.output
-    h = tr.report["holdout"]
-    assert h["n"] == 4 and h["broken"] == 1 - h["well_formed"] and h["exact"] <= h["well_formed"]
-    assert (f"exact {h['exact'] * 100:.1f}% ({round(h['exact'] * 4)}/4), well-formed "
-            f"{h['well_formed'] * 100:.1f}%, broken {h['broken'] * 100:.1f}%") in res.output
-    shown = res.output.splitlines()[:4]
-    assert [line[0] for line in shown].count("=") == round(h["exact"] * 4)
-    assert shown[0].startswith(("= hi! -> hello!", "~ hi! -> ", "x hi! -> "))
+    for mode in ("free", "corpus"):
+        res = CliRunner().invoke(eval_soul, ["--soul", str(out / "soul.bin"), "--mode", mode, "--show",
+                                             str(tmp_path / "held.txt")])
+        assert res.exit_code == 0, res.output
+        h = tr.report["holdout"][mode]
+        assert h["n"] == 4 and h["broken"] == 1 - h["well_formed"] and h["exact"] <= h["well_formed"]
+        assert (f"{mode} mode: exact {h['exact'] * 100:.1f}% ({round(h['exact'] * 4)}/4), well-formed "
+                f"{h['well_formed'] * 100:.1f}%, broken {h['broken'] * 100:.1f}%") in res.output
+        shown = res.output.splitlines()[:4]
+        assert [line[0] for line in shown].count("=") == round(h["exact"] * 4)
+        assert shown[0].startswith(("= hi! -> hello!", "~ hi! -> ", "x hi! -> "))
+    assert tr.report["holdout"]["corpus"]["broken"] == 0.0     # the trie only says corpus replies
     soul, tok = load_pair(out / "soul.bin", out / "tokenizer.json")  # as chat/disk load them
     assert soul.config == TINY and tok.vocab_size <= TINY.vocab_size
     assert (out / "training.png").read_bytes().startswith(b"\x89PNG")

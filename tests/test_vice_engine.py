@@ -1,7 +1,8 @@
 """The 6502 forward step in VICE == the integer reference, through the KV cache.
 
 Every case is a whole sequence fed token by token (engine_reset, engine_step
-per id); the logits after the marked steps are compared, all of them.
+or engine_prefill per id); the logits after the marked steps are compared, all
+of them.
 Cases are batched: a few VICE sessions per soul (tools/engine_vice.py).
 """
 import numpy as np
@@ -19,14 +20,17 @@ def build_root(tmp_path_factory):
 
 
 def test_original_teacher_forced(original_soul_path, teacher_forced, build_root):
+    """Every golden case, the prompt tokens before the last one through
+    engine_prefill (no logits, as the C64 program feeds them): the logits
+    from there on are the golden ones."""
     soul = load_soul(original_soul_path)
     eb = engine_vice.build_engine(soul, build_root / "original")
     cases = []
     for c in teacher_forced:
         ids = list(c["prompt_ids"]) + list(c["forced_ids"])
         first = len(c["prompt_ids"]) - 1
-        emit = [i >= first for i in range(len(ids))]
-        assert sum(emit) == len(c["logits"])
+        emit = [True if i >= first else engine_vice.PREFILL for i in range(len(ids))]
+        assert sum(e is True for e in emit) == len(c["logits"])
         cases.append((ids, emit))
     got = engine_vice.run_cases(eb, cases)
     for c, g in zip(teacher_forced, got):

@@ -90,7 +90,7 @@ def test_unknown_label(tmp_path):
 
 def test_link_overflow_message(tmp_path):
     big = DRIVER.replace('.segment "BSS"', '.segment "RODATA"\n        .res 60000\n        .segment "BSS"')
-    with pytest.raises(SoulError, match=r"bytes over memory area MAIN \(\$0801-\$CFFF\)"):
+    with pytest.raises(SoulError, match=r"bytes over memory area MAIN \(\$0801-\$CFFF, the load image"):
         _build(tmp_path, big)
 
 

@@ -1,5 +1,6 @@
-"""Engine kernels in VICE == the integer reference: matmul (table multiply,
-bias, every shift incl. negative and huge, saturation both ways), embedding
+"""Engine kernels in VICE == the integer reference: matmul (squares sum with
+two- and three-byte slots, the fast path's limit and the exact fallback beyond
+it, bias, every shift incl. negative and huge, saturation both ways), embedding
 (shifts above and below 8, saturation), residual add, ReLU, argmax.
 
 One driver (tests/asm/kernel_driver.s) runs a stream of kernel calls per VICE
@@ -14,6 +15,7 @@ import pytest
 from soulplayer import numerics
 from soulplayer.config import ModelConfig
 from soulplayer.soulfile import KIND_INT16, Soul, Tensor, record_layout
+from soulplayer.gen import weights as gen_weights
 from soulplayer.tools import engine_vice, vice
 
 DRIVER = Path(__file__).parent / "asm" / "kernel_driver.s"
@@ -42,7 +44,7 @@ def i16(v):
     return np.asarray(v, dtype=np.int64).astype("<i2").tobytes()
 
 
-STREAM_MAX = 3072 - 1           # kt_cmds in the driver, less the end mark
+STREAM_MAX = 2048 - 1           # kt_cmds in the driver, less the end mark
 
 
 def run(soul, tmp_path, cmds):
@@ -64,7 +66,7 @@ def run(soul, tmp_path, cmds):
         r = vice.run_checked(eb.art.prg, labels=eb.art.labels, done="drv_done",
                              pokes=[("kt_cmds", stream)],
                              dumps=[("out", "drv_out", sum(n for _, n in chunk))],
-                             limit_cycles=400_000 * len(chunk) + 1_000_000)
+                             limit_cycles=400_000 * len(chunk) + 4_000_000)   # + engine_init
         data, out, pos = r.memory("out"), [], 0
         for _, n in chunk:
             out.append(data[pos:pos + n])
@@ -75,18 +77,28 @@ def run(soul, tmp_path, cmds):
         return [o for part in pool.map(session, chunks) for o in part]
 
 
-def edge_inputs(rng):
+XT = gen_weights.MM_TABLE_XMAX
+
+
+def edge_inputs(rng, soul):
     xs = [np.full(ED, 32767), np.full(ED, -32768), np.zeros(ED, np.int64),
           np.where(np.arange(ED) % 2, 32767, -32768), rng.integers(-300, 300, ED),
           np.array([-1, 0, 1, 127, 128, -128, -129, 255, 256, -256, -255, 32767, -32768] * 3)[:ED],
-          # the one-product range of asm/matmul.s ends at +-511
-          np.array([511, -511, 512, -512, 510, -510, 257, -257, 383, -384, 513, -513, 1023, -1024, 256, -256] * 2)[:ED]]
+          # two-byte slots (|x| <= 127) next to three-byte ones, and the squares
+          # tables' ends (|x| <= MM_TABLE_XMAX with the fast path)
+          np.array([127, -127, 128, -128, 1, -1, XT, -XT, 126, -126, XT - 1, 1 - XT, 0, 5, -5, 64] * 2)[:ED]]
     xs += [rng.integers(-32768, 32768, ED) for _ in range(4)]
-    # asm/matmul.s reuses a one-product column's table pages when the last one
-    # had the same high byte (xl <> 0): runs of one high byte, broken by +-256,
-    # by 0 and by two-product columns
-    xs.append(np.array([3, 5, 256, 7, 9, -3, -256, -5, -9, 300, 257, 256, 511, 0, 400, -300, -257,
-                        -256, -511, 1, -512, 2, 0, 3, -1, 600, -2, 5, 6, -600, 255, 1] * 2)[:ED])
+    # each matrix's fast-path limit (gen.weights.fast_xmax): at it, and one beyond (the fallback)
+    for name, bias in (("l0.fc1_w", "l0.fc1_b"), ("out", None)):
+        b = soul[bias].values if bias else np.zeros(soul[name].values.shape[0], np.int64)
+        xmax = gen_weights.fast_xmax(soul[name].values, b)
+        xs += [np.where(np.arange(ED) % 3, rng.integers(-xmax, xmax + 1, ED), xmax),
+               np.where(np.arange(ED) % 3, rng.integers(-xmax, xmax + 1, ED), -xmax),
+               np.where(np.arange(ED) == 7, -xmax - 1, rng.integers(-xmax, xmax + 1, ED))]
+    # the slots keep their tail (two- or three-byte) from the last vector:
+    # switch each slot both ways
+    xs += [rng.integers(-127, 128, ED), rng.integers(128, 1000, ED) * rng.choice([-1, 1], ED),
+           rng.integers(-127, 128, ED)]
     return xs
 
 
@@ -96,11 +108,11 @@ def test_matmul_every_shift(tmp_path, big):
     rng = np.random.default_rng(5)
     fc1, out = soul["l0.fc1_w"], soul["out"]
     cmds, want = [], []
-    for i, x in enumerate(edge_inputs(rng)):
+    for i, x in enumerate(edge_inputs(rng, soul)):
         for k in (SHIFTS if i < 7 else SHIFTS[::3]):
             cmds.append((bytes([1, 0, k & 0xFF]) + i16(x), 2 * FF))
             want.append(numerics.matmul(fc1.values, k, x, soul["l0.fc1_b"].values, post_shift=0))
-        for k in (OUT_SHIFTS if i < 7 else []):
+        for k in (OUT_SHIFTS if i < 7 else OUT_SHIFTS[1::3]):
             cmds.append((bytes([1, 1, k & 0xFF]) + i16(x), 2 * VS))
             want.append(numerics.matmul(out.values, k, x, None, post_shift=0))
     got = run(soul, tmp_path, cmds)

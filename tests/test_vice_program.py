@@ -68,7 +68,9 @@ src:    .res 2
 dst:    .res 2
 count:  .res 1
         .segment "CODE"
-main:   lda #<cases
+main:   lda #$36                ; BASIC ROM out: BSS is RAM under it (asm/soul.cfg)
+        sta $01
+        lda #<cases
         sta src
         lda #>cases
         sta src+1
@@ -164,7 +166,9 @@ def _sampler_driver(cases, seed):
         "        .import sample_mask, mask_free, masked_argmax",
         "        .export main, driver_done, out, logits_lo, logits_hi",
         '        .segment "CODE"',
-        f"main:   lda #{seed & 0xFF}",
+        "main:   lda #$36                ; BASIC ROM out: BSS is RAM under it",
+        "        sta $01",
+        f"        lda #{seed & 0xFF}",
         f"        ldx #{seed >> 8}",
         "        jsr set_seed",
     ]

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Install the system tools soulplayer needs: cc65 (ca65/ld65), VICE (x64sc, x64)
-# and open-roms (free C64 ROMs for headless tests). Quick no-op when present.
+# Install the system tools soulplayer needs: cc65 (ca65/ld65), VICE (x64sc, x64),
+# open-roms (free C64 ROMs for headless tests), Node.js + npm (make web) and
+# Chromium (the web page's tests run it headless). Quick no-op when present.
 set -euo pipefail
 
 ROMS=/usr/share/open-roms/C64
 have_all() {
     command -v ca65 >/dev/null && command -v ld65 >/dev/null &&
     command -v x64sc >/dev/null && command -v x64 >/dev/null &&
-    [ -f "$ROMS/kernal" ] && [ -f "$ROMS/basic" ] && [ -f "$ROMS/chargen" ]
+    [ -f "$ROMS/kernal" ] && [ -f "$ROMS/basic" ] && [ -f "$ROMS/chargen" ] &&
+    command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null
 }
 have_all && exit 0
 
@@ -17,13 +19,14 @@ soulplayer: this system has no apt-get; install these yourself, then run make ag
   cc65       (ca65, ld65)   https://cc65.github.io
   VICE 3.x   (x64sc, x64)   https://vice-emu.sourceforge.io
   open-roms  (C64 kernal/basic/chargen in $ROMS)
+  Node.js with npm, and Chromium (as \`chromium\` on PATH) for make web and its tests
 MSG
     exit 1
 fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "soulplayer: not root and no sudo; run: apt-get install cc65 vice open-roms" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "soulplayer: not root and no sudo; run: apt-get install cc65 vice open-roms nodejs npm chromium" >&2; exit 1; }
     SUDO=sudo
 fi
 
@@ -48,8 +51,11 @@ enable_components() {
 }
 enable_components
 
-echo "soulplayer: installing cc65, vice, open-roms with apt-get" >&2
+echo "soulplayer: installing cc65, vice, open-roms, nodejs, npm, chromium with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends cc65 vice open-roms python3-venv >/dev/null
-have_all || { echo "soulplayer: install finished but ca65/x64sc/open-roms are still missing" >&2; exit 1; }
+pkgs="cc65 vice open-roms python3-venv chromium"
+command -v node >/dev/null || pkgs="$pkgs nodejs"     # keep a Node.js installed another way
+command -v npm >/dev/null || pkgs="$pkgs npm"
+$SUDO apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+have_all || { echo "soulplayer: install finished but ca65/x64sc/open-roms/node/npm/chromium are still missing" >&2; exit 1; }

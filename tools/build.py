@@ -28,6 +28,10 @@ ENGINE_SOURCES = ("engine.s", "matmul.s", "kernels.s")
 ENGINE_B_SOURCES = ("rmsnorm.s", "attention.s", "divide.s", "exp_table.s")     # take engine_defines
 PROGRAM_SOURCES = ("program.s", "input.s", "tokenizer.s", "program_sampler.s", "replies.s")
 
+# what each memory area of asm/soul.cfg holds, for messages and the budget
+AREA_ROLES = {"MAIN": "the load image, then work arrays and the KV cache",
+              "UNDERIO": "RAM under I/O and KERNAL", "ZP": "zero page"}
+BASIC_RAM_TOP = 0xA000          # the chat program's load image ends below this
 _OVERFLOW_RE = re.compile(r"Segment '([^']+)' overflows memory area '([^']+)' by (\d+) bytes?")
 
 
@@ -70,7 +74,7 @@ def _tool(name: str) -> str:
 def _memory_areas(cfg: Path) -> dict[str, tuple[int, int]]:
     """MEMORY { NAME: start = $X, size = $Y ... } -> {NAME: (start, end)}."""
     areas = {}
-    text = cfg.read_text()
+    text = re.sub(r"#[^\n]*", "", cfg.read_text())
     block = re.search(r"MEMORY\s*\{(.*?)\}", text, re.S)
     for m in re.finditer(r"(\w+)\s*:\s*([^;]*);", block.group(1) if block else ""):
         attrs = dict(re.findall(r"(\w+)\s*=\s*([$%\w]+)", m.group(2)))
@@ -91,9 +95,70 @@ def overflow_message(ld65_output: str, cfg: Path = LINKER_CFG) -> str | None:
     areas = _memory_areas(cfg)
     parts = []
     for seg, area, n in hits:
-        rng = f" (${areas[area][0]:04X}-${areas[area][1]:04X})" if area in areas else ""
+        role = f", {AREA_ROLES[area]}" if area in AREA_ROLES else ""
+        rng = f" (${areas[area][0]:04X}-${areas[area][1]:04X}{role})" if area in areas else ""
         parts.append(f"segment {seg} is {n} bytes over memory area {area}{rng}")
     return "the program does not fit the C64 memory map: " + "; ".join(parts)
+
+
+def _segments(cfg: Path) -> dict[str, tuple[str, bool]]:
+    """SEGMENTS { NAME: load = AREA, type = T ... } -> {NAME: (AREA, T == bss)}."""
+    text = re.sub(r"#[^\n]*", "", cfg.read_text())
+    block = re.search(r"SEGMENTS\s*\{(.*?)\}", text, re.S)
+    out = {}
+    for m in re.finditer(r"(\w+)\s*:\s*([^;]*);", block.group(1) if block else ""):
+        attrs = dict(re.findall(r"(\w+)\s*=\s*([$%\w]+)", m.group(2)))
+        if "load" in attrs:
+            out[m.group(1)] = (attrs["load"], attrs.get("type") in ("bss", "zp"))
+    return out
+
+
+def memory_budget(map_path, cfg: Path = LINKER_CFG) -> dict:
+    """Per memory area of the link (from ld65's map): {area: {"start", "end",
+    "used", "free", "segments": {name: size}, "image_end": last byte of the
+    load image (segments that are in the file) or None}}."""
+    areas, segs = _memory_areas(Path(cfg)), _segments(Path(cfg))
+    text = Path(map_path).read_text()
+    block = text.split("Segment list:", 1)[1].split("Exports list", 1)[0] if "Segment list:" in text else ""
+    out = {a: {"start": lo, "end": hi, "used": 0, "free": hi - lo + 1, "segments": {}, "image_end": None}
+           for a, (lo, hi) in areas.items() if a not in ("ZP", "LOADADDR")}
+    for m in re.finditer(r"^(\w+)\s+([0-9A-F]{6})\s+([0-9A-F]{6})\s+([0-9A-F]{6})", block, re.M):
+        name, end, size = m.group(1), int(m.group(3), 16), int(m.group(4), 16)
+        area, bss = segs.get(name, ("", True))
+        a = out.get(area)
+        if a is None or size == 0:
+            continue
+        a["segments"][name] = size
+        # alignment gaps count as used: free is what is left after the last segment
+        a["used"] = max(a["used"], end - a["start"] + 1)
+        if not bss:
+            a["image_end"] = end if a["image_end"] is None else max(a["image_end"], end)
+    for a in out.values():
+        a["free"] = a["end"] - a["start"] + 1 - a["used"]
+    return out
+
+
+def format_budget(budget: dict) -> str:
+    """One line: 'memory: load image $0801-$9F5D (38749 bytes, 162 free below $A000); ...'."""
+    parts = []
+    for name, a in budget.items():
+        if a["image_end"] is not None:
+            n = a["image_end"] - a["start"] + 1
+            parts.append(f"load image ${a['start']:04X}-${a['image_end']:04X} ({n} bytes, "
+                         f"{BASIC_RAM_TOP - 1 - a['image_end']} free below ${BASIC_RAM_TOP:04X})")
+        segs = ", ".join(f"{s} {n}" for s, n in a["segments"].items())
+        parts.append(f"{name} ${a['start']:04X}-${a['end']:04X} ({AREA_ROLES.get(name, name)}): "
+                     f"{a['used']} used [{segs}], {a['free']} free")
+    return "memory: " + "; ".join(parts)
+
+
+def check_load_image(budget: dict) -> None:
+    """The chat program's load image must end below $A000 (BASIC's top of RAM):
+    one line naming the bytes over, else nothing."""
+    end = budget["MAIN"]["image_end"]
+    if end is not None and end >= BASIC_RAM_TOP:
+        raise SoulError(f"the program does not fit the C64 memory map: the load image ends at ${end:04X}, "
+                        f"{end - BASIC_RAM_TOP + 1} bytes over ${BASIC_RAM_TOP - 1:04X} (BASIC's top of RAM)")
 
 
 def _run(args, what: str, cwd=None) -> str:

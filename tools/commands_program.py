@@ -58,6 +58,7 @@ def build_program(soul_path, tokenizer_path, out_dir, name=None, mode=None, repl
     atomic_write_text(gen_dir / "replies_data.inc", data)
     sources = asm_build.program_sources(soul.config)
     art = asm_build.build_prg(sources, out_dir / "obj", PRG_NAME, include_dirs=[gen_dir])
+    asm_build.check_load_image(asm_build.memory_budget(art.map))   # BASIC works after LOAD
     for src in (art.prg, art.map, art.dbg):
         src.replace(out_dir / src.name)
     atomic_write_text(out_dir / art.lbl.name, vice_label_text(art.lbl.read_text()))
@@ -86,9 +87,7 @@ def build(soul_path, tokenizer_path, out_dir, name, mode, replies_path):
     size = art.prg.stat().st_size
     click.echo(f"{art.prg} ({size} bytes), {Path(out_dir) / (PRG_NAME + '.d64')}: "
                f"LOAD\"SOULPLAYER\",8,1 then RUN; labels {art.lbl}, map {art.map}")
-    if "__BSS_RUN__" in art.labels and "__BSS_SIZE__" in art.labels:
-        end = art.labels["__BSS_RUN__"] + art.labels["__BSS_SIZE__"] - 1
-        click.echo(f"memory used: $0801-${end:04X} (free up to $CFFF: {0xCFFF - end} bytes)")
+    click.echo(asm_build.format_budget(asm_build.memory_budget(art.map)))
 
 
 @click.command()

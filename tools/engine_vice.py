@@ -30,6 +30,11 @@ from .build import ENGINE_B_SOURCES, ENGINE_SOURCES, engine_defines, engine_sour
 MEM_END = 0xD000                       # first byte after the program's RAM
 CYCLES_PER_STEP_LIMIT = 20_000_000     # hang guard per engine_step (the target is ~1-2.5 M)
 PARALLEL = 2
+PREFILL = 2                            # an emit flag: run engine_prefill (no logits) for this id
+
+
+def _wanted(e) -> bool:
+    return e is True or e == 1
 
 
 @dataclass
@@ -55,7 +60,8 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    for f in sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + [ASM / "soul.cfg", PACKAGE_DIR / "spec.py"]:
+    sources = sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + sorted(ASM.glob("*.s.j2"))
+    for f in sources + [ASM / "soul.cfg", PACKAGE_DIR / "spec.py"]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -74,19 +80,20 @@ def cached_engine(soul, build_root=None) -> EngineBuild:
 
 def _case_table(cases) -> bytes:
     """cases: [(ids, emit flags)] -> driver table: per case n, then n (id, emit)
-    pairs; a final 0."""
+    pairs (emit 1: copy the logits out, PREFILL: engine_prefill); a final 0."""
     out = bytearray()
     for ids, emit in cases:
         out.append(len(ids))
         for i, e in zip(ids, emit):
-            out += bytes((i, 1 if e else 0))
+            out += bytes((i, PREFILL if e == PREFILL and e is not True else 1 if _wanted(e) else 0))
     out.append(0)
     return bytes(out)
 
 
 def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
     """cases: [(ids, emit)] with emit[i] true where the logits after ids[i]
-    are wanted. Returns, per case, the list of wanted logits vectors."""
+    are wanted (PREFILL: step ids[i] with engine_prefill, no logits). Returns,
+    per case, the list of wanted logits vectors."""
     c = eb.config
     vs = c.vocab_size
     labels = eb.art.labels
@@ -104,17 +111,18 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
     # (the same ids, cut after each group of wanted positions)
     pieces = []                                 # (case number, ids, emit)
     for n, (ids, emit) in enumerate(cases):
-        wanted = [i for i, e in enumerate(emit) if e]
+        wanted = [i for i, e in enumerate(emit) if _wanted(e)]
+        plain = [PREFILL if e == PREFILL and e is not True else False for e in emit]
         if not wanted:
-            pieces.append((n, list(ids), [False] * len(ids)))
+            pieces.append((n, list(ids), plain))
         for g in range(0, len(wanted), capacity):
             group = set(wanted[g:g + capacity])
             end = max(group) + 1
-            pieces.append((n, list(ids[:end]), [i in group for i in range(end)]))
+            pieces.append((n, list(ids[:end]), [True if i in group else plain[i] for i in range(end)]))
     # split into sessions: each within the RAM buffer and the table space
     chunks, cur, outs, tlen = [], [], 0, 1
     for n, ids, emit in pieces:
-        k, tl = sum(1 for e in emit if e), 1 + 2 * len(ids)
+        k, tl = sum(1 for e in emit if _wanted(e)), 1 + 2 * len(ids)
         if cur and (outs + k > capacity or tlen + tl > table_max):
             chunks.append(cur)
             cur, outs, tlen = [], 0, 1
@@ -125,7 +133,7 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
 
     def session(chunk):
         table = _case_table(chunk)
-        n_out = sum(sum(1 for e in emit if e) for _, emit in chunk)
+        n_out = sum(sum(1 for e in emit if _wanted(e)) for _, emit in chunk)
         steps = sum(len(ids) for ids, _ in chunk)
         r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done",
                              pokes=[(table_addr, table)],
@@ -137,7 +145,7 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
         for ids, emit in chunk:
             vecs = []
             for e in emit:
-                if e:
+                if _wanted(e):
                     lo = np.frombuffer(data, np.uint8, vs, pos)
                     hi = np.frombuffer(data, np.uint8, vs, pos + vs)
                     vecs.append(((hi.astype(np.int64) << 8 | lo).astype(np.uint16).view(np.int16)

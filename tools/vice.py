@@ -212,7 +212,8 @@ def run(prg, *, labels=None, done="done", done_hit=1, start=None, dumps=(), prof
         if d.length < 1 or end > 0xFFFF:
             raise SoulError(f"dump '{d.name}': bad range ${a:04x}+{d.length}")
         files.append(f"d{i}.bin")
-        at(done_addr, "dump", f'bsave \\"d{i}.bin\\" 0 {a:04x} {end:04x}')
+        # RAM, whatever is banked in (BSS lies under BASIC ROM, asm/soul.cfg)
+        at(done_addr, "dump", f'bank ram ; bsave \\"d{i}.bin\\" 0 {a:04x} {end:04x}')
     at(done_addr, "done", 'bsave \\"reached.bin\\" 0 0002 0002')
     if done_hit > 1 and any(kind not in ("dump", "done") for kind, _ in stops[done_addr]):
         raise SoulError("done_hit > 1: no other stop may share the done address")

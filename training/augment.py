@@ -1,16 +1,18 @@
 """Copy augmentation: teach the model to repeat prompt words through attention.
 
 When a word occurs in both the input and the reply of an exchange
-(`i like cats` -> `cats are great!`), the reply copies it from the prompt.
-Each epoch, a fraction (`rate`) of such exchanges has one shared word swapped
+(`i like cats` -> `cats are great!`) and the corpus has the same reply with
+other words in its place (`i like dogs` -> `dogs are great!`, ...; MIN_FILLERS
+different words), the reply copies it from the prompt: a copied word. A word shared by chance (`how old?`
+-> `very old!`, the only `very ...!` reply) is not one, and is left alone.
+Each epoch, a fraction (`rate`) of the exchanges with a copied word has one swapped
 for another, the same swap on both sides (`i like owls` -> `owls are great!`):
 a word of the corpus, or (`random_words` of the time) a random string of
 letters (`i like zqeh` -> `zqeh are great!`). The model then cannot memorize the
 word with the template and has to look it up in the prompt, token by token, so
 it also copies words it never saw in that template, or never saw at all.
-Nothing about the corpus is assumed beyond "a shared word is copied";
-exchanges without a shared word never change, and a swap that would not fit
-the context is skipped.
+Nothing about the corpus is assumed beyond that rule; exchanges without a
+copied word never change, and a swap that would not fit the context is skipped.
 
 Words are runs of letters and apostrophes; punctuation around them stays.
 BPE never merges across a space, so a text is encoded word by word (cached).
@@ -41,6 +43,22 @@ def swap_word(text: str, old: str, new: str) -> str:
     return re.sub(rf"(?<![a-z']){re.escape(old)}(?![a-z'])", new, text)
 
 
+SLOT = "\x00"
+MIN_FILLERS = 4    # a reply is a template when it occurs with this many different words in the slot
+
+
+def copied_words(pairs) -> list:
+    """Per (input, reply): the sorted words the reply copies from the input, i.e. shared words
+    whose reply, with the word taken out, occurs in the corpus with MIN_FILLERS or more different
+    words (`good morning!`, `good evening!`, `good night!` are three greetings, not a template)."""
+    shared = [sorted(words(i) & words(r)) for i, r in pairs]
+    fillers = {}
+    for (_, reply), ws in zip(pairs, shared):
+        for w in ws:
+            fillers.setdefault(swap_word(reply, w, SLOT), set()).add(w)
+    return [[w for w in ws if len(fillers[swap_word(r, w, SLOT)]) >= MIN_FILLERS] for (_, r), ws in zip(pairs, shared)]
+
+
 class Augmenter:
     """Per-epoch copy-augmented and noisy examples; draws only from the trainer's generator (resumable)."""
 
@@ -49,7 +67,7 @@ class Augmenter:
         self.tok, self.config, self.rate, self.random_words = tok, config, rate, random_words
         self.space = tok.vocab[" "]
         self.cache = {}
-        self.shared = [sorted(words(e.exchange.input) & words(e.exchange.reply)) for e in examples]
+        self.shared = copied_words([(e.exchange.input, e.exchange.reply) for e in examples])
         self.pool = sorted({w for e in examples for w in words(e.exchange.input) | words(e.exchange.reply)})
         self.noiser = Noiser([e.exchange.input for e in examples], noise, noise_kinds)
 

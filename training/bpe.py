@@ -55,3 +55,9 @@ def train_tokenizer(texts, vocab_size: int = 128, min_count: int = 2) -> Tokeniz
             merged[w] = merged.get(w, 0) + n
         words = merged
     return Tokenizer(vocab, merges)
+
+
+def learn_tokenizer(corpus, config, vocab_size=None) -> Tokenizer:
+    """The tokenizer training learns from a parsed corpus (before the length check)."""
+    texts = [t for ex in corpus.exchanges for t in (ex.input, ex.reply)]
+    return train_tokenizer(texts, vocab_size or config.vocab_size)

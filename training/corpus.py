@@ -10,6 +10,7 @@ with no usable line is an error.
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from soulplayer.chat import fit_input
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
@@ -149,7 +150,6 @@ def about_chars(text: str, tokens: int, cut: int) -> int:
 
 
 def fit_exchange(ex: Exchange, tok, config: ModelConfig) -> Fit:
-    from soulplayer.chat import fit_input
     n_in, n_out = len(tok.encode(ex.input)), len(tok.encode(ex.reply))
     fit = Fit(ex, n_in, n_out, config.context)
     if n_in > config.max_input_tokens:

@@ -1,7 +1,8 @@
 """training.png (matplotlib, Agg): the loss per epoch on a log scale (left axis; the first
 epochs' loss is ~30x the final one) and, on the right axis in %, the int8 exact-reply
 rate on the training corpus at each evaluation, plus the held-out exact and broken
-rates when the run has held-out prompts."""
+rates (free reply mode) and the held-out exact rate in corpus mode when the run has
+held-out prompts."""
 import io
 
 from soulplayer.fileio import atomic_write_bytes
@@ -32,6 +33,9 @@ def figure(losses, history):
                    marker=".", label="held-out exact")
         right.plot([h["epoch"] for h in held], [h["held_broken"] * 100 for h in held], color="tab:orange",
                    marker=".", linestyle="--", label="held-out broken")
+        if all("held_corpus_exact" in h for h in held):
+            right.plot([h["epoch"] for h in held], [h["held_corpus_exact"] * 100 for h in held],
+                       color="tab:purple", marker=".", linestyle=":", label="held-out exact, corpus mode")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     right.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
     ax.grid(True, alpha=0.3)

@@ -34,12 +34,12 @@ import torch
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_bytes, atomic_write_text
-from soulplayer.replies import REPLIES_NAME, write_replies
+from soulplayer.replies import REPLIES_NAME, ReplyTrie, write_replies
 from soulplayer.soulfile import parse_soul, save_soul, soul_bytes
 
 from . import score as scoring
 from .augment import Augmenter
-from .bpe import train_tokenizer
+from .bpe import learn_tokenizer
 from .corpus import check_lengths, require_usable
 from .data import batch_tensors, make_examples, sequence_lengths
 from .export import to_soul
@@ -80,12 +80,6 @@ def prepare(corpus, config: ModelConfig, vocab_size=None):
     return tok, examples
 
 
-def learn_tokenizer(corpus, config: ModelConfig, vocab_size=None):
-    """The BPE tokenizer training learns from a parsed corpus (before the length check)."""
-    texts = [t for ex in corpus.exchanges for t in (ex.input, ex.reply)]
-    return train_tokenizer(texts, vocab_size or config.vocab_size)
-
-
 def corpus_digest(examples) -> str:
     h = hashlib.sha256()
     for e in examples:
@@ -108,6 +102,20 @@ def lr_factor(step, total_steps, warmup_steps, min_frac):
     return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def length_batches(order, lengths, size, gen, pool=8):
+    """Batches of `size` from a shuffled `order`, each pool of `pool` batches sorted by length (so a
+    batch is trimmed to little padding), in a shuffled batch order. A corpus of one pool or less
+    keeps plain shuffled batches (sorting would give the same batches every epoch)."""
+    if len(order) <= size * pool:
+        return [order[i:i + size] for i in range(0, len(order), size)]
+    batches = []
+    for i in range(0, len(order), size * pool):
+        chunk = order[i:i + size * pool]
+        chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+        batches += [chunk[j:j + size] for j in range(0, len(chunk), size)]
+    return [batches[k] for k in torch.randperm(len(batches), generator=gen).tolist()]
+
+
 def duration(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m} min {s} s" if m else f"{s} s"
@@ -124,6 +132,7 @@ class Trainer:
         self.holdout = holdout
         self.tok, self.examples = prepare(corpus, config)
         self.replies = sorted({e.exchange.reply for e in self.examples})
+        self.trie = ReplyTrie.from_texts(self.replies, self.tok) if holdout is not None else None
         self.inputs, self.targets, self.mask = batch_tensors(self.examples, config.context)
         self.lengths = sequence_lengths(self.examples)
         self.augmenter = Augmenter(self.examples, self.tok, config, tc.augment, tc.random_words, tc.noise)
@@ -253,8 +262,7 @@ class Trainer:
         inputs, targets, mask, lengths = self.epoch_tensors()
         order = torch.randperm(n, generator=self.gen)
         total = 0.0
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
+        for idx in length_batches(order, lengths, self.batch_size, self.gen):
             T = int(lengths[idx].max())          # causal: the padding after the longest changes nothing
             logits = self.model(inputs[idx, :T], quant=True)
             loss = loss_fn(logits, targets[idx, :T], mask[idx, :T], self.tc.label_smoothing)
@@ -274,8 +282,9 @@ class Trainer:
                  "exact": s.exact, "token_acc": s.token_acc}
         held = None
         if self.holdout is not None:
-            held = score_prompts(soul, self.tok, self.holdout[1], self.replies)
-            entry.update(held_exact=held.exact, held_well_formed=held.well_formed, held_broken=held.broken)
+            held = self.score_holdout(soul)
+            entry.update(held_exact=held[0].exact, held_well_formed=held[0].well_formed,
+                         held_broken=held[0].broken, held_corpus_exact=held[1].exact)
         self.history.append(entry)
         changed = False
         if self.best is None or s.key() > tuple(self.best["score"]):
@@ -284,6 +293,11 @@ class Trainer:
             self.best = {"epoch": self.epoch, "score": list(s.key()), "soul": soul_bytes(soul)}
             changed = True
         return soul, s, held, changed
+
+    def score_holdout(self, soul):
+        """The held-out prompts in both reply modes: (free, corpus) HeldOutScores."""
+        return (score_prompts(soul, self.tok, self.holdout[1], self.replies),
+                score_prompts(soul, self.tok, self.holdout[1], self.replies, trie=self.trie))
 
     def out_of_patience(self) -> bool:
         return self.tc.patience > 0 and self.epoch - self.improved >= self.tc.patience
@@ -301,8 +315,9 @@ class Trainer:
         line = (f"  epoch {self.epoch}: loss {loss:.4f}  int8 exact {s.exact * 100:.1f}% "
                 f"({s.exact_count}/{s.n})  next-token {s.token_acc * 100:.1f}%")
         if held is not None:
-            line += (f"  held-out exact {held.exact * 100:.1f}% well-formed {held.well_formed * 100:.1f}% "
-                     f"broken {held.broken * 100:.1f}%")
+            free, corpus = held
+            line += (f"  held-out: free exact {free.exact * 100:.1f}% broken {free.broken * 100:.1f}%, "
+                     f"corpus exact {corpus.exact * 100:.1f}%")
         return line
 
     def make_bar(self):
@@ -420,8 +435,8 @@ class Trainer:
         report["context"] = self.config.context
         held = None
         if self.holdout is not None:
-            held = score_prompts(soul, self.tok, self.holdout[1], self.replies)
-            report["holdout"] = {"file": self.holdout[0], **held.figures()}
+            held = self.score_holdout(soul)
+            report["holdout"] = {"file": self.holdout[0], "free": held[0].figures(), "corpus": held[1].figures()}
         atomic_write_text(self.out / "score.json", json.dumps(report, indent=1) + "\n")
         write_training_png(self.out / "training.png", self.losses, self.history)
         self.write_inc(soul)
@@ -431,7 +446,8 @@ class Trainer:
                  f"next-token {report['token_acc'] * 100:.1f}%, float/int8 agreement "
                  f"{report['float_agreement'] * 100:.1f}%")
         if held is not None:
-            self.log(f"held-out ({self.holdout[0]}): {held.summary()}")
+            self.log(f"held-out ({self.holdout[0]}), free mode: {held[0].summary()}")
+            self.log(f"held-out ({self.holdout[0]}), corpus mode: {held[1].summary()}")
         self.log(f"wrote {self.out / 'soul.bin'}, tokenizer.json, {REPLIES_NAME}, training.png, score.json "
                  f"({duration(time.time() - self.started)} this session)")
         self.log(self.next_steps())

@@ -12,12 +12,14 @@
 .include "macros.inc"
 .include "model.inc"
 
-.import mm_sweep, mm_finish, mm_ostep, mm_row0, mm_count, mm_shift
+.import engine_init, mm_sweep, mm_finish, mm_ostep, mm_row0, mm_count, mm_shift
 .importzp mm_x, mm_out, mm_outh
 .import embed, residual_add, relu, engine_argmax
 .importzp emb_out, res_h, res_y, relu_v
 .import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
 .export main, drv_done, kt_cmds, drv_out
+
+KT_CMDS_SIZE    = 2048          ; (tests/test_vice_kernels.py: STREAM_MAX)
 
 .segment "ZEROPAGE"
 kt_p:           .res 2          ; command pointer
@@ -25,7 +27,7 @@ kt_o:           .res 2          ; output pointer
 kt_n:           .res 1
 
 .segment "DATA"
-kt_cmds:        .res 3072
+kt_cmds:        .res KT_CMDS_SIZE
 
 .segment "OUTBUF"
 drv_out:        .res 1
@@ -61,6 +63,8 @@ drv_out:        .res 1
 .proc main
         lda     #BANK_NO_BASIC
         sta     CPU_PORT
+        sei                             ; mm_sweep needs the RAM under I/O banked in
+        jsr     engine_init
         LDPTR   kt_p, kt_cmds
         LDPTR   kt_o, drv_out
 next:   ldy     #0
@@ -108,7 +112,11 @@ sel_out:
         ldx     #>out_desc
         ldy     #VOCAB_SIZE
 sweep:  sty     mm_count
+        ldy     #BANK_ALL_RAM
+        sty     CPU_PORT
         jsr     mm_sweep
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         lda     #0
         sta     mm_row0
         lda     #2
