@@ -38,7 +38,7 @@ k_best:         .res 1          ; argmax: best id so far
 
 ; DESHIFT s, dst: dst (4 bytes) := deshift(A, s) = A << (8 - s) if s <= 8,
 ; else asr(A, s - 8); A = int8 value, s = assembly-time shift.
-; clobbers: A, C. cycles: 17 + 20 per left step (3 steps at s = 5)
+; clobbers: A, C. cycles: ~23 + 24 per left step (dst absolute; 3 steps at s = 5)
 .macro DESHIFT s, dst
         sta     dst
         cmp     #$80                    ; C = sign
@@ -72,7 +72,8 @@ k_best:         .res 1          ; argmax: best id so far
 ; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
 ; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
 ; out: the vector at emb_out. clobbers: A, X, Y, k_*
-; cycles: ~120 per dimension at shifts 5..8 (~3.8k for ED=32)
+; cycles: ~160 per dimension + each DESHIFT (~70 at shift 6); measured 10.5 k
+;   a token for the default soul (ED=32, both shifts 6; make bench, screen on)
 .proc embed
         clc                             ; k_te := w_te + tok (column 0)
         adc     #<w_te
