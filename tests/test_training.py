@@ -440,7 +440,7 @@ def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(
     shipped = budget_from_labels(build_program(MODELS / "soul.bin", MODELS / "tokenizer.json",
                                                tmp_path / "b").labels)
     from soulplayer.replies import read_replies
-    stand_in = check_c64_budget(ModelConfig(), tok, read_replies(MODELS / "replies.txt"))
+    stand_in = check_c64_budget(load_soul(MODELS / "soul.bin").config, tok, read_replies(MODELS / "replies.txt"))
     assert stand_in.used + stand_in.free == shipped.used + shipped.free
     assert stand_in.used >= shipped.used            # the stand-in never promises more room than there is
     with pytest.raises(SoulError, match=r"layers 4: the program does not fit the C64 memory map: segment \w+ is "
