@@ -440,7 +440,7 @@ def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(
     shipped = budget_from_labels(build_program(MODELS / "soul.bin", MODELS / "tokenizer.json",
                                                tmp_path / "b").labels)
     from soulplayer.replies import read_replies
-    stand_in = check_c64_budget(ModelConfig(), tok, read_replies(MODELS / "replies.txt"))
+    stand_in = check_c64_budget(load_soul(MODELS / "soul.bin").config, tok, read_replies(MODELS / "replies.txt"))
     assert stand_in.used + stand_in.free == shipped.used + shipped.free
     assert stand_in.used >= shipped.used            # the stand-in never promises more room than there is
     with pytest.raises(SoulError, match=r"layers 4: the program does not fit the C64 memory map: segment \w+ is "
@@ -451,3 +451,10 @@ def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(
     res = CliRunner().invoke(train, [str(corpus), "--output", str(tmp_path / "run"), "--layers", "4"])
     assert isinstance(res.exception, SoulError) and "--no-c64-check" in str(res.exception)
     assert not (tmp_path / "run").exists()                      # failed before any training
+
+
+def test_default_epochs_follow_the_corpus_size(tmp_path):
+    from soulplayer.training.trainer import MAX_EPOCHS, STEP_BUDGET, auto_epochs
+    small = tiny_trainer(tmp_path, epochs=0)                 # 6 exchanges, 2 steps an epoch
+    assert small.tc.epochs == MAX_EPOCHS and TrainConfig().epochs == 0
+    assert auto_epochs(31) == round(STEP_BUDGET / 31) and auto_epochs(10 ** 6) == 100

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from soulplayer.chat import choose_next, generate
-from soulplayer.config import SEP
+from soulplayer.config import SEP, TRAIN_DEFAULT_CONTEXT, ModelConfig
 
 from .corpus import parse_corpus
 from .trainer import TrainConfig, Trainer
@@ -89,9 +89,10 @@ def exact_rate(soul, tok, pairs, config):
 
 
 def train(name, text, out):
-    corpus = parse_corpus(text, name)
+    config = ModelConfig(context=TRAIN_DEFAULT_CONTEXT)      # what `soul train` gives new souls
+    corpus = parse_corpus(text, name, config)
     t = time.time()
-    tr = Trainer(corpus, out, TrainConfig(), progress=False, log=lambda *a: None)
+    tr = Trainer(corpus, out, TrainConfig(), config, progress=False, log=lambda *a: None)
     tr.run()
     return tr, time.time() - t
 

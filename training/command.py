@@ -75,9 +75,10 @@ def read_holdout(path):
 @click.command("train")
 @click.argument("corpus", required=False, type=click.Path(dir_okay=False))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Most training epochs (default 600); more than a finished run had goes on training it.")
+              help="Most training epochs (default: about 9600 optimizer steps, 100..600 epochs); more than "
+                   "a finished run had goes on training it.")
 @click.option("--patience", type=click.IntRange(min=0), default=None,
-              help="Stop when the int8 score has not improved for this many epochs (default 150; 0 = never).")
+              help="Stop when the int8 score has not improved for this many epochs (default 100; 0 = never).")
 @click.option("--output", "-o", default=DEFAULT_OUTPUT, show_default=True, type=click.Path(file_okay=False),
               help="Run directory: checkpoints/, soul.bin, tokenizer.json, weights.inc, training.png.")
 @click.option("--context", type=click.IntRange(min=9, max=255), default=TRAIN_DEFAULT_CONTEXT, show_default=True,

@@ -5,9 +5,12 @@ A prompts file has the corpus format, `<SEP>typed input<SEP>expected reply<SEP>`
 chat's input rule as typed (a line longer than a prompt holds is cut, as in
 `soul chat`), the integer reference decodes the reply greedily, and the reply is
 
-    exact        the expected reply (ending on SEP/END)
+    exact        the expected reply
     well-formed  some reply of the training corpus (exact ones included)
-    broken       no reply of the training corpus (spliced fragments, no end)
+    broken       no reply of the training corpus (spliced fragments, a reply cut short)
+
+judged by the text a user sees: a reply that fills the context just as its
+last token comes (no room left for the SEP) reads the same as one that ends.
 
 No torch here: `soul eval` runs without the train extra.
 """
@@ -107,8 +110,8 @@ def score_prompts(soul, tok, prompts, replies, choose=choose_next, trie=None) ->
     known = set(replies)
     score = HeldOutScore()
     for p in prompts:
-        reply, ended = greedy_reply(soul, tok, p.input, choose, trie)
-        score.answers.append(Answer(p, reply, ended and reply == p.expected, ended and reply in known))
+        reply, _ = greedy_reply(soul, tok, p.input, choose, trie)
+        score.answers.append(Answer(p, reply, reply == p.expected, reply in known))
     return score
 
 

@@ -26,7 +26,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -47,13 +47,16 @@ from .heldout import score_prompts
 from .model import QATModel, loss_fn
 
 CHECKPOINT_VERSION = 3
+# auto epochs: about this many optimizer steps, within MIN..MAX epochs (a small corpus gets
+# MAX_EPOCHS; the 976 exchanges of the built-in corpus at context 31 get 310, ~5 minutes)
+STEP_BUDGET, MIN_EPOCHS, MAX_EPOCHS = 9600, 100, 600
 RESUME_MAY_CHANGE = ("epochs", "patience", "keep_checkpoints")
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 600                  # the most epochs; early stop (patience) usually ends sooner
-    patience: int = 150                # stop when the int8 score has not improved for this many epochs (0: never)
+    epochs: int = 0                    # the most epochs; 0: auto_epochs (early stop usually ends sooner)
+    patience: int = 100                # stop when the int8 score has not improved for this many epochs (0: never)
     batch_size: int = 0          # 0: auto, n/8 clamped to 4..32 (small corpora get enough steps)
     lr: float = 4e-3
     min_lr_frac: float = 0.05
@@ -102,6 +105,10 @@ def lr_factor(step, total_steps, warmup_steps, min_frac):
     return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def auto_epochs(steps_per_epoch: int) -> int:
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, round(STEP_BUDGET / steps_per_epoch)))
+
+
 def length_batches(order, lengths, size, gen, pool=8):
     """Batches of `size` from a shuffled `order`, each pool of `pool` batches sorted by length (so a
     batch is trimmed to little padding), in a shuffled batch order. A corpus of one pool or less
@@ -142,6 +149,8 @@ class Trainer:
         n = len(self.examples)
         self.batch_size = tc.batch_size or max(4, min(32, n // 8))
         self.steps_per_epoch = math.ceil(n / self.batch_size)
+        if not tc.epochs:
+            self.tc = tc = replace(tc, epochs=auto_epochs(self.steps_per_epoch))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda step: self.lr_lambda(step))
         self.gen = torch.Generator().manual_seed(tc.seed)
         self.epoch = 0
