@@ -18,7 +18,6 @@ itself is dumped at the end and checked against the documented layout.
 Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
 small ones (context 12; heads of 8 and of 4), context 48 and one head of 32.
 """
-import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import squares_image_inc
 from soulplayer.numerics import attention_head
 from soulplayer.tools import build, vice
 
@@ -67,22 +67,6 @@ def _le16(vals):
     for v in vals:
         out += [int(v) & 0xFF, (int(v) >> 8) & 0xFF]
     return out
-
-
-def squares_image():
-    """squares_image.inc for tests/asm/squares_tables.s: the matmul's squares
-    tables (sizes read from asm/matmul.s), computed here independently."""
-    src = (build.ASM_DIR / "matmul.s").read_text()
-    size = {k: int(re.search(rf"^{k}\s*=\s*(\d+)", src, re.M).group(1))
-            for k in ("MM_SQ_LEN", "MM_SQ_ZERO", "MM_SQ0_PERIOD")}
-    n_len, zero = size["MM_SQ_LEN"], size["MM_SQ_ZERO"]
-    sq0_len = size["MM_SQ0_PERIOD"] + 256
-    pad = -(-sq0_len // 256) * 256
-    sq = [(i - zero) ** 2 for i in range(n_len)]
-    image = ([(v >> 8) & 255 for v in sq] + [(v >> 16) & 255 for v in sq]
-             + [(j * j) & 255 for j in range(sq0_len)] + [0] * (pad - sq0_len))
-    return "\n".join([f"SQ_LEN = {n_len}", f"SQ_ZERO = {zero}", f"SQ0_PAD = {pad}",
-                      '.segment "RODATA"', "sq_image:", _rows(image, 32), ""])
 
 
 def regime(name, rng, dims):
@@ -180,7 +164,7 @@ def fill_scenario(s: Script, name, rng):
 def run_script(tmp_path, s: Script, emulator="x64", profile=()):
     d = s.d
     (tmp_path / "attention_cases.inc").write_text(s.text())
-    (tmp_path / "squares_image.inc").write_text(squares_image())
+    (tmp_path / "squares_image.inc").write_text(squares_image_inc())
     art = build.build_prg(SOURCES, tmp_path, "att", include_dirs=[tmp_path], defines=d.defines())
     cache = d.nl * d.ed * d.sl
     r = vice.run_checked(art.prg, labels=art.labels, done="done", profile=profile, emulator=emulator,
