@@ -951,6 +951,7 @@ nclear: sta     att_n0,x
         sec
         sbc     #1                      ; the X after the head's dimension 0 (may be $ff)
         sta     vend_x
+        sta     v1end_x
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -959,7 +960,10 @@ vpos:   dec     att_i
 @have:  ldx     att_i
         lda     att_wt,x
         beq     vpos                    ; w = 0: nothing to add
-        QS_SET  mv_lo, mv_hi
+        cmp     #1
+        bne     @mul
+        jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
+@mul:   QS_SET  mv_lo, mv_hi
         clc                             ; the loads read row i: operand = row 0 + i*ED
         lda     att_vl
         adc     att_pos_lo,x
@@ -1007,6 +1011,41 @@ vl_row = * - 2          ; operand, patched: row i of v lo
 vend:   cpx     #0
 vend_x = * - 1          ; operand, patched: h*HD - 1
         bne     vdim
+        jmp     vpos
+
+        ; --- w[i] = 1: N'[d] += v'[i][d], no product
+vone:   clc                             ; X = i: the loads read row i
+        lda     att_vl
+        adc     att_pos_lo,x
+        sta     v1l_row
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     v1l_row+1
+        clc
+        lda     att_vh
+        adc     att_pos_lo,x
+        sta     v1h_row
+        lda     att_vh+1
+        adc     att_pos_hi,x
+        sta     v1h_row+1
+        ldx     vfirst_x
+v1dim:  clc                             ; X = h*HD + d, from the head's last dimension down
+        lda     att_n0,x
+        adc     kv_v_lo,x
+v1l_row = * - 2         ; operand, patched: row i of v lo
+        sta     att_n0,x
+        lda     att_n1,x
+        adc     kv_v_hi,x
+v1h_row = * - 2         ; operand, patched: row i of v hi
+        sta     att_n1,x
+        bcc     :+
+        inc     att_n2,x                ; N' < 2^32: n2 wraps only into n3
+        bne     :+
+        inc     att_n3,x
+:       dex
+        cpx     #0
+v1end_x = * - 1         ; operand, patched: h*HD - 1
+        bne     v1dim
         jmp     vpos
 
         ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768
