@@ -214,3 +214,11 @@ def test_soul_eval_scores_both_reply_modes(tmp_path, original_soul_path, origina
     run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
                    "--mode", "corpus")
     assert run.returncode == 1 and run.stderr.startswith("soul: error: --mode corpus needs the soul's replies")
+
+
+def test_build_corpus_mode_without_replies_is_one_line(tmp_path, original_soul_path, original_tokenizer_path):
+    run = soul_cmd("build", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+                   "--mode", "corpus", "--out", tmp_path / "b")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("soul: error: --mode corpus needs the soul's replies: "
+                                 f"{original_soul_path.parent / REPLIES_NAME} not found")
