@@ -72,7 +72,10 @@ ATT_CACHE       = N_LAYERS * ATT_LAYER
 ; unsigned, kh signed), from the matmul's squares tables, modulo 2^32. Exact
 ; when |2 score| < 2^31: |q| <= 1792, HEAD_DIM <= 16, and the sf shift is 15.
 ; The per-key term Kc = sum_d (kl^2 + 256 kh^2) (< 2^27) is stored with the key.
-ATT_FAST        = HEAD_DIM <= 16 && SCORE_SHIFT = 14
+ATT_FAST        = HEAD_DIM <= ATT_FAST_HEAD_DIM && SCORE_SHIFT = 14
+.ifndef ATT_KC_UNDERIO
+ATT_KC_UNDERIO  = 0             ; 1: Kc in ENGBSS under I/O (gen.weights.kc_underio decides)
+.endif
 ATT_QHI_MIN     = -7            ; fast path: q high byte in -7..6 (q in -1792..1791)
 ATT_QHI_SPAN    = 14
 ATT_KCN         = N_LAYERS * N_HEADS * CONTEXT  ; bytes of each Kc byte array
@@ -109,6 +112,9 @@ kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
 .if ATT_FAST
+.if ATT_KC_UNDERIO
+.segment "ENGBSS"                       ; only engine_step (banked in) touches Kc
+.endif
 att_kc:         .res 4 * ATT_KCN        ; Kc byte k of (block b, position t) at
                                         ; k * ATT_KCN + b * CONTEXT + t
 .endif

@@ -33,7 +33,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
-from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
+from ..spec import (ATT_FAST_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
+                    engine_limit_problems)
 
 # asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
 MM_SUM_LIMIT = 1 << 22
@@ -111,11 +112,29 @@ def row_constants(w, b) -> np.ndarray:
     return (2 * np.asarray(b, dtype=np.int64).reshape(-1) - (w * w).sum(axis=1)) % MM_MOD
 
 
+def _e_bytes(config) -> int:
+    c = config
+    return 3 * (c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size)
+
+
 def e_segment(config) -> str:
     """Where the E_r arrays go: under I/O (ENGBSS) when all fit, else BSS."""
+    return "ENGBSS" if _e_bytes(config) <= MM_ENGBSS_ROOM else "BSS"
+
+
+def kc_bytes(config) -> int:
+    """Bytes of attention's per-key sums Kc (asm/attention.s att_kc): 4 per
+    layer, head and position when the heads take the squares scores."""
     c = config
-    rows = c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size
-    return "ENGBSS" if 3 * rows <= MM_ENGBSS_ROOM else "BSS"
+    fast = c.head_dim <= ATT_FAST_HEAD_DIM and SCORE_SHIFT == 14
+    return 4 * c.n_layers * c.n_heads * c.context if fast else 0
+
+
+def kc_underio(config) -> bool:
+    """Kc goes under I/O (ENGBSS; only engine_step touches it) when it fits
+    beside the E_r arrays there, else beside the KV cache."""
+    used = _e_bytes(config) if e_segment(config) == "ENGBSS" else 0
+    return kc_bytes(config) > 0 and used + kc_bytes(config) <= MM_ENGBSS_ROOM
 
 
 def weights_inc_text(soul) -> str:
