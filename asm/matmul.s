@@ -38,6 +38,7 @@
 .export mm_ostep, mm_row0, mm_count, mm_shift
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
+.export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
 
 .ifndef MM_MAX_ROWS
         .error "matmul.s: define MM_MAX_ROWS (model.inc)"
@@ -46,6 +47,7 @@
 
 MM_SQ_LEN       = 4096          ; entries per squares table (16 pages)
 MM_SQ_ZERO      = 2048          ; index of n = 0
+mm_sq_zero      = MM_SQ_ZERO
 MM_SQ_PAGES     = MM_SQ_LEN / 256
 MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
 MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255

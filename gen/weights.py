@@ -41,7 +41,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
-from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
+from ..spec import (ATT_FAST_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
+                    engine_limit_problems)
 
 # asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
 MM_SUM_LIMIT = 1 << 22
@@ -154,9 +155,27 @@ def e_segment(config) -> str:
     return "ENGBSS" if engbss_work_bytes(config) + e_bytes(config) <= MM_ENGBSS_ROOM else "BSS"
 
 
-def engbss_bytes(config) -> int:
-    """Segment ENGBSS's size: the work arrays, and E_r when it goes there."""
+def kc_bytes(config) -> int:
+    """Bytes of attention's per-key sums Kc (asm/attention.s att_kc): 4 per
+    layer, head and position when the heads take the squares scores."""
+    c = config
+    fast = c.head_dim <= ATT_FAST_HEAD_DIM and SCORE_SHIFT == 14
+    return 4 * c.n_layers * c.n_heads * c.context if fast else 0
+
+
+def _engbss_without_kc(config) -> int:
     return engbss_work_bytes(config) + (e_bytes(config) if e_segment(config) == "ENGBSS" else 0)
+
+
+def kc_underio(config) -> bool:
+    """Kc goes under I/O (ENGBSS; only engine_step touches it) when it fits
+    beside the work arrays and E_r there, else beside the KV cache."""
+    return kc_bytes(config) > 0 and _engbss_without_kc(config) + kc_bytes(config) <= MM_ENGBSS_ROOM
+
+
+def engbss_bytes(config) -> int:
+    """Segment ENGBSS's size: the work arrays, E_r and Kc when they go there."""
+    return _engbss_without_kc(config) + (kc_bytes(config) if kc_underio(config) else 0)
 
 
 def tied(soul) -> bool:
