@@ -207,10 +207,18 @@ def test_soul_eval_scores_both_reply_modes(tmp_path, original_soul_path, origina
     run = soul_cmd("eval", f)
     assert run.returncode == 0, run.stderr
     free, corpus = run.stdout.splitlines()
-    assert "(free replies)" in free and "broken 66.7%" in free        # 'helo', 'tell me a joke' splice
-    assert "(corpus replies)" in corpus and "broken 0.0%" in corpus
+    assert "free mode:" in free and "broken 66.7%" in free        # 'helo', 'tell me a joke' splice
+    assert "corpus mode:" in corpus and "broken 0.0%" in corpus
     run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path)
-    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1 and "(free replies)" in run.stdout
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1 and "free mode:" in run.stdout
     run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
                    "--mode", "corpus")
     assert run.returncode == 1 and run.stderr.startswith("soul: error: --mode corpus needs the soul's replies")
+
+
+def test_build_corpus_mode_without_replies_is_one_line(tmp_path, original_soul_path, original_tokenizer_path):
+    run = soul_cmd("build", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+                   "--mode", "corpus", "--out", tmp_path / "b")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("soul: error: --mode corpus needs the soul's replies: "
+                                 f"{original_soul_path.parent / REPLIES_NAME} not found")

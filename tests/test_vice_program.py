@@ -594,12 +594,12 @@ def test_headless_chat_prints_what_soul_chat_prints(original_soul_path, original
     assert ref.stdout.splitlines()[0] == hello and len(ref.stdout.splitlines()) == 4
 
 
-def test_headless_chat_in_both_reply_modes():
+def test_headless_chat_sampled_in_corpus_mode():
     """`soul chat --engine vice` with the default soul, whose disk carries its
-    replies: corpus mode sampled (F1 then also asks for the mode, kept) and free
-    mode (built as the disk's default) print what the reference prints."""
+    replies: sampled in corpus mode (F1 then also asks for the mode, which the
+    typed keys keep) it prints what the reference prints."""
     stdin = "how r u\ntell me a joke\n"
-    for extra in (["--temperature", "0.7", "--seed", "5"], ["--mode", "free"]):
-        ref, c64 = run_soul("chat", *extra, stdin=stdin), run_soul("chat", *extra, "--engine", "vice", stdin=stdin)
-        assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
-        assert c64.stdout == ref.stdout and len(ref.stdout.splitlines()) == 2
+    args = ["chat", "--temperature", "0.7", "--seed", "5"]
+    ref, c64 = run_soul(*args, stdin=stdin), run_soul(*args, "--engine", "vice", stdin=stdin)
+    assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
+    assert c64.stdout == ref.stdout and len(ref.stdout.splitlines()) == 2

@@ -197,5 +197,5 @@ def eval_soul(prompts_file, soul_path, tokenizer_path, corpus_path, show, mode, 
                 extra = "" if a.exact else f"   (expected: {a.prompt.expected})"
                 click.echo(f"{mark} {a.prompt.input} -> {a.reply}{extra}")
         sampled = f", T={temperature} seed {seed}" if temperature else ""
-        click.echo(f"{prompts_file}: {score.n} prompts, {soul_path} ({m} replies{sampled}): {score.summary()} "
+        click.echo(f"{prompts_file}: {score.n} prompts, {soul_path}, {m} mode{sampled}: {score.summary()} "
                    f"(well-formed: a reply of {judge})")
