@@ -48,6 +48,7 @@
 .exportzp att_q, att_out, kvs_k, kvs_v
 .export attention_head, attn_store_kv
 .import exp_table                       ; EXP (exp_table.s)
+.import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .export kv_k_lo, kv_k_hi, kv_v_lo, kv_v_hi
 
 .ifndef CONTEXT
@@ -66,6 +67,24 @@ ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in kv_k_lo/hi
 ATT_LAYER       = EMBED_DIM * CONTEXT   ; bytes of one layer in each cache array
 ATT_CACHE       = N_LAYERS * ATT_LAYER
 
+; The fast scores (see attention_head): 2 score = sum_d (q_d + kl)^2
+; + 256 (q_d + kh)^2 - 257 q_d^2 - (kl^2 + 256 kh^2), k = 256 kh + kl (kl
+; unsigned, kh signed), from the matmul's squares tables, modulo 2^32. Exact
+; when |2 score| < 2^31: |q| <= 1792, HEAD_DIM <= 16, and the sf shift is 15.
+; The per-key term Kc = sum_d (kl^2 + 256 kh^2) (< 2^27) is stored with the key.
+ATT_FAST        = HEAD_DIM <= ATT_FAST_HEAD_DIM && SCORE_SHIFT = 14
+.ifndef ATT_KC_UNDERIO
+ATT_KC_UNDERIO  = 0             ; 1: Kc in ENGBSS under I/O (gen.weights.kc_underio decides)
+.endif
+ATT_QHI_MIN     = -7            ; fast path: q high byte in -7..6 (q in -1792..1791)
+ATT_QHI_SPAN    = 14
+ATT_KCN         = N_LAYERS * N_HEADS * CONTEXT  ; bytes of each Kc byte array
+.if ATT_FAST
+        ; every read is n = q + kl (-1792..2046) or q - 128 + k'hi (-1920..1918)
+        .assert mm_sq_zero >= 1920 && mm_sq_zero + 2046 < mm_sq2 - mm_sq1, lderror, "attention: squares table range"
+        .assert <mm_sq0 = 0 && <(mm_sq1 + mm_sq_zero) = 0 && <(mm_sq2 - mm_sq1) = 0, lderror, "attention: squares tables page layout"
+.endif
+
 ; zero page: the kernels' shared scratch block kb_zp (divide.s), also used
 ; by rmsnorm.s: attention's pointers must be set right before each call.
 att_q   = kb_zp + 0             ; word (attention_head input)
@@ -78,15 +97,27 @@ att_vl  = kb_zp + 8
 att_vh  = kb_zp + 10
 att_p   = kb_zp + 12            ; 8: partial products
 att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
+att_a   = att_p                 ; 4: fast scores: 2 score (mod 2^32); Q2 = sum q^2 at setup
+att_c   = att_p + 4             ; 4: fast scores: -257 Q2 (mod 2^32); Kc sums in attn_store_kv
+att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2; attn_store_kv: -> Kc
+att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
+att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
-.assert att_qs < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+.assert att_ps + 1 < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
 .segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
+.if ATT_FAST
+.if ATT_KC_UNDERIO
+.segment "ENGBSS"                       ; only engine_step (banked in) touches Kc
+.endif
+att_kc:         .res 4 * ATT_KCN        ; Kc byte k of (block b, position t) at
+                                        ; k * ATT_KCN + b * CONTEXT + t
+.endif
 
 .segment "BSS"
 att_t:          .res 3          ; m - sf work; block offset
@@ -96,6 +127,9 @@ att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
 att_i:          .res 1          ; position counter
 att_x0:         .res 1          ; h*HEAD_DIM: X of the head's dimension 0 in a v row
+att_sb:         .res 1          ; attn_store_kv: layer, then block
+att_st:         .res 1          ; attn_store_kv: t
+.segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
@@ -133,6 +167,20 @@ att_lay_hi:
         .repeat N_LAYERS, I
         .byte   >(I * ATT_LAYER)
         .endrepeat
+.if ATT_FAST
+att_kcb_lo:     ; b * CONTEXT: block b's row in each Kc byte array
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   <(I * CONTEXT)
+        .endrepeat
+att_kcb_hi:
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   >(I * CONTEXT)
+        .endrepeat
+att_lay_blk:    ; block of head 0 of layer L
+        .repeat N_LAYERS, I
+        .byte   I * N_HEADS
+        .endrepeat
+.endif
 att_pos_lo:     ; offset of position t in a layer of kv_v_lo/hi
         .repeat CONTEXT, I
         .byte   <(I * EMBED_DIM)
@@ -185,6 +233,8 @@ att_pos_hi:
 ; clobbers: A, X, Y, att_kl/kh, att_t, the patched operands
 ; cycles: ~60 per dimension of k + ~30 per dimension of v: ~3k for ED=32
 .proc attn_store_kv
+        sta     att_sb
+        stx     att_st
         tay                             ; Y = layer, X = t
         txa
         clc
@@ -245,8 +295,140 @@ kdim:   lda     (kvs_k),y
         .endrepeat
         cpy     #<(2 * EMBED_DIM)
         bne     kdim
+.if ::ATT_FAST
+        ; --- Kc = sum over a head's dims of kl^2 + 256 kh^2 (< 2^27), for the
+        ;     fast scores; kl^2 < 2^16 and kh^2 <= 2^14 (byte 2 is 0), read at
+        ;     n = kl and n = k'hi - 128 (byte 0: mm_sq0 repeats every 128)
+        ldx     att_sb                  ; block of head 0 = layer * N_HEADS
+        lda     att_lay_blk,x
+        sta     att_sb
+        ldy     #0                      ; Y = 2j over k
+kchead: lda     #0
+        sta     att_c
+        sta     att_c+1
+        sta     att_c+2
+        sta     att_c+3
+        lda     #HEAD_DIM
+        sta     att_d
+kcdim:  lda     (kvs_k),y               ; kl
+        tax
+        clc
+        lda     mm_sq0,x
+        adc     att_c
+        sta     att_c
+        lda     mm_sq1 + mm_sq_zero,x
+        adc     att_c+1
+        sta     att_c+1
+        bcc     :+
+        inc     att_c+2                 ; Kc < 2^27: no carry out of byte 2 here
+:       iny
+        lda     (kvs_k),y
+        eor     #$80                    ; k'hi = kh + 128
+        tax
+        clc
+        lda     mm_sq0,x
+        adc     att_c+1
+        sta     att_c+1
+        lda     mm_sq1 + mm_sq_zero - 128,x
+        adc     att_c+2
+        sta     att_c+2
+        bcc     :+
+        inc     att_c+3
+:       iny
+        dec     att_d
+        bne     kcdim
+        ldx     att_sb                  ; att_sp -> byte 0 of Kc(block, t)
+        clc
+        lda     att_kcb_lo,x
+        adc     att_st
+        sta     att_sp
+        lda     att_kcb_hi,x
+        adc     #0
+        sta     att_sp+1
+        clc
+        lda     att_sp
+        adc     #<att_kc
+        sta     att_sp
+        lda     att_sp+1
+        adc     #>att_kc
+        sta     att_sp+1
+        sty     att_d                   ; keep Y = 2j
+        ldy     #0
+        .repeat 4, K
+        lda     att_c+K
+        sta     (att_sp),y
+        .if K < 3
+        clc                             ; -> byte K + 1
+        lda     att_sp
+        adc     #<ATT_KCN
+        sta     att_sp
+        lda     att_sp+1
+        adc     #>ATT_KCN
+        sta     att_sp+1
+        .endif
+        .endrepeat
+        ldy     att_d
+        inc     att_sb
+        cpy     #<(2 * EMBED_DIM)
+        beq     :+
+        jmp     kchead
+:
+.endif
         rts
 .endproc
+
+.if ::ATT_FAST
+; ATF_SLOT D: the fast scores' slot for dimension D of the key at position X.
+; in: X = position i; operands patched by fpatch in attention_head (q = q[D])
+; out: att_a += (q + kl)^2 + 256 (q + kh)^2 (mod 2^32), kl = k'lo, kh = k'hi - 128
+; clobbers: A, Y, C. cycles: ~77 (+1 per page crossing)
+.macro ATF_SLOT D
+.ident(.sprintf("atf_slot%d", D)):
+        ldy     kv_k_lo,x
+.ident(.sprintf("atf_kl%d", D)) = * - 2  ; operand, patched: row D of the block in kv_k_lo
+        clc
+        lda     att_a
+        adc     mm_sq0,y
+.ident(.sprintf("atf_l0_%d", D)) = * - 2 ; operand, patched: mm_sq0 + (q mod 128) (low byte)
+        sta     att_a
+        lda     att_a+1
+        adc     mm_sq1,y
+.ident(.sprintf("atf_l1_%d", D)) = * - 2 ; operand, patched: mm_sq1 + zero + q
+        sta     att_a+1
+        lda     att_a+2
+        adc     mm_sq2,y
+.ident(.sprintf("atf_l2_%d", D)) = * - 2 ; operand, patched: mm_sq2 + zero + q
+        sta     att_a+2
+        bcc     :+
+        inc     att_a+3
+:       ldy     kv_k_hi,x
+.ident(.sprintf("atf_kh%d", D)) = * - 2  ; operand, patched: row D of the block in kv_k_hi
+        clc
+        lda     att_a+1
+        adc     mm_sq0,y
+.ident(.sprintf("atf_h0_%d", D)) = * - 2 ; operand, patched: mm_sq0 + (q mod 128) (low byte)
+        sta     att_a+1
+        lda     att_a+2
+        adc     mm_sq1,y
+.ident(.sprintf("atf_h1_%d", D)) = * - 2 ; operand, patched: mm_sq1 + zero + q - 128
+        sta     att_a+2
+        lda     att_a+3
+        adc     mm_sq2,y
+.ident(.sprintf("atf_h2_%d", D)) = * - 2 ; operand, patched: mm_sq2 + zero + q - 128
+        sta     att_a+3
+        .assert * - .ident(.sprintf("atf_slot%d", D)) = ATF_SLOT_SIZE, error, "attention: fast slot size"
+.endmacro
+ATF_SLOT_SIZE   = 54            ; bytes of one ATF_SLOT; its patched operands'
+ATF_SO_KL       = 1             ; offsets (the fast setup's loop writes them
+ATF_SO_L0       = 7             ; through att_ps = the slot)
+ATF_SO_L1       = 14
+ATF_SO_L2       = 21
+ATF_SO_KH       = 30
+ATF_SO_H0       = 36
+ATF_SO_H1       = 43
+ATF_SO_H2       = 50
+
+.endif
 
 ; attention_head: one head for the query at position t over positions 0..t.
 ; in: att_q -> q (HEAD_DIM int16 LE), att_out -> out (HEAD_DIM int16 LE),
@@ -261,6 +443,7 @@ kdim:   lda     (kvs_k),y
 ;   per score term), 67.0k (|q[d]| >= 256: four)
 .proc attention_head
         stx     att_n
+        sta     att_sb
         tay
         lda     att_blk_lo,y            ; k: row 0 of the head's block
         sta     att_t
@@ -280,7 +463,11 @@ kdim:   lda     (kvs_k),y
         ldx     att_n
         dex
         beq     one                     ; one position: out = v[0] exactly
+.if ::ATT_FAST
+        jmp     fast
+.else
         jmp     general
+.endif
 
         ; --- t + 1 = 1: w[0] = EXP[0] = 255 = W, so out[d] = floor(255 * v / 255) = v
 one:    lda     #0
@@ -303,6 +490,190 @@ one:    lda     #0
         cpy     #2 * HEAD_DIM
         bne     @copy
         rts
+
+.if ::ATT_FAST
+        ; --- fast scores: 2 score[i] = C - Kc[i] + sum_d slot_d(i) (mod 2^32,
+        ;     exact: |2 score| < 2^31), C = -257 sum_d q[d]^2; then
+        ;     sf[i] = asr(2 score[i], 15) straight into s2..s4
+fast:   lda     #0
+        sta     att_a
+        sta     att_a+1
+        sta     att_a+2
+        sta     att_a+3
+        sta     att_d                   ; 2d
+        LDPTR   att_ps, fslots
+        ; --- per dimension d: check q[d]'s range (else the general path), patch
+        ;     slot d's table operands (q) and rows (dimension d of the block in
+        ;     kv_k_lo/hi, from att_kl/att_kh, which step on), Q2 += q[d]^2
+fpatch: ldy     att_d
+        iny
+        lda     (att_q),y               ; q high
+        clc
+        adc     #<(-ATT_QHI_MIN)
+        cmp     #ATT_QHI_SPAN
+        bcc     @inq
+        jmp     fslow                   ; |q| too large: the exact general path
+@inq:   adc     #<(>(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN)   ; C = 0: high byte of mm_sq1 + zero + q
+        sta     att_sp+1
+        ldy     #ATF_SO_L1 + 1
+        sta     (att_ps),y
+        adc     #>(mm_sq2 - mm_sq1)     ; C = 0: the same in mm_sq2
+        sta     att_sp2+1
+        ldy     #ATF_SO_L2 + 1
+        sta     (att_ps),y
+        ldy     att_d
+        lda     (att_q),y               ; q low
+        sta     att_sp
+        sta     att_sp2
+        ldy     #ATF_SO_L1
+        sta     (att_ps),y
+        ldy     #ATF_SO_L2
+        sta     (att_ps),y
+        eor     #$80                    ; low byte of q - 128
+        ldy     #ATF_SO_H1
+        sta     (att_ps),y
+        ldy     #ATF_SO_H2
+        sta     (att_ps),y
+        lda     att_sp
+        cmp     #$80                    ; C = 0: q low < 128, q - 128 borrows
+        lda     att_sp+1
+        sbc     #0
+        ldy     #ATF_SO_H1 + 1
+        sta     (att_ps),y
+        clc
+        adc     #>(mm_sq2 - mm_sq1)
+        ldy     #ATF_SO_H2 + 1
+        sta     (att_ps),y
+        lda     att_sp
+        and     #$7f                    ; byte 0 repeats every 128: mm_sq0 + (q mod 128)
+        ldy     #ATF_SO_L0
+        sta     (att_ps),y
+        ldy     #ATF_SO_H0
+        sta     (att_ps),y
+        tax                             ; Q2 += q^2 (< 2^22 each)
+        clc
+        lda     mm_sq0,x
+        adc     att_a
+        sta     att_a
+        ldy     #0
+        lda     (att_sp),y
+        adc     att_a+1
+        sta     att_a+1
+        lda     (att_sp2),y
+        adc     att_a+2
+        sta     att_a+2
+        bcc     @rows
+        inc     att_a+3
+@rows:  lda     att_kl
+        ldy     #ATF_SO_KL
+        sta     (att_ps),y
+        lda     att_kl+1
+        iny
+        sta     (att_ps),y
+        lda     att_kh
+        ldy     #ATF_SO_KH
+        sta     (att_ps),y
+        lda     att_kh+1
+        iny
+        sta     (att_ps),y
+        ADD16_8 att_kl, #CONTEXT
+        ADD16_8 att_kh, #CONTEXT
+        ADD16_8 att_ps, #ATF_SLOT_SIZE
+        inc     att_d
+        inc     att_d
+        lda     att_d
+        cmp     #2 * HEAD_DIM
+        beq     @patched
+        jmp     fpatch
+@patched:
+        sec                             ; C = -Q2
+        lda     #0
+        sbc     att_a
+        sta     att_c
+        lda     #0
+        sbc     att_a+1
+        sta     att_c+1
+        lda     #0
+        sbc     att_a+2
+        sta     att_c+2
+        lda     #0
+        sbc     att_a+3
+        sta     att_c+3
+        sec                             ; C -= 256 Q2
+        lda     att_c+1
+        sbc     att_a
+        sta     att_c+1
+        lda     att_c+2
+        sbc     att_a+1
+        sta     att_c+2
+        lda     att_c+3
+        sbc     att_a+2
+        sta     att_c+3
+        ldx     att_sb                  ; Kc rows of the block
+        clc
+        lda     att_kcb_lo,x
+        adc     #<att_kc
+        sta     fkc0
+        lda     att_kcb_hi,x
+        adc     #>att_kc
+        sta     fkc0+1
+        .repeat 3, K
+        clc
+        lda     .ident(.sprintf("fkc%d", K))
+        adc     #<ATT_KCN
+        sta     .ident(.sprintf("fkc%d", K + 1))
+        lda     .ident(.sprintf("fkc%d", K)) + 1
+        adc     #>ATT_KCN
+        sta     .ident(.sprintf("fkc%d", K + 1)) + 1
+        .endrepeat
+        ldx     att_n
+        dex
+fkey:   sec                             ; a = C - Kc[i]
+        lda     att_c
+        sbc     att_kc,x
+fkc0 = * - 2            ; operand, patched: the block's row of Kc byte 0
+        sta     att_a
+        lda     att_c+1
+        sbc     att_kc + ATT_KCN,x
+fkc1 = * - 2            ; operand, patched: the same row of Kc byte 1
+        sta     att_a+1
+        lda     att_c+2
+        sbc     att_kc + 2 * ATT_KCN,x
+fkc2 = * - 2            ; operand, patched: byte 2
+        sta     att_a+2
+        lda     att_c+3
+        sbc     att_kc + 3 * ATT_KCN,x
+fkc3 = * - 2            ; operand, patched: byte 3
+        sta     att_a+3
+fslots: .repeat ::HEAD_DIM, D
+        ATF_SLOT D
+        .endrepeat
+        lda     att_a+1                 ; sf = bits 15..38 of a, sign extended
+        asl     a
+        lda     att_a+2
+        rol     a
+        sta     att_s2,x
+        lda     att_a+3
+        rol     a
+        sta     att_s3,x
+        lda     #0                      ; C = sign: s4 = $ff or $00
+        adc     #$ff
+        eor     #$ff
+        sta     att_s4,x
+        dex
+        bmi     :+
+        jmp     fkey
+:       jmp     maxsf
+
+fslow:  ldy     att_sb                  ; the general path: att_kl, att_kh back
+        lda     att_blk_lo,y            ; to dimension 0 of the block
+        sta     att_t
+        lda     att_blk_hi,y
+        sta     att_t+1
+        ATT_PTR att_kl, kv_k_lo
+        ATT_PTR att_kh, kv_k_hi
+        jmp     general
+.endif
 
         ; --- score'[i] = sum_d q[d] * k'[i][d], 40 bits signed, i in X
 general:
@@ -512,7 +883,7 @@ sf:     lda     att_s1,x
         .endrepeat
         dex
         bpl     sf
-        ldx     att_n                   ; m = sf[n-1], then the max over the rest
+maxsf:  ldx     att_n                   ; m = sf[n-1], then the max over the rest
         dex
         lda     att_s2,x
         sta     att_m
@@ -587,6 +958,7 @@ nclear: sta     att_n0,x
         sec
         sbc     #1                      ; the X after the head's dimension 0 (may be $ff)
         sta     vend_x
+        sta     v1end_x
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -595,7 +967,10 @@ vpos:   dec     att_i
 @have:  ldx     att_i
         lda     att_wt,x
         beq     vpos                    ; w = 0: nothing to add
-        QS_SET  mv_lo, mv_hi
+        cmp     #1
+        bne     @mul
+        jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
+@mul:   QS_SET  mv_lo, mv_hi
         clc                             ; the loads read row i: operand = row 0 + i*ED
         lda     att_vl
         adc     att_pos_lo,x
@@ -643,6 +1018,41 @@ vl_row = * - 2          ; operand, patched: row i of v lo
 vend:   cpx     #0
 vend_x = * - 1          ; operand, patched: h*HD - 1
         bne     vdim
+        jmp     vpos
+
+        ; --- w[i] = 1: N'[d] += v'[i][d], no product
+vone:   clc                             ; X = i: the loads read row i
+        lda     att_vl
+        adc     att_pos_lo,x
+        sta     v1l_row
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     v1l_row+1
+        clc
+        lda     att_vh
+        adc     att_pos_lo,x
+        sta     v1h_row
+        lda     att_vh+1
+        adc     att_pos_hi,x
+        sta     v1h_row+1
+        ldx     vfirst_x
+v1dim:  clc                             ; X = h*HD + d, from the head's last dimension down
+        lda     att_n0,x
+        adc     kv_v_lo,x
+v1l_row = * - 2         ; operand, patched: row i of v lo
+        sta     att_n0,x
+        lda     att_n1,x
+        adc     kv_v_hi,x
+v1h_row = * - 2         ; operand, patched: row i of v hi
+        sta     att_n1,x
+        bcc     :+
+        inc     att_n2,x                ; N' < 2^32: n2 wraps only into n3
+        bne     :+
+        inc     att_n3,x
+:       dex
+        cpx     #0
+v1end_x = * - 1         ; operand, patched: h*HD - 1
+        bne     v1dim
         jmp     vpos
 
         ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768

@@ -34,7 +34,7 @@
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
 ; the weights' labels, for tests and the embed kernel
-.export w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi, layer_table, out_desc, w_norm
+.export w_te, w_pe, layer_table, out_desc, w_norm
 
 .assert VOCAB_SIZE >= 4 && VOCAB_SIZE <= 255, error, "engine: ids are bytes; logits indexed by X"
 .assert 3 * EMBED_DIM <= 127 && FF_DIM <= 127, error, "engine: interleaved vectors are indexed by Y = 2*i"
@@ -81,14 +81,24 @@ eng_head:       .res 1
 eng_block:      .res 1          ; attention block: layer * N_HEADS + head
 vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
 vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
-vec_q:          .res 2 * EMBED_DIM
-vec_k:          .res 2 * EMBED_DIM
-vec_v:          .res 2 * EMBED_DIM
-vec_att:        .res 2 * EMBED_DIM
 vec_y:          .res 2 * EMBED_DIM
 vec_z:          .res 2 * FF_DIM
 logits_lo:      .res VOCAB_SIZE
 logits_hi:      .res VOCAB_SIZE
+
+; Under I/O and KERNAL (segment ENGBSS): work arrays that only code running
+; inside engine_step (RAM banked in) reads or writes. The ones here, matmul.s's
+; slot modes and fallback vectors, attention.s's per-position and per-dimension
+; sums, and (when they fit) the E_r arrays of weights.inc: gen/weights.py
+; counts them (engbss_bytes) to decide where E_r goes; the .assert keeps the
+; count honest.
+.segment "ENGBSS"
+vec_q:          .res 2 * EMBED_DIM
+vec_k:          .res 2 * EMBED_DIM
+vec_v:          .res 2 * EMBED_DIM
+vec_att:        .res 2 * EMBED_DIM
+.import __ENGBSS_SIZE__
+.assert __ENGBSS_SIZE__ = ENGBSS_BYTES, error, "engine: segment ENGBSS is not the size gen/weights.py's engbss_bytes counts"
 
 .segment "CODE"
 

@@ -7,7 +7,7 @@
 .include "spec.inc"
 .include "model.inc"
 
-.import w_te_rows_lo, w_te_rows_hi, w_pe_rows_lo, w_pe_rows_hi
+.import w_te, w_pe
 .import logits_lo, logits_hi
 .exportzp emb_out, res_h, res_y, relu_v
 .export embed, residual_add, relu, engine_argmax
@@ -38,7 +38,7 @@ k_best:         .res 1          ; argmax: best id so far
 
 ; DESHIFT s, dst: dst (4 bytes) := deshift(A, s) = A << (8 - s) if s <= 8,
 ; else asr(A, s - 8); A = int8 value, s = assembly-time shift.
-; clobbers: A, C. cycles: 17 + 20 per left step (3 steps at s = 5)
+; clobbers: A, C. cycles: ~23 + 24 per left step (dst absolute; 3 steps at s = 5)
 .macro DESHIFT s, dst
         sta     dst
         cmp     #$80                    ; C = sign
@@ -67,28 +67,38 @@ k_best:         .res 1          ; argmax: best id so far
 .endmacro
 
 ; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT))
+; te is stored as the output layer's weights are (gen/weights.py: column-major,
+; +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
+; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
 ; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
 ; out: the vector at emb_out. clobbers: A, X, Y, k_*
-; cycles: ~110 per dimension at shifts 5..8 (~3.5k for ED=32)
+; cycles: ~160 per dimension + each DESHIFT (~70 at shift 6); measured 10.5 k
+;   a token for the default soul (ED=32, both shifts 6; make bench, screen on)
 .proc embed
-        tay
-        lda     w_te_rows_lo,y
+        clc                             ; k_te := w_te + tok (column 0)
+        adc     #<w_te
         sta     k_te
-        lda     w_te_rows_hi,y
+        lda     #>w_te
+        adc     #0
         sta     k_te+1
-        lda     w_pe_rows_lo,x
+        txa                             ; k_pe := w_pe + pos (column 0)
+        clc
+        adc     #<w_pe
         sta     k_pe
-        lda     w_pe_rows_hi,x
+        lda     #>w_pe
+        adc     #0
         sta     k_pe+1
         lda     #0
         sta     k_i
 loop:
-        ldy     k_i
+        ldy     #0
         lda     (k_te),y
+        eor     #$80                    ; unbias: te[tok][i]
         DESHIFT ::TE_SHIFT, k_a
-        ldy     k_i
-        lda     (k_pe),y
+        lda     (k_pe),y                ; (Y = 0: DESHIFT keeps it)
         DESHIFT ::PE_SHIFT, k_b
+        ADD16_8 k_te, #VOCAB_SIZE       ; the next column
+        ADD16_8 k_pe, #CONTEXT
         clc                             ; k_a += k_b (32 bits)
         lda     k_a
         adc     k_b

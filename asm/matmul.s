@@ -38,6 +38,7 @@
 .export mm_ostep, mm_row0, mm_count, mm_shift
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
+.export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
 
 .ifndef MM_MAX_ROWS
         .error "matmul.s: define MM_MAX_ROWS (model.inc)"
@@ -46,6 +47,7 @@
 
 MM_SQ_LEN       = 4096          ; entries per squares table (16 pages)
 MM_SQ_ZERO      = 2048          ; index of n = 0
+mm_sq_zero      = MM_SQ_ZERO
 MM_SQ_PAGES     = MM_SQ_LEN / 256
 MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
 MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255
@@ -102,6 +104,7 @@ mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
+.segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
 mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
@@ -109,7 +112,7 @@ mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
 mm_tq1:         .res MM_MAX_ROWS
 mm_tq2:         .res MM_MAX_ROWS
 
-.segment "PAGEBSS"
+.segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
 ; base at a page start and at most 128 rows two arrays share a page and
 ; almost no access crosses a page (saves a cycle per access)

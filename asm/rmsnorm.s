@@ -20,13 +20,17 @@
 .importzp dv_num, dv_den, kb_zp
 .import div32_16u
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
+.import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q
 .export rmsnorm, rms_isqrt
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
 .endif
-.assert EMBED_DIM >= 1 && EMBED_DIM <= 128, error, "rmsnorm: EMBED_DIM must be 1..128 (Y = 2*i)"
+.assert EMBED_DIM >= 1 && EMBED_DIM <= 64, error, "rmsnorm: EMBED_DIM must be 1..64 (X = 2*i + 1 counts down with bpl)"
+; the square phase reads n = xs = -2048..2047 at index mm_sq_zero + n
+.assert mm_sq_zero >= 2048 && mm_sq_zero + 2047 < mm_sq2 - mm_sq1, lderror, "rmsnorm: squares table range"
+.assert <mm_sq0 = 0 && <(mm_sq1 + mm_sq_zero) = 0 && <(mm_sq2 - mm_sq1) = 0, lderror, "rmsnorm: squares tables page layout"
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
 ; RMS_OUT_SHIFT come from spec.inc
@@ -68,10 +72,10 @@ rms_p1  = kb_zp + 10
 rms_p   = kb_zp + 11            ; 6: isqrt's r, q, t
 rms_r   = rms_p                 ; 2: isqrt remainder
 rms_q   = rms_p + 2             ; 2: isqrt root
-rms_t   = rms_p + 4             ; 2: isqrt trial 4q+1; square phase: h*l
+rms_t   = rms_p + 4             ; 2: isqrt trial 4q+1
 rms_w   = rms_p                 ; 5: element loop: partial products
 rms_inv = kb_zp + 19            ; 2: inv, then a = 2 * inv
-rms_u   = kb_zp + 21            ; 2: square phase: |xs|
+rms_u   = kb_zp + 21            ; 2: square phase: x hi, then xs low byte
 rms_ul  = rms_u                 ; element loop: |u|
 rms_uh  = rms_u + 1
 rms_ng  = kb_zp + 23            ; $ff: the product u * g is negative, else $00
@@ -84,9 +88,9 @@ rms_gi  = kb_zp + 26            ; i
 rms_cnt:        .res 1          ; shift steps of the slow shift loops; plan scratch
 
 .segment "RODATA"
-rms_hsq:                        ; h*h for the high byte h of |xs| (0..8)
-        .repeat 9, I
-        .byte   I * I
+rms_sqpg:                       ; x hi >> 4 -> the page of n = xs in mm_sq1 (xs hi = it - 16 when >= 8)
+        .repeat 16, I
+        .byte   <(>(mm_sq1 + mm_sq_zero) + I - 16 * (I / 8))
         .endrepeat
 
 .segment "CODE"
@@ -208,93 +212,71 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
         sty     sh_target+1
 
 squares:
-        ; --- S = sum of asr(x, 4)^2 (|xs| = h*256 + l, h <= 8:
-        ;     xs^2 = l^2 + 512*h*l + 65536*h^2; l^2 = f(2l) from the table)
+        ; --- S = sum of xs^2, xs = asr(x, 4) (-2048..2047), one read per byte
+        ;     of xs^2 from the matmul's squares tables (banked in): Y = xs low
+        ;     byte, the page of index zero + xs patched from xs high byte
+        lda     rms_x                   ; x hi at rms_x + X, x lo at rms_x - 1 + X
+        sta     sq_xh
+        lda     rms_x+1
+        sta     sq_xh+1
+        lda     rms_x
+        sec
+        sbc     #1
+        sta     sq_xl
+        lda     rms_x+1
+        sbc     #0
+        sta     sq_xl+1
         lda     #0
         sta     rms_s
         sta     rms_s+1
         sta     rms_s+2
         sta     rms_s+3
-        ldy     #2 * EMBED_DIM - 1
-sq_loop:                                ; Y = 2i + 1
-        lda     (rms_x),y
-        sta     rms_u+1
-        dey
-        lda     (rms_x),y
+        ldx     #2 * EMBED_DIM - 1
+sq_loop:                                ; X = 2i + 1
+        lda     $ffff,x                 ; x hi
+sq_xh = * - 2           ; operand, patched: rms_x
         sta     rms_u
-        sty     rms_i
-        lda     rms_u+1
-        .repeat ::RMS_IN_SHIFT
-        cmp     #$80
-        ror     a
-        ror     rms_u
-        .endrepeat
-        tax                             ; N := sign of xs (A = its high byte)
-        bpl     @abs
-        eor     #$ff                    ; |xs| = -xs
-        sta     rms_u+1
-        lda     rms_u
-        eor     #$ff
+        lsr     a                       ; xs high byte = x hi >> 4 (sign from the table)
+        lsr     a
+        lsr     a
+        lsr     a
+        tay
+        lda     rms_sqpg,y
+        sta     sq_t1 + 1
         clc
-        adc     #1
-        sta     rms_u
-        lda     rms_u+1
-        adc     #0
-@abs:   sta     rms_u+1                 ; h
-        lda     rms_u                   ; l^2 = f(2l), 2l = 0..510
+        adc     #>(mm_sq2 - mm_sq1)
+        sta     sq_t2 + 1
+        lda     rms_u                   ; xs low byte = x hi << 4 | x lo >> 4
         asl     a
-        tax
-        bcs     @big
-        lda     qs_sq1_lo,x
-        ldy     qs_sq1_hi,x
-        bcc     @add                    ; always
-@big:   lda     qs_sq1_lo+256,x
-        ldy     qs_sq1_hi+256,x
-@add:   clc
+        asl     a
+        asl     a
+        asl     a
+        sta     rms_u
+        lda     $ffff,x                 ; x lo
+sq_xl = * - 2           ; operand, patched: rms_x - 1
+        lsr     a
+        lsr     a
+        lsr     a
+        lsr     a
+        ora     rms_u
+        tay
+        clc                             ; S += xs^2 (byte 0: mm_sq0 repeats every 128)
+        lda     mm_sq0,y
         adc     rms_s
         sta     rms_s
-        tya
+        lda     mm_sq1,y
+sq_t1 = * - 2           ; operand, high byte patched: the page of xs^2 byte 1
         adc     rms_s+1
         sta     rms_s+1
-        bcc     @hpart
-        inc     rms_s+2
-        bne     @hpart
-        inc     rms_s+3
-@hpart: ldx     rms_u+1
-        beq     @next
-        lda     #0                      ; t = h*l (h <= 8: repeated addition)
-        sta     rms_t
-        sta     rms_t+1
-@hl:    clc
-        lda     rms_t
-        adc     rms_u
-        sta     rms_t
-        bcc     @hl1
-        inc     rms_t+1
-@hl1:   dex
-        bne     @hl
-        asl     rms_t                   ; 2*h*l < 2^12
-        rol     rms_t+1
-        clc                             ; S += 2hl * 256
-        lda     rms_s+1
-        adc     rms_t
-        sta     rms_s+1
-        lda     rms_s+2
-        adc     rms_t+1
-        sta     rms_s+2
-        bcc     @h2
-        inc     rms_s+3
-@h2:    ldx     rms_u+1                 ; S += h^2 * 65536
-        lda     rms_hsq,x
-        clc
+        lda     mm_sq2,y
+sq_t2 = * - 2           ; operand, high byte patched: the page of xs^2 byte 2
         adc     rms_s+2
         sta     rms_s+2
-        bcc     @next
-        inc     rms_s+3
-@next:  ldy     rms_i
-        beq     mean
-        dey
-        jmp     sq_loop
+        bcc     :+
+        inc     rms_s+3                 ; S < 2^28: no carry out
+:       dex
+        dex
+        bpl     sq_loop
 
 mean:   ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
 .if ::RMS_LOG2 > 0

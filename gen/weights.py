@@ -2,10 +2,18 @@
 model constants (`render_model_inc`, from asm/model.inc.j2).
 
 Layout (all in segment WEIGHTS; labels exported by asm/engine.s, which
-includes the file):
+includes the file). The matrices' weights come first (`matrices`: out, then
+per layer qkv, proj, fc1, fc2) from a page start + 1, because the slots read
+column c as `M_w + c*R - 1 + X`, X = R..1: a column of 32, 64 or 128 rows then
+crosses a page only at its last row (a cycle per crossing read); then the
+embeddings, the gains and per matrix its E_r room, bias and descriptor (the
+E_r arrays, read as E - 1 + X too, after a byte of padding):
 
-- `w_te`, `w_pe`: embeddings, row-major int8 (row = token id / position), and
-  `w_te_rows_lo/hi`, `w_pe_rows_lo/hi`: each row's address.
+- `w_te`: the token embedding in the output layer's layout (below: column-major,
+  +128), te[tok][i] at w_te + i*VS + tok; a tied soul (te's int8 values equal
+  out's, whatever the shifts) stores it once: `w_te = out_w`.
+  `w_pe`: the position embedding, column-major int8, pe[pos][i] at
+  w_pe + i*CONTEXT + pos. (`embed_lines`; asm/kernels.s `embed` reads both.)
 - per layer i: gains `w_l{i}_n1`, `w_l{i}_n2` (int8), and the matmuls
   `l{i}_qkv` (q, k, v rows fused: 3*ED rows), `l{i}_proj`, `l{i}_fc1`, `l{i}_fc2`;
   then `w_norm` and the output layer `out`.
@@ -13,7 +21,7 @@ includes the file):
   (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
   weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
   `M_e`: room (not in the load image; ENGBSS under I/O when all of them fit
-  in MM_ENGBSS_ROOM, else BSS) for the per-row constants
+  in MM_ENGBSS_ROOM beside the engine's work arrays there, else BSS) for the per-row constants
   E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
   of R bytes (bytes 0, 1, 2), which engine_init computes at start from the
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
@@ -33,7 +41,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
-from ..spec import LAYER_FIELDS, POST_SHIFT, embed_shift_problem, engine_limit_problems
+from ..spec import (ATT_FAST_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
+                    engine_limit_problems)
 
 # asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
 MM_SUM_LIMIT = 1 << 22
@@ -56,6 +65,20 @@ def _bytes_lines(values, per_line=16) -> list:
 
 
 def _matmul_lines(label, w, bias=None, e_segment="BSS") -> list:
+    """A matrix's weights, then its E_r room, bias and descriptor."""
+    return _matrix_w_lines(label, w) + _matmul_desc_lines(label, w, bias, e_segment)
+
+
+def _matrix_w_lines(label, w) -> list:
+    """`label_w`: the weights column-major, biased (w + 128)."""
+    w = np.asarray(w, dtype=np.int64)
+    rows, cols = w.shape
+    return [f"; {label}: {rows} rows x {cols} cols, column-major, +128",
+            f"{label}_w:"] + _bytes_lines((w.T + 128).reshape(-1))
+
+
+def _matmul_desc_lines(label, w, bias=None, e_segment="BSS") -> list:
+    """`label_e` (E_r room in e_segment), `label_bias` and `label_desc`; checks the matrix."""
     w = np.asarray(w, dtype=np.int64)
     rows, cols = w.shape
     if not 1 <= rows <= 255 or not 1 <= cols <= 255:
@@ -68,12 +91,9 @@ def _matmul_lines(label, w, bias=None, e_segment="BSS") -> list:
     if fast_bound(w, b, MM_FALLBACK_X) >= MM_SUM_LIMIT:
         raise SoulError(f"matmul {label}: a sum can reach 2^22 even for inputs within "
                         f"+-{MM_FALLBACK_X} (the engine's exact fallback)")
-    out = [f"; {label}: {rows} rows x {cols} cols",
-           f"{label}_w:"]
-    out += _bytes_lines((w.T + 128).reshape(-1))          # column-major, biased
-    out += [f'        .segment "{e_segment}"  ; E_r: computed by engine_init (row_constants)',
-            f"{label}_e:     .res    3 * {rows}",
-            '        .segment "WEIGHTS"']
+    out = [f'        .segment "{e_segment}"  ; E_r: computed by engine_init (row_constants)',
+           f"{label}_e:     .res    3 * {rows}",
+           '        .segment "WEIGHTS"']
     if bias is not None:
         out.append(f"{label}_bias:")
         out += _bytes_lines(b & 0xFF)
@@ -111,41 +131,116 @@ def row_constants(w, b) -> np.ndarray:
     return (2 * np.asarray(b, dtype=np.int64).reshape(-1) - (w * w).sum(axis=1)) % MM_MOD
 
 
-def e_segment(config) -> str:
-    """Where the E_r arrays go: under I/O (ENGBSS) when all fit, else BSS."""
+def engbss_work_bytes(config) -> int:
+    """The work arrays segment ENGBSS (under I/O) always holds: those only code
+    inside engine_step touches. engine.s: vec_q, vec_k, vec_v, vec_att (2*ED
+    each); matmul.s: mm_mode (a byte per slot), mm_vq, mm_vr (2 per slot),
+    mm_tq0..2 (a byte per row of the widest matrix); attention.s: att_s0..4,
+    att_wt (a byte per position each), att_n0..3 (a byte per dimension each).
+    engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    rows = c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size
-    return "ENGBSS" if 3 * rows <= MM_ENGBSS_ROOM else "BSS"
+    return 4 * 2 * c.embed_dim + 5 * mm_slots(c) + 3 * max_rows(c) + 6 * c.context + 4 * c.embed_dim
+
+
+def e_bytes(config) -> int:
+    """The E_r arrays of every matrix: 3 bytes per row, after a byte of padding
+    (weights_inc_text)."""
+    c = config
+    return 1 + 3 * (c.n_layers * (3 * c.embed_dim + c.embed_dim + c.ff_dim + c.embed_dim) + c.vocab_size)
+
+
+def e_segment(config) -> str:
+    """Where the E_r arrays go: under I/O (ENGBSS) when they fit beside the
+    work arrays there, else BSS."""
+    return "ENGBSS" if engbss_work_bytes(config) + e_bytes(config) <= MM_ENGBSS_ROOM else "BSS"
+
+
+def kc_bytes(config) -> int:
+    """Bytes of attention's per-key sums Kc (asm/attention.s att_kc): 4 per
+    layer, head and position when the heads take the squares scores."""
+    c = config
+    fast = c.head_dim <= ATT_FAST_HEAD_DIM and SCORE_SHIFT == 14
+    return 4 * c.n_layers * c.n_heads * c.context if fast else 0
+
+
+def _engbss_without_kc(config) -> int:
+    return engbss_work_bytes(config) + (e_bytes(config) if e_segment(config) == "ENGBSS" else 0)
+
+
+def kc_underio(config) -> bool:
+    """Kc goes under I/O (ENGBSS; only engine_step touches it) when it fits
+    beside the work arrays and E_r there, else beside the KV cache."""
+    return kc_bytes(config) > 0 and _engbss_without_kc(config) + kc_bytes(config) <= MM_ENGBSS_ROOM
+
+
+def engbss_bytes(config) -> int:
+    """Segment ENGBSS's size: the work arrays, E_r and Kc when they go there."""
+    return _engbss_without_kc(config) + (kc_bytes(config) if kc_underio(config) else 0)
+
+
+def tied(soul) -> bool:
+    """Does the soul's token embedding hold the output layer's int8 values (the
+    trainer ties them)? Then the program keeps one copy (shifts may differ)."""
+    te, out = soul.tensors["te"].values, soul.tensors["out"].values
+    return te.shape == out.shape and bool(np.array_equal(te, out))
+
+
+def embed_lines(soul) -> list:
+    """`w_te` (out's layout: column-major, +128; or out_w itself when tied) and
+    `w_pe` (column-major, not biased)."""
+    t = soul.tensors
+    if tied(soul):
+        lines = ["w_te            = out_w         ; tied: te[tok][i] = out[tok][i] (the +128 bias of out_w)"]
+    else:
+        lines = ["w_te:           ; te column-major, +128 (out's layout): te[tok][i] at w_te + i*VS + tok"]
+        lines += _bytes_lines(np.asarray(t["te"].values, dtype=np.int64).T + 128)
+    lines.append("w_pe:           ; pe column-major: pe[pos][i] at w_pe + i*CONTEXT + pos")
+    lines += _bytes_lines(np.asarray(t["pe"].values, dtype=np.int64).T)
+    return lines
+
+
+def matrices(soul) -> dict:
+    """{label: (weights, bias or None)} of every matmul, in the engine's order:
+    out first (the most rows), then per layer qkv (q, k, v rows fused), proj,
+    fc1, fc2."""
+    t = soul.tensors
+    mats = {"out": (t["out"].values, None)}
+    for i in range(soul.config.n_layers):
+        p = f"l{i}"
+        mats[f"{p}_qkv"] = (np.concatenate([t[f"{p}.{m}"].values for m in ("q", "k", "v")]), None)
+        mats[f"{p}_proj"] = (t[f"{p}.proj"].values, None)
+        mats[f"{p}_fc1"] = (t[f"{p}.fc1_w"].values, t[f"{p}.fc1_b"].values)
+        mats[f"{p}_fc2"] = (t[f"{p}.fc2_w"].values, t[f"{p}.fc2_b"].values)
+    return mats
 
 
 def weights_inc_text(soul) -> str:
     c = soul.config
     t = soul.tensors
     seg = e_segment(c)
+    mats = matrices(soul)
     lines = ["; weights.inc - GENERATED by soulplayer.gen.weights.write_weights_inc (do not edit)",
              f"; dims: VS={c.vocab_size} ED={c.embed_dim} NH={c.n_heads} HD={c.head_dim} "
              f"FF={c.ff_dim} NL={c.n_layers} SL={c.context}",
-             '        .segment "WEIGHTS"']
-    for name, rows in (("te", c.vocab_size), ("pe", c.context)):
-        lines.append(f"w_{name}:")
-        lines += _bytes_lines(t[name].values)
-        lines.append(f"w_{name}_rows_lo:")
-        lines.append("        .lobytes " + ",".join(f"w_{name}+{r * c.embed_dim}" for r in range(rows)))
-        lines.append(f"w_{name}_rows_hi:")
-        lines.append("        .hibytes " + ",".join(f"w_{name}+{r * c.embed_dim}" for r in range(rows)))
+             '        .segment "WEIGHTS"',
+             "; the matrices first, from a page start + 1 (WEIGHTS is page aligned): the slots",
+             "; read column c as w_c - 1 + X, X = rows..1, so a column of 32, 64 or 128 rows",
+             "; that starts there never crosses a page (each crossing costs a cycle per row)",
+             "        .byte   0"]
+    for label, (w, _) in mats.items():
+        lines += _matrix_w_lines(label, w)
+    lines += embed_lines(soul)
     for i in range(c.n_layers):
-        p = f"l{i}"
         for g in ("n1", "n2"):
-            lines.append(f"w_{p}_{g}:")
-            lines += _bytes_lines(t[f"{p}.{g}"].values)
-        q, k, v = t[f"{p}.q"], t[f"{p}.k"], t[f"{p}.v"]
-        lines += _matmul_lines(f"{p}_qkv", np.concatenate([q.values, k.values, v.values]), None, seg)
-        lines += _matmul_lines(f"{p}_proj", t[f"{p}.proj"].values, None, seg)
-        lines += _matmul_lines(f"{p}_fc1", t[f"{p}.fc1_w"].values, t[f"{p}.fc1_b"].values, seg)
-        lines += _matmul_lines(f"{p}_fc2", t[f"{p}.fc2_w"].values, t[f"{p}.fc2_b"].values, seg)
+            lines.append(f"w_l{i}_{g}:")
+            lines += _bytes_lines(t[f"l{i}.{g}"].values)
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
-    lines += _matmul_lines("out", t["out"].values, None, seg)
+    # one byte before the E_r arrays: they are read as E - 1 + X too, and ENGBSS
+    # starts at a page + 128 (asm/soul.cfg: after the squares)
+    lines += [f'        .segment "{seg}"', "mm_e_pad:       .res    1", '        .segment "WEIGHTS"']
+    for label, (w, b) in mats.items():
+        lines += _matmul_desc_lines(label, w, b, seg)
     lines.append("; every matmul descriptor, for engine_init (E_r); 0 ends the list")
     lines.append("mm_desc_list:")
     for i in range(c.n_layers):
@@ -228,7 +323,8 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
     return render_template("model.inc.j2", out_path, c=soul.config, shifts=shifts,
                            max_rows=max_rows(soul.config), name=name,
                            mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
-                           mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM)
+                           mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM,
+                           engbss_bytes=engbss_bytes(soul.config))
 
 
 def generate(soul, out_dir, name="soul") -> dict:

@@ -5,7 +5,7 @@ from .spec import END, PAD, SEP, SPECIALS, UNK  # noqa: F401 (the ids live in sp
 
 # The context `soul train` gives new souls: the longest the C64 program's memory map and
 # engine allow (ModelConfig keeps 20, so v3 souls, which carry no dims, load unchanged).
-TRAIN_DEFAULT_CONTEXT = 31
+TRAIN_DEFAULT_CONTEXT = 40
 # The input rule: a typed line fits one C64 screen line after "YOU> ", and its
 # tokens leave the context room for the two SEPs and REPLY_ROOM reply tokens:
 # max_input_tokens = context - 2 - REPLY_ROOM (12 for a context of 20).

@@ -1,5 +1,6 @@
 """Shared test fixtures: the golden data lives in ../shared/golden/ (never copied here)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,22 @@ def random_soul(config, seed: int, big: bool = False):
         shift = int(rng.integers(1, 4)) if big else int(rng.integers(5, 8))
         tensors[name] = Tensor(rng.integers(-lim, lim + 1, (rows, cols)).astype(np.int64), shift, kind)
     return Soul(config, tensors)
+
+
+def squares_image_inc():
+    """squares_image.inc for tests/asm/squares_tables.s: the matmul's squares
+    tables (sizes read from asm/matmul.s), computed here independently, for
+    the kernel drivers that read them without linking the matmul."""
+    src = (ROOT / "asm" / "matmul.s").read_text()
+    size = {k: int(re.search(rf"^{k}\s*=\s*(\d+)", src, re.M).group(1))
+            for k in ("MM_SQ_LEN", "MM_SQ_ZERO", "MM_SQ0_PERIOD")}
+    n_len, zero = size["MM_SQ_LEN"], size["MM_SQ_ZERO"]
+    sq0_len = size["MM_SQ0_PERIOD"] + 256
+    pad = -(-sq0_len // 256) * 256
+    sq = [(i - zero) ** 2 for i in range(n_len)]
+    image = ([(v >> 8) & 255 for v in sq] + [(v >> 16) & 255 for v in sq]
+             + [(j * j) & 255 for j in range(sq0_len)] + [0] * (pad - sq0_len))
+    rows = ["        .byte " + ",".join(f"${v:02x}" for v in image[i:i + 32])
+            for i in range(0, len(image), 32)]
+    return "\n".join([f"SQ_LEN = {n_len}", f"SQ_ZERO = {zero}", f"SQ0_PAD = {pad}",
+                      '.segment "RODATA"', "sq_image:"] + rows + [""])

@@ -1,18 +1,18 @@
 """The shipped corpus files: corpus/default.txt (training) and corpus/heldout.txt
 (unseen paraphrases of it) parse cleanly, fit the context and stay apart."""
-from soulplayer.config import ModelConfig
+from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig
 from soulplayer.training.bpe import train_tokenizer
 from soulplayer.training.corpus import DEFAULT_CORPUS, check_lengths, parse_corpus
 
 HELDOUT = DEFAULT_CORPUS.parent / "heldout.txt"
-CONFIG = ModelConfig(context=48)  # the context of new default souls (issue 9)
+CONFIG = ModelConfig(context=TRAIN_DEFAULT_CONTEXT)  # the context of new default souls
 
 
 def _parse(path):
     return parse_corpus(path.read_text(), path.name, CONFIG)
 
 
-def test_corpus_files_parse_and_fit_context_48():
+def test_corpus_files_parse_and_fit_the_training_context():
     default, heldout = _parse(DEFAULT_CORPUS), _parse(HELDOUT)
     assert default.problems == [] and heldout.problems == []
     tok = train_tokenizer([t for ex in default.exchanges for t in (ex.input, ex.reply)], CONFIG.vocab_size)

@@ -41,3 +41,17 @@ def test_matmul_fallback_bound_is_checked():
 def test_matmul_bias_must_be_int16():
     with pytest.raises(SoulError, match="bias outside int16"):
         weights._matmul_lines("m", np.ones((2, 2), np.int64), np.array([40000, 0]))
+
+
+def test_attention_kc_goes_under_io_only_where_it_fits_beside_the_row_constants():
+    from soulplayer.config import ModelConfig
+    default = ModelConfig()
+    assert weights.kc_bytes(default) == 4 * 2 * 4 * 20
+    assert weights.e_segment(default) == "ENGBSS" and weights.kc_underio(default)
+    wide = ModelConfig(embed_dim=32, n_heads=1, head_dim=32)      # the general scores only: no Kc
+    assert weights.kc_bytes(wide) == 0 and not weights.kc_underio(wide)
+    # context 64: the row constants (3 bytes a row) fit under I/O, Kc beside them not
+    big = ModelConfig(context=64)
+    e = 3 * (2 * (5 * 32 + 64) + 128)       # rows: q|k|v, proj, fc1, fc2 per layer; out
+    assert weights.e_segment(big) == "ENGBSS" and e <= weights.MM_ENGBSS_ROOM
+    assert e + weights.kc_bytes(big) > weights.MM_ENGBSS_ROOM and not weights.kc_underio(big)

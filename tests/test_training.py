@@ -10,7 +10,7 @@ torch.set_num_threads(1)    # as `soul train`: tiny matrices, and a second threa
 
 from soulplayer import numerics  # noqa: E402
 from soulplayer.cli import load_pair  # noqa: E402
-from soulplayer.config import ModelConfig  # noqa: E402
+from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig  # noqa: E402
 from soulplayer.errors import SoulError  # noqa: E402
 from soulplayer.soulfile import load_soul  # noqa: E402
 from soulplayer.tokenizer import Tokenizer  # noqa: E402
@@ -91,9 +91,9 @@ def test_nothing_usable_is_an_error(tmp_path):
 
 def test_default_corpus_fits():
     corpus = read_corpus(DEFAULT_CORPUS)
-    tok, examples = prepare(corpus, ModelConfig(context=48))  # written for the 48-token context
+    tok, examples = prepare(corpus, ModelConfig(context=TRAIN_DEFAULT_CONTEXT))  # written for it
     assert corpus.problems == [] and len(examples) >= 900
-    assert all(len(e.ids) <= 48 for e in examples)
+    assert all(len(e.ids) <= TRAIN_DEFAULT_CONTEXT for e in examples)
 
 
 # --- tokenizer ----------------------------------------------------------------

@@ -10,7 +10,9 @@ regime:
 - tiny: small values (near-uniform weights, negative sums with remainders);
 - small: |q|, |k| < 256 (the two-product path; scores hover around 0);
 - equal: every position has the same key (W = 255 * n) and negative values;
-- ramp: scores stepping by ~11/16 per position so m - sf runs past 127.
+- ramp: scores stepping by ~11/16 per position so m - sf runs past 127;
+- edge, edgeq: q at the fast scores' limits -1792..1791 and just past them
+  (the general path), with keys at the int16 limits or small.
 For each: every head block, n = 1, 2, CONTEXT and a random n. The cache
 itself is dumped at the end and checked against the documented layout.
 Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
@@ -23,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import squares_image_inc
 from soulplayer.numerics import attention_head
 from soulplayer.tools import build, vice
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "asm" / "attention_driver.s"
-SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER] + [build.ASM_DIR / s for s in (
-    "attention.s", "divide.s", "exp_table.s")]
+SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, DRIVER.parent / "squares_tables.s"] + [
+    build.ASM_DIR / s for s in ("attention.s", "divide.s", "exp_table.s")]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ SMALL8 = Dims(16, 8, 2, 12, 2)
 SMALL4 = Dims(16, 4, 4, 12, 1)
 CTX48 = Dims(32, 8, 4, 48, 1)       # the longest context souls use (v rows past X = 255)
 WIDE = Dims(32, 32, 1, 10, 2)       # the widest head: MAX_HEAD_DIM
+HD16 = Dims(32, 16, 2, 10, 1)       # the widest head with the fast scores
 
 
 def _rows(vals, per=16):
@@ -81,6 +85,24 @@ def regime(name, rng, dims):
         return uni(40), lambda n: rng.integers(-40, 10, n), uni(40)
     if name == "small":             # |q| < 256: the two-product path; sums hover around 0
         return uni(255), lambda n: rng.integers(-32768, 32768, n), uni(255)
+    if name in ("edge", "edgeq"):   # the fast scores' q range -1792..1791 and just past it
+        # edge: k at the int16 limits (|2 score| near its 2^31 bound); edgeq: small
+        # k, so that a wrong score shows in the weights
+        def kv(n):
+            if name == "edgeq":
+                return rng.integers(-300, 301, n)
+            return np.where(rng.random(n) < 0.5, rng.choice([-32768, 32767], n),
+                            rng.integers(-32768, 32768, n))
+        inside = [-1792, 1791, -1, 0, 127, 128, -128, -129, 255, 256, -256, -1537, 1536]
+        outside = [-1793, 1792, 2047, -1920, -2048, -32768, 32767]
+
+        def q(n):
+            v = rng.choice(inside, n)
+            if rng.random() < 0.5:  # some dimensions out of range: the general path
+                m = rng.integers(1, n + 1)
+                v[rng.choice(n, m, replace=False)] = rng.choice(outside, m)
+            return v
+        return kv, lambda n: rng.integers(-32768, 32768, n), q
     raise ValueError(name)
 
 
@@ -112,7 +134,7 @@ class Script:
 
 def fill_scenario(s: Script, name, rng):
     d = s.d
-    if name in ("moderate", "full", "extreme", "tiny", "small"):
+    if name in ("moderate", "full", "extreme", "tiny", "small", "edge", "edgeq"):
         gk, gv, gq = regime(name, rng, d)
         for layer in range(d.nl):
             for t in range(d.sl):
@@ -142,6 +164,7 @@ def fill_scenario(s: Script, name, rng):
 def run_script(tmp_path, s: Script, emulator="x64", profile=()):
     d = s.d
     (tmp_path / "attention_cases.inc").write_text(s.text())
+    (tmp_path / "squares_image.inc").write_text(squares_image_inc())
     art = build.build_prg(SOURCES, tmp_path, "att", include_dirs=[tmp_path], defines=d.defines())
     cache = d.nl * d.ed * d.sl
     r = vice.run_checked(art.prg, labels=art.labels, done="done", profile=profile, emulator=emulator,
@@ -174,7 +197,10 @@ def check(r, s: Script):
     (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp")),
     (CTX48, ("moderate", "full", "ramp")),
     (WIDE, ("moderate", "extreme", "small")),
-], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10"])
+    (DEFAULT, ("edge", "edgeq")),
+    (HD16, ("edge", "edgeq", "moderate")),
+], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10",
+        "default-edge", "ed32-hd16-sl10"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
     s = Script(dims)

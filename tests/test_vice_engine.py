@@ -105,3 +105,23 @@ def test_soul_logits_engine_vice_equals_ref(original_soul_path, original_tokeniz
     assert vice.returncode == 0, vice.stderr
     assert json.loads(vice.stdout) == json.loads(ref.stdout)
     assert len(json.loads(ref.stdout)["logits"]) > 3
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_tied_and_untied_embeddings(tie, build_root):
+    """te is read from the output layer's layout: a tied soul (te's int8 values
+    equal out's, here with another shift) keeps one copy (w_te is out_w), an
+    untied one its own; both give the reference's logits at every position."""
+    soul = random_soul(SMALL, seed=21 + tie)
+    te = soul.tensors["te"]
+    if tie:
+        soul.tensors["out"] = Tensor(te.values.copy(), te.shift + 1, KIND_INT8)
+    eb = engine_vice.build_engine(soul, build_root / f"tied{int(tie)}")
+    labels = eb.art.labels
+    assert (labels["w_te"] == labels["out_w"]) is tie
+    rng = np.random.default_rng(5)
+    seqs = [rng.integers(0, SMALL.vocab_size, SMALL.context).tolist() for _ in range(2)]
+    seqs.append(list(range(SMALL.vocab_size - SMALL.context, SMALL.vocab_size)))   # the last ids
+    got = engine_vice.run_cases(eb, [(s, [True] * len(s)) for s in seqs])
+    for s, g in zip(seqs, got):
+        assert g == numerics.forward(soul, s).tolist(), f"ids {s}"

@@ -603,3 +603,38 @@ def test_headless_chat_sampled_in_corpus_mode():
     ref, c64 = run_soul(*args, stdin=stdin), run_soul(*args, "--engine", "vice", stdin=stdin)
     assert ref.returncode == 0 and c64.returncode == 0, c64.stderr
     assert c64.stdout == ref.stdout and len(ref.stdout.splitlines()) == 2
+
+
+def test_default_dims_at_the_training_context_chat_on_the_c64(tmp_path):
+    """`soul train`'s default soul shape (default dims, TRAIN_DEFAULT_CONTEXT,
+    te tied to out, the shipped tokenizer and replies on the disk) builds within
+    the memory map and its program answers as `soul chat` does: a corpus-mode
+    reply, then, switched to free mode with F1, a full-line prompt whose reply
+    runs to the end of the context (every KV cache position), in one VICE run."""
+    import shutil
+    from conftest import random_soul
+    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.config import TRAIN_DEFAULT_CONTEXT
+    from soulplayer.chat import prompt_ids, reply_ids
+    from soulplayer.soulfile import Tensor, save_soul
+    from soulplayer.tools.commands_program import build_program
+    config = ModelConfig(context=TRAIN_DEFAULT_CONTEXT)
+    tok = Tokenizer.load(DEFAULT_TOKENIZER)
+    soul = random_soul(config, seed=1)
+    te = soul.tensors["te"]
+    soul.tensors["out"] = Tensor(te.values.copy(), te.shift, te.kind)      # tied, as training ties them
+    soul.fingerprint = tok.fingerprint()
+    save_soul(soul, tmp_path / "soul.bin")
+    shutil.copy(DEFAULT_TOKENIZER, tmp_path / "tokenizer.json")
+    shutil.copy(replies_beside(DEFAULT_SOUL), replies_beside(tmp_path / "soul.bin"))
+    art = build_program(tmp_path / "soul.bin", tmp_path / "tokenizer.json", tmp_path / "build", "SOUL")
+    soul = load_soul(tmp_path / "soul.bin")
+    trie = ReplyTrie.from_texts(read_replies(replies_beside(tmp_path / "soul.bin")), tok)
+    line = "tell me something nice about cats!"
+    assert len(prompt_ids(line, tok, config)) + len(reply_ids(soul, tok, line)) == config.context
+    keys = "hello\n" + "\\x85" + "0\n" + "\n" + "0\n" + line + "\n"
+    screens, _ = run_chat(art.prg, art.labels, keys, 4)
+    assert len(screens) == 4
+    _check_exchanges(screens[:2], ["hello"], soul, tok, trie=trie)
+    assert "Replies: free" in [r.rstrip() for r in screen_text(screens[2])]
+    _check_exchanges(screens[2:], [line], soul, tok)

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import squares_image_inc
 from soulplayer.numerics import isqrt, rmsnorm
 from soulplayer.tools import build, vice
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "asm" / "rmsnorm_driver.s"
-SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
+SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, DRIVER.parent / "squares_tables.s",
+           build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
 SHIFT_MIN, SHIFT_MAX = -16, 24          # RMS_SHIFT_MIN/MAX in asm/rmsnorm.s
 
 
@@ -77,6 +79,7 @@ def build_and_run(tmp_path, ed, cases, roots, emulator="x64"):
     lines.append("sqrt_cases:")
     lines.append(_rows([b for v in roots for b in (v & 0xFF, (v >> 8) & 0xFF, v >> 16)]))
     (tmp_path / "rmsnorm_cases.inc").write_text("\n".join(lines) + "\n")
+    (tmp_path / "squares_image.inc").write_text(squares_image_inc())
     art = build.build_prg(SOURCES, tmp_path, "rms", include_dirs=[tmp_path],
                           defines={"EMBED_DIM": ed})
     r = vice.run_checked(art.prg, labels=art.labels, done="done",

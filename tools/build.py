@@ -46,8 +46,10 @@ class Artifacts:
 
 def engine_defines(config) -> dict:
     """The -D symbols ENGINE_B_SOURCES take."""
+    from soulplayer.gen.weights import kc_underio
     return {"EMBED_DIM": config.embed_dim, "HEAD_DIM": config.head_dim, "N_HEADS": config.n_heads,
-            "CONTEXT": config.context, "N_LAYERS": config.n_layers}
+            "CONTEXT": config.context, "N_LAYERS": config.n_layers,
+            "ATT_KC_UNDERIO": int(kc_underio(config))}
 
 
 def engine_sources(config, extra=()) -> list:

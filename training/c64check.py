@@ -2,7 +2,8 @@
 
 The check builds the real chat program (the same path as `soul build`) for a
 stand-in soul of the chosen dimensions (all weights zero: the program's size
-depends only on the dimensions) with the tokenizer the run learned and the
+depends only on the dimensions, and on te being tied to out, as the trainer
+ties them: one copy of the 4 KB table for the default dims) with the tokenizer the run learned and the
 corpus replies the disk will carry (corpus reply mode), and reads
 the linker's figures. A soul that does not fit stops here with the build's own
 one-line error (which names the memory region and the bytes over).

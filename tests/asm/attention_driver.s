@@ -9,6 +9,7 @@
 
         .include "c64.inc"
         .import attention_head, attn_store_kv, attention_init
+        .import squares_load            ; the squares tables (squares_tables.s)
         .importzp att_q, att_out, kvs_k, kvs_v
         .export main, done, att_results, att_call, att_back
 
@@ -27,9 +28,10 @@ dst:    .res 2
 att_results: .res OUT_BYTES
 
         .segment "CODE"
-main:   sei
-        lda     #BANK_NO_BASIC
+main:   sei                             ; as in engine_step: all RAM, the
+        lda     #BANK_ALL_RAM           ; squares tables under I/O banked in
         sta     CPU_PORT
+        jsr     squares_load
         jsr     attention_init          ; the quarter-square tables
         lda     #<att_script
         sta     src
@@ -89,9 +91,13 @@ attend: clc                             ; q = src + 3
         tax                             ; n = t + 1
         dey
         lda     (src),y                 ; block
+        ldy     #BANK_ALL_RAM           ; its work arrays live under I/O (ENGBSS)
+        sty     CPU_PORT
 att_call:
         jsr     attention_head
 att_back:
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         clc
         lda     src
         adc     #ATTEND_BYTES
@@ -106,6 +112,8 @@ att_back:
         inc     dst+1
 :       jmp     record
 
-done:   lda     #0
+done:   lda     #BANK_NO_BASIC          ; I/O back for the exit register
+        sta     CPU_PORT
+        lda     #0
         sta     DEBUGCART_EXIT
         jmp     done

@@ -7,6 +7,7 @@
 
         .include "c64.inc"
         .import rmsnorm, rms_isqrt, attention_init
+        .import squares_load            ; the squares tables (squares_tables.s)
         .importzp rms_x, rms_g, rms_y, rms_m, rms_q
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
 
@@ -25,9 +26,10 @@ sqrt_out: .res SQRT_CASES * 2
 
         .segment "CODE"
 main:
-        sei
-        lda     #BANK_NO_BASIC
+        sei                             ; as in engine_step: all RAM, the
+        lda     #BANK_ALL_RAM           ; squares tables under I/O banked in
         sta     CPU_PORT
+        jsr     squares_load
         jsr     attention_init          ; the quarter-square tables
         lda     #<rms_cases
         sta     src
@@ -136,6 +138,8 @@ scase:  ldy     #2
         jmp     done
 
 
-done:   lda     #0
+done:   lda     #BANK_NO_BASIC          ; I/O back for the exit register
+        sta     CPU_PORT
+        lda     #0
         sta     DEBUGCART_EXIT
         jmp     done
