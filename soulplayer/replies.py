@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import SEP
 from .errors import SoulError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, read_text
 from .tokenizer import BASE_CHARS, Tokenizer
 
 FREE, CORPUS = "free", "corpus"
@@ -62,19 +62,8 @@ def parse_replies(text: str, name: str) -> list:
 
 
 def read_replies(path) -> list:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SoulError(f"{path}: no replies file (training writes {REPLIES_NAME} beside soul.bin)") from None
-    except OSError as e:
-        raise SoulError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise SoulError(f"{path}: line {line}: not UTF-8 text") from None
-    return parse_replies(text, str(path))
+    text = read_text(path, f"no replies file (training writes {REPLIES_NAME} beside soul.bin)")
+    return parse_replies(text.removeprefix("\ufeff"), str(path))
 
 
 def write_replies(path, texts) -> None:

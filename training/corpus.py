@@ -13,6 +13,7 @@ from pathlib import Path
 from soulplayer.chat import fit_input
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
+from soulplayer.fileio import read_text
 from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
 from soulplayer.tokenizer import BASE_CHARS
 
@@ -199,11 +200,4 @@ def require_usable(corpus: Corpus) -> Corpus:
 def read_corpus(path, config: ModelConfig = ModelConfig()) -> Corpus:
     """Parse a corpus file (None = the built-in default). Lengths are checked after BPE."""
     path = Path(path) if path is not None else DEFAULT_CORPUS
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise SoulError(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise SoulError(f"{path}: line {line}: not UTF-8 text") from None
-    return require_usable(parse_corpus(text, str(path), config))
+    return require_usable(parse_corpus(read_text(path), str(path), config))

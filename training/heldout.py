@@ -15,10 +15,10 @@ last token comes (no room left for the SEP) reads the same as one that ends.
 No torch here: `soul eval` runs without the train extra.
 """
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from soulplayer.chat import STOP_TOKENS, choose_next, generate, prompt_ids
 from soulplayer.errors import SoulError
+from soulplayer.fileio import read_text
 from soulplayer.tokenizer import normalize
 
 from .corpus import SEP_TEXT, clean_text, plural
@@ -87,15 +87,7 @@ def parse_prompts(text: str, name: str) -> list:
 
 
 def read_prompts(path) -> list:
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise SoulError(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise SoulError(f"{path}: line {line}: not UTF-8 text") from None
-    return parse_prompts(text, str(path))
+    return parse_prompts(read_text(path), str(path))
 
 
 def greedy_reply(soul, tok, text: str, choose=choose_next, trie=None):
