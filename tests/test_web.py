@@ -135,7 +135,7 @@ def test_page_core_counts_cycles_as_vice(soul_pair):
                             poke_arg, ",".join(profile)))
     assert page["done"] and page["halted"] is None
     in_page = _step_cycles(page["events"])[1:]
-    assert len(in_vice) == 3 and min(in_vice) > 1_000_000
+    assert len(in_vice) == 3 and min(in_vice) > 500_000       # whole engine steps were timed
     assert in_page == in_vice
 
 

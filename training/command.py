@@ -75,7 +75,7 @@ def read_holdout(path):
 @click.command("train")
 @click.argument("corpus", required=False, type=click.Path(dir_okay=False))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Most training epochs (default: about 9600 optimizer steps, 100..600 epochs); more than "
+              help="Most training epochs (default: about 14400 optimizer steps, 100..600 epochs); more than "
                    "a finished run had goes on training it.")
 @click.option("--patience", type=click.IntRange(min=0), default=None,
               help="Stop when the int8 score has not improved for this many epochs (default 100; 0 = never).")
@@ -97,7 +97,7 @@ def read_holdout(path):
 @click.option("--keep-checkpoints", is_flag=True, help="Keep the checkpoint of every evaluation.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=None,
-              help="Score the int8 soul every N epochs (default 25).")
+              help="Score the int8 soul every N epochs (default 50).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True,
               help="Overwrite soul.bin/tokenizer.json in an --output that has no checkpoints/last.pt.")

@@ -90,14 +90,10 @@ attend: clc                             ; q = src + 3
         lda     (src),y
         tax                             ; n = t + 1
         dey
-        lda     (src),y                 ; block
-        ldy     #BANK_ALL_RAM           ; its work arrays live under I/O (ENGBSS)
-        sty     CPU_PORT
-att_call:
+        lda     (src),y                 ; block (all RAM stays banked in: the
+att_call:                               ; work arrays and Kc live under I/O too)
         jsr     attention_head
 att_back:
-        ldy     #BANK_NO_BASIC
-        sty     CPU_PORT
         clc
         lda     src
         adc     #ATTEND_BYTES
