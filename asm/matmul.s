@@ -621,6 +621,23 @@ combine:
         rts
 .endproc
 
+; MM_SX_ADD_LOW: bytes 0 and 1 of sum x^2 += those of x^2 (x = mm_xl/mm_xh,
+; byte 1 of x^2 at (mm_sq),128, as mm_fast sets it up). out: C = the carry into byte 2.
+; clobbers: A, Y. cycles: 32-34 (page crossings)
+.macro MM_SX_ADD_LOW
+        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+        and     #MM_SQ0_PERIOD - 1
+        tay
+        clc
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128                    ; bytes 1, 2 at the index + 128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+.endmacro
+
 ; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols, mm_lim (<= MM_TABLE_XMAX), mm_x
 ; out: C = 1: some |x| > mm_lim (nothing computed); C = 0: mm_acc = W.x + b
@@ -757,17 +774,7 @@ in_range:
         iny
         .endrepeat
 sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
-        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
-        and     #MM_SQ0_PERIOD - 1
-        tay
-        clc
-        lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128                    ; bytes 1, 2 at the index + 128
-        lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
+        MM_SX_ADD_LOW
         bcc     next
         inc     mm_sx+2
         bne     next
@@ -786,17 +793,7 @@ three:  lda     mm_mode,x
         iny
         .endrepeat
 sum3:   ; sum x^2 += x^2, three bytes
-        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
-        and     #MM_SQ0_PERIOD - 1
-        tay
-        clc
-        lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128                    ; bytes 1, 2 at the index + 128
-        lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
+        MM_SX_ADD_LOW
         lda     mm_sq+1
         eor     #MM_PAGE_1TO2           ; -> mm_sq2: also the tail's operand
         sta     mm_sq+1
