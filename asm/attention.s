@@ -143,14 +143,7 @@ att_n3:         .res EMBED_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
-att_blk_lo:     ; offset of block L*N_HEADS + h in kv_k_lo/hi
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   <(I * ATT_BLOCK)
-        .endrepeat
-att_blk_hi:
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   >(I * ATT_BLOCK)
-        .endrepeat
+        STEP_TABLE_LOHI att_blk_lo, att_blk_hi, {N_LAYERS * N_HEADS}, ATT_BLOCK   ; offset of block L*N_HEADS + h in kv_k_lo/hi
 att_blk_lay:    ; layer L of block L*N_HEADS + h
         .repeat N_LAYERS * N_HEADS, I
         .byte   I / N_HEADS
@@ -159,23 +152,9 @@ att_blk_x:      ; h*HEAD_DIM of block L*N_HEADS + h
         .repeat N_LAYERS * N_HEADS, I
         .byte   (I .mod N_HEADS) * HEAD_DIM
         .endrepeat
-att_lay_lo:     ; offset of layer L in each cache array
-        .repeat N_LAYERS, I
-        .byte   <(I * ATT_LAYER)
-        .endrepeat
-att_lay_hi:
-        .repeat N_LAYERS, I
-        .byte   >(I * ATT_LAYER)
-        .endrepeat
+        STEP_TABLE_LOHI att_lay_lo, att_lay_hi, {N_LAYERS}, ATT_LAYER   ; offset of layer L in each cache array
 .if ATT_FAST
-att_kcb_lo:     ; b * CONTEXT: block b's row in each Kc byte array
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   <(I * CONTEXT)
-        .endrepeat
-att_kcb_hi:
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   >(I * CONTEXT)
-        .endrepeat
+        STEP_TABLE_LOHI att_kcb_lo, att_kcb_hi, {N_LAYERS * N_HEADS}, CONTEXT   ; b * CONTEXT: block b's row in each Kc byte array
 att_lay_blk:    ; block of head 0 of layer L
         .repeat N_LAYERS, I
         .byte   I * N_HEADS

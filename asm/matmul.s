@@ -272,6 +272,19 @@ square: lda     mm_a1
         rts
 .endproc
 
+; MM_OPEN_DESC: mm_dp := the descriptor at A/X; mm_rows, mm_cols from it.
+; clobbers: A, Y. cycles: 30
+.macro MM_OPEN_DESC
+        sta     mm_dp
+        stx     mm_dp+1
+        ldy     #MM_DESC::rows
+        lda     (mm_dp),y
+        sta     mm_rows
+        ldy     #MM_DESC::cols
+        lda     (mm_dp),y
+        sta     mm_cols
+.endmacro
+
 ; mm_init_e: a matrix's row constants E_r = 2 b_r - sum_c w_rc^2 modulo
 ; 2^24 - 1 (gen/weights.py row_constants), from its weights and bias, into
 ; the descriptor's e arrays. Once per matrix at start, after mm_init.
@@ -282,14 +295,7 @@ MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
 MM_E1           = mm_e + 2
 MM_E2           = mm_e + 4
 .proc mm_init_e
-        sta     mm_dp
-        stx     mm_dp+1
-        ldy     #MM_DESC::rows
-        lda     (mm_dp),y
-        sta     mm_rows
-        ldy     #MM_DESC::cols
-        lda     (mm_dp),y
-        sta     mm_cols
+        MM_OPEN_DESC
         ldy     #MM_DESC::e
         lda     (mm_dp),y
         sta     MM_E0
@@ -501,14 +507,7 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
 ;     |x| <= 127), measured mean 43 per multiply-add (make bench, default
 ;     soul); the fallback about twice
 .proc mm_sweep
-        sta     mm_dp
-        stx     mm_dp+1
-        ldy     #MM_DESC::rows
-        lda     (mm_dp),y
-        sta     mm_rows
-        ldy     #MM_DESC::cols
-        lda     (mm_dp),y
-        sta     mm_cols
+        MM_OPEN_DESC
         ldy     #MM_DESC::xmax
         lda     (mm_dp),y
         sta     mm_lim
