@@ -434,11 +434,11 @@ def test_train_command_piped_prints_one_line_per_evaluation_and_the_next_command
 def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(tmp_path):
     from click.testing import CliRunner
     from soulplayer.tools.commands_program import build_program
-    from soulplayer.training.c64check import budget_from_labels, check_c64_budget
+    from soulplayer.training.c64check import budget_from_map, check_c64_budget
     from soulplayer.training.command import train
     tok = Tokenizer.load(MODELS / "tokenizer.json")
-    shipped = budget_from_labels(build_program(MODELS / "soul.bin", MODELS / "tokenizer.json",
-                                               tmp_path / "b").labels)
+    shipped = budget_from_map(build_program(MODELS / "soul.bin", MODELS / "tokenizer.json",
+                                            tmp_path / "b").map)
     from soulplayer.replies import read_replies
     stand_in = check_c64_budget(load_soul(MODELS / "soul.bin").config, tok, read_replies(MODELS / "replies.txt"))
     assert stand_in.used + stand_in.free == shipped.used + shipped.free

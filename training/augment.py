@@ -28,10 +28,7 @@ import torch
 from soulplayer.config import SEP
 
 from .data import Example
-from .noise import Noiser
-
-WORD = re.compile(r"[a-z']+")
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
+from .noise import LETTERS, WORD, Noiser
 MIN_LETTERS, MAX_LETTERS = 2, 7
 
 
@@ -62,14 +59,13 @@ def copied_words(pairs) -> list:
 class Augmenter:
     """Per-epoch copy-augmented and noisy examples; draws only from the trainer's generator (resumable)."""
 
-    def __init__(self, examples, tok, config, rate: float, random_words: float = 0.0, noise: float = 0.0,
-                 noise_kinds=None):
+    def __init__(self, examples, tok, config, rate: float, random_words: float = 0.0, noise: float = 0.0):
         self.tok, self.config, self.rate, self.random_words = tok, config, rate, random_words
         self.space = tok.vocab[" "]
         self.cache = {}
         self.shared = copied_words([(e.exchange.input, e.exchange.reply) for e in examples])
         self.pool = sorted({w for e in examples for w in words(e.exchange.input) | words(e.exchange.reply)})
-        self.noiser = Noiser([e.exchange.input for e in examples], noise, noise_kinds)
+        self.noiser = Noiser([e.exchange.input for e in examples], noise)
 
     @property
     def copying(self) -> bool:

@@ -8,7 +8,6 @@ corpus replies the disk will carry (corpus reply mode), and reads
 the linker's figures. A soul that does not fit stops here with the build's own
 one-line error (which names the memory region and the bytes over).
 """
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,6 @@ import numpy as np
 
 from soulplayer.errors import SoulError
 from soulplayer.soulfile import Soul, Tensor, record_layout, save_soul
-
-# memory areas of asm/soul.cfg that hold the program (not the zero page, not the load address)
-SKIP_AREAS = ("ZP", "LOADADDR")
-_LAST = re.compile(r"^__(\w+)_LAST__$")
 
 
 @dataclass
@@ -38,20 +33,11 @@ def stand_in_soul(config) -> Soul:
                          for name, kind, rows, cols in record_layout(config)})
 
 
-def budget_from_labels(labels: dict) -> Budget:
-    """Sum of used and free bytes over the linker's memory areas (their __X_START/SIZE/LAST__)."""
-    used = free = 0
-    for name in labels:
-        m = _LAST.match(name)
-        if not m or m.group(1) in SKIP_AREAS:
-            continue
-        area = m.group(1)
-        start, size = labels.get(f"__{area}_START__"), labels.get(f"__{area}_SIZE__")
-        if start is None or size is None:
-            continue
-        used += labels[name] - start
-        free += start + size - labels[name]
-    return Budget(used, free)
+def budget_from_map(map_path) -> Budget:
+    """Used and free bytes summed over the program's memory areas (soul build's budget)."""
+    from soulplayer.tools.build import memory_budget
+    areas = memory_budget(map_path).values()
+    return Budget(sum(a["used"] for a in areas), sum(a["free"] for a in areas))
 
 
 def check_c64_budget(config, tok, replies=()) -> Budget:
@@ -73,4 +59,4 @@ def check_c64_budget(config, tok, replies=()) -> Budget:
             art = build_program(soul_path, tok_path, tmp / "build")
         except SoulError as e:
             raise SoulError(f"{dims}: {e} (--no-c64-check trains anyway)") from None
-        return budget_from_labels(art.labels)
+        return budget_from_map(art.map)

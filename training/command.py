@@ -10,7 +10,7 @@ from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig
 from soulplayer.errors import SoulError
 
 DEFAULT_OUTPUT = "runs/default"
-HEAD_DIM = 8
+HEAD_DIM = ModelConfig.head_dim   # --embed keeps the heads this size
 SHOWN_PROBLEMS = 10       # skipped lines listed when training starts (`--check` lists all)
 
 
@@ -130,7 +130,7 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
             setattr(tc, name, value)
     terminal = sys.stdout.isatty() and sys.stderr.isatty()
     trainer = Trainer(parsed, output, tc, config, log=click.echo, progress=terminal and not quiet, holdout=held)
-    show_problems(parsed, resuming=(Path(output) / "checkpoints" / "last.pt").exists())
+    show_problems(parsed, resuming=(trainer.ckpt_dir / "last.pt").exists())
     if held is not None:
         from .heldout import describe, unknown_expected
         click.echo(describe(held[1], held[0]))
@@ -140,8 +140,7 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
                        f"first on line {odd[0].line}", err=True)
     if not no_c64_check:
         from .c64check import check_c64_budget
-        replies = [ex.reply for ex in trainer.corpus.exchanges]
-        click.echo(check_c64_budget(config, trainer.tok, replies).line(config))
+        click.echo(check_c64_budget(config, trainer.tok, trainer.replies).line(config))
     if not trainer.run(force=force):
         raise SystemExit(130)
 

@@ -14,7 +14,7 @@ from soulplayer.chat import fit_input
 from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.fileio import read_text
-from soulplayer.paths import DEFAULT_CORPUS  # noqa: F401 (the built-in corpus)
+from soulplayer.paths import DEFAULT_CORPUS
 from soulplayer.tokenizer import BASE_CHARS
 
 SEP_TEXT = "<SEP>"

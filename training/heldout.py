@@ -16,7 +16,7 @@ No torch here: `soul eval` runs without the train extra.
 """
 from dataclasses import dataclass, field
 
-from soulplayer.chat import STOP_TOKENS, choose_next, generate, prompt_ids
+from soulplayer.chat import choose_next, reply_text
 from soulplayer.errors import SoulError
 from soulplayer.fileio import read_text
 from soulplayer.tokenizer import normalize
@@ -90,19 +90,12 @@ def read_prompts(path) -> list:
     return parse_prompts(read_text(path), str(path))
 
 
-def greedy_reply(soul, tok, text: str, choose=choose_next, trie=None):
-    """(reply text, ended on SEP/END) for a typed line, decoded as `soul chat` decodes it
-    (trie: corpus reply mode, soulplayer.replies)."""
-    ids = list(generate(soul, prompt_ids(text, tok, soul.config), choose, trie))
-    return tok.decode(ids), bool(ids) and ids[-1] in STOP_TOKENS
-
-
 def score_prompts(soul, tok, prompts, replies, choose=choose_next, trie=None) -> HeldOutScore:
     """Every prompt's greedy int8 reply against its expected reply and the corpus replies."""
     known = set(replies)
     score = HeldOutScore()
     for p in prompts:
-        reply, _ = greedy_reply(soul, tok, p.input, choose, trie)
+        reply = reply_text(soul, tok, p.input, choose, trie)      # decoded as `soul chat` decodes it
         score.answers.append(Answer(p, reply, reply == p.expected, reply in known))
     return score
 

@@ -232,7 +232,7 @@ class Trainer:
 
     def write_replies(self):
         """replies.txt: what corpus reply mode may say (the kept exchanges' replies)."""
-        write_replies(self.out / REPLIES_NAME, [ex.reply for ex in self.corpus.exchanges])
+        write_replies(self.out / REPLIES_NAME, self.replies)
 
     def save_best_soul(self):
         """soul.bin := the best soul so far (only ever beside a last.pt and its tokenizer.json)."""
