@@ -1,7 +1,7 @@
 """`soul build` on souls the C64 cannot hold: one line that says why, no traceback."""
 from soulplayer.config import ModelConfig
 from soulplayer.soulfile import save_soul
-from test_cli import soul
+from conftest import run_soul as soul
 from test_reference import random_soul
 
 

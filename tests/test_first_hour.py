@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SOUL_CLI
 from soulplayer.gen.tokenizer_inc import name_petscii
 
 ROOT = Path(__file__).resolve().parents[1]
-SOUL_CLI = Path(sys.executable).parent / "soul"
 
 
 def make(*args):

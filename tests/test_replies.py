@@ -2,12 +2,11 @@
 (every reply is a corpus reply, greedy and sampled), mode resolution and the
 CLI's --mode/--replies. The C64 side is in test_vice_program.py."""
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_soul
 from soulplayer.chat import choose_next, fit_input, reply_ids, reply_text
 from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.config import PAD, SEP, UNK, ModelConfig
@@ -20,7 +19,6 @@ from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
-SOUL_CLI = Path(sys.executable).parent / "soul"
 PARAPHRASES = ["hello", "helo there", "oh hi", "how r u", "how are you doing today", "i am so sad",
                "tell me a joke please", "whats your name", "thanks a lot!", "good night", "i love u",
                "what is the c64", "bye bye", "you are great", "who made you", "i feel happy today",
@@ -173,19 +171,17 @@ def test_input_rule_follows_the_context():
         assert f"REPLY_ROOM = {REPLY_ROOM}\n" in const and f"CONTEXT = {context}\n" in const
 
 
-def soul_cmd(*args, stdin=""):
-    return subprocess.run([str(SOUL_CLI), *map(str, args)], input=stdin, capture_output=True, text=True)
 
 
 def test_chat_mode_option(tmp_path, original_soul_path, original_tokenizer_path, default_soul):
     args = ["chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path]
-    run = soul_cmd(*args, "--mode", "corpus", stdin="hello\n")
+    run = run_soul(*args, "--mode", "corpus", stdin="hello\n")
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("soul: error: --mode corpus") and str(original_soul_path.parent) in run.stderr
     replies = tmp_path / "r.txt"
     write_replies(replies, ["hello! you're wonderful!", "i'm here for you.", "bye."])
     prompts = ["hello", "i'm sad", "tell me about the c64"]
-    run = soul_cmd(*args, "--mode", "corpus", "--replies", replies, "--temperature", "0.5", "--seed", "3",
+    run = run_soul(*args, "--mode", "corpus", "--replies", replies, "--temperature", "0.5", "--seed", "3",
                    stdin="".join(p + "\n" for p in prompts))
     assert run.returncode == 0, run.stderr
     s, tok = load_soul(original_soul_path), Tokenizer.load(original_tokenizer_path)
@@ -194,9 +190,9 @@ def test_chat_mode_option(tmp_path, original_soul_path, original_tokenizer_path,
     assert run.stdout.splitlines() == want
     assert set(want) <= set(read_replies(replies))
     soul, tok, trie = default_soul                     # the default soul: corpus mode by default
-    run = soul_cmd("chat", stdin="how r u\n")
+    run = run_soul("chat", stdin="how r u\n")
     assert run.stdout.splitlines() == [reply_text(soul, tok, "how r u", trie=trie)]
-    run = soul_cmd("chat", "--mode", "free", stdin="how r u\n")
+    run = run_soul("chat", "--mode", "free", stdin="how r u\n")
     assert run.stdout.splitlines() == [reply_text(soul, tok, "how r u")]
 
 
@@ -204,7 +200,7 @@ def test_soul_eval_scores_both_reply_modes(tmp_path, original_soul_path, origina
     f = tmp_path / "held.txt"
     f.write_text("# held out\n<SEP>hello<SEP>hello! how are you?<SEP>\n\n<SEP>helo<SEP>hello! how are you?<SEP>\n"
                  "<SEP>tell me a joke<SEP>syntax error!<SEP>\n")
-    run = soul_cmd("eval", f)
+    run = run_soul("eval", f)
     assert run.returncode == 0, run.stderr
     free, corpus = run.stdout.splitlines()
     from soulplayer.paths import load_pair
@@ -215,15 +211,15 @@ def test_soul_eval_scores_both_reply_modes(tmp_path, original_soul_path, origina
     assert f"free mode: {score_prompts(soul, tok, prompts, replies).summary()}" in free
     assert f"corpus mode: {score_prompts(soul, tok, prompts, replies, trie=trie).summary()}" in corpus
     assert "broken 0.0%" in corpus
-    run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path)
+    run = run_soul("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path)
     assert run.returncode == 0 and len(run.stdout.splitlines()) == 1 and "free mode:" in run.stdout
-    run = soul_cmd("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+    run = run_soul("eval", f, "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
                    "--mode", "corpus")
     assert run.returncode == 1 and run.stderr.startswith("soul: error: --mode corpus needs the soul's replies")
 
 
 def test_build_corpus_mode_without_replies_is_one_line(tmp_path, original_soul_path, original_tokenizer_path):
-    run = soul_cmd("build", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
+    run = run_soul("build", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
                    "--mode", "corpus", "--out", tmp_path / "b")
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("soul: error: --mode corpus needs the soul's replies: "

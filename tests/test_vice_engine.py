@@ -97,7 +97,7 @@ def test_cases_larger_than_the_buffer_are_split(build_root, monkeypatch):
 def test_soul_logits_engine_vice_equals_ref(original_soul_path, original_tokenizer_path, tmp_path):
     """`soul logits --engine vice` prints the reference's JSON, every position."""
     import json
-    from test_cli import soul
+    from conftest import run_soul as soul
     args = ["logits", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path,
             "--text", "how are you?", "--all-positions"]
     ref = soul(*args, "--engine", "ref")

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
+from conftest import run_soul
 from soulplayer.chat import STOP_TOKENS, fit_input, generate, prompt_ids
 from soulplayer.numerics import Decoder
 from soulplayer.soulfile import load_soul
@@ -164,9 +165,8 @@ def _exchanges(transcript: str, name: str) -> list:
 def test_page_says_what_soul_chat_says(web_build, soul_pair):
     _, folder = web_build
     soul, tok = soul_pair
-    soul_cli = Path(sys.executable).with_name("soul")
-    chat = subprocess.run([soul_cli, "chat", "--soul", SOUL, "--tokenizer", TOKENIZER],
-                          input="\n".join(PROMPTS) + "\n", capture_output=True, text=True, check=True)
+    chat = run_soul("chat", "--soul", SOUL, "--tokenizer", TOKENIZER, stdin="\n".join(PROMPTS) + "\n")
+    assert chat.returncode == 0, chat.stderr
     want_replies = chat.stdout.splitlines()
     assert len(want_replies) == len(PROMPTS)
 
