@@ -14,9 +14,9 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   out's, whatever the shifts) stores it once: `w_te = out_w`.
   `w_pe`: the position embedding, column-major int8, pe[pos][i] at
   w_pe + i*CONTEXT + pos. (`embed_lines`; asm/kernels.s `embed` reads both.)
-- per layer i: gains `w_l{i}_n1`, `w_l{i}_n2` (int8), and the matmuls
-  `l{i}_qkv` (q, k, v rows fused: 3*ED rows), `l{i}_proj`, `l{i}_fc1`, `l{i}_fc2`;
-  then `w_norm` and the output layer `out`.
+- the matmuls `out` and per layer i `l{i}_qkv` (q, k, v rows fused: 3*ED rows),
+  `l{i}_proj`, `l{i}_fc1`, `l{i}_fc2`; the gains `w_l{i}_n1`, `w_l{i}_n2` and
+  `w_norm` (int8).
 - a matmul M (R rows x C cols) is stored for the squares matmul of asm/matmul.s
   (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
   weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
@@ -31,7 +31,9 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
   live in `layer_table` and model.inc (the fused q/k/v rows have three).
-- `layer_table`: per layer the descriptor/gain addresses (see engine.s).
+- `layer_table`: per layer a `.struct LayerRec` record (spec.LAYER_FIELDS:
+  descriptor and gain addresses, shifts; `layer_table_lines`); `mm_desc_list`:
+  every descriptor, for engine_init.
 """
 from pathlib import Path
 

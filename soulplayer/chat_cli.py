@@ -18,10 +18,9 @@ import sys
 
 import click
 
-from .chat import QUIT_LINE, fit_input, generate
-from .config import SEP
+from .chat import QUIT_LINE, fit_input, generate, prompt_ids
 from .paths import default_name, load_pair
-from .replies import load_reply_mode
+from .replies import CORPUS, load_reply_mode
 from .sampling import Sampler
 
 
@@ -42,9 +41,9 @@ class Conversation:
         self.soul, self.tok = load_pair(soul_path, tokenizer_path)
         self.sampler = Sampler(temperature, seed)       # temperature 0: greedy choose_next
         self.replies = load_reply_mode(soul_path, self.tok, mode, replies_path)
-        self.trie = self.replies.trie if self.replies.mode == "corpus" else None
+        self.trie = self.replies.trie if self.replies.mode == CORPUS else None
         self.soul_path, self.tokenizer_path = soul_path, tokenizer_path
-        self.mode, self.replies_path = mode, replies_path
+        self.replies_path = replies_path
         self.temperature, self.seed, self.name, self.engine = temperature, seed, name, engine
         self.history = []                               # lines answered so far (vice replays them)
 
@@ -56,7 +55,7 @@ class Conversation:
         if self.engine == "vice":
             yield self.replies_vice([line])[0]
             return
-        ids = [SEP] + self.tok.encode(line) + [SEP]
+        ids = prompt_ids(line, self.tok, self.soul.config)     # (line is fitted already)
         for token in generate(self.soul, ids, self.sampler.choose, self.trie):
             yield self.tok.token_text(token)
 

@@ -9,7 +9,7 @@ import click
 
 from .chat import prompt_ids
 from .errors import SoulError
-from .paths import DEFAULT_SOUL, DEFAULT_TOKENIZER, load_pair  # noqa: F401 (re-exported)
+from .paths import DEFAULT_SOUL, load_pair
 from .replies import MODES
 from .soulfile import load_soul
 

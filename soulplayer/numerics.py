@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .soulfile import Soul
-from .spec import (EXP_MAX_INDEX, EXP_VALUES, INV_MAX, OUT_POST_SHIFT, POST_SHIFT,  # noqa: F401 (re-exported)
+from .spec import (EXP_MAX_INDEX, EXP_VALUES, INV_MAX, OUT_POST_SHIFT, POST_SHIFT,
                    RMS_IN_SHIFT, RMS_ONE, RMS_OUT_SHIFT, SCORE_SHIFT)
 
 INT16_MIN, INT16_MAX = -32768, 32767

@@ -19,11 +19,11 @@ import numpy as np
 from .config import ModelConfig
 from .errors import SoulError
 from .fileio import atomic_write_bytes
+from .tokenizer import FINGERPRINT_BYTES
 
 MAGIC = b"SOUL"
 HEADER_VERSION = 5                 # written when the soul has a fingerprint
 HEADER_VERSION_DIMS = 4            # dims only (still read; written without a fingerprint)
-FINGERPRINT_BYTES = 8
 DIM_FIELDS = ("vocab_size", "embed_dim", "n_heads", "head_dim", "ff_dim", "n_layers", "context")
 RECORD_HEADER = struct.Struct("<BHHb")
 KIND_INT8, KIND_INT16 = 0, 1

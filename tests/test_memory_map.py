@@ -8,7 +8,7 @@ from soulplayer.tools import build
 
 
 def test_default_soul_load_image_ends_below_basic_top(tmp_path):
-    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER
     from soulplayer.tools.commands_program import build_program
     art = build_program(DEFAULT_SOUL, DEFAULT_TOKENIZER, tmp_path)
     data = art.prg.read_bytes()

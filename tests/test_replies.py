@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_soul
 from soulplayer.chat import choose_next, fit_input, reply_ids, reply_text
-from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER
 from soulplayer.config import PAD, SEP, UNK, ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.gen.replies_inc import render_replies_inc, reply_bytes

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)    # as `soul train`: tiny matrices, and a second thread only waits
 
 from soulplayer import numerics  # noqa: E402
-from soulplayer.cli import load_pair  # noqa: E402
+from soulplayer.paths import load_pair  # noqa: E402
 from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig  # noqa: E402
 from soulplayer.errors import SoulError  # noqa: E402
 from soulplayer.soulfile import load_soul  # noqa: E402

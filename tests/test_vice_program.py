@@ -315,7 +315,7 @@ def test_6502_reply_trie_matches_python(tmp_path):
     """The trie on the disk, walked by replies.s, offers at every step exactly
     the tokens ReplyTrie.allowed offers, along every reply (so at every node):
     the default soul's replies plus many random ones (wide nodes, > 256 bytes)."""
-    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER
     tok = Tokenizer.load(DEFAULT_TOKENIZER)
     rng = random.Random(11)
     texts = read_replies(replies_beside(DEFAULT_SOUL))
@@ -539,7 +539,7 @@ def test_shipped_soul_on_the_c64_equals_soul_chat(tmp_path):
     """The disk `make disk` builds: the default soul's C64 replies are chat's, in
     the disk's default reply mode (corpus) and, switched with F1, in free mode,
     greedy and sampled, all in one VICE session."""
-    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER
     from soulplayer.tools.commands_program import build_program
     art = build_program(DEFAULT_SOUL, DEFAULT_TOKENIZER, tmp_path)
     soul, tok = load_soul(DEFAULT_SOUL), Tokenizer.load(DEFAULT_TOKENIZER)
@@ -613,7 +613,7 @@ def test_default_dims_at_the_training_context_chat_on_the_c64(tmp_path):
     runs to the end of the context (every KV cache position), in one VICE run."""
     import shutil
     from conftest import random_soul
-    from soulplayer.cli import DEFAULT_SOUL, DEFAULT_TOKENIZER
+    from soulplayer.paths import DEFAULT_SOUL, DEFAULT_TOKENIZER
     from soulplayer.config import TRAIN_DEFAULT_CONTEXT
     from soulplayer.chat import prompt_ids, reply_ids
     from soulplayer.soulfile import Tensor, save_soul

@@ -32,7 +32,8 @@ from soulplayer.numerics import Decoder
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import Tokenizer
 from soulplayer.tools import engine_vice, vice
-from soulplayer.tools.commands_program import build_program, default_name
+from soulplayer.paths import default_name
+from soulplayer.tools.commands_program import build_program
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -125,7 +126,7 @@ def test_page_core_counts_cycles_as_vice(soul_pair):
     # the first case's one step absorbs the rest of the frame the screen was
     # blanked in; the second is compared
     cases = [([1], [False]), ([1, 49, 16], [False] * 3)]
-    table = engine_vice._case_table(cases)
+    table = engine_vice.case_table(cases)
     pokes = [(labels["drv_table"], table), *QUIET_POKES]
     profile = ["engine_step", "engine_step_done"]
     r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done", pokes=pokes, profile=profile,

@@ -20,6 +20,18 @@ from soulplayer.errors import SoulError
 from soulplayer.paths import ASM_DIR
 
 LINKER_CFG = ASM_DIR / "soul.cfg"
+
+
+def sources_digest(h) -> None:
+    """Feed a hashlib object everything a build depends on besides the soul: the
+    asm/ sources, templates and linker config, and the Python that renders
+    into them (soulplayer/spec.py, the gen/ modules), for build caches."""
+    import soulplayer.gen
+    from soulplayer import spec
+    files = [f for f in sorted(ASM_DIR.iterdir()) if f.is_file()]
+    files += [Path(spec.__file__)] + sorted(Path(soulplayer.gen.__file__).parent.glob("*.py"))
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
 # The product's sources (in asm/): the engine, then the chat program around it.
 # Its model.inc/weights.inc come from soulplayer.gen.weights, the program's
 # program_const.inc/program_data.inc from soulplayer.gen.tokenizer_inc, its

@@ -40,7 +40,7 @@ def measure(soul, out_dir, emulator="x64sc") -> dict:
     eb = engine_vice.build_engine(soul, Path(out_dir) / "bench-engine")
     ids = bench_ids(soul.config)
     labels = eb.art.labels
-    table = engine_vice._case_table([(ids, [False] * len(ids))])
+    table = engine_vice.case_table([(ids, [False] * len(ids))])
     r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done",
                          pokes=[(labels["drv_table"], table)],
                          profile=["engine_step", "engine_step_done", *KERNELS],

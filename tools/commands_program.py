@@ -10,11 +10,10 @@ import click
 
 from soulplayer.errors import SoulError
 from soulplayer.fileio import atomic_write_text
-from soulplayer.paths import DEFAULT_SOUL, default_name, load_pair  # noqa: F401 (default_name re-exported)
+from soulplayer.paths import DEFAULT_SOUL, default_name, load_pair
 from soulplayer.replies import MODES
 
 from . import build as asm_build
-from .build import PROGRAM_SOURCES  # noqa: F401 (re-exported)
 from .disk import write_d64
 
 PRG_NAME = "soulplayer"

@@ -22,10 +22,10 @@ import numpy as np
 from soulplayer.errors import SoulError
 from soulplayer.gen import weights as gen_weights
 
-from soulplayer.paths import ASM_DIR as ASM, BUILD_DIR, PACKAGE_DIR
+from soulplayer.paths import ASM_DIR as ASM, BUILD_DIR
 
 from . import build, vice
-from .build import ENGINE_B_SOURCES, ENGINE_SOURCES, engine_defines, engine_sources  # noqa: F401 (re-exported)
+from .build import engine_sources
 
 MEM_END = 0xD000                       # first byte after the program's RAM
 CYCLES_PER_STEP_LIMIT = 20_000_000     # hang guard per engine_step (the target is ~1-2.5 M)
@@ -60,9 +60,7 @@ def _soul_key(soul) -> str:
         h.update(struct.pack("<bB", t.shift, t.kind))
         h.update(np.ascontiguousarray(t.values, dtype=np.int64).tobytes())
     h.update(repr(soul.config).encode())
-    sources = sorted(ASM.glob("*.s")) + sorted(ASM.glob("*.inc*")) + sorted(ASM.glob("*.s.j2"))
-    for f in sources + [ASM / "soul.cfg", PACKAGE_DIR / "spec.py"]:
-        h.update(f.read_bytes())
+    build.sources_digest(h)
     return h.hexdigest()[:16]
 
 
@@ -78,7 +76,7 @@ def cached_engine(soul, build_root=None) -> EngineBuild:
     return build_engine(soul, out_dir)
 
 
-def _case_table(cases) -> bytes:
+def case_table(cases) -> bytes:
     """cases: [(ids, emit flags)] -> driver table: per case n, then n (id, emit)
     pairs (emit 1: copy the logits out, PREFILL: engine_prefill); a final 0."""
     out = bytearray()
@@ -132,7 +130,7 @@ def run_cases(eb: EngineBuild, cases, emulator="x64") -> list[list[list[int]]]:
         chunks.append(cur)
 
     def session(chunk):
-        table = _case_table(chunk)
+        table = case_table(chunk)
         n_out = sum(sum(1 for e in emit if _wanted(e)) for _, emit in chunk)
         steps = sum(len(ids) for ids, _ in chunk)
         r = vice.run_checked(eb.art.prg, labels=labels, done="drv_done",

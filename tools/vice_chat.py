@@ -18,10 +18,10 @@ import re
 from pathlib import Path
 
 from soulplayer.errors import SoulError
-from soulplayer.paths import ASM_DIR, BUILD_DIR, default_name, load_pair
+from soulplayer.paths import BUILD_DIR, default_name, load_pair
 from soulplayer.replies import replies_beside
 
-from . import vice
+from . import build, vice
 
 SCREEN, SCREEN_END = 0x0400, 0x07E7
 COLS, ROWS = 40, 25
@@ -83,9 +83,7 @@ def _build_key(soul_path, tokenizer_path, name, mode, replies_path) -> str:
     for f in (Path(soul_path), Path(tokenizer_path), Path(replies_path or replies_beside(soul_path))):
         h.update(f.read_bytes() if f.is_file() else b"-")
     h.update(f"{name}\0{mode}".encode())
-    for f in sorted(ASM_DIR.iterdir()):
-        if f.is_file():
-            h.update(f.name.encode() + f.read_bytes())
+    build.sources_digest(h)
     return h.hexdigest()[:16]
 
 
