@@ -31,13 +31,15 @@ BUILD_ARGS = $(SOUL_ARGS) $(if $(NAME),--name "$(NAME)") \
 # given on the command line or in the environment: make run builds with them
 GIVEN = $(filter-out file default undefined,$(origin SOUL) $(origin TOKENIZER) $(origin NAME) $(origin MODE) $(origin REPLIES))
 
-.PHONY: all disk test bench bench-ref train run sys venv venv-full web web-deps clean
+.PHONY: all disk test bench bench-ref train run sys sys-web venv venv-full web web-deps clean
 
 all: disk
 
 # --- setup -----------------------------------------------------------------
 sys:
 	@bash tools/bootstrap.sh
+sys-web:
+	@bash tools/bootstrap.sh web
 
 $(VENV)/.base: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +56,7 @@ venv-full: $(VENV)/.full
 
 # the web page's npm packages, from the lockfile (npm writes the stamp)
 WEB_DEPS := web/node_modules/.package-lock.json
-$(WEB_DEPS): web/package-lock.json | sys
+$(WEB_DEPS): web/package-lock.json | sys-web
 	cd web && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 web-deps: $(WEB_DEPS)

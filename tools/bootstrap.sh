@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Install the system tools soulplayer needs: cc65 (ca65/ld65), VICE (x64sc, x64),
-# open-roms (free C64 ROMs for headless tests), Node.js + npm (make web) and
-# Chromium (the web page's tests run it headless). Quick no-op when present.
+# Install the system tools soulplayer needs: cc65 (ca65/ld65), VICE (x64sc, x64)
+# and open-roms (free C64 ROMs for headless tests); with the argument `web` also
+# Node.js + npm (make web) and Chromium (the web page's tests run it headless).
+# Quick no-op when present.
 set -euo pipefail
 
 ROMS=/usr/share/open-roms/C64
+WEB=$([ "${1:-}" = web ] && echo 1 || echo 0)
 have_all() {
     command -v ca65 >/dev/null && command -v ld65 >/dev/null &&
     command -v x64sc >/dev/null && command -v x64 >/dev/null &&
     [ -f "$ROMS/kernal" ] && [ -f "$ROMS/basic" ] && [ -f "$ROMS/chargen" ] &&
-    command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null
+    { [ "$WEB" = 0 ] || { command -v node >/dev/null && command -v npm >/dev/null && command -v chromium >/dev/null; }; }
 }
 have_all && exit 0
 
@@ -51,11 +53,14 @@ enable_components() {
 }
 enable_components
 
-echo "soulplayer: installing cc65, vice, open-roms, nodejs, npm, chromium with apt-get" >&2
+pkgs="cc65 vice open-roms python3-venv"
+if [ "$WEB" = 1 ]; then
+    pkgs="$pkgs chromium"
+    command -v node >/dev/null || pkgs="$pkgs nodejs"     # keep a Node.js installed another way
+    command -v npm >/dev/null || pkgs="$pkgs npm"
+fi
+echo "soulplayer: installing $pkgs with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-pkgs="cc65 vice open-roms python3-venv chromium"
-command -v node >/dev/null || pkgs="$pkgs nodejs"     # keep a Node.js installed another way
-command -v npm >/dev/null || pkgs="$pkgs npm"
 $SUDO apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 have_all || { echo "soulplayer: install finished but ca65/x64sc/open-roms/node/npm/chromium are still missing" >&2; exit 1; }
