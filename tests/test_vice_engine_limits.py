@@ -5,7 +5,7 @@ each maximum is tested where it binds, with the other dimensions small (one
 VICE session per soul, all logits of every position compared):
 - MAX_VOCAB, MAX_EMBED and MAX_HEADS (heads of one dimension);
 - MAX_FF (relu and fc2 past Y = 127), MAX_LAYERS and MAX_CONTEXT;
-- MAX_HEAD_DIM (one head of 32) at context 48, the context the next souls use.
+- MAX_HEAD_DIM (one head of 32) at context 48.
 """
 from concurrent.futures import ThreadPoolExecutor
 
