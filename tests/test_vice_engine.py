@@ -10,8 +10,10 @@ import pytest
 
 from soulplayer import numerics
 from soulplayer.config import ModelConfig
-from soulplayer.soulfile import KIND_INT16, KIND_INT8, Soul, Tensor, load_soul, record_layout
+from soulplayer.soulfile import KIND_INT8, Tensor, load_soul
 from soulplayer.tools import engine_vice
+
+from conftest import random_soul
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +48,6 @@ def test_synthetic_every_prefix(synthetic_cases, build_root):
         got = engine_vice.run_cases(eb, [(c["ids"], [True] * len(c["ids"])) for c in cases])
         for c, g in zip(cases, got):
             assert g == c["logits"], f"{path.name} ids {c['ids']}"
-
-
-def random_soul(config: ModelConfig, seed: int, big: bool = False) -> Soul:
-    """A random soul of any dims; big: wide weights, small shifts, huge biases."""
-    rng = np.random.default_rng(seed)
-    tensors = {}
-    for name, kind, rows, cols in record_layout(config):
-        if kind == KIND_INT16:
-            lim = 32767 if big else 3000
-            vals = rng.integers(-lim, lim + 1, (rows, cols))
-        else:
-            lim = 127 if big else 40
-            vals = rng.integers(-lim, lim + 1, (rows, cols))
-        shift = int(rng.integers(1, 4)) if big else int(rng.integers(5, 8))
-        tensors[name] = Tensor(vals.astype(np.int64), shift, kind)
-    return Soul(config, tensors)
 
 
 SMALL = ModelConfig(vocab_size=64, embed_dim=16, n_heads=2, head_dim=8, ff_dim=32, n_layers=1, context=12)
