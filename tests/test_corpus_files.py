@@ -1,7 +1,7 @@
 """The shipped corpus files: corpus/default.txt (training) and corpus/heldout.txt
 (unseen paraphrases of it) parse cleanly, fit the context and stay apart."""
 from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig
-from soulplayer.training.bpe import train_tokenizer
+from soulplayer.training.bpe import learn_tokenizer
 from soulplayer.training.corpus import DEFAULT_CORPUS, check_lengths, parse_corpus
 
 HELDOUT = DEFAULT_CORPUS.parent / "heldout.txt"
@@ -15,7 +15,7 @@ def _parse(path):
 def test_corpus_files_parse_and_fit_the_training_context():
     default, heldout = _parse(DEFAULT_CORPUS), _parse(HELDOUT)
     assert default.problems == [] and heldout.problems == []
-    tok = train_tokenizer([t for ex in default.exchanges for t in (ex.input, ex.reply)], CONFIG.vocab_size)
+    tok = learn_tokenizer(default, CONFIG)
     for corpus in (default, heldout):
         n = len(corpus.exchanges)
         check_lengths(corpus, tok, CONFIG)

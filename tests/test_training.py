@@ -10,7 +10,7 @@ torch.set_num_threads(1)    # as `soul train`: tiny matrices, and a second threa
 
 from soulplayer import numerics  # noqa: E402
 from soulplayer.paths import load_pair  # noqa: E402
-from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig  # noqa: E402
+from soulplayer.config import ModelConfig  # noqa: E402
 from soulplayer.errors import SoulError  # noqa: E402
 from soulplayer.soulfile import load_soul  # noqa: E402
 from soulplayer.tokenizer import Tokenizer  # noqa: E402
@@ -89,13 +89,6 @@ def test_nothing_usable_is_an_error(tmp_path):
         read_corpus(tmp_path / "missing.txt")
 
 
-def test_default_corpus_fits():
-    corpus = read_corpus(DEFAULT_CORPUS)
-    tok, examples = prepare(corpus, ModelConfig(context=TRAIN_DEFAULT_CONTEXT))  # written for it
-    assert corpus.problems == [] and len(examples) >= 900
-    assert all(len(e.ids) <= TRAIN_DEFAULT_CONTEXT for e in examples)
-
-
 # --- tokenizer ----------------------------------------------------------------
 
 def test_tokenizer_training_is_deterministic():
@@ -150,13 +143,13 @@ def test_copy_augmentation_swaps_a_copied_word_the_same_way_in_prompt_and_reply(
 
 
 def test_training_png_draws_the_loss_on_a_log_scale_and_the_held_out_curves():
-    history = [{"epoch": 2, "exact": 0.5, "held_exact": 0.25, "held_broken": 0.5},
-               {"epoch": 4, "exact": 1.0, "held_exact": 0.75, "held_broken": 0.0}]
+    history = [{"epoch": 2, "exact": 0.5, "held_exact": 0.25, "held_broken": 0.5, "held_corpus_exact": 0.5},
+               {"epoch": 4, "exact": 1.0, "held_exact": 0.75, "held_broken": 0.0, "held_corpus_exact": 1.0}]
     ax, right = figure([27.0, 9.0, 3.0, 1.0], history).axes
     assert ax.get_yscale() == "log" and list(ax.get_lines()[0].get_ydata()) == [27.0, 9.0, 3.0, 1.0]
     curves = {line.get_label(): list(line.get_ydata()) for line in right.get_lines()}
     assert curves == {"int8 exact (corpus)": [50.0, 100.0], "held-out exact": [25.0, 75.0],
-                      "held-out broken": [50.0, 0.0]}
+                      "held-out broken": [50.0, 0.0], "held-out exact, corpus mode": [50.0, 100.0]}
     without = figure([1.0], [{"epoch": 1, "exact": 0.0}]).axes[1]
     assert [line.get_label() for line in without.get_lines()] == ["int8 exact (corpus)"]
     assert png_bytes([], []).startswith(b"\x89PNG")

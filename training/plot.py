@@ -33,9 +33,8 @@ def figure(losses, history):
                    marker=".", label="held-out exact")
         right.plot([h["epoch"] for h in held], [h["held_broken"] * 100 for h in held], color="tab:orange",
                    marker=".", linestyle="--", label="held-out broken")
-        if all("held_corpus_exact" in h for h in held):
-            right.plot([h["epoch"] for h in held], [h["held_corpus_exact"] * 100 for h in held],
-                       color="tab:purple", marker=".", linestyle=":", label="held-out exact, corpus mode")
+        right.plot([h["epoch"] for h in held], [h["held_corpus_exact"] * 100 for h in held],
+                   color="tab:purple", marker=".", linestyle=":", label="held-out exact, corpus mode")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     right.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
     ax.grid(True, alpha=0.3)
