@@ -104,6 +104,7 @@ att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
 att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
+att_nb  = att_c                 ; 4: -2^15 * W (the weighted sums' start; byte 0 is 0)
 .assert att_ps + 1 < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
 .segment "KVCACHE"
@@ -920,13 +921,36 @@ wloop:  sec
 @wc:    dex
         bpl     wloop
 
-        ; --- N'[d] = sum_i w[i] * v'[i][d] (32 bits unsigned), at X = h*HD + d
+        ; --- N[d] = sum_i w[i] * v'[i][d] - 2^15 * W = sum_i w[i] * v[i][d]
+        ;     (mod 2^32; |N| < 2^30), at X = h*HD + d: the sums start at -2^15 * W
+        lda     att_w+1                 ; att_nb = 2^15 * W = (0, W << 7 in bytes 1..3)
+        lsr     a
+        sta     att_nb+3
+        lda     att_w
+        ror     a
+        sta     att_nb+2
         lda     #0
+        ror     a
+        sta     att_nb+1
+        sec                             ; att_nb := -att_nb (byte 0 stays 0)
+        lda     #0
+        sbc     att_nb+1
+        sta     att_nb+1
+        lda     #0
+        sbc     att_nb+2
+        sta     att_nb+2
+        lda     #0
+        sbc     att_nb+3
+        sta     att_nb+3
         ldx     att_x0
         ldy     #HEAD_DIM
-nclear: sta     att_n0,x
+nclear: lda     #0
+        sta     att_n0,x
+        lda     att_nb+1
         sta     att_n1,x
+        lda     att_nb+2
         sta     att_n2,x
+        lda     att_nb+3
         sta     att_n3,x
         inx
         dey
@@ -999,7 +1023,7 @@ vend_x = * - 1          ; operand, patched: h*HD - 1
         bne     vdim
         jmp     vpos
 
-        ; --- w[i] = 1: N'[d] += v'[i][d], no product
+        ; --- w[i] = 1: N[d] += v'[i][d], no product
 vone:   clc                             ; X = i: the loads read row i
         lda     att_vl
         adc     att_pos_lo,x
@@ -1025,7 +1049,7 @@ v1l_row = * - 2         ; operand, patched: row i of v lo
 v1h_row = * - 2         ; operand, patched: row i of v hi
         sta     att_n1,x
         bcc     :+
-        inc     att_n2,x                ; N' < 2^32: n2 wraps only into n3
+        inc     att_n2,x                ; mod 2^32: n2 carries into n3
         bne     :+
         inc     att_n3,x
 :       dex
@@ -1034,12 +1058,16 @@ v1end_x = * - 1         ; operand, patched: h*HD - 1
         bne     v1dim
         jmp     vpos
 
-        ; --- out[d] = floordiv(N'[d] - 2^15 * W, W) = floordiv(N'[d], W) - 32768
-        ;     (0 <= N' <= 65535 * W: an unsigned 16-bit quotient, top bit flipped)
+        ; --- out[d] = floordiv(N[d], W). When -256 * W <= N < 256 * W (|out| <= 256,
+        ;     most outputs of trained souls) an 8-step division: N >= 0: R = N >> 8
+        ;     (< W), dividend byte N & 255, out = the 8-bit quotient; N < 0: the
+        ;     same on N + 256 * W, out = quotient - 256. Else floordiv(N', W) - 2^15
+        ;     on N' = N + 2^15 * W (0 <= N' <= 65535 * W): 16 steps.
         ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
         ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
         ;     rotates the previous quotient bit (C) into the dividend byte it
-        ;     consumes: one byte per 8 steps, 9 rols each.
+        ;     consumes: one byte per 8 steps, 9 rols each. out = (att_dq,
+        ;     att_dq+1 ^ $80): the 8-step paths preset att_dq+1 to $80 or $7f.
 divide: lda     att_w
         sta     dv_den
         lda     att_w+1
@@ -1049,18 +1077,51 @@ divide: lda     att_w
         lda     att_x0
         sta     att_i                   ; h*HD + d
 @dloop: ldx     att_i
-        lda     att_n0,x                ; quotient bytes := N' bits 0..15
-        sta     att_dq
-        lda     att_n1,x
-        sta     att_dq+1
-        lda     att_n3,x                ; R := N' >> 16 (< W)
-        sta     att_dr
+        lda     att_n3,x
+        beq     @npos                   ; 0 <= N < 2^24
+        cmp     #$ff
+        bne     @slow
+        clc                             ; -2^24 <= N < 0: R = N >> 8 + W, when that
+        lda     att_n1,x                ; carries out of 16 bits (N >= -256 * W)
+        adc     dv_den
+        tay
         lda     att_n2,x
+        adc     dv_den+1
+        bcc     @slow
+        sta     att_dr
+        lda     #$7f                    ; out high byte $ff
+        bne     @fast                   ; always
+@npos:  ldy     att_n1,x                ; N < 256 * W: R = N >> 8 < W
+        cpy     dv_den
+        lda     att_n2,x
+        sbc     dv_den+1
+        bcs     @slow
+        lda     att_n2,x
+        sta     att_dr
+        lda     #$80                    ; out high byte 0
+@fast:  sta     att_dq+1
+        lda     att_n0,x
+        sta     att_dq
+        tya                             ; A = R low
+        jmp     @low
+@slow:  sec                             ; N' = N + 2^15 * W = N - att_nb
+        lda     att_n1,x                ; quotient bytes := N' bits 0..15
+        sbc     att_nb+1
+        sta     att_dq+1
+        lda     att_n2,x
+        sbc     att_nb+2
+        tay
+        lda     att_n3,x                ; R := N' >> 16 (< W)
+        sbc     att_nb+3
+        sta     att_dr
+        lda     att_n0,x
+        sta     att_dq
+        tya
         .repeat 8                       ; quotient bits 15..8 into the high byte
         ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
         .endrepeat                      ; first one is stale and falls out at
         rol     att_dq+1                ; this 9th rol, where bit 8 goes in)
-        .repeat 8                       ; bits 7..0 into the low byte (the stale
+@low:   .repeat 8                       ; bits 7..0 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
         rol     att_dq
