@@ -127,7 +127,6 @@ att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
 att_i:          .res 1          ; position counter
-att_x0:         .res 1          ; h*HEAD_DIM: X of the head's dimension 0 in a v row
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
@@ -137,10 +136,10 @@ att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
 att_wt:         .res CONTEXT    ; w[i]
-att_n0:         .res EMBED_DIM      ; sum_i w[i] * v'[i][d] (32 bits unsigned)
-att_n1:         .res EMBED_DIM      ; at X = h*HEAD_DIM + d, as in a v row
-att_n2:         .res EMBED_DIM
-att_n3:         .res EMBED_DIM
+att_n0:         .res HEAD_DIM       ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d
+att_n1:         .res HEAD_DIM
+att_n2:         .res HEAD_DIM
+att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
@@ -431,12 +430,13 @@ ATF_SO_H2       = 50
         sta     att_t+1
         ATT_PTR att_kl, kv_k_lo
         ATT_PTR att_kh, kv_k_hi
-        lda     att_blk_x,y             ; v: X of dimension 0 in a row
-        sta     att_x0
-        ldx     att_blk_lay,y           ; v: row 0 (position 0) of the layer
+        ldx     att_blk_lay,y           ; v: dimension 0 of the head in row 0
+        clc                             ; (position 0) of the layer
         lda     att_lay_lo,x
+        adc     att_blk_x,y
         sta     att_t
         lda     att_lay_hi,x
+        adc     #0
         sta     att_t+1
         ATT_PTR att_vl, kv_v_lo
         ATT_PTR att_vh, kv_v_hi
@@ -452,7 +452,7 @@ ATF_SO_H2       = 50
         ; --- t + 1 = 1: w[0] = EXP[0] = 255 = W, so out[d] = floor(255 * v / 255) = v
 one:    lda     #0
         sta     att_d                   ; 2*d
-        ldx     att_x0
+        tax                             ; d
 @copy:  txa
         tay
         lda     (att_vh),y
@@ -942,8 +942,7 @@ wloop:  sec
         lda     #0
         sbc     att_nb+3
         sta     att_nb+3
-        ldx     att_x0
-        ldy     #HEAD_DIM
+        ldx     #HEAD_DIM - 1
 nclear: lda     #0
         sta     att_n0,x
         lda     att_nb+1
@@ -952,16 +951,8 @@ nclear: lda     #0
         sta     att_n2,x
         lda     att_nb+3
         sta     att_n3,x
-        inx
-        dey
-        bne     nclear
-        dex                             ; X of the head's last dimension
-        stx     vfirst_x
-        lda     att_x0
-        sec
-        sbc     #1                      ; the X after the head's dimension 0 (may be $ff)
-        sta     vend_x
-        sta     v1end_x
+        dex
+        bpl     nclear
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -988,17 +979,13 @@ vpos:   dec     att_i
         lda     att_vh+1
         adc     att_pos_hi,x
         sta     vh_row+1
-vfirst: ldx     #0
-vfirst_x = * - 1        ; operand, patched: h*HD + HD - 1
-vdim:
-vh_op:  lda     kv_v_hi,x
-vh_row = * - 2          ; operand, patched: row i of v hi
-        tay
+        ldx     #HEAD_DIM - 1
+vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
+vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
         QS_MULY mv_hi, att_p+2          ; H = w * v'hi
         sta     att_p+3
-vl_op:  lda     kv_v_lo,x
+        ldy     kv_v_lo,x
 vl_row = * - 2          ; operand, patched: row i of v lo
-        tay
         QS_MULY mv_lo, att_p            ; L = w * v'lo, A = its high byte
         clc                             ; N += L + H << 8
         adc     att_p+2
@@ -1018,9 +1005,7 @@ vl_row = * - 2          ; operand, patched: row i of v lo
         bcc     @n3
         inc     att_n3,x
 @n3:    dex
-vend:   cpx     #0
-vend_x = * - 1          ; operand, patched: h*HD - 1
-        bne     vdim
+        bpl     vdim
         jmp     vpos
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
@@ -1038,8 +1023,8 @@ vone:   clc                             ; X = i: the loads read row i
         lda     att_vh+1
         adc     att_pos_hi,x
         sta     v1h_row+1
-        ldx     vfirst_x
-v1dim:  clc                             ; X = h*HD + d, from the head's last dimension down
+        ldx     #HEAD_DIM - 1
+v1dim:  clc                             ; X = d, from the head's last dimension down
         lda     att_n0,x
         adc     kv_v_lo,x
 v1l_row = * - 2         ; operand, patched: row i of v lo
@@ -1053,9 +1038,7 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         bne     :+
         inc     att_n3,x
 :       dex
-        cpx     #0
-v1end_x = * - 1         ; operand, patched: h*HD - 1
-        bne     v1dim
+        bpl     v1dim
         jmp     vpos
 
         ; --- out[d] = floordiv(N[d], W). When -256 * W <= N < 256 * W (|out| <= 256,
@@ -1074,8 +1057,7 @@ divide: lda     att_w
         sta     dv_den+1
         lda     #0
         sta     att_d                   ; 2*d
-        lda     att_x0
-        sta     att_i                   ; h*HD + d
+        sta     att_i                   ; d
 @dloop: ldx     att_i
         lda     att_n3,x
         beq     @npos                   ; 0 <= N < 2^24
