@@ -58,6 +58,7 @@
 .assert CONTEXT >= 1 && CONTEXT <= 128, error, "attention: positions are indexed with bpl loops"
 .assert N_LAYERS * N_HEADS <= 256, error, "attention: block numbers are bytes"
 .assert EMBED_DIM <= 127, error, "attention: Y = 2*j + 1 over a k/v vector"
+.assert CONTEXT >= 2, error, "attention: attn_store_kv steps its row pointers by CONTEXT - 2"
 .assert 255 * CONTEXT < 32768, error, "attention: W < 2^15 (the division keeps 2R + 1 in 16 bits)"
 
 ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
@@ -198,32 +199,25 @@ att_pos_hi:
 .macro ATT_PTR ptr, base
         clc
         lda     att_t
-        adc     #<base
+        adc     #<(base)
         sta     ptr
         lda     att_t+1
-        adc     #>base
+        adc     #>(base)
         sta     ptr+1
 .endmacro
 
 ; attn_store_kv: append position t of one layer to the KV cache.
 ; in: kvs_k, kvs_v (zp) -> k, v (EMBED_DIM int16 LE each); A = layer; X = t
 ; out: kv_k_*[(layer*ED + j)*CONTEXT + t] = k[j],
-;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80)
-; clobbers: A, X, Y, att_kl/kh, att_t, the patched operands
-; cycles: ~60 per dimension of k + ~30 per dimension of v: ~3k for ED=32
+;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80);
+;      with the fast scores, Kc of each of the layer's heads at position t
+; clobbers: A, X, Y, att_kl/kh, att_c, att_d, att_t, the patched operands
+; cycles (x64sc, default soul): ~5.2k (ED 32: v ~33 per dimension; k with Kc
+;   ~116 per dimension, the Kc stores ~90 per head)
 .proc attn_store_kv
         sta     att_sb
         stx     att_st
         tay                             ; Y = layer, X = t
-        txa
-        clc
-        adc     att_lay_lo,y            ; k: layer offset + t (column t of row 0)
-        sta     att_t
-        lda     att_lay_hi,y
-        adc     #0
-        sta     att_t+1
-        ATT_PTR att_kl, kv_k_lo
-        ATT_PTR att_kh, kv_k_hi
         clc                             ; v: layer offset + t*ED (row t)
         lda     att_lay_lo,y
         adc     att_pos_lo,x
@@ -259,37 +253,50 @@ vst_hi_row = * - 2      ; operand, patched: row t of the layer
         inx
         cpx     #EMBED_DIM
         bne     vdim
-        ldx     #0                      ; k column: Y = 2j, X = 0
-        ldy     #0
-kdim:   lda     (kvs_k),y
-        sta     (att_kl,x)              ; (ptr,x) with X = 0: the row pointer itself
-        iny
-        lda     (kvs_k),y
-        eor     #$80
-        sta     (att_kh,x)
-        iny
-        .assert att_kh = att_kl + 2, error, "row pointers"
-        .repeat 2, J                    ; next row: both pointers += CONTEXT
-        ADD16_8 att_kl + 2 * J, #CONTEXT
-        .endrepeat
-        cpy     #<(2 * EMBED_DIM)
-        bne     kdim
+        ldy     att_sb                  ; k: layer offset + t (column t of row 0)
+        lda     att_st
+        clc
+        adc     att_lay_lo,y
+        sta     att_t
+        lda     att_lay_hi,y
+        adc     #0
+        sta     att_t+1
+        ATT_PTR att_kl, kv_k_lo         ; (att_kl),y with Y = 2j: row j = att_kl + 2j
+        ATT_PTR att_kh, kv_k_hi - 1     ; (att_kh),y with Y = 2j + 1
 .if ::ATT_FAST
-        ; --- Kc = sum over a head's dims of kl^2 + 256 kh^2 (< 2^27), for the
-        ;     fast scores; kl^2 < 2^16 and kh^2 <= 2^14 (byte 2 is 0), read at
-        ;     n = kl and n = k'hi - 128 (byte 0: mm_sq0 repeats every 128)
-        ldx     att_sb                  ; block of head 0 = layer * N_HEADS
-        lda     att_lay_blk,x
-        sta     att_sb
+        ldx     att_sb                  ; Kc stores: byte K of (block of head 0, t)
+        ldy     att_lay_blk,x
+        clc
+        lda     att_kcb_lo,y
+        adc     #<att_kc
+        sta     kcs_0
+        lda     att_kcb_hi,y
+        adc     #>att_kc
+        sta     kcs_0+1
+        .repeat 3, K
+        clc
+        lda     .ident(.sprintf("kcs_%d", K))
+        adc     #<ATT_KCN
+        sta     .ident(.sprintf("kcs_%d", K + 1))
+        lda     .ident(.sprintf("kcs_%d", K)) + 1
+        adc     #>ATT_KCN
+        sta     .ident(.sprintf("kcs_%d", K + 1)) + 1
+        .endrepeat
+.endif
         ldy     #0                      ; Y = 2j over k
-kchead: lda     #0
-        sta     att_c
-        sta     att_c+1
-        sta     att_c+2
-        sta     att_c+3
+khead:
+.if ::ATT_FAST
+        lda     #0                      ; Kc = sum over the head's dims of kl^2 + 256 kh^2
+        sta     att_c                   ; (< 2^27), for the fast scores; kl^2 < 2^16,
+        sta     att_c+1                 ; kh^2 <= 2^14 (byte 2 is 0), read at n = kl
+        sta     att_c+2                 ; and n = k'hi - 128 (byte 0: mm_sq0 repeats
+        sta     att_c+3                 ; every 128)
+.endif
         lda     #HEAD_DIM
         sta     att_d
-kcdim:  lda     (kvs_k),y               ; kl
+kdim:   lda     (kvs_k),y               ; kl
+        sta     (att_kl),y
+.if ::ATT_FAST
         tax
         clc
         lda     mm_sq0,x
@@ -300,9 +307,13 @@ kcdim:  lda     (kvs_k),y               ; kl
         sta     att_c+1
         bcc     :+
         inc     att_c+2                 ; Kc < 2^27: no carry out of byte 2 here
-:       iny
+:
+.endif
+        iny
         lda     (kvs_k),y
         eor     #$80                    ; k'hi = kh + 128
+        sta     (att_kh),y
+.if ::ATT_FAST
         tax
         clc
         lda     mm_sq0,x
@@ -313,47 +324,30 @@ kcdim:  lda     (kvs_k),y               ; kl
         sta     att_c+2
         bcc     :+
         inc     att_c+3
-:       iny
-        dec     att_d
-        bne     kcdim
-        ldx     att_sb                  ; att_sp -> byte 0 of Kc(block, t)
-        clc
-        lda     att_kcb_lo,x
-        adc     att_st
-        sta     att_sp
-        lda     att_kcb_hi,x
-        adc     #0
-        sta     att_sp+1
-        clc
-        lda     att_sp
-        adc     #<att_kc
-        sta     att_sp
-        lda     att_sp+1
-        adc     #>att_kc
-        sta     att_sp+1
-        sty     att_d                   ; keep Y = 2j
-        ldy     #0
-        .repeat 4, K
-        lda     att_c+K
-        sta     (att_sp),y
-        .if K < 3
-        clc                             ; -> byte K + 1
-        lda     att_sp
-        adc     #<ATT_KCN
-        sta     att_sp
-        lda     att_sp+1
-        adc     #>ATT_KCN
-        sta     att_sp+1
-        .endif
-        .endrepeat
-        ldy     att_d
-        inc     att_sb
-        cpy     #<(2 * EMBED_DIM)
-        beq     :+
-        jmp     kchead
 :
 .endif
-        rts
+        iny
+        .assert att_kh = att_kl + 2, error, "row pointers"
+        .repeat 2, J                    ; next row: both pointers += CONTEXT - 2 (Y moved 2)
+        ADD16_8 att_kl + 2 * J, #CONTEXT - 2
+        .endrepeat
+        dec     att_d
+        bne     kdim
+.if ::ATT_FAST
+        ldx     att_st
+        .repeat 4, K
+        lda     att_c+K
+        sta     att_kc,x
+        .ident(.sprintf("kcs_%d", K)) = * - 2   ; operand, patched: Kc byte K row of the head
+        .endrepeat
+        .repeat 4, K                    ; the next head's rows
+        ADD16_8 .ident(.sprintf("kcs_%d", K)), #CONTEXT
+        .endrepeat
+.endif
+        cpy     #<(2 * EMBED_DIM)
+        beq     :+
+        jmp     khead
+:       rts
 .endproc
 
 .if ::ATT_FAST
