@@ -480,45 +480,45 @@ fast:   lda     #0
         ;     slot d's table operands (q) and rows (dimension d of the block in
         ;     kv_k_lo/hi, from att_kl/att_kh, which step on), Q2 += q[d]^2
 fpatch: ldy     att_d
+        lda     (att_q),y               ; q low
+        tax
         iny
         lda     (att_q),y               ; q high
+        sty     att_d                   ; 2d + 1
         clc
         adc     #<(-ATT_QHI_MIN)
         cmp     #ATT_QHI_SPAN
         bcc     @inq
         jmp     fslow                   ; |q| too large: the exact general path
 @inq:   adc     #<(>(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN)   ; C = 0: high byte of mm_sq1 + zero + q
-        sta     att_sp+1
         ldy     #ATF_SO_L1 + 1
         sta     (att_ps),y
-        adc     #>(mm_sq2 - mm_sq1)     ; C = 0: the same in mm_sq2
-        sta     att_sp2+1
+        sta     att_sp+1
+        cpx     #$80                    ; C = 1: q low >= 128, q - 128 does not borrow
+        adc     #$ff                    ; high byte of mm_sq1 + zero + q - 128
+        ldy     #ATF_SO_H1 + 1
+        sta     (att_ps),y
+        clc
+        adc     #>(mm_sq2 - mm_sq1)     ; the same in mm_sq2
+        ldy     #ATF_SO_H2 + 1
+        sta     (att_ps),y
+        lda     att_sp+1                ; C = 0: no carry past $ffff
+        adc     #>(mm_sq2 - mm_sq1)
         ldy     #ATF_SO_L2 + 1
         sta     (att_ps),y
-        ldy     att_d
-        lda     (att_q),y               ; q low
+        sta     att_sp2+1
+        txa                             ; low bytes: q, q - 128, q mod 128
         sta     att_sp
         sta     att_sp2
         ldy     #ATF_SO_L1
         sta     (att_ps),y
         ldy     #ATF_SO_L2
         sta     (att_ps),y
-        eor     #$80                    ; low byte of q - 128
+        eor     #$80
         ldy     #ATF_SO_H1
         sta     (att_ps),y
         ldy     #ATF_SO_H2
         sta     (att_ps),y
-        lda     att_sp
-        cmp     #$80                    ; C = 0: q low < 128, q - 128 borrows
-        lda     att_sp+1
-        sbc     #0
-        ldy     #ATF_SO_H1 + 1
-        sta     (att_ps),y
-        clc
-        adc     #>(mm_sq2 - mm_sq1)
-        ldy     #ATF_SO_H2 + 1
-        sta     (att_ps),y
-        lda     att_sp
         and     #$7f                    ; byte 0 repeats every 128: mm_sq0 + (q mod 128)
         ldy     #ATF_SO_L0
         sta     (att_ps),y
@@ -538,25 +538,28 @@ fpatch: ldy     att_d
         sta     att_a+2
         bcc     @rows
         inc     att_a+3
-@rows:  lda     att_kl
-        ldy     #ATF_SO_KL
-        sta     (att_ps),y
-        lda     att_kl+1
-        iny
-        sta     (att_ps),y
-        lda     att_kh
+@rows:  ldy     #ATF_SO_KL              ; rows: store, then step by CONTEXT
+        .assert att_kh = att_kl + 2, error, "attention: row pointers"
+        .repeat 2, J
+        .if J = 1
         ldy     #ATF_SO_KH
+        .endif
+        clc
+        lda     att_kl + 2 * J
         sta     (att_ps),y
-        lda     att_kh+1
+        adc     #CONTEXT
+        sta     att_kl + 2 * J
         iny
+        lda     att_kl + 2 * J + 1
         sta     (att_ps),y
-        ADD16_8 att_kl, #CONTEXT
-        ADD16_8 att_kh, #CONTEXT
+        adc     #0
+        sta     att_kl + 2 * J + 1
+        .endrepeat
         ADD16_8 att_ps, #ATF_SLOT_SIZE
-        inc     att_d
-        inc     att_d
-        lda     att_d
-        cmp     #2 * HEAD_DIM
+        ldy     att_d                   ; 2d + 1 -> 2(d + 1)
+        iny
+        sty     att_d
+        cpy     #2 * HEAD_DIM
         beq     @patched
         jmp     fpatch
 @patched:
