@@ -12,7 +12,11 @@ regime:
 - equal: every position has the same key (W = 255 * n) and negative values;
 - ramp: scores stepping by ~11/16 per position so m - sf runs past 127;
 - edge, edgeq: q at the fast scores' limits -1792..1791 and just past them
-  (the general path), with keys at the int16 limits or small.
+  (the general path), with keys at the int16 limits or small;
+- divedge: equal keys (W = 255 * n), values whose mean sits on the division's
+  boundaries: out = -257, -256, 255, 256 (the 8-step division takes
+  -256 * W <= N < 256 * W, the 16-step one the rest), with and without a
+  remainder, and the int16 limits.
 For each: every head block, n = 1, 2, CONTEXT and a random n. The cache
 itself is dumped at the end and checked against the documented layout.
 Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
@@ -146,6 +150,19 @@ def fill_scenario(s: Script, name, rng):
             for t in range(d.sl):
                 s.store(layer, t, key, rng.integers(-32768, 100, d.ed))
         qgen = lambda n: rng.integers(-3000, 3000, n)
+    elif name == "divedge":
+        # position 0 gets v = c + delta, the others c: sum = n c + delta, so
+        # out = c + floor(delta / n) = c (delta 0, or 1 when n > 1) or c - 1 (delta -1)
+        cs = np.array([-32768, -32767, -257, -256, -255, -1, 0, 1, 255, 256, 257, 32767])
+        base = rng.choice(cs, d.ed)
+        delta = rng.choice([-1, 0, 1], d.ed)
+        delta[base == -32768] = np.maximum(delta[base == -32768], 0)
+        delta[base == 32767] = np.minimum(delta[base == 32767], 0)
+        key = rng.integers(-3000, 3000, d.ed)
+        for layer in range(d.nl):
+            for t in range(d.sl):
+                s.store(layer, t, key, base + delta if t == 0 else base)
+        qgen = lambda n: rng.integers(-1500, 1500, n)
     elif name == "ramp":
         # k[t][0] = 300*t, q[0] = +-1024: sf steps ~18.75 per position (past 127 by t = 7)
         for layer in range(d.nl):
@@ -194,10 +211,10 @@ def check(r, s: Script):
     (DEFAULT, ("moderate", "full", "extreme")),
     (DEFAULT, ("tiny", "small", "equal", "ramp")),
     (SMALL8, ("moderate", "full", "extreme", "tiny", "small", "equal", "ramp")),
-    (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp")),
+    (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp", "divedge")),
     (CTX48, ("moderate", "full", "ramp")),
     (WIDE, ("moderate", "extreme", "small")),
-    (DEFAULT, ("edge", "edgeq")),
+    (DEFAULT, ("edge", "edgeq", "divedge", "divedge")),
     (HD16, ("edge", "edgeq", "moderate")),
 ], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10",
         "default-edge", "ed32-hd16-sl10"])
