@@ -894,19 +894,18 @@ weights:
         sta     att_w+1
         ldx     att_n
         dex
-wloop:  sec
+wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         lda     att_m
         sbc     att_s2,x
-        sta     att_t
+        tay
         lda     att_m+1
         sbc     att_s3,x
-        sta     att_t+1
+        bne     @far                    ; >= 256
         lda     att_m+2
         sbc     att_s4,x
-        ora     att_t+1
-        bne     @far                    ; >= 256
-        ldy     att_t
-        bpl     @near
+        bne     @far
+        tya
+        bpl     @near                   ; < 128
 @far:   ldy     #ATT_EXP_LAST
 @near:  lda     exp_table,y
         sta     att_wt,x
