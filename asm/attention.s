@@ -14,11 +14,14 @@
 ;   the weights depend on) is unchanged: score' is used instead of score.
 ; - A 16x16 product is four 8x8 quarter-square products (kernels_b.inc),
 ;   two when |q[d]| < 256 (common in trained souls).
-; - sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W.
-; - floordiv(N' - 2^15 * W, W) = floordiv(N', W) - 2^15 with N' >= 0: one
-;   unsigned division per dimension, no signed cases. The quotient is a
-;   w-weighted mean of int16 values, so it is always in int16 range: sat16
-;   never changes it.
+; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
+;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 1 adds v', w = 255 adds
+;   256 v' - v', other weights take two quarter-square products.
+; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
+;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
+;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
+;   N' = N + 2^15 * W >= 0, 16 steps. The quotient is a w-weighted mean of
+;   int16 values, so it is always in int16 range: sat16 never changes it.
 ;
 ; KV cache layout (this file owns it; segment KVCACHE), high bytes stored ^ $80:
 ; - kv_k_lo, kv_k_hi: N_LAYERS * EMBED_DIM rows of CONTEXT bytes; row
@@ -212,8 +215,8 @@ att_pos_hi:
 ;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80);
 ;      with the fast scores, Kc of each of the layer's heads at position t
 ; clobbers: A, X, Y, att_kl/kh, att_c, att_d, att_t, the patched operands
-; cycles (x64sc, default soul): ~5.2k (ED 32: v ~33 per dimension; k with Kc
-;   ~116 per dimension, the Kc stores ~90 per head)
+; cycles (x64sc, ED 32, 4 heads of 8): ~6.0k (v ~33 per dimension, k with
+;   its Kc term ~116 per dimension, the Kc stores ~90 per head)
 .proc attn_store_kv
         sta     att_sb
         stx     att_st
@@ -409,11 +412,14 @@ ATF_SO_H2       = 50
 ; out: out[0..HEAD_DIM) written
 ; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
 ; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
-;   tests/asm/attention_driver.s; v in the full int16 range):
-;   t+1 = 1: ~0.67k (out = v[0], no arithmetic). t+1 = 2: 9.3k (q = 0) ..
-;   13.8k (every |q[d]| in 300..1000); t+1 = 20: 33.8k (q = 0: only the
-;   weighted sum and the eight divisions), 56.4k (|q[d]| < 256: two products
-;   per score term), 67.0k (|q[d]| >= 256: four)
+;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
+;   most divisions take 16 steps): t+1 = 1: ~0.6k (out = v[0]); t+1 = 2:
+;   11.2k (|q[d]| in 300..1000) .. 12.6k (|q[d]| < 256); t+1 = 20: 41.2k ..
+;   48.0k. The original soul's own q, k, v (positions 0..19, 8 heads each):
+;   202k per token, of which the scores' per-query patching 19.7k, the
+;   scores 62.3k (~740 a key), max and weights 9.7k, the weighted sum 77.2k
+;   (~115 a position and dimension when 1 < w < 255), the divisions 28.7k
+;   (~330 with 8 steps, ~650 with 16)
 .proc attention_head
         stx     att_n
         sta     att_sb
