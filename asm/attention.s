@@ -964,11 +964,8 @@ vpos:   dec     att_i
         lda     att_wt,x
         beq     vpos                    ; w = 0: nothing to add
         cmp     #1
-        beq     @one
-        cmp     #255
         bne     @mul
-        jmp     vmax                    ; w = 255 (EXP[0], the maximum): N += 256 v' - v'
-@one:   jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
+        jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
 @mul:   QS_SET  mv_lo, mv_hi
         clc                             ; the loads read row i: operand = row 0 + i*ED
         lda     att_vl
@@ -1011,55 +1008,6 @@ vl_row = * - 2          ; operand, patched: row i of v lo
         inc     att_n3,x
 @n3:    dex
         bpl     vdim
-        jmp     vpos
-
-        ; --- w[i] = 255: N[d] += 256 v' - v' = T, T = (-vl, vl - vh - b, vh - b)
-        ;     (b: the borrows; 0 <= T < 2^24), no product
-vmax:   clc                             ; X = i: the loads read row i
-        lda     att_vl
-        adc     att_pos_lo,x
-        sta     v5l_row
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     v5l_row+1
-        clc
-        lda     att_vh
-        adc     att_pos_lo,x
-        sta     v5h_row
-        lda     att_vh+1
-        adc     att_pos_hi,x
-        sta     v5h_row+1
-        ldx     #HEAD_DIM - 1
-v5dim:  ldy     kv_v_lo,x               ; X = d, from the head's last dimension down
-v5l_row = * - 2         ; operand, patched: row i of v lo
-        sty     att_p
-        lda     kv_v_hi,x
-v5h_row = * - 2         ; operand, patched: row i of v hi
-        sta     att_p+1
-        sec                             ; T
-        lda     #0
-        sbc     att_p
-        sta     att_p+2
-        tya
-        sbc     att_p+1
-        sta     att_p+3
-        lda     att_p+1
-        sbc     #0
-        tay
-        clc                             ; N += T
-        lda     att_n0,x
-        adc     att_p+2
-        sta     att_n0,x
-        lda     att_n1,x
-        adc     att_p+3
-        sta     att_n1,x
-        tya
-        adc     att_n2,x
-        sta     att_n2,x
-        bcc     :+
-        inc     att_n3,x
-:       dex
-        bpl     v5dim
         jmp     vpos
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
