@@ -15,8 +15,8 @@
 ; - A 16x16 product is four 8x8 quarter-square products (kernels_b.inc),
 ;   two when |q[d]| < 256 (common in trained souls).
 ; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
-;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 1 adds v', w = 255 adds
-;   256 v' - v', other weights take two quarter-square products.
+;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 0 adds nothing, w = 1
+;   adds v', other weights take two quarter-square products.
 ; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
@@ -196,6 +196,20 @@ att_pos_hi:
 :       tya
 .endmacro
 
+; ATT_QS_MULCY lab, dst: kernels_b.inc's QS_MULC with the multiplier in Y:
+; C = 1 in gives a*y (dst = low byte, A = high byte, C = 1 out); QS_SET
+; patches it. cycles: 19 (+1 per page crossing)
+.macro ATT_QS_MULCY lab, dst
+lab = * - 1
+        lda     qs_sq1_lo,y
+        sbc     qs_sq2_lo,y
+        sta     dst
+        lda     qs_sq1_hi,y
+        sbc     qs_sq2_hi,y
+        .assert * - lab = 15, error, "ATT_QS_MULCY: dst must be a zero page byte"
+        QS_OPERANDS lab
+.endmacro
+
 .segment "CODE"
 
 ; ATT_PTR ptr, base: ptr := base + (att_t, att_t+1). clobbers: A, C
@@ -357,7 +371,7 @@ kdim:   lda     (kvs_k),y               ; kl
 ; ATF_SLOT D: the fast scores' slot for dimension D of the key at position X.
 ; in: X = position i; operands patched by fpatch in attention_head (q = q[D])
 ; out: att_a += (q + kl)^2 + 256 (q + kh)^2 (mod 2^32), kl = k'lo, kh = k'hi - 128
-; clobbers: A, Y, C. cycles: ~77 (+1 per page crossing)
+; clobbers: A, Y, C. cycles: ~75 (+1 per page crossing; +4 when byte 2 carries)
 .macro ATF_SLOT D
 .ident(.sprintf("atf_slot%d", D)):
         ldy     kv_k_lo,x
@@ -375,11 +389,11 @@ kdim:   lda     (kvs_k),y               ; kl
         adc     mm_sq2,y
 .ident(.sprintf("atf_l2_%d", D)) = * - 2 ; operand, patched: mm_sq2 + zero + q
         sta     att_a+2
-        bcc     :+
+        bcc     :+                      ; C = 0 for the high half either way
         inc     att_a+3
+        clc
 :       ldy     kv_k_hi,x
 .ident(.sprintf("atf_kh%d", D)) = * - 2  ; operand, patched: row D of the block in kv_k_hi
-        clc
         lda     att_a+1
         adc     mm_sq0,y
 .ident(.sprintf("atf_h0_%d", D)) = * - 2 ; operand, patched: mm_sq0 + (q mod 128) (low byte)
@@ -399,7 +413,7 @@ ATF_SO_KL       = 1             ; offsets (the fast setup's loop writes them
 ATF_SO_L0       = 7             ; through att_ps = the slot)
 ATF_SO_L1       = 14
 ATF_SO_L2       = 21
-ATF_SO_KH       = 30
+ATF_SO_KH       = 31
 ATF_SO_H0       = 36
 ATF_SO_H1       = 43
 ATF_SO_H2       = 50
@@ -984,18 +998,18 @@ vpos:   dec     att_i
         ldx     #HEAD_DIM - 1
 vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
 vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
-        QS_MULY mv_hi, att_p+2          ; H = w * v'hi
+        QS_MULY mv_hi, att_p+2          ; H = w * v'hi (C = 1 after)
         sta     att_p+3
         ldy     kv_v_lo,x
 vl_row = * - 2          ; operand, patched: row i of v lo
-        QS_MULY mv_lo, att_p            ; L = w * v'lo, A = its high byte
+        ATT_QS_MULCY mv_lo, att_p       ; C = 1: L = w * v'lo, A = its high byte
         clc                             ; N += L + H << 8
         adc     att_p+2
         sta     att_p+1
-        bcc     @h1
+        bcc     @h1                     ; C = 0 for the sum either way
         inc     att_p+3                 ; H <= 255*255: high byte <= 254
-@h1:    clc
-        lda     att_n0,x
+        clc
+@h1:    lda     att_n0,x
         adc     att_p
         sta     att_n0,x
         lda     att_n1,x
