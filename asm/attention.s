@@ -29,7 +29,7 @@
 ;   positions with X = i, one dimension at a time);
 ; - kv_v_lo, kv_v_hi: N_LAYERS * CONTEXT rows of EMBED_DIM bytes; row
 ;   (layer*CONTEXT + t) holds position t (the weighted sum runs over a head's
-;   dimensions with X = h*HEAD_DIM + d, one position at a time).
+;   dimensions with X = d from row t + h*HEAD_DIM, one position at a time).
 ; attn_store_kv writes position t of a layer; attention_head reads head h of
 ; layer L as block L*N_HEADS + h.
 ;
@@ -428,12 +428,12 @@ ATF_SO_H2       = 50
 ; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
 ;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
 ;   most divisions take 16 steps): t+1 = 1: ~0.6k (out = v[0]); t+1 = 2:
-;   11.2k (|q[d]| in 300..1000) .. 12.6k (|q[d]| < 256); t+1 = 20: 41.2k ..
-;   48.0k. The original soul's own q, k, v (positions 0..19, 8 heads each):
-;   202k per token, of which the scores' per-query patching 19.7k, the
-;   scores 62.3k (~740 a key), max and weights 9.7k, the weighted sum 77.2k
-;   (~115 a position and dimension when 1 < w < 255), the divisions 28.7k
-;   (~330 with 8 steps, ~650 with 16)
+;   11.3k (|q[d]| in 300..1000) .. 12.8k (|q[d]| < 256); t+1 = 20: 40.6k ..
+;   47.2k. The original soul's own q, k, v (positions 0..19, 8 heads each):
+;   199k per token, of which the scores' per-query patching 19.7k, the
+;   scores 60.9k (~725 a key), max and weights 9.7k, the weighted sum 76.3k
+;   (~113 a position and dimension when w > 1), the divisions 28.8k (~330
+;   with 8 steps, ~650 with 16)
 .proc attention_head
         stx     att_n
         sta     att_sb
@@ -938,7 +938,7 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         bpl     wloop
 
         ; --- N[d] = sum_i w[i] * v'[i][d] - 2^15 * W = sum_i w[i] * v[i][d]
-        ;     (mod 2^32; |N| < 2^30), at X = h*HD + d: the sums start at -2^15 * W
+        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at -2^15 * W
         lda     att_w+1                 ; att_nb = 2^15 * W = (0, W << 7 in bytes 1..3)
         lsr     a
         sta     att_nb+3
