@@ -12,8 +12,9 @@
 ;   score'[i] = sum_d q[d] * k'[i][d] = score[i] + 2^15 * sum_d q[d]. The extra
 ;   term is the same for every i and a multiple of 2^14, so m - sf[i] (all that
 ;   the weights depend on) is unchanged: score' is used instead of score.
-; - A 16x16 product is four 8x8 quarter-square products (kernels_b.inc),
-;   two when |q[d]| < 256 (common in trained souls).
+; - The scores: squares slots (ATF_SLOT) for heads of at most 16 dimensions
+;   and |q| <= 1792; else (the general path) each 16x16 product is four 8x8
+;   quarter-square products (kernels_b.inc).
 ; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
 ;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 0 adds nothing, w = 1
 ;   adds v', other weights take two quarter-square products.
@@ -705,10 +706,8 @@ qdim:   lda     att_d
         bne     @nonzero
         jmp     nextd                   ; q[d] = 0 adds nothing
 @nonzero:
-        lda     att_p+1
-        bne     @wide
-        jmp     narrow                  ; |q[d]| < 256: two products per position
-@wide:  QS_SET  mk_a1b0, mk_a1b1
+        lda     att_p+1                 ; four products (q high 0: two of them are 0)
+        QS_SET  mk_a1b0, mk_a1b1
         lda     att_p
         QS_SET  mk_a0b0, mk_a0b1
         lda     att_kl                  ; this row of k into the loads
@@ -800,73 +799,6 @@ nextd:  ADD16_8 att_kl, #CONTEXT         ; next row of k
         bne     @more
         jmp     scores
 @more:  jmp     qdim
-
-narrow: lda     att_p                   ; P = a0*b0 + (a0*b1) << 8 (24 bits)
-        QS_SET  mn_b0, mn_b1
-        lda     att_kl
-        sta     kln_row
-        lda     att_kl+1
-        sta     kln_row+1
-        lda     att_kh
-        sta     khn_row
-        lda     att_kh+1
-        sta     khn_row+1
-        ldx     att_n
-        dex
-npos:
-kln_op: lda     kv_k_lo,x
-kln_row = * - 2         ; operand, patched: row d of k'lo
-        tay
-        QS_MULY mn_b0, att_p
-        sta     att_p+1
-khn_op: lda     kv_k_hi,x
-khn_row = * - 2         ; operand, patched: row d of k'hi
-        tay
-        QS_MULY mn_b1, att_p+2
-        sta     att_p+3
-        clc
-        lda     att_p+1
-        adc     att_p+2
-        sta     att_p+1
-        bcc     @n1
-        inc     att_p+3                 ; P < 2^24: no overflow
-@n1:    bit     att_qs
-        bmi     @nsub
-        clc                             ; score' += P
-        lda     att_s0,x
-        adc     att_p
-        sta     att_s0,x
-        lda     att_s1,x
-        adc     att_p+1
-        sta     att_s1,x
-        lda     att_s2,x
-        adc     att_p+3
-        sta     att_s2,x
-        bcc     @nnext
-        inc     att_s3,x
-        bne     @nnext
-        inc     att_s4,x
-        jmp     @nnext
-@nsub:  sec                             ; score' -= P
-        lda     att_s0,x
-        sbc     att_p
-        sta     att_s0,x
-        lda     att_s1,x
-        sbc     att_p+1
-        sta     att_s1,x
-        lda     att_s2,x
-        sbc     att_p+3
-        sta     att_s2,x
-        bcs     @nnext
-        lda     att_s3,x
-        bne     @nb
-        dec     att_s4,x
-@nb:    dec     att_s3,x
-@nnext: dex
-        bmi     @ndone
-        jmp     npos
-@ndone: jmp     nextd
-
 
         ; --- sf[i] = asr(score'[i], 14) (bytes s2..s4 after << 2); m = max sf
 scores: ldx     att_n
