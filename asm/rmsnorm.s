@@ -19,8 +19,7 @@
 .include "spec.inc"
 .include "kernels_b.inc"
 
-.importzp dv_num, dv_den, kb_zp
-.import div32_16u
+.importzp kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q
@@ -155,7 +154,7 @@ lbit:   sta     rms_bit
 ; rmsnorm: y = RMSNorm(x) with gain g and shift s_g (see top of file).
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
-; clobbers: A, X, Y, kb_zp (rms_*), dv_num, dv_den, the patched operands
+; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (x64sc, ED=32, measured by tests/test_vice_rmsnorm.py):
 ;   TODO
 .proc rmsnorm
@@ -194,16 +193,20 @@ lbit:   sta     rms_bit
         lda     rms_x
         sta     sq_xl
         sta     el_xl
+        sta     elc_xl
         clc
         adc     #1
         sta     sq_xh
         sta     el_xh
+        sta     elc_xh
         lda     rms_x+1
         sta     sq_xl+1
         sta     el_xl+1
+        sta     elc_xl+1
         adc     #0
         sta     sq_xh+1
         sta     el_xh+1
+        sta     elc_xh+1
         lda     rms_y
         sta     el_yl
         clc
@@ -292,53 +295,67 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         inc     rms_s                   ; ms = max(1, ...)
 @ms_ok: jsr     rms_isqrt               ; r = isqrt(ms) >= 1
 
-        ; --- inv = min(32767, 2^19 / r)
+        ; --- inv = min(32767, 2^19 / r); a clamped inv takes the element
+        ;     loop's short entry (u = x - 1 for x > 0, else x, see elemc)
         lda     rms_q+1
         bne     @divide
         lda     rms_q
         cmp     #RMS_R_SAT + 1
         bcs     @divide
-        lda     #<RMS_INV_MAX
-        sta     rms_inv
-        lda     #>RMS_INV_MAX
+        lda     #<elemc
+        ldy     #>elemc
+        bne     @entry                  ; always
+@divide:                                ; 2^19 / r, r = 17..2048: the dividend's
+        lda     #0                      ; bits 19..15 leave 16 (< r), 15 steps
+        sta     rms_inv                 ; remain (the quotient < 2^15)
         sta     rms_inv+1
-        bne     @patch                  ; always
-@divide:
-        lda     #0
-        sta     dv_num
-        sta     dv_num+1
-        sta     dv_num+3
-        lda     #RMS_ONE_HI
-        sta     dv_num+2
-        lda     rms_q
-        sta     dv_den
-        lda     rms_q+1
-        sta     dv_den+1
-        jsr     div32_16u               ; 2^19 / r < 32768 for r >= 17
-        lda     dv_num
-        sta     rms_inv
-        lda     dv_num+1
-        sta     rms_inv+1
-@patch: asl     rms_inv                 ; a = 2 * inv (<= 65534): u = bytes 2..3 of x * a
+        sta     rms_w                   ; remainder R = rms_w:A (< 2r <= 4096)
+        lda     #1 << (RMS_ONE_LOG2 - 15)
+        .assert RMS_R_SAT = 16 && RMS_ONE_LOG2 = 19, error, "rmsnorm: the division skips 5 steps"
+        ldx     #15
+@dstep: asl     a                       ; R = 2R
+        rol     rms_w
+        tay
+        cmp     rms_q                   ; C = (R >= r)
+        lda     rms_w
+        sbc     rms_q+1
+        bcc     @dbit
+        sta     rms_w                   ; R -= r (C stays 1)
+        tya
+        sbc     rms_q
+        tay
+        sec                             ; the quotient bit
+@dbit:  rol     rms_inv                 ; quotient bit C
+        rol     rms_inv+1
+        tya
+        dex
+        bne     @dstep
+        asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
         lda     rms_inv                 ; multiplicands a lo / a hi
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-        lda     #0
-        sta     rms_i
-        sta     rms_gi
-        jmp     elem
+        lda     #<elem
+        ldy     #>elem
+@entry: sta     el_next
+        sty     el_next+1
+        ldy     #0                      ; Y = 2i
+        sty     rms_gi
+        jmp     el_again
 
         ; --- (out of line) x outside 0..255: P += (x hi * a) << 8 for x hi
         ;     unsigned, then u -= a when x < 0 (x hi signed is x hi - 256)
-wide:   inx
-        bne     wide2
-        tay                             ; x hi = $ff: u = bytes 2..3 of P - a << 8
-        sec
+wide:   sta     rms_p2
+        clc                             ; P1 = h0 + l1
         lda     rms_p1
+        adc     rms_w
+        sta     rms_p1
+        inx
+        bne     wide2
+        sec                             ; x hi = $ff: u = bytes 2..3 of P - a << 8
         sbc     rms_inv
-        tya
+        lda     rms_p2
         sbc     rms_inv+1
         sta     rms_ul
         lda     #0
@@ -346,7 +363,6 @@ wide:   inx
         sta     rms_uh
         jmp     gain
 wide2:  dex                             ; X = x hi
-        sta     rms_p2
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
         QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
@@ -374,12 +390,60 @@ wide2:  dex                             ; X = x hi
         sta     rms_uh
 @w3:    jmp     gain
 
+        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
+        ;     32768) = x - 1 for x > 0, x for x <= 0 (x = -32768: -32767)
+elemc:  lda     $ffff,y                 ; x hi
+elc_xh = * - 2          ; operand, patched: rms_x + 1
+        sta     rms_uh
+        lda     $ffff,y                 ; x lo
+elc_xl = * - 2          ; operand, patched: rms_x
+        sta     rms_ul
+        bit     rms_uh
+        bmi     @neg
+        ora     rms_uh
+        beq     gain                    ; x = 0
+        lda     rms_ul
+        bne     @dec
+        dec     rms_uh
+@dec:   dec     rms_ul
+        jmp     gain
+@neg:   tax                             ; x lo
+        bne     gain
+        lda     rms_uh
+        cmp     #$80
+        bne     gain
+        inc     rms_ul                  ; -32768 -> -32767
+        bne     gain                    ; always
+
+        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
+gneg:   eor     #$ff
+        clc
+        adc     #1                      ; |g| (-128 -> $80)
+        sta     rms_gv
+        clc
+        adc     rms_ul
+        tax
+        lda     rms_uh
+        adc     #RMS_SQ_PAGE
+        sta     dq_pb1
+        eor     #RMS_1TO2
+        sta     dq_pb2
+        sec
+        lda     rms_ul
+        sbc     rms_gv
+        tay
+        lda     rms_uh
+        sbc     #<($100 - RMS_SQ_PAGE)
+        sta     dq_pa1
+        eor     #RMS_1TO2
+        sta     dq_pa2
+        jmp     dq
+
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
-        ;     i = 0..ED-1. u = bytes 2..3 of P = x * a (a = 2 * inv, x's bytes
-        ;     unsigned; x < 0 subtracts a << 16). D = 4 u g = (u + |g|)^2 -
-        ;     (u - |g|)^2 (negated for g < 0) from the squares tables.
-elem:   ldy     rms_i
-        lda     $ffff,y                 ; x hi
+        ;     i = 0..ED-1 (Y = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
+        ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
+        ;     (u + g)^2 - (u - g)^2 from the squares tables.
+elem:   lda     $ffff,y                 ; x hi
 el_xh = * - 2           ; operand, patched: rms_x + 1
         sta     rms_xh
         ldx     $ffff,y                 ; x lo
@@ -397,9 +461,8 @@ mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
         QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
         tay
         clc
-        lda     rms_p1                  ; P1 = h0 + l1
+        lda     rms_p1                  ; the carry of P1 = h0 + l1
         adc     rms_w
-        sta     rms_p1
         tya                             ; P2 = h1 + carry (no carry out)
         adc     #0
         ldx     rms_xh
@@ -410,13 +473,9 @@ narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
 gain:   ldy     rms_gi
         lda     $ffff,y                 ; g
 el_g = * - 2            ; operand, patched: rms_g
-        sta     rms_gs
-        bpl     @gpos
-        eor     #$ff                    ; |g| (-128 -> $80)
-        clc
-        adc     #1
-@gpos:  sta     rms_gv
-        clc                             ; Y, page: u + |g|
+        bmi     gneg
+        sta     rms_gv
+        clc                             ; Y, page: u + g
         adc     rms_ul
         tay
         lda     rms_uh
@@ -424,7 +483,7 @@ el_g = * - 2            ; operand, patched: rms_g
         sta     dq_pa1
         eor     #RMS_1TO2
         sta     dq_pa2
-        sec                             ; X, page: u - |g|
+        sec                             ; X, page: u - g
         lda     rms_ul
         sbc     rms_gv
         tax
@@ -433,34 +492,22 @@ el_g = * - 2            ; operand, patched: rms_g
         sta     dq_pb1
         eor     #RMS_1TO2
         sta     dq_pb2
-        sec                             ; D = (u + |g|)^2 - (u - |g|)^2
+dq:     sec                             ; D = (u + g)^2 - (u - g)^2
         lda     mm_sq0,y
         sbc     mm_sq0,x
         sta     rms_d0
         lda     mm_sq1,y
-dq_pa1 = * - 1          ; operand high byte, patched: the page of u + |g|
+dq_pa1 = * - 1          ; operand high byte, patched: the page of u + g
         sbc     mm_sq1,x
-dq_pb1 = * - 1          ; operand high byte, patched: the page of u - |g|
+dq_pb1 = * - 1          ; operand high byte, patched: the page of u - g
         sta     rms_d1
         lda     mm_sq2,y
-dq_pa2 = * - 1          ; operand high byte, patched: the page of u + |g|
+dq_pa2 = * - 1          ; operand high byte, patched: the page of u + g
         sbc     mm_sq2,x
-dq_pb2 = * - 1          ; operand high byte, patched: the page of u - |g|
-        bit     rms_gs                  ; A = d2
-        bpl     @dpos
-        sta     rms_d2                  ; g < 0: D = -D
-        sec
-        lda     #0
-        sbc     rms_d0
-        sta     rms_d0
-        lda     #0
-        sbc     rms_d1
-        sta     rms_d1
-        lda     #0
-        sbc     rms_d2
-@dpos:  jmp     sh_end
+dq_pb2 = * - 1          ; operand high byte, patched: the page of u - g
+        jmp     sh_end                  ; A = byte 2 of D
 sh_target = * - 2       ; operand, patched: sh_end - RMS_SH_STEP * k, or a loop
-sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k, A = d2
+sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
         .repeat ::RMS_FAST_K
         asl     rms_d0
         rol     rms_d1
@@ -472,13 +519,15 @@ el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
         sta     $ffff,y
 el_yl = * - 2           ; operand, patched: rms_y
-        iny
-        iny
-        sty     rms_i
         inc     rms_gi
+        iny
+        iny
         cpy     #<(2 * EMBED_DIM)
         beq     finish
+el_again:
+        sty     rms_i
         jmp     elem
+el_next = * - 2         ; operand, patched: elem, or elemc for inv = 32767
 finish: rts
 .assert sh_end - sh_top = RMS_FAST_K * RMS_SH_STEP, error, "rmsnorm: shift step size"
 
