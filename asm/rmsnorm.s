@@ -97,6 +97,15 @@ rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
 .assert rms_cnt < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
+; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
+; a small x hi (-4..3), made once per call when inv is not clamped
+RMS_T_MID       = 4
+RMS_T_LEN       = 8
+.segment "ENGBSS"                       ; under I/O: only the banked-in step calls rmsnorm
+rms_t0:         .res RMS_T_LEN
+rms_t1:         .res RMS_T_LEN
+rms_t2:         .res RMS_T_LEN
+
 .segment "CODE"
 
 ; rms_isqrt: exact floor square root, by binary search in the squares tables.
@@ -304,7 +313,7 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         bcs     @divide
         lda     #<elemc
         ldy     #>elemc
-        bne     @entry                  ; always
+        jmp     @entry
 @divide:                                ; 2^19 / r, r = 17..2048: the dividend's
         lda     #0                      ; bits 19..15 leave 16 (< r), 15 steps
         sta     rms_inv                 ; remain (the quotient < 2^15)
@@ -336,6 +345,37 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
+        ldx     #RMS_T_MID              ; T[k] = (k - RMS_T_MID) * a: up from
+        lda     #0                      ; T[RMS_T_MID] = 0, then down
+        sta     rms_t0,x
+        sta     rms_t1,x
+        sta     rms_t2,x
+@tup:   clc
+        lda     rms_t0,x
+        adc     rms_inv
+        sta     rms_t0+1,x
+        lda     rms_t1,x
+        adc     rms_inv+1
+        sta     rms_t1+1,x
+        lda     rms_t2,x
+        adc     #0
+        sta     rms_t2+1,x
+        inx
+        cpx     #RMS_T_LEN - 1
+        bne     @tup
+        ldx     #RMS_T_MID
+@tdown: sec
+        lda     rms_t0,x
+        sbc     rms_inv
+        sta     rms_t0-1,x
+        lda     rms_t1,x
+        sbc     rms_inv+1
+        sta     rms_t1-1,x
+        lda     rms_t2,x
+        sbc     #0
+        sta     rms_t2-1,x
+        dex
+        bne     @tdown
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
@@ -346,23 +386,25 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
 
         ; --- (out of line) x outside 0..255: P += (x hi * a) << 8 for x hi
         ;     unsigned, then u -= a when x < 0 (x hi signed is x hi - 256)
-wide:   sta     rms_p2
-        clc                             ; P1 = h0 + l1
+wide:   stx     rms_p1
+        sta     rms_p2
+        tya                             ; x hi = -4..3: P += T[x hi] << 8
+        clc
+        adc     #RMS_T_MID - 1
+        cmp     #RMS_T_LEN
+        bcs     wide2
+        tax
+        clc
         lda     rms_p1
-        adc     rms_w
-        sta     rms_p1
-        inx
-        bne     wide2
-        sec                             ; x hi = $ff: u = bytes 2..3 of P - a << 8
-        sbc     rms_inv
+        adc     rms_t0,x
         lda     rms_p2
-        sbc     rms_inv+1
+        adc     rms_t1,x
         sta     rms_ul
-        lda     #0
-        sbc     #0
+        lda     rms_t2,x
+        adc     #0
         sta     rms_uh
         jmp     gain
-wide2:  dex                             ; X = x hi
+wide2:  ldx     rms_xh                  ; else the products of x hi (unsigned)
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
         QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
@@ -391,7 +433,8 @@ wide2:  dex                             ; X = x hi
 @w3:    jmp     gain
 
         ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
-        ;     32768) = x - 1 for x > 0, x for x <= 0 (x = -32768: -32767)
+        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
+        ;     its square alone makes r >= 295)
 elemc:  lda     $ffff,y                 ; x hi
 elc_xh = * - 2          ; operand, patched: rms_x + 1
         sta     rms_uh
@@ -399,21 +442,14 @@ elc_xh = * - 2          ; operand, patched: rms_x + 1
 elc_xl = * - 2          ; operand, patched: rms_x
         sta     rms_ul
         bit     rms_uh
-        bmi     @neg
+        bmi     @u                      ; x < 0
         ora     rms_uh
-        beq     gain                    ; x = 0
+        beq     @u                      ; x = 0
         lda     rms_ul
         bne     @dec
         dec     rms_uh
 @dec:   dec     rms_ul
-        jmp     gain
-@neg:   tax                             ; x lo
-        bne     gain
-        lda     rms_uh
-        cmp     #$80
-        bne     gain
-        inc     rms_ul                  ; -32768 -> -32767
-        bne     gain                    ; always
+@u:     jmp     gain
 
         ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
 gneg:   eor     #$ff
@@ -461,15 +497,27 @@ mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
         QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
         tay
         clc
-        lda     rms_p1                  ; the carry of P1 = h0 + l1
+        lda     rms_p1                  ; X = P1 = h0 + l1
         adc     rms_w
-        tya                             ; P2 = h1 + carry (no carry out)
+        tax
+        tya                             ; A = P2 = h1 + carry (no carry out)
         adc     #0
-        ldx     rms_xh
+        ldy     rms_xh
         beq     narrow
-        jmp     wide
+        iny
+        beq     xneg1
+        jmp     wide                    ; (Y = x hi + 1)
+xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
+        txa
+        sec
+        sbc     rms_inv
+        lda     rms_p2
+        sbc     rms_inv+1
+        ldy     #0
+        bcs     narrow
+        dey
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
-        stx     rms_uh
+        sty     rms_uh
 gain:   ldy     rms_gi
         lda     $ffff,y                 ; g
 el_g = * - 2            ; operand, patched: rms_g
