@@ -101,7 +101,7 @@ rms_cnt = kb_zp + 23            ; shift steps of the shift loops
 ; a small x hi (-4..3), made once per call when inv is not clamped
 RMS_T_MID       = 4
 RMS_T_LEN       = 8
-.segment "ENGBSS"                       ; under I/O: only the banked-in step calls rmsnorm
+.segment "BSS"
 rms_t0:         .res RMS_T_LEN
 rms_t1:         .res RMS_T_LEN
 rms_t2:         .res RMS_T_LEN
