@@ -125,7 +125,9 @@ rms_t2:         .res RMS_T_LEN
         lda     #>2048                  ; n = 2^22: 2048 (beyond the tables)
         sta     rms_q+1
         rts
-high:   lda     #4                      ; bits 10..8: c = (q hi | bit) << 8,
+high:   tax                             ; n < 2^16: q hi = 0
+        beq     low
+        lda     #4                      ; bits 10..8: c = (q hi | bit) << 8,
 hbit:   sta     rms_bit                 ; c^2 = (c hi)^2 << 16 (<= 49: mm_sq0 holds it)
         ora     rms_q+1
         tax
@@ -136,7 +138,7 @@ hbit:   sta     rms_bit                 ; c^2 = (c hi)^2 << 16 (<= 49: mm_sq0 ho
 :       lda     rms_bit
         lsr     a
         bne     hbit
-        lda     rms_q+1                 ; bits 7..0: the page stays
+low:    lda     rms_q+1                 ; bits 7..0: the page stays
         clc
         adc     #RMS_SQ_PAGE
         sta     rms_sqp+1
@@ -322,6 +324,19 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         lda     #1 << (RMS_ONE_LOG2 - 15)
         .assert RMS_R_SAT = 16 && RMS_ONE_LOG2 = 19, error, "rmsnorm: the division skips 5 steps"
         ldx     #15
+        ldy     rms_q+1
+        bne     @dstep
+        ldy     rms_q
+        bmi     @dstep
+@dbyte: asl     a                       ; r < 128: R < 2r fits a byte (C = 0)
+        cmp     rms_q
+        bcc     @dbb
+        sbc     rms_q                   ; C stays 1: the quotient bit
+@dbb:   rol     rms_inv
+        rol     rms_inv+1
+        dex
+        bne     @dbyte
+        beq     @dend                   ; always
 @dstep: asl     a                       ; R = 2R
         rol     rms_w
         tay
@@ -339,7 +354,7 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         tya
         dex
         bne     @dstep
-        asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
+@dend:  asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
         lda     rms_inv                 ; multiplicands a lo / a hi
         QS_SET  mh, mu_01
