@@ -45,8 +45,6 @@ RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
 ; RMS_OUT_SHIFT come from spec.inc
 .assert RMS_IN_SHIFT = 4, error, "rmsnorm: the square phase takes xs = (x + 32768) >> 4 - 2048"
 .assert RMS_OUT_SHIFT = 15, error, "rmsnorm: u = bytes 2..3 of x * (2 * inv)"
-.assert RMS_ONE_LOG2 >= 16 && RMS_ONE_LOG2 <= 23, error, "rmsnorm: 2^RMS_ONE_LOG2 is byte 2 of the dividend"
-RMS_ONE_HI      = 1 << (RMS_ONE_LOG2 - 16)      ; byte 2 of 2^RMS_ONE_LOG2
 RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r > RMS_INV_MAX
 .assert (1 << RMS_ONE_LOG2) / (RMS_R_SAT + 1) <= RMS_INV_MAX, error, "rmsnorm: inv clamp edge"
 .assert RMS_INV_MAX = 32767, error, "rmsnorm: a = 2 * inv fits 16 bits"
@@ -86,7 +84,6 @@ rms_p2  = kb_zp + 8             ; byte 2 of P
 rms_w   = kb_zp + 9             ; 3: partial products
 rms_ul  = kb_zp + 12            ; u = asr(x * inv, 15), 16 bits
 rms_uh  = kb_zp + 13
-rms_gs  = kb_zp + 14            ; g (its sign)
 rms_gv  = kb_zp + 15            ; |g| (0..128)
 rms_d0  = kb_zp + 16            ; D = 4 u g, 24 bits, then shifted: y = bytes 1..2
 rms_d1  = kb_zp + 17
@@ -108,11 +105,13 @@ rms_t2:         .res RMS_T_LEN
 
 .segment "CODE"
 
-; rms_isqrt: exact floor square root, by binary search in the squares tables.
+; rms_isqrt: exact floor square root, by binary search in the squares tables
+; (11 trial bits c: c^2 <= n ? q = c).
 ; in: rms_m (3 bytes, little endian) = n <= 2^22; the squares tables banked in
 ; out: rms_q (2 bytes) = floor(sqrt(n)) (<= 2048); rms_m kept
 ; clobbers: A, X, Y, rms_sqp, rms_sqq, rms_bit
-; cycles: ~520 (11 trial bits: c^2 <= n ? q = c)
+; cycles (by instruction count): ~400 for n >= 2^16 (the 3 high bits read
+;   mm_sq0, 8 low bits ~40 each), ~340 below
 .proc rms_isqrt
         ldy     #0
         sty     rms_q
@@ -166,8 +165,15 @@ lbit:   sta     rms_bit
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (x64sc, ED=32, measured by tests/test_vice_rmsnorm.py):
-;   TODO
+; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.7 k per call on the
+;   original soul (63.5 k per token for 5 calls, 87.8 k before issue 8's
+;   rewrite), 10.8 k on the default soul (54.2 k, 80.5 k before). Profile stops
+;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
+;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
+;   element ~230 for 0 <= x < 256, ~255 for -256 <= x < 0, ~285 for other x
+;   (~350 beyond x hi -4..3), ~180 when inv is clamped (no product), each +12
+;   per unrolled shift step (s_g < 6); by instruction count ~400 isqrt, ~360
+;   the division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
