@@ -105,8 +105,10 @@ k_best:         .res 1          ; argmax: best id so far
 ; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
 ; out: the vector at emb_out. clobbers: A, X, Y, k_*
 ; cycles: both shifts >= 0 (each deshifted value fits 16 bits): ~75 per
-;   dimension + each DESHIFT16 (~30 at shift 5); TODO measured. Else
-;   (32-bit sums) ~160 per dimension + each DESHIFT (~70 at shift 6)
+;   dimension + each DESHIFT16 (~30 at shift 5); measured (`soul bench`,
+;   x64sc, screen on, ED=32) 5.7 k a token for the original soul (shifts 5, 5;
+;   12.2 k with the 32-bit sums), 4.4 k for the default soul (7, 8; was 8.1 k).
+;   Else (32-bit sums) ~160 per dimension + each DESHIFT (~70 at shift 6)
 .proc embed
         clc                             ; k_te := w_te + tok (column 0)
         adc     #<w_te
@@ -223,7 +225,8 @@ done:   rts
 ; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1
 ; in: res_h, res_y -> int16 vectors (not the same). out: h. clobbers: A, X, Y,
 ;   the patched operands
-; cycles: ~90 + ~40 per element (TODO measured)
+; cycles: ~90 + ~40 per element; measured (`soul bench`, x64sc, screen on,
+;   ED=32) 1.5 k a call, 5.9 k a token for 4 calls (was 8.1 k)
 .proc residual_add
         lda     res_h                   ; the vectors' addresses into the operands
         sta     ra_hl
