@@ -157,8 +157,9 @@ store:  ldy     k_i
         iny
         iny
         cpy     #2 * EMBED_DIM
-        bne     loop
-        rts
+        beq     done
+        jmp     loop                    ; (small shifts make the body long)
+done:   rts
 .else
         lda     #0
         sta     k_i
