@@ -405,8 +405,8 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         sty     rms_gi
         jmp     el_again
 
-        ; --- (out of line) x outside 0..255: P += (x hi * a) << 8 for x hi
-        ;     unsigned, then u -= a when x < 0 (x hi signed is x hi - 256)
+        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, X = P1,
+        ;     A = P2): P += (x hi * a) << 8, from the table for x hi = -4..3
 wide:   stx     rms_p1
         sta     rms_p2
         tya                             ; x hi = -4..3: P += T[x hi] << 8
@@ -425,7 +425,8 @@ wide:   stx     rms_p1
         adc     #0
         sta     rms_uh
         jmp     gain
-wide2:  ldx     rms_xh                  ; else the products of x hi (unsigned)
+wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, and
+                                        ; u -= a when x < 0 (x hi signed is x hi - 256)
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
         QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
