@@ -166,7 +166,7 @@ lbit:   sta     rms_bit
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.7 k per call on the
-;   original soul (63.5 k per token for 5 calls, 87.8 k before issue 8's
+;   original soul (63.4 k per token for 5 calls, 87.8 k before issue 8's
 ;   rewrite), 10.8 k on the default soul (54.2 k, 80.5 k before). Profile stops
 ;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
 ;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
