@@ -111,7 +111,8 @@ rms_t2:         .res RMS_T_LEN
 ; out: rms_q (2 bytes) = floor(sqrt(n)) (<= 2048); rms_m kept
 ; clobbers: A, X, Y, rms_sqp, rms_sqq, rms_bit
 ; cycles (by instruction count): ~400 for n >= 2^16 (the 3 high bits read
-;   mm_sq0, 8 low bits ~40 each), ~340 below
+;   mm_sq0, 8 low bits ~40 each); below, low bits whose square exceeds n are
+;   skipped: ~250 for 2^8 <= n < 2^10, ~190 below 2^8
 .proc rms_isqrt
         ldy     #0
         sty     rms_q
@@ -144,6 +145,21 @@ low:    lda     rms_q+1                 ; bits 7..0: the page stays
         eor     #RMS_1TO2
         sta     rms_sqq+1
         lda     #$80
+        ldx     rms_m+2
+        bne     lbit
+        ldx     rms_m+1                 ; n < 2^16 (q = 0 so far): skip the bits
+        cpx     #>($80 * $80)           ; whose square exceeds n
+        bcs     lbit
+        lsr     a
+        cpx     #>($40 * $40)
+        bcs     lbit
+        lsr     a
+        cpx     #>($20 * $20)
+        bcs     lbit
+        lsr     a
+        cpx     #>($10 * $10)
+        bcs     lbit
+        lsr     a                       ; n < 256: from bit 3
 lbit:   sta     rms_bit
         ora     rms_q
         tay                             ; c lo
