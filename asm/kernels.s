@@ -107,7 +107,7 @@ k_best:         .res 1          ; argmax: best id so far
 ; cycles: both shifts >= 0 (each deshifted value fits 16 bits): ~75 per
 ;   dimension + each DESHIFT16 (~30 at shift 5); measured (`soul bench`,
 ;   x64sc, screen on, ED=32) 5.7 k a token for the original soul (shifts 5, 5;
-;   12.2 k with the 32-bit sums), 4.6 k for the default soul (7, 8; was 8.1 k).
+;   12.2 k with the 32-bit sums), 4.5 k for the default soul (7, 8; was 8.1 k).
 ;   Else (32-bit sums) ~160 per dimension + each DESHIFT (~70 at shift 6)
 .proc embed
         clc                             ; k_te := w_te + tok (column 0)

@@ -181,14 +181,14 @@ lbit:   sta     rms_bit
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.7 k per call on the
-;   original soul (63.4 k per token for 5 calls, 87.8 k before issue 8's
-;   rewrite), 10.8 k on the default soul (54.2 k, 80.5 k before). Profile stops
+; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.6 k per call on the
+;   original soul (62.9 k per token for 5 calls, 87.8 k before issue 8's
+;   rewrite), 10.6 k on the default soul (53.2 k, 80.5 k before). Profile stops
 ;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
 ;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
 ;   element ~230 for 0 <= x < 256, ~255 for -256 <= x < 0, ~285 for other x
 ;   (~350 beyond x hi -4..3), ~180 when inv is clamped (no product), each +12
-;   per unrolled shift step (s_g < 6); by instruction count ~400 isqrt, ~360
+;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
 ;   the division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
