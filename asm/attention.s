@@ -62,7 +62,6 @@
 .assert CONTEXT >= 1 && CONTEXT <= 128, error, "attention: positions are indexed with bpl loops"
 .assert N_LAYERS * N_HEADS <= 256, error, "attention: block numbers are bytes"
 .assert EMBED_DIM <= 127, error, "attention: Y = 2*j + 1 over a k/v vector"
-.assert CONTEXT >= 2, error, "attention: attn_store_kv steps its row pointers by CONTEXT - 2"
 .assert 255 * CONTEXT < 32768, error, "attention: W < 2^15 (the division keeps 2R + 1 in 16 bits)"
 
 ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
@@ -347,7 +346,14 @@ kdim:   lda     (kvs_k),y               ; kl
         iny
         .assert att_kh = att_kl + 2, error, "row pointers"
         .repeat 2, J                    ; next row: both pointers += CONTEXT - 2 (Y moved 2)
+        .if ::CONTEXT >= 2
         ADD16_8 att_kl + 2 * J, #CONTEXT - 2
+        .else
+        lda     att_kl + 2 * J          ; CONTEXT 1: -1
+        bne     :+
+        dec     att_kl + 2 * J + 1
+:       dec     att_kl + 2 * J
+        .endif
         .endrepeat
         dec     att_d
         bne     kdim
