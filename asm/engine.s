@@ -21,9 +21,9 @@
 .include "model.inc"
 .include "matmul.inc"
 
-.import mm_sweep, mm_finish, mm_init, mm_init_e
-.importzp mm_x, mm_out, mm_outh
-.import mm_ostep, mm_row0, mm_count, mm_shift
+.import mm_sweep, mm_init, mm_init_e
+.importzp mm_x
+.import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .import rmsnorm
 .importzp rms_x, rms_g, rms_y
 .import attention_head, attn_store_kv, attention_init
@@ -139,23 +139,30 @@ done:   lda     eng_port
         rts
 .endproc
 
-; FINISH row0, count, shift_offset, dest: mm_finish rows [row0, row0+count)
-; into the interleaved int16 vector dest, with the shift from layer_table.
-.macro FINISH row0, count, shift_off, dest
-        lda     #row0
-        sta     mm_row0
+; PLAN i, count, shift_off, dest: output range i of the next sweep (its rows
+; follow range i-1's): count rows into the interleaved int16 vector dest,
+; with the shift from layer_table
+.macro PLAN i, count, shift_off, dest
         lda     #count
-        sta     mm_count
+        sta     mm_pcount+i
         ldy     #shift_off
         lda     (eng_lt),y
-        sta     mm_shift
-        LDPTR   mm_out, dest
-        LDPTR   mm_outh, dest+1
-        jsr     mm_finish
+        sta     mm_pshift+i
+        lda     #<dest
+        sta     mm_pout_l+i
+        lda     #<(dest+1)
+        sta     mm_pouth_l+i
+        lda     #>dest
+        sta     mm_pout_h+i
+        lda     #>(dest+1)
+        sta     mm_pouth_h+i
 .endmacro
 
-; SWEEP desc_off, input: mm_sweep with the descriptor in layer_table, x = input
-.macro SWEEP desc_off, input
+; SWEEP desc_off, input, ranges: mm_sweep with the descriptor in layer_table,
+; x = input, into the PLANned ranges 0..ranges-1
+.macro SWEEP desc_off, input, ranges
+        lda     #ranges
+        sta     mm_pn
         LDPTR   mm_x, input
         ldy     #desc_off + 1
         lda     (eng_lt),y
@@ -215,7 +222,7 @@ engine_step_done = engine_run::done
 ; step_body: engine_step's work, with the RAM banked in.
 ; in: A = token id, eng_prefill ; out, clobbers: as engine_step
 .proc step_body
-        ldx     #INTERLEAVED            ; mm_finish's default output layout
+        ldx     #INTERLEAVED            ; the sweeps' default output layout
         stx     mm_ostep
         ldx     engine_pos
         pha
@@ -229,10 +236,10 @@ engine_step_done = engine_run::done
 layer:
         ; attention block
         NORM    LT_N1, LT_N1_SHIFT
-        SWEEP   LT_QKV, vec_a
-        FINISH  0, EMBED_DIM, LT_Q_SHIFT, vec_q
-        FINISH  EMBED_DIM, EMBED_DIM, LT_K_SHIFT, vec_k
-        FINISH  2 * EMBED_DIM, EMBED_DIM, LT_V_SHIFT, vec_v
+        PLAN    0, EMBED_DIM, LT_Q_SHIFT, vec_q
+        PLAN    1, EMBED_DIM, LT_K_SHIFT, vec_k
+        PLAN    2, EMBED_DIM, LT_V_SHIFT, vec_v
+        SWEEP   LT_QKV, vec_a, 3
         LDPTR   kvs_k, vec_k
         LDPTR   kvs_v, vec_v
         lda     eng_layer
@@ -268,19 +275,19 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_head
         cmp     #N_HEADS
         bne     head
-        SWEEP   LT_PROJ, vec_att
-        FINISH  0, EMBED_DIM, LT_PROJ_SHIFT, vec_y
+        PLAN    0, EMBED_DIM, LT_PROJ_SHIFT, vec_y
+        SWEEP   LT_PROJ, vec_att, 1
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
         ; feed-forward block
         NORM    LT_N2, LT_N2_SHIFT
-        SWEEP   LT_FC1, vec_a
-        FINISH  0, FF_DIM, LT_FC1_SHIFT, vec_z
+        PLAN    0, FF_DIM, LT_FC1_SHIFT, vec_z
+        SWEEP   LT_FC1, vec_a, 1
         LDPTR   relu_v, vec_z
         jsr     relu
-        SWEEP   LT_FC2, vec_z
-        FINISH  0, EMBED_DIM, LT_FC2_SHIFT, vec_y
+        PLAN    0, EMBED_DIM, LT_FC2_SHIFT, vec_y
+        SWEEP   LT_FC2, vec_z, 1
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
@@ -299,21 +306,25 @@ output:
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
         jsr     rmsnorm
+        lda     #1                      ; the logits as split lo/hi arrays
+        sta     mm_pn
+        sta     mm_ostep
+        lda     #VOCAB_SIZE
+        sta     mm_pcount
+        lda     #<OUT_SHIFT             ; post-shift 0
+        sta     mm_pshift
+        lda     #<logits_lo
+        sta     mm_pout_l
+        lda     #>logits_lo
+        sta     mm_pout_h
+        lda     #<logits_hi
+        sta     mm_pouth_l
+        lda     #>logits_hi
+        sta     mm_pouth_h
         LDPTR   mm_x, vec_a
         lda     #<out_desc
         ldx     #>out_desc
         jsr     mm_sweep
-        lda     #0
-        sta     mm_row0
-        lda     #VOCAB_SIZE
-        sta     mm_count
-        lda     #<OUT_SHIFT             ; post-shift 0
-        sta     mm_shift
-        LDPTR   mm_out, logits_lo
-        LDPTR   mm_outh, logits_hi
-        lda     #1
-        sta     mm_ostep
-        jsr     mm_finish
 done:   inc     engine_pos
         rts
 .endproc

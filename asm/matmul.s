@@ -1,10 +1,13 @@
 ; matmul.s - y = sat16(asr(W.x (+ b), shift)), bit-exact per shared/spec/numerics.md.
 ;
-; Two steps, so that one sweep can serve rows with different shifts (the fused
-; q/k/v sweep) and the results can go straight where they are needed:
-;   mm_sweep   acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for all rows, exact, as
-;              32 bits (acc0..acc3 = bytes 0..3, one array per byte);
-;   mm_finish  turns rows [row0, row0+count) into sat16(asr(acc, shift)).
+; mm_sweep computes every row of W.x (+ b) and writes the results straight
+; into the caller's plan: up to MM_RANGES output ranges of consecutive rows,
+; each with its own shift and destination (the fused q/k/v sweep has three).
+; On the fast path the row loop's tail turns each row's sum into the result
+; for shifts 6, 7, 8 (all that real souls use); for other shifts, and on the
+; two-pass fallback, the rows go to 32-bit accumulators (mm_acc0..3, bytes
+; 0..3, one array per byte) and mm_finish turns a range into
+; sat16(asr(acc, shift)) afterwards.
 ;
 ; mm_sweep uses squares: 2*sum_c w_c x_c = sum_c (x_c + w_c)^2 - sum_c x_c^2
 ; - sum_c w_c^2, one table read per byte of each multiply-add. Row-outer: for
@@ -35,7 +38,7 @@
 .include "matmul.inc"
 
 .exportzp mm_x, mm_out, mm_outh
-.export mm_ostep, mm_row0, mm_count, mm_shift
+.export mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
 .export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
@@ -51,6 +54,7 @@ mm_sq_zero      = MM_SQ_ZERO
 MM_SQ_PAGES     = MM_SQ_LEN / 256
 MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
 MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255
+MM_RANGES       = 3             ; output ranges of one sweep (the fused q, k, v rows)
 MM_SLOT_SIZE    = 24            ; bytes per slot (mm_slots.s.j2)
 MM_SO_W         = 1             ; slot offsets of the patched operands
 MM_SO_T0        = 6
@@ -89,7 +93,21 @@ mm_xh           = mm_e + 1      ; and high byte
 mm_si           = mm_e + 2      ; sweep setup: slot number
 
 .segment "BSS"
-mm_ostep:       .res 1          ; finish: 2 = interleaved (mm_outh = mm_out+1), 1 = split
+; the plan: mm_sweep's output ranges (set by the caller; see mm_sweep)
+mm_pn:          .res 1          ; ranges (1..MM_RANGES)
+mm_pcount:      .res MM_RANGES  ; range i: rows, from row 0 up
+mm_pshift:      .res MM_RANGES  ; s_w + post-shift (signed)
+mm_pout_l:      .res MM_RANGES  ; where the low bytes go
+mm_pout_h:      .res MM_RANGES
+mm_pouth_l:     .res MM_RANGES  ; where the high bytes go
+mm_pouth_h:     .res MM_RANGES
+mm_prow0:       .res MM_RANGES  ; sweep: range i's first row
+mm_ppend:       .res MM_RANGES  ; sweep: nonzero when mm_finish must run range i
+mm_fuse:        .res 1          ; sweep: nonzero when the tails may be fused
+mm_top:         .res 1          ; sweep: the current range's top X
+mm_ri:          .res 1          ; sweep: the current range
+mm_ostep:       .res 1          ; output index step: 2 = interleaved (high bytes at
+                                ; the low bytes + 1), 1 = split lo/hi arrays
 mm_row0:        .res 1          ; finish: first row
 mm_count:       .res 1          ; finish: rows
 mm_shift:       .res 1          ; finish: s_w + post-shift (signed)
@@ -438,24 +456,19 @@ next:   tya
         rti
 .endproc
 
-; mm_rowloop: every row's squares sum, decoded into mm_acc (the second half of
-; mm_fast, which patches the operands and jumps here).
-; in: X = rows; e0..e2 -> E_r's bytes - 1, nx0..nx2 = -sum x^2, enter -> the
-;     first used slot, the slots patched
-; out: mm_acc0..3 = W.x + b (32 bits); C = 0 ; clobbers: A, X (0), Y, mm_a0..2
-; cycles: per row ~60 + the slots
+; mm_rowloop: the rows X = top .. stop+1 of one output range: each row's
+; squares sum, then its tail (patched per range by mm_ranges): `fN` writes
+; sat16(asr(S, N)) straight into the range's output (S = 2 (W.x + b), 24 bits,
+; |S| < 2^23 on the fast path; N = shift + 1 = 7, 8, 9), `acc` stores the
+; 32-bit W.x + b into mm_acc0..3 for mm_finish.
+; in: X = top (> stop), C = 1; e0..e2 -> E_r's bytes - 1; nx0..nx2 =
+;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
+;     first used slot; the slots patched; stop, tail, idx and the tails'
+;     store operands patched (mm_ranges)
+; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
+; cycles: per row the slots + 63 (f9) / 60 (f8) / 64 (f7) / 80 (acc), by
+;     instruction count: row start 30, fold and index 17, tail + next 16..33
 .proc mm_rowloop
-row:    clc
-e0:     lda     $ffff,x
-nx0:    adc     #$ff
-        sta     mm_a0
-e1:     lda     $ffff,x
-nx1:    adc     #$ff
-        sta     mm_a1
-e2:     lda     $ffff,x
-nx2:    adc     #$ff
-        sta     mm_a2                   ; C: the end-around carry
-enter:  jmp     $ffff
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
         .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
@@ -468,14 +481,18 @@ enter:  jmp     $ffff
         bne     folded
         inc     mm_a2
 folded: lda     mm_a2
-        bpl     half                    ; v < 2^23: S = v
+        bpl     index                   ; v < 2^23: S = v
         inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
-        bne     half
+        bne     index
         inc     mm_a1
-        bne     half
-        clc
-        adc     #1
-half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
+        bne     index
+        inc     mm_a2
+index:  txa                             ; Y := the output index + ostep
+idx:    asl                             ; (patched: nop for split outputs)
+        tay
+tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
+        lda     mm_a2
         ldy     #0
         cmp     #$80                    ; C = sign
         bcc     :+
@@ -490,22 +507,208 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
         lda     mm_a0
         ror
         sta     mm_acc0-1,x
-        dex
+        jmp     next
+f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
+        bit     mm_a2                   ; N = bit 23, V = bit 22
+        bmi     f7neg
+        bvs     f7max
+f7fit:  lda     mm_a0
+        asl
+        lda     mm_a1
+        rol
+lo7:    sta     $ffff,y
+        lda     mm_a2
+        rol
+hi7:    sta     $ffff,y
+        jmp     next
+f7neg:  bvs     f7fit
+        lda     #$00                    ; -32768
+        sta     mm_a1
+        lda     #$80
+        bne     f7sat                   ; (always)
+f7max:  lda     #$ff                    ; 32767
+        sta     mm_a1
+        lda     #$7f
+f7sat:  sta     mm_a2
+f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
+        lda     mm_a1
+lo8:    sta     $ffff,y
+        lda     mm_a2
+hi8:    sta     $ffff,y
+        jmp     next
+f9:     ; asr(S, 9): bytes 1, 2 of S, one step right (always fits)
+        lda     mm_a2
+        cmp     #$80                    ; C = sign
+        ror
+hi9:    sta     $ffff,y
+        lda     mm_a1
+        ror
+lo9:    sta     $ffff,y
+next:   dex
+stop:   cpx     #$ff
+        beq     done                    ; C = 1 below: X > stop
+row:    ; (C = 1) the sum starts at E_r - sum x^2 = E_r + nx + 1
+e0:     lda     $ffff,x
+nx0:    adc     #$ff
+        sta     mm_a0
+e1:     lda     $ffff,x
+nx1:    adc     #$ff
+        sta     mm_a1
+e2:     lda     $ffff,x
+nx2:    adc     #$ff
+        sta     mm_a2                   ; C: the end-around carry
+enter:  jmp     $ffff
+done:   rts
+.endproc
+
+; the row loop's tails by shift - MM_FUSE_K0 (mm_ranges)
+MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
+MM_FUSE_N       = 3
+mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+OP_ASL_A        = $0a
+OP_NOP          = $ea
+
+; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
+; rows, from row 0 up), the top range first; each range gets the fused tail
+; of its shift (when mm_fuse <> 0 and the shift is 6..8) or the acc tail and
+; a pending mark (mm_finish runs it afterwards, mm_pending).
+; in: mm_rows, mm_pn, mm_pcount, mm_pshift, mm_pout*, mm_ostep, mm_fuse; the
+;     row loop's slots, e and nx patched (mm_fast)
+; out: mm_prow0, mm_ppend; the fused ranges' outputs, the others' mm_acc
+; clobbers: A, X, Y, mm_a0..2, mm_top, mm_ri, the row loop's operands
+; cycles: ~140 per fused range, ~60 per other, + the rows
+.proc mm_ranges
+        lda     mm_rows
+        sta     mm_top
+        ldx     mm_pn
+range:  dex
+        stx     mm_ri
+        sec
+        lda     mm_top
+        sbc     mm_pcount,x
+        sta     mm_prow0,x
+        sta     mm_rowloop::stop+1
+        lda     mm_fuse
+        beq     general
+        lda     mm_pshift,x
+        sec
+        sbc     #MM_FUSE_K0
+        cmp     #MM_FUSE_N
+        bcs     general
+        tay
+        lda     mm_tails_lo,y
+        sta     mm_rowloop::tail+1
+        lda     mm_tails_hi,y
+        sta     mm_rowloop::tail+2
+        lda     #0
+        sta     mm_ppend,x
+        ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
+        ldy     mm_prow0,x
+        iny
+        tya
+        ldy     #OP_NOP
+        lsr     mm_ostep                ; C = (ostep = 1): split
+        bcs     :+
+        bit     mm_top                  ; interleaved: Y = 2 X must stay below 256
+        bmi     interleaved_wide
+        asl                             ; (C = 0: row0 + 1 < 128)
+        ldy     #OP_ASL_A
+:       rol     mm_ostep
+        sty     mm_rowloop::idx
+        sta     mm_h0                   ; ostep * (row0 + 1), 1..255
+        sec
+        lda     mm_pout_l,x
+        sbc     mm_h0
+        sta     mm_rowloop::lo7+1
+        sta     mm_rowloop::lo8+1
+        sta     mm_rowloop::lo9+1
+        lda     mm_pout_h,x
+        sbc     #0
+        sta     mm_rowloop::lo7+2
+        sta     mm_rowloop::lo8+2
+        sta     mm_rowloop::lo9+2
+        sec
+        lda     mm_pouth_l,x
+        sbc     mm_h0
+        sta     mm_rowloop::hi7+1
+        sta     mm_rowloop::hi8+1
+        sta     mm_rowloop::hi9+1
+        lda     mm_pouth_h,x
+        sbc     #0
+        sta     mm_rowloop::hi7+2
+        sta     mm_rowloop::hi8+2
+        sta     mm_rowloop::hi9+2
+        jmp     run
+interleaved_wide:
+        rol     mm_ostep                ; (C = 0)
+        ldx     mm_ri
+general:
+        lda     #1
+        sta     mm_ppend,x
+        lda     #<mm_rowloop::acc
+        sta     mm_rowloop::tail+1
+        lda     #>mm_rowloop::acc
+        sta     mm_rowloop::tail+2
+run:    ldx     mm_top
+        sec
+        jsr     mm_rowloop::row
+        ldx     mm_ri
+        lda     mm_prow0,x
+        sta     mm_top
+        txa
         beq     :+
-        jmp     row
-:       clc
+        jmp     range
+:       rts
+.endproc
+
+; mm_pending: mm_finish for every range of the plan that took the acc tail.
+; in: the plan, mm_prow0, mm_ppend, mm_acc0..3 ; out: those ranges' outputs
+; clobbers: as mm_finish, mm_ri
+.proc mm_pending
+        ldx     #0
+range:  lda     mm_ppend,x
+        beq     next
+        stx     mm_ri
+        lda     mm_prow0,x
+        sta     mm_row0
+        lda     mm_pcount,x
+        sta     mm_count
+        lda     mm_pshift,x
+        sta     mm_shift
+        lda     mm_pout_l,x
+        sta     mm_out
+        lda     mm_pout_h,x
+        sta     mm_out+1
+        lda     mm_pouth_l,x
+        sta     mm_outh
+        lda     mm_pouth_h,x
+        sta     mm_outh+1
+        jsr     mm_finish
+        ldx     mm_ri
+next:   inx
+        cpx     mm_pn
+        bne     range
         rts
 .endproc
 
-; mm_sweep: acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for every row, exact in 32 bits.
+; mm_sweep: out_i = sat16(asr(W.x (+ b), shift_i)) for every row of each output
+; range i of the plan, exact.
 ; in: A/X = descriptor address (MM_DESC), mm_x -> the input (cols int16);
+;     the plan: mm_pn ranges (1..MM_RANGES), range i = mm_pcount[i] rows
+;     following range i-1's (range 0 from row 0; the counts add up to at most
+;     the rows), shift mm_pshift[i] (signed), low bytes to mm_pout[i], high
+;     bytes to mm_pouth[i], index step mm_ostep (2: interleaved int16 vector,
+;     at most 127 rows for the fused tails; 1: split lo/hi arrays);
 ;     BANK_ALL_RAM with interrupts off
-; out: mm_acc0..3 [0..rows-1] (read as mm_accN-1,x for x = rows..1 inside)
-; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' operands
+; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
+; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
+;     loop's operands, mm_finish's
 ; cycles: fast path ~280 per column (+ ~70 when its slot switches tails) +
-;     rows * (~60 + ~36 per column with |x| > 127, ~29 per column with
-;     |x| <= 127), measured mean 43 per multiply-add (make bench, default
-;     soul); the fallback about twice
+;     rows * (~63 + ~36 per column with |x| > 127, ~29 per column with
+;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
+;     measured (soul bench, x64sc, original soul) 888 k cycles a token =
+;     43.4 per multiply-add with the finish; the fallback about twice
 .proc mm_sweep
         MM_OPEN_DESC
         ldy     #MM_DESC::xmax
@@ -516,8 +719,13 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
         sta     mm_lim+1
         jsr     mm_fast
         bcs     fallback
-        rts
+        lda     #1                      ; the fast path: fused tails
+        sta     mm_fuse
+        jsr     mm_ranges
+        jmp     mm_pending
 fallback:
+        lda     #0                      ; two passes: every range to mm_acc
+        sta     mm_fuse
         ; q, r := x's high byte + (r < 0), signed low byte
         MOVPTR  mm_x_in, mm_x
         ldy     #0
@@ -550,6 +758,7 @@ split:  lda     (mm_x),y
         sta     mm_lim+1
         LDPTR   mm_x, mm_vq
         jsr     mm_fast                 ; W.q + b (C = 0: within the limit)
+        jsr     mm_ranges
         ; tq := acc - b (24 bits); mm_sp, mm_sq -> the bias' low, high bytes
         ldy     #MM_DESC::bias
         lda     (mm_dp),y
@@ -600,6 +809,7 @@ copy:   dey
         bne     copy
 pass_r: LDPTR   mm_x, mm_vr
         jsr     mm_fast                 ; W.r + b
+        jsr     mm_ranges
         ; acc += 256 * tq (|tq| < 2^22: bytes 1..3)
         ldy     mm_rows
 combine:
@@ -617,7 +827,7 @@ combine:
         tya
         bne     combine
         MOVPTR  mm_x, mm_x_in
-        rts
+        jmp     mm_pending
 .endproc
 
 ; MM_SX_ADD_LOW: bytes 0 and 1 of sum x^2 += those of x^2 (x = mm_xl/mm_xh,
@@ -702,10 +912,11 @@ combine:
         sta     mm_wcol+1
         lda     #0
         sta     mm_xi
-        sta     mm_sx
         sta     mm_sx+1
         sta     mm_sx+2
         sta     mm_sx+3
+        lda     #1                      ; sum x^2 + 1: every row starts with C = 1
+        sta     mm_sx
 column:
         ldy     mm_xi
         lda     (mm_x),y
@@ -824,7 +1035,8 @@ next:   clc                             ; the next column's weights and slot
         cmp     #MM_SLOTS
         beq     :+
         jmp     column
-:       ; start value: E_r - sum x^2 = E_r + ~(sum x^2 mod 2^24 - 1)
+:       ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
+        ; at E_r + nx + C, C = 1
         clc
         lda     mm_sx
         adc     mm_sx+3
@@ -875,8 +1087,8 @@ next:   clc                             ; the next column's weights and slot
         tya
         adc     #0
         sta     mm_rowloop::e2+2
-        ldx     mm_rows
-        jmp     mm_rowloop
+        clc
+        rts
 .endproc
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
