@@ -86,7 +86,7 @@ mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
-mm_xi:          .res 1          ; sweep: 2*column; finish: output index
+mm_xi:          .res 1          ; finish: output index
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
 mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
@@ -123,7 +123,6 @@ mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
-mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
 mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
@@ -172,9 +171,9 @@ done:
 
 .segment "CODE"
 
-; mm_init: compute the squares tables and point the NMI vector at an RTI; set
-; every slot's tail mode to what is assembled (three-byte). Once at start.
-; in: - ; out: mm_sq0..2, NMI_VECTOR, mm_mode ; clobbers: A, X, Y, mm_a0..2,
+; mm_init: compute the squares tables and point the NMI vector at an RTI.
+; Once at start.
+; in: - ; out: mm_sq0..2, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -184,11 +183,6 @@ done:
         pha
         lda     #BANK_ALL_RAM
         sta     CPU_PORT
-        ldx     #MM_SLOTS - 1
-        lda     #1
-:       sta     mm_mode,x
-        dex
-        bpl     :-
         ; n = 0..MM_SQ_ZERO - 1: n^2 at MM_SQ_ZERO + n (mm_sp) and MM_SQ_ZERO - n
         ; (mm_sq), bytes 1 and 2 (mm_sq1, mm_sq2)
         LDPTR   mm_sp, mm_sq1 + MM_SQ_ZERO
@@ -567,6 +561,7 @@ MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 OP_ASL_A        = $0a
+OP_BCC          = $90                   ; the first byte of mm_tail2
 OP_NOP          = $ea
 
 ; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
@@ -830,23 +825,6 @@ combine:
         jmp     mm_pending
 .endproc
 
-; MM_SX_ADD_LOW: bytes 0 and 1 of sum x^2 += those of x^2 (x = mm_xl/mm_xh,
-; byte 1 of x^2 at (mm_sq),128, as mm_fast sets it up). out: C = the carry into byte 2.
-; clobbers: A, Y. cycles: 32-34 (page crossings)
-.macro MM_SX_ADD_LOW
-        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
-        and     #MM_SQ0_PERIOD - 1
-        tay
-        clc
-        lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128                    ; bytes 1, 2 at the index + 128
-        lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
-.endmacro
-
 ; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols, mm_lim (<= MM_TABLE_XMAX), mm_x
 ; out: C = 1: some |x| > mm_lim (nothing computed); C = 0: mm_acc = W.x + b
@@ -911,116 +889,133 @@ combine:
         sbc     #0
         sta     mm_wcol+1
         lda     #0
-        sta     mm_xi
         sta     mm_sx+1
         sta     mm_sx+2
         sta     mm_sx+3
         lda     #1                      ; sum x^2 + 1: every row starts with C = 1
         sta     mm_sx
-column:
-        ldy     mm_xi
-        lda     (mm_x),y
+        ; the input's loads, the weights' step and the loop's end
+        lda     mm_x
+        sta     xl_rd+1
+        ldx     mm_x+1
+        stx     xl_rd+2
+        clc
+        adc     #1
+        sta     xh_rd+1
+        bcc     :+
+        inx
+:       stx     xh_rd+2
+        lda     mm_rows
+        sta     w_step+1
+        lda     mm_cols
+        asl
+        sta     x_end+1
+        ldx     #0
+column:                                 ; X = 2 * column, mm_sp -> its slot
+xh_rd:  ldy     $ffff,x
+xl_rd:  lda     $ffff,x
         sta     mm_xl
-        iny
-        lda     (mm_x),y
-        sta     mm_xh
-        iny
-        sty     mm_xi
-        clc                             ; u = x + lim < 2 lim + 1?
+        sty     mm_xh
+        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): low byte xl ^ $80,
+        ; high byte >(mm_sq1 + MM_SQ_ZERO) - 1 + xh + (xl >= $80), where
+        ; xh + (xl >= $80) = 0 (mod 256) exactly for -128 <= x <= 127
+        asl                             ; C = xl >= $80
+        tya
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     mm_sq+1
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_sp),y
+        cmp     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        bne     wide
+        lda     mm_xl
+        eor     #$80
+        beq     wide                    ; x = -128 (within every limit)
+        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
+        sta     mm_sq
+        ldy     #MM_SO_T1
+        sta     (mm_sp),y
+        and     #MM_SQ0_PERIOD - 1      ; x mod 128
+        ldy     #MM_SO_T0
+        sta     (mm_sp),y
+        tay
+        clc                             ; sum x^2 += x^2
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128                    ; byte 1 of x^2 at the index + 128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcc     :+
+        inc     mm_sx+2
+        bne     :+
+        inc     mm_sx+3
+:       ldy     #MM_SO_TAIL
+        lda     (mm_sp),y
+        cmp     #OP_BCC
+        beq     weights                 ; the two-byte tail is in place
+        jsr     mm_set_tail2
+        jmp     weights
+wide:   ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
+        clc
         lda     mm_xl
 lim_lo: adc     #$ff
-        tax
+        sta     mm_h0
         lda     mm_xh
 lim_hi: adc     #$ff
         tay
-top_lo: cpx     #$ff
+        lda     mm_h0
+top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
         bcc     in_range
         rts                             ; C = 1: out of range
-in_range:
-        ; the table index x - 128 + MM_SQ_ZERO: mm_sq1/2 at it, mm_sq0 at it mod 128
-        clc
+in_range:                               ; the three-byte tail
         lda     mm_xl
-        adc     #<(MM_SQ_ZERO - 128)
+        eor     #$80
         sta     mm_sq
         ldy     #MM_SO_T1
+        sta     (mm_sp),y
+        ldy     #MM_SO_T2
         sta     (mm_sp),y
         and     #MM_SQ0_PERIOD - 1
         ldy     #MM_SO_T0
         sta     (mm_sp),y
-        lda     mm_xh
-        adc     #>(mm_sq1 + MM_SQ_ZERO - 128)
-        sta     mm_sq+1
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_sp),y
-        lda     #>mm_sq0
-        ldy     #MM_SO_T0 + 1
-        sta     (mm_sp),y
-        ldy     #MM_SO_W                ; the weight column
-        lda     mm_wcol
-        sta     (mm_sp),y
-        iny
-        lda     mm_wcol+1
-        sta     (mm_sp),y
-        ; the tail: two bytes for -127 <= x <= 127 (the square fits 16 bits)
-        ldx     mm_si
-        lda     mm_xl
-        cmp     #$80                    ; C = (low byte >= $80)
-        beq     three                   ; -128, 128, ...
-        lda     #0
-        adc     #$ff                    ; C = 1: 0, C = 0: $ff
-        eor     #$ff                    ; the low byte's sign extension
-        cmp     mm_xh
-        bne     three
-        lda     mm_mode,x
-        beq     sum2                    ; the two-byte tail is in place
-        lda     #0
-        sta     mm_mode,x
-        ldy     #MM_SO_TAIL
-        .repeat ::MM_TAIL_SIZE, I
-        lda     mm_tail2 + I
-        sta     (mm_sp),y
-        iny
-        .endrepeat
-sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
-        MM_SX_ADD_LOW
-        bcc     next
-        inc     mm_sx+2
-        bne     next
-        inc     mm_sx+3
-        jmp     next
-three:  lda     mm_mode,x
-        bne     sum3
-        lda     #1
-        sta     mm_mode,x
-        ldy     #MM_SO_TAIL             ; (bytes 3, 4: the operand, written below)
-        .repeat ::MM_TAIL_SIZE, I
-        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
-        lda     mm_tail3 + I
-        sta     (mm_sp),y
-        .endif
-        iny
-        .endrepeat
-sum3:   ; sum x^2 += x^2, three bytes
-        MM_SX_ADD_LOW
+        tay
+        clc                             ; sum x^2 += x^2 (three bytes)
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
         lda     mm_sq+1
-        eor     #MM_PAGE_1TO2           ; -> mm_sq2: also the tail's operand
+        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C): also the tail's operand
         sta     mm_sq+1
         lda     (mm_sq),y
         adc     mm_sx+2
         sta     mm_sx+2
         bcc     :+
         inc     mm_sx+3
-:       ldy     #MM_SO_T2
-        lda     mm_sq                   ; (the index's low byte)
+:       lda     mm_sq+1
+        ldy     #MM_SO_T2 + 1
+        sta     (mm_sp),y
+        ldy     #MM_SO_TAIL
+        lda     (mm_sp),y
+        cmp     #OP_BCC
+        bne     weights                 ; the three-byte tail is in place
+        jsr     mm_set_tail3
+weights:                                ; the weight column
+        ldy     #MM_SO_W
+        lda     mm_wcol
         sta     (mm_sp),y
         iny
-        lda     mm_sq+1
+        lda     mm_wcol+1
         sta     (mm_sp),y
-next:   clc                             ; the next column's weights and slot
+        clc                             ; the next column's weights and slot
         lda     mm_wcol
-        adc     mm_rows
+w_step: adc     #$ff                    ; (rows)
         sta     mm_wcol
         bcc     :+
         inc     mm_wcol+1
@@ -1030,9 +1025,9 @@ next:   clc                             ; the next column's weights and slot
         sta     mm_sp
         bcc     :+
         inc     mm_sp+1
-:       inc     mm_si
-        lda     mm_si
-        cmp     #MM_SLOTS
+:       inx
+        inx
+x_end:  cpx     #$ff                    ; (2 cols)
         beq     :+
         jmp     column
 :       ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
@@ -1088,6 +1083,31 @@ next:   clc                             ; the next column's weights and slot
         adc     #0
         sta     mm_rowloop::e2+2
         clc
+        rts
+.endproc
+
+; mm_set_tail2, mm_set_tail3: the slot at mm_sp gets the two- or three-byte
+; tail (mm_set_tail3 leaves the tail's operand alone).
+; in: mm_sp ; clobbers: A, Y ; cycles: ~100
+.proc mm_set_tail2
+        ldy     #MM_SO_TAIL
+        .repeat ::MM_TAIL_SIZE, I
+        lda     mm_tail2 + I
+        sta     (mm_sp),y
+        iny
+        .endrepeat
+        rts
+.endproc
+
+.proc mm_set_tail3
+        ldy     #MM_SO_TAIL
+        .repeat ::MM_TAIL_SIZE, I
+        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
+        lda     mm_tail3 + I
+        sta     (mm_sp),y
+        .endif
+        iny
+        .endrepeat
         rts
 .endproc
 
