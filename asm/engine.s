@@ -71,6 +71,7 @@ HEAD_LOG2 .set I
 
 .segment "ZEROPAGE"
 eng_lt:         .res 2          ; this layer's layer_table record
+eng_pp:         .res 2          ; set_plan: the plan record
 
 .segment "BSS"
 engine_pos:     .res 1
@@ -79,6 +80,7 @@ eng_port:       .res 1          ; the caller's CPU port
 eng_layer:      .res 1
 eng_head:       .res 1
 eng_block:      .res 1          ; attention block: layer * N_HEADS + head
+eng_py:         .res 1          ; set_plan: the record's byte index
 vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
 vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
 vec_y:          .res 2 * EMBED_DIM
@@ -139,30 +141,16 @@ done:   lda     eng_port
         rts
 .endproc
 
-; PLAN i, count, shift_off, dest: output range i of the next sweep (its rows
-; follow range i-1's): count rows into the interleaved int16 vector dest,
-; with the shift from layer_table
-.macro PLAN i, count, shift_off, dest
-        lda     #count
-        sta     mm_pcount+i
-        ldy     #shift_off
-        lda     (eng_lt),y
-        sta     mm_pshift+i
-        lda     #<dest
-        sta     mm_pout_l+i
-        lda     #<(dest+1)
-        sta     mm_pouth_l+i
-        lda     #>dest
-        sta     mm_pout_h+i
-        lda     #>(dest+1)
-        sta     mm_pouth_h+i
+; PLAN record: set_plan with that plan record (plan_* below)
+.macro PLAN record
+        lda     #<record
+        ldx     #>record
+        jsr     set_plan
 .endmacro
 
-; SWEEP desc_off, input, ranges: mm_sweep with the descriptor in layer_table,
-; x = input, into the PLANned ranges 0..ranges-1
-.macro SWEEP desc_off, input, ranges
-        lda     #ranges
-        sta     mm_pn
+; SWEEP desc_off, input: mm_sweep with the descriptor in layer_table, x = input,
+; into the PLANned ranges
+.macro SWEEP desc_off, input
         LDPTR   mm_x, input
         ldy     #desc_off + 1
         lda     (eng_lt),y
@@ -219,6 +207,67 @@ done:   rts
 .endproc
 engine_step_done = engine_run::done
 
+; the sweeps' plans (set_plan): n ranges, then per range its rows, the
+; offset of its shift in LayerRec and its output (an interleaved int16 vector)
+.struct PlanRange
+        count   .byte
+        shift   .byte
+        dest    .word
+.endstruct
+.segment "RODATA"
+plan_qkv:       .byte   3
+                .byte   EMBED_DIM, LT_Q_SHIFT
+                .word   vec_q
+                .byte   EMBED_DIM, LT_K_SHIFT
+                .word   vec_k
+                .byte   EMBED_DIM, LT_V_SHIFT
+                .word   vec_v
+plan_proj:      .byte   1, EMBED_DIM, LT_PROJ_SHIFT
+                .word   vec_y
+plan_fc1:       .byte   1, FF_DIM, LT_FC1_SHIFT
+                .word   vec_z
+plan_fc2:       .byte   1, EMBED_DIM, LT_FC2_SHIFT
+                .word   vec_y
+        .assert plan_proj - plan_qkv = 1 + 3 * .sizeof(PlanRange), error, "engine: plan records"
+.segment "CODE"
+
+; set_plan: mm_sweep's plan from a plan record, the shifts from this layer's
+; LayerRec. in: A/X = the record, eng_lt ; clobbers: A, X, Y, eng_pp
+; cycles: ~20 + ~70 per range
+.proc set_plan
+        sta     eng_pp
+        stx     eng_pp+1
+        ldy     #0
+        lda     (eng_pp),y
+        sta     mm_pn
+        ldx     #0
+range:  iny                             ; PlanRange::count
+        lda     (eng_pp),y
+        sta     mm_pcount,x
+        iny                             ; PlanRange::shift
+        lda     (eng_pp),y
+        sty     eng_py
+        tay
+        lda     (eng_lt),y
+        sta     mm_pshift,x
+        ldy     eng_py
+        iny                             ; PlanRange::dest
+        lda     (eng_pp),y
+        sta     mm_pout_l,x
+        clc                             ; the high bytes at dest + 1
+        adc     #1
+        sta     mm_pouth_l,x
+        iny
+        lda     (eng_pp),y
+        sta     mm_pout_h,x
+        adc     #0
+        sta     mm_pouth_h,x
+        inx
+        cpx     mm_pn
+        bne     range
+        rts
+.endproc
+
 ; step_body: engine_step's work, with the RAM banked in.
 ; in: A = token id, eng_prefill ; out, clobbers: as engine_step
 .proc step_body
@@ -236,10 +285,8 @@ engine_step_done = engine_run::done
 layer:
         ; attention block
         NORM    LT_N1, LT_N1_SHIFT
-        PLAN    0, EMBED_DIM, LT_Q_SHIFT, vec_q
-        PLAN    1, EMBED_DIM, LT_K_SHIFT, vec_k
-        PLAN    2, EMBED_DIM, LT_V_SHIFT, vec_v
-        SWEEP   LT_QKV, vec_a, 3
+        PLAN    plan_qkv
+        SWEEP   LT_QKV, vec_a
         LDPTR   kvs_k, vec_k
         LDPTR   kvs_v, vec_v
         lda     eng_layer
@@ -275,19 +322,19 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_head
         cmp     #N_HEADS
         bne     head
-        PLAN    0, EMBED_DIM, LT_PROJ_SHIFT, vec_y
-        SWEEP   LT_PROJ, vec_att, 1
+        PLAN    plan_proj
+        SWEEP   LT_PROJ, vec_att
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
         ; feed-forward block
         NORM    LT_N2, LT_N2_SHIFT
-        PLAN    0, FF_DIM, LT_FC1_SHIFT, vec_z
-        SWEEP   LT_FC1, vec_a, 1
+        PLAN    plan_fc1
+        SWEEP   LT_FC1, vec_a
         LDPTR   relu_v, vec_z
         jsr     relu
-        PLAN    0, EMBED_DIM, LT_FC2_SHIFT, vec_y
-        SWEEP   LT_FC2, vec_z, 1
+        PLAN    plan_fc2
+        SWEEP   LT_FC2, vec_z
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
