@@ -122,6 +122,8 @@ mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
+mm_l2:          .res 2          ; fallback: 2 * mm_lim + 1
+mm_k:           .res 1          ; fallback: columns beyond the limit
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
 mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
@@ -721,11 +723,44 @@ next:   inx
 fallback:
         lda     #0                      ; two passes: every range to mm_acc
         sta     mm_fuse
-        ; q, r := x's high byte + (r < 0), signed low byte
+        ; the columns beyond the limit (x = 256 q + r, r the signed low byte,
+        ; q the high byte + (r < 0), both within +-128): r in mm_vr, q in
+        ; mm_vq; the others: x in mm_vr, 0 in mm_vq. mm_k counts them.
         MOVPTR  mm_x_in, mm_x
-        ldy     #0
-split:  lda     (mm_x),y
+        lda     mm_lim                  ; mm_l2 := 2 lim + 1 (no carry: lim <= 1920)
+        asl
+        sta     mm_l2
+        inc     mm_l2
+        lda     mm_lim+1
+        rol
+        sta     mm_l2+1
+        lda     #0
+        sta     mm_k
+        tay
+split:  clc                             ; u = x + lim < 2 lim + 1: within
+        lda     (mm_x),y
+        adc     mm_lim
+        sta     mm_h0
+        iny
+        lda     (mm_x),y
+        adc     mm_lim+1
+        tax
+        lda     mm_h0
+        cmp     mm_l2
+        txa
+        sbc     mm_l2+1
+        dey
+        lda     (mm_x),y
         sta     mm_vr,y
+        bcs     beyond
+        iny                             ; within: x, q = 0
+        lda     (mm_x),y
+        sta     mm_vr,y
+        lda     #0
+        sta     mm_vq-1,y
+        sta     mm_vq,y
+        beq     next                    ; (always)
+beyond: inc     mm_k
         cmp     #$80                    ; C = (r < 0)
         lda     #0
         bcc     :+
@@ -742,15 +777,24 @@ split:  lda     (mm_x),y
         lda     #$ff                    ; the high byte's sign ...
 :       adc     #0                      ; ... + the carry out of q's low byte
         sta     mm_vq,y
-        iny
+next:   iny
         tya
         lsr
         cmp     mm_cols
         bne     split
-        lda     #<MM_FALLBACK_X
-        sta     mm_lim
-        lda     #>MM_FALLBACK_X
-        sta     mm_lim+1
+        ; few columns beyond (k <= cols / 4): W.(x with r) + b, then each
+        ; such column's 256 q w added row by row (mm_columns)
+        lsr
+        lsr
+        cmp     mm_k
+        bcc     passes
+        LDPTR   mm_x, mm_vr
+        jsr     mm_fast                 ; (C = 0: within the limit)
+        jsr     mm_ranges
+        jsr     mm_columns
+        jmp     done
+passes: ; else two passes: W.q + b and W.(x with r) + b,
+        ; acc = (W.(x with r) + b) + 256 ((W.q + b) - b)
         LDPTR   mm_x, mm_vq
         jsr     mm_fast                 ; W.q + b (C = 0: within the limit)
         jsr     mm_ranges
@@ -803,7 +847,7 @@ copy:   dey
         tya
         bne     copy
 pass_r: LDPTR   mm_x, mm_vr
-        jsr     mm_fast                 ; W.r + b
+        jsr     mm_fast                 ; W.(x with r) + b
         jsr     mm_ranges
         ; acc += 256 * tq (|tq| < 2^22: bytes 1..3)
         ldy     mm_rows
@@ -821,8 +865,119 @@ combine:
         sta     mm_acc3,y
         tya
         bne     combine
-        MOVPTR  mm_x, mm_x_in
+done:   MOVPTR  mm_x, mm_x_in
         jmp     mm_pending
+.endproc
+
+; mm_columns: acc[r] += 256 q_c w_rc for every column c with q_c <> 0 (mm_vq),
+; every row, exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_dp, mm_rows, mm_cols, mm_vq, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, mm_wcol, the operands
+; cycles: ~120 per row and such column + ~130 per such column + ~25 per column
+.proc mm_columns
+        ldy     #MM_DESC::w             ; column c's weights - 1: w - 1 + c * rows
+        lda     (mm_dp),y
+        sec
+        sbc     #1
+        sta     mm_wcol
+        iny
+        lda     (mm_dp),y
+        sbc     #0
+        sta     mm_wcol+1
+        lda     #0
+        sta     mm_xi
+column: ldy     mm_xi
+        lda     mm_vq,y
+        sta     mm_xl
+        ora     mm_vq+1,y
+        bne     :+
+        jmp     next
+:       lda     mm_vq+1,y
+        sta     mm_xh
+        lda     mm_wcol
+        sta     kw+1
+        lda     mm_wcol+1
+        sta     kw+2
+        ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
+        lda     mm_xl
+        asl                             ; C = ql >= $80
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     k1+2
+        sta     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     k2+2
+        lda     mm_xl
+        eor     #$80
+        sta     k1+1
+        sta     k2+1
+        sta     mm_sq
+        and     #MM_SQ0_PERIOD - 1
+        sta     k0+1
+        tay                             ; q^2: at the index + 128
+        lda     mm_sq0,y
+        sta     q0+1
+        ldy     #128
+        lda     (mm_sq),y
+        sta     q1+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        sta     q2+1
+        ldx     mm_rows
+row:
+kw:     ldy     $ffff,x                 ; w + 128
+        sec                             ; (q + w)^2 - w^2
+k0:     lda     mm_sq0,y
+        sbc     mm_sq0,y                ; byte 0 of w^2 = (w + 128)^2 mod 256
+        sta     mm_a0
+k1:     lda     $ffff,y
+        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+        sta     mm_a1
+k2:     lda     $ffff,y
+        sbc     #0                      ; (w^2 <= 2^14)
+        sta     mm_a2
+        sec                             ; - q^2 = 2 q w
+        lda     mm_a0
+q0:     sbc     #$ff
+        sta     mm_a0
+        lda     mm_a1
+q1:     sbc     #$ff
+        sta     mm_a1
+        lda     mm_a2
+q2:     sbc     #$ff
+        cmp     #$80                    ; q w = asr(2 q w, 1)
+        ror
+        sta     mm_a2
+        ror     mm_a1
+        ror     mm_a0
+        clc                             ; acc += 256 q w
+        lda     mm_acc1-1,x
+        adc     mm_a0
+        sta     mm_acc1-1,x
+        lda     mm_acc2-1,x
+        adc     mm_a1
+        sta     mm_acc2-1,x
+        lda     mm_acc3-1,x
+        adc     mm_a2
+        sta     mm_acc3-1,x
+        dex
+        bne     row
+next:   clc
+        lda     mm_wcol
+        adc     mm_rows
+        sta     mm_wcol
+        bcc     :+
+        inc     mm_wcol+1
+:       inc     mm_xi
+        inc     mm_xi
+        lda     mm_xi
+        lsr
+        cmp     mm_cols
+        beq     :+
+        jmp     column
+:       rts
 .endproc
 
 ; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
@@ -1117,136 +1272,12 @@ x_end:  cpx     #$ff                    ; (2 cols)
 ;     (2 with mm_outh = mm_out + 1 for an interleaved int16 vector, 1 for split
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
-;     mm_n, mm_xi, mm_h0, mm_h1, mm_l0, the patched operands of mm_finish_fast
-; cycles: shifts 1..16 (mm_finish_fast): ~75 per row + 12 per left step
-;     (8*ceil(k/8) - k steps: 3 at k = 5, 0 at k = 8); other shifts: ~150 per
-;     row for shifts 1..4 and 8..12 (one shift step), ~40 more per extra step
+;     mm_n, mm_xi
+; cycles: ~150 per row for shifts 1..4 and 8..12 (one shift step), ~40 more
+;     per extra step (by instruction count). Only the ranges the row loop's
+;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
+;     fallback's.
 .proc mm_finish
-        lda     mm_shift
-        beq     :+
-        cmp     #17
-        bcs     :+
-        jmp     mm_finish_fast          ; 1..16
-:       jmp     mm_finish_any
-.endproc
-
-; mm_finish_fast: mm_finish for shifts k = 1..16. With j = ceil(k/8) and
-; m = 8j - k (0..7): the result is bytes j, j+1 of acc << m, and it fits iff
-; bits 15+k..31 of acc all equal the sign, i.e. byte 3 and the top m+1 bits of
-; byte j+1 (j = 1), or the top m+1 bits of byte 3 (j = 2) do.
-; in/out/clobbers: as mm_finish (mm_shift in 1..16)
-; cycles: ~75 per row + 12 per left step
-.proc mm_finish_fast
-        lda     mm_shift
-        ldx     #1                      ; j
-        cmp     #9
-        bcc     :+
-        inx
-        sbc     #8                      ; (C = 1) k - 8
-:       eor     #$ff                    ; m = 8 - k': ~k' + 9
-        clc
-        adc     #9
-        tay                             ; Y = m
-        lda     mask_top,y
-        sta     mm_h1                   ; mask for the window's top byte
-        cpx     #1
-        beq     :+
-        sta     mm_h0                   ; j = 2: the byte above is the top byte
-        bne     :++
-:       lda     #$ff                    ; j = 1: byte 3 must be the sign
-        sta     mm_h0
-:       lda     #7                      ; enter the unrolled steps 7 - m steps in
-        sty     mm_l0
-        sec
-        sbc     mm_l0
-        sta     mm_l0
-        asl
-        asl
-        adc     mm_l0                   ; 5 bytes per step
-        adc     #<steps
-        sta     enter+1
-        lda     #>steps
-        adc     #0
-        sta     enter+2
-        lda     win_addr_lo-1,x         ; the window: bytes j-1, j, j+1
-        sta     w0+1
-        lda     win_addr_hi-1,x
-        sta     w0+2
-        lda     win_addr_lo,x
-        sta     w1+1
-        lda     win_addr_hi,x
-        sta     w1+2
-        lda     win_addr_lo+1,x
-        sta     w2+1
-        sta     t2+1
-        lda     win_addr_hi+1,x
-        sta     w2+2
-        sta     t2+2
-        lda     mm_count
-        sta     mm_n
-        lda     #0
-        sta     mm_xi
-        ldy     mm_row0
-row:    ldx     #0                      ; S = sign byte
-        lda     mm_acc3,y
-        bpl     :+
-        dex
-:       stx     mm_e+7
-        eor     mm_e+7
-        and     mm_h0
-        bne     saturate
-t2:     lda     $ffff,y                 ; the window's top byte
-        eor     mm_e+7
-        and     mm_h1
-        bne     saturate
-w0:     lda     $ffff,y
-        sta     mm_e
-w1:     lda     $ffff,y
-        sta     mm_e+1
-w2:     lda     $ffff,y
-enter:  jmp     $ffff
-steps:
-        .repeat 7
-        asl     mm_e
-        rol     mm_e+1
-        rol     a
-        .endrepeat
-        .assert * - steps = 7 * 5, error, "mm_finish_fast: 5 bytes per step"
-        sty     mm_r
-        ldy     mm_xi
-        sta     (mm_outh),y
-        lda     mm_e+1
-        sta     (mm_out),y
-        jmp     next
-saturate:
-        sty     mm_r
-        ldy     mm_xi
-        lda     mm_e+7                  ; $ff if negative, else $00
-        eor     #$ff
-        sta     (mm_out),y              ; low byte: $00 / $ff
-        eor     #$80
-        sta     (mm_outh),y             ; high byte: $80 / $7f
-next:   tya
-        clc
-        adc     mm_ostep
-        sta     mm_xi
-        ldy     mm_r
-        iny
-        dec     mm_n
-        bne     row
-        rts
-mask_top:
-        .byte   $80, $c0, $e0, $f0, $f8, $fc, $fe, $ff
-win_addr_lo:
-        .lobytes mm_acc0, mm_acc1, mm_acc2, mm_acc3
-win_addr_hi:
-        .hibytes mm_acc0, mm_acc1, mm_acc2, mm_acc3
-.endproc
-
-; mm_finish_any: mm_finish for any shift (the slow, general way).
-; in/out/clobbers: as mm_finish
-; cycles: ~150 per row for shifts 1..4 and 8..12 (one shift step), ~40 more per extra step
-.proc mm_finish_any
         ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0
         sta     mm_q
