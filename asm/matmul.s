@@ -1273,12 +1273,83 @@ x_end:  cpx     #$ff                    ; (2 cols)
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
 ;     mm_n, mm_xi
-; cycles: ~150 per row for shifts 1..4 and 8..12 (one shift step), ~40 more
-;     per extra step (by instruction count). Only the ranges the row loop's
+; cycles: shift 8: ~55 per row, 7: ~75; others ~150 per row for shifts 1..4 and 9..12
+;     (one shift step), ~40 more per extra step (by instruction count). Only the ranges the row loop's
 ;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
 ;     fallback's.
 .proc mm_finish
-        ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
+        lda     mm_count
+        sta     mm_n
+        ldx     mm_row0
+        ldy     #0
+        lda     mm_shift
+        cmp     #7
+        beq     row7
+        cmp     #8
+        bne     any
+row8:   ; shift 8: bytes 1, 2 of acc; they fit iff byte 3 is byte 2's sign
+        lda     mm_acc2,x
+        asl                             ; C = byte 2's sign
+        lda     mm_acc3,x
+        adc     #0                      ; 0 iff byte 3 = $ff and C = 1, or 0 and 0
+        bne     sat8
+        lda     mm_acc1,x
+        sta     (mm_out),y
+        lda     mm_acc2,x
+        sta     (mm_outh),y
+next8:  tya
+        clc
+        adc     mm_ostep
+        tay
+        inx
+        dec     mm_n
+        bne     row8
+        rts
+sat8:   lda     mm_acc3,x
+        asl                             ; C = the sign
+        lda     #$ff
+        adc     #0                      ; low byte: $00 / $ff
+        sta     (mm_out),y
+        eor     #$80                    ; high byte: $80 / $7f
+        sta     (mm_outh),y
+        jmp     next8
+row7:   ; shift 7: bytes 1, 2 of 2 acc; they fit iff bits 22..31 of acc agree
+        lda     mm_acc0,x
+        asl
+        lda     mm_acc1,x
+        rol
+        sta     mm_e
+        lda     mm_acc2,x
+        rol
+        sta     mm_e+1
+        lda     mm_acc3,x
+        rol                             ; C = bit 31, the sign
+        adc     #0                      ; 0 iff bits 23..31 are the sign
+        bne     sat7
+        lda     mm_e+1
+        eor     mm_acc3,x
+        bmi     sat7                    ; bit 22 is not
+        lda     mm_e
+        sta     (mm_out),y
+        lda     mm_e+1
+        sta     (mm_outh),y
+next7:  tya
+        clc
+        adc     mm_ostep
+        tay
+        inx
+        dec     mm_n
+        bne     row7
+        rts
+sat7:   lda     mm_acc3,x
+        asl                             ; C = the sign
+        lda     #$ff
+        adc     #0                      ; low byte: $00 / $ff
+        sta     (mm_out),y
+        eor     #$80                    ; high byte: $80 / $7f
+        sta     (mm_outh),y
+        jmp     next7
+any:    ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0
         sta     mm_q
         sta     mm_lsh
@@ -1315,8 +1386,6 @@ right:  cmp     #40                     ; asr by >= 32 leaves only the sign
 setup_done:
         lda     mm_row0
         sta     mm_r
-        lda     mm_count
-        sta     mm_n
         lda     #0
         sta     mm_xi
 row:
