@@ -154,22 +154,21 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-.segment "RODATA"
-; the two slot tails (copied into the slots by mm_fast, never run here)
-.proc mm_tail2                  ; |x| <= 127: the square fits 16 bits
-        bcc     done            ; no carry out of byte 1: C = 0
-        inc     mm_a2
-        beq     done            ; mm_a2 wrapped: C = 1 is the end-around carry
-        clc
-done:
-.endproc
-.proc mm_tail3
-        lda     mm_a2
-        adc     $ffff,y         ; (the operand is written after the copy)
-        sta     mm_a2
-.endproc
-        .assert .sizeof(mm_tail2) = MM_TAIL_SIZE && .sizeof(mm_tail3) = MM_TAIL_SIZE, error, "matmul: tail sizes"
-        .assert MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: mm_tail3's operand is its bytes 3, 4"
+; The slot tails, as mm_set_tail2/3 write them (6502 opcodes):
+;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
+;       bcc +5      no carry out of byte 1: C = 0
+;       inc mm_a2
+;       beq +1      mm_a2 wrapped: C = 1 is the end-around carry
+;       clc
+;   three-byte, as mm_slots.s.j2 assembles it: lda mm_a2 / adc T2,y / sta mm_a2
+OP_BCC          = $90
+OP_BEQ          = $f0
+OP_CLC          = $18
+OP_INC_ZP       = $e6
+OP_LDA_ZP       = $a5
+OP_ADC_ABSY     = $79
+OP_STA_ZP       = $85
+        .assert MM_TAIL_SIZE = 7 && MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: the tails' layout"
 
 .segment "CODE"
 
@@ -563,7 +562,6 @@ MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 OP_ASL_A        = $0a
-OP_BCC          = $90                   ; the first byte of mm_tail2
 OP_NOP          = $ea
 
 ; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
@@ -1246,23 +1244,45 @@ x_end:  cpx     #$ff                    ; (2 cols)
 ; in: mm_sp ; clobbers: A, Y ; cycles: ~100
 .proc mm_set_tail2
         ldy     #MM_SO_TAIL
-        .repeat ::MM_TAIL_SIZE, I
-        lda     mm_tail2 + I
+        lda     #OP_BCC
         sta     (mm_sp),y
         iny
-        .endrepeat
+        lda     #5
+        sta     (mm_sp),y
+        iny
+        lda     #OP_INC_ZP
+        sta     (mm_sp),y
+        iny
+        lda     #mm_a2
+        sta     (mm_sp),y
+        iny
+        lda     #OP_BEQ
+        sta     (mm_sp),y
+        iny
+        lda     #1
+        sta     (mm_sp),y
+        iny
+        lda     #OP_CLC
+        sta     (mm_sp),y
         rts
 .endproc
 
 .proc mm_set_tail3
         ldy     #MM_SO_TAIL
-        .repeat ::MM_TAIL_SIZE, I
-        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
-        lda     mm_tail3 + I
+        lda     #OP_LDA_ZP
         sta     (mm_sp),y
-        .endif
         iny
-        .endrepeat
+        lda     #mm_a2
+        sta     (mm_sp),y
+        ldy     #MM_SO_TAIL + 2
+        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
+        sta     (mm_sp),y
+        ldy     #MM_SO_TAIL + 5
+        lda     #OP_STA_ZP
+        sta     (mm_sp),y
+        iny
+        lda     #mm_a2
+        sta     (mm_sp),y
         rts
 .endproc
 
