@@ -1000,6 +1000,26 @@ next:   clc
         iny
 :       stx     top_lo+1
         sty     top_hi+1
+        ; the index pages of x = -lim (x + 128 - 256 for the index, as the
+        ; column loop computes it) and lim: hmin = (128 - lim) >> 8, hmax =
+        ; (lim + 128) >> 8; the pages hmin + 1 .. hmax - 1 are within
+        sec
+        lda     #128
+        sbc     mm_lim
+        lda     #0
+        sbc     mm_lim+1
+        sta     mm_h0                   ; hmin
+        sec
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     wpage+1
+        clc
+        lda     mm_lim
+        adc     #128
+        lda     mm_lim+1
+        adc     #0                      ; hmax
+        clc
+        sbc     mm_h0                   ; hmax - hmin - 1 (>= 0: lim >= 128)
+        sta     wpages+1
         ; the first slot: MM_SLOTS - cols slots in
         lda     #MM_SLOTS
         sec
@@ -1082,7 +1102,8 @@ xl_rd:  lda     $ffff,x
         bne     wide
         lda     mm_xl
         eor     #$80
-        beq     wide                    ; x = -128 (within every limit)
+        beq     wide                    ; x = -128: within every limit (A = 0 is
+                                        ; no page, but both checks pass it)
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
         sta     mm_sq
         ldy     #MM_SO_T1
@@ -1109,7 +1130,13 @@ xl_rd:  lda     $ffff,x
         beq     weights                 ; the two-byte tail is in place
         jsr     mm_set_tail2
         jmp     weights
-wide:   ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
+wide:   ; the range check. A = the index's page: the pages strictly between
+        ; those of -lim and lim hold only x within the limit
+        sec
+wpage:  sbc     #$ff                    ; (the first such page)
+wpages: cmp     #$ff                    ; (how many there are)
+        bcc     in_range
+        ; else u = x + lim (16 bits) must be below 2 lim + 1
         clc
         lda     mm_xl
 lim_lo: adc     #$ff
