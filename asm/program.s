@@ -20,7 +20,7 @@
 .import read_line, read_digits, line_len, line_ids
 .import bpe_encode, enc_buf, enc_len, print_token
 .import sample_next, set_temperature, set_seed, sample_tenths
-.import mask_free, masked_argmax, trie_reset, trie_mask, trie_follow, reply_mode
+.import mask_free, masked_argmax, trie_reset, trie_mask, trie_follow, trie_single, reply_mode, reply_count
 .export main, soul_token, border_normal
 
 ZP_FIRST        = $02           ; BASIC's zero page, saved and restored
@@ -63,6 +63,8 @@ thinking:       .res 1          ; nonzero: the IRQ flashes the border
 flash_timer:    .res 1
 seq_len:        .res 1          ; tokens fed to the engine in this reply
 token:          .res 1          ; the token just chosen
+forced:         .res 1          ; nonzero: the next choice is forced_tok (corpus mode)
+forced_tok:     .res 1
 prompt_i:       .res 1
 num_lo:         .res 1          ; read_number's value
 num_hi:         .res 1
@@ -197,7 +199,8 @@ restore:
 .endproc
 
 ; reply: encode the line, feed [SEP] ids [SEP] to the engine, then choose,
-; print and feed tokens until SEP/END or a full context (chat.generate).
+; print and feed tokens until SEP/END or a full context (chat.generate;
+; feed_chosen skips the logits that no choice reads).
 ; in: line_ids[0..line_len) ; out: - ; clobbers: A, X, Y
 ; cycles: dominated by engine_step (one per prompt token and reply token)
 .proc reply
@@ -226,6 +229,7 @@ prompt_end:
         lda #TOKEN_SEP          ; the last prompt token: its logits choose
         jsr feed
         jsr trie_reset          ; corpus mode: at the trie's root
+        jsr check_forced
 next:   lda seq_len
         cmp #CONTEXT
         bcs done
@@ -243,7 +247,7 @@ chosen: sta token               ; soul_token: A = the chosen id
         cmp #CONTEXT
         bcs done
         lda token
-        jsr feed
+        jsr feed_chosen
         jmp next
 done:   lda #0
         sta thinking
@@ -305,16 +309,55 @@ done:   rts
         jmp engine_prefill
 .endproc
 
+; check_forced: is the next choice forced (corpus mode, a trie node with one
+; token: chat.generate takes it without logits or a sampler draw)?
+; in: reply_mode, the trie node ; out: forced, forced_tok ; clobbers: A, Y
+.proc check_forced
+        lda #0
+        sta forced
+        lda reply_mode
+        beq done                ; free mode: every choice reads logits
+        jsr trie_single
+        bcc done                ; C = 0: several tokens
+        sta forced_tok
+        inc forced
+done:   rts
+.endproc
+
+; feed_chosen: feed the chosen token the way the next choice needs it: with
+; logits (feed), without (prefill: the next token is forced, but the replies
+; branch later), or not at all (one corpus reply left: every later token is
+; forced and nothing reads this reply's KV cache again).
+; in: A = token id, the trie node after it ; out: seq_len + 1, forced
+; clobbers: A, X, Y
+.proc feed_chosen
+        pha
+        jsr check_forced
+        pla
+        ldx forced
+        beq feed                ; the next choice reads logits
+        ldx reply_count
+        dex
+        bne prefill             ; more than one reply left
+        inc seq_len
+        rts
+.endproc
+
 ; choose: the next token, greedy (temperature 0) or sampled, among every id
 ; but PAD and UNK (free mode) or among the tokens that continue a corpus
-; reply from the trie node reached (corpus mode, which then steps along it).
+; reply from the trie node reached (corpus mode, which then steps along it;
+; a forced token, check_forced, is taken without logits or a draw).
 ; in: the engine's logits ; out: A = id ; clobbers: A, X, Y
 ; cycles: free greedy ~ 5.5k (engine_argmax); corpus greedy ~ 4-17k (measured,
 ; the default soul), sampled ~ 30k more
 .proc choose
         lda reply_mode
         beq free
-        jsr trie_mask
+        lda forced
+        beq masked
+        lda forced_tok
+        jmp follow
+masked: jsr trie_mask
         lda sample_tenths
         bne sampled
         jsr masked_argmax

@@ -11,7 +11,9 @@
 ; replies below a trie node together, so the node reached is a run of
 ; reply_count replies from reply_first, which all begin with the
 ; reply_depth tokens chosen so far; their tokens at reply_depth are the
-; node's children.
+; node's children. A node with one child needs no logits to choose
+; (trie_single): the program then skips the output layer, and once one reply
+; is left (reply_count = 1) it runs no engine step at all.
 
 .include "program.inc"
 .include "program_const.inc"
@@ -19,7 +21,7 @@
 .include "replies_data.inc"
 
 .import sample_mask, mask_fill
-.export trie_reset, trie_mask, trie_follow, reply_mode, reply_data
+.export trie_reset, trie_mask, trie_follow, trie_single, reply_mode, reply_count, reply_data
 
 REPLY_LAST      = $80           ; bit 7 of a reply's last token
 
@@ -68,6 +70,30 @@ mark:   jsr reply_token
         jsr next_reply
         dec reply_left
         bne mark
+        rts
+.endproc
+
+; trie_single: does the node reached allow one token only? Its replies are a
+; run in depth-first, id order, so their tokens at reply_depth are sorted: it
+; is single when none differs from the first one's (the walk stops at the
+; first that differs).
+; in: the node (reply_count >= 1) ; out: C = 1 and A = the only token, or
+; C = 0 (several) ; clobbers: A, Y, reply_ptr, reply_left, reply_tok
+; cycles: ~ (60 + 14 * length) per reply looked at
+.proc trie_single
+        jsr first_reply
+        jsr reply_token
+        sta reply_tok
+next:   dec reply_left
+        beq single
+        jsr next_reply
+        jsr reply_token
+        cmp reply_tok
+        beq next
+        clc                     ; C = 0: a second token
+        rts
+single: lda reply_tok
+        sec                     ; C = 1: the only one
         rts
 .endproc
 

@@ -54,8 +54,11 @@ def generate(soul, ids, choose=choose_next, trie=None):
     """Feed the prompt ids, then yield reply tokens until SEP/END or a full context.
 
     With a ReplyTrie (corpus mode) each choice is `choose(logits, allowed)` over
-    the tokens that continue a corpus reply; without one, `choose(logits)`.
-    The stop token, when chosen, is yielded too (it prints as nothing)."""
+    the tokens that continue a corpus reply; a node with one such token takes it
+    without asking `choose` (no logits read, no sampler draw: the C64 skips the
+    output layer there, and runs no step at all once one reply is left). Without
+    a trie, `choose(logits)`. The stop token, when chosen, is yielded too (it
+    prints as nothing)."""
     decoder = Decoder(soul)
     for t in ids:
         logits = decoder.step(t)
@@ -65,7 +68,8 @@ def generate(soul, ids, choose=choose_next, trie=None):
         if trie is None:
             token = choose(logits)
         else:
-            token = choose(logits, trie.allowed(node))
+            allowed = trie.allowed(node)
+            token = allowed[0] if len(allowed) == 1 else choose(logits, allowed)
             node = trie.follow(node, token)
         yield token
         length += 1

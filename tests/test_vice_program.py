@@ -21,7 +21,7 @@ from soulplayer.chat import choose_next, fit_input, reply_text
 from soulplayer.config import SEP, ModelConfig
 from soulplayer.gen.replies_inc import render_replies_inc
 from soulplayer.gen.tokenizer_inc import render_program_inc
-from soulplayer.replies import CORPUS, ReplyTrie, read_replies, replies_beside
+from soulplayer.replies import CORPUS, LEAF, ReplyTrie, read_replies, replies_beside
 from soulplayer.sampling import Sampler, pick, prng_next, seed_state, weights
 from soulplayer.soulfile import load_soul
 from soulplayer.tokenizer import BASE_CHARS, Tokenizer
@@ -638,3 +638,49 @@ def test_default_dims_at_the_training_context_chat_on_the_c64(tmp_path):
     _check_exchanges(screens[:2], ["hello"], soul, tok, trie=trie)
     assert "Replies: free" in [r.rstrip() for r in screen_text(screens[2])]
     _check_exchanges(screens[2:], [line], soul, tok)
+
+
+def test_forced_corpus_tokens_skip_logits_as_soul_chat_does(tmp_path):
+    """Corpus mode skips the logits no choice reads: a trie node with one token
+    takes it without logits or a sampler draw (the step before it runs without
+    the output layer), and once one reply is left no step runs at all. A random
+    soul (its choices at the branching nodes depend on every KV cache entry)
+    and replies built to hit each case: a root with one token, a forced token
+    whose replies branch later, one reply left, a reply cut by the full
+    context; greedy and sampled, the C64 == soul chat."""
+    from conftest import random_soul
+    from soulplayer.chat import prompt_ids
+    from soulplayer.paths import DEFAULT_TOKENIZER
+    from soulplayer.replies import write_replies
+    from soulplayer.soulfile import save_soul
+    from soulplayer.tools.commands_program import build_program
+    tok = Tokenizer.load(DEFAULT_TOKENIZER)
+    config = ModelConfig()
+    soul = random_soul(config, seed=11)
+    soul.fingerprint = tok.fingerprint()
+    save_soul(soul, tmp_path / "soul.bin")
+    replies = ["i am fine, thanks", "i am fine, and you?", "i am here", "i like you",
+               "i like cats and dogs and birds and fish and frogs"]
+    write_replies(replies_beside(tmp_path / "soul.bin"), replies)
+    trie = ReplyTrie.from_texts(replies, tok)
+    # the trie has each case: a forced root, a forced node above a branch, a choice
+    def below(node):                                    # the replies through node
+        return sum(1 if c == LEAF else below(c) for _, c in trie.edges(node))
+    nodes = [trie.root]
+    for node in nodes:
+        nodes += [c for _, c in trie.edges(node) if c != LEAF]
+    assert len(trie.allowed(trie.root)) == 1
+    assert any(len(trie.allowed(n)) == 1 and below(n) > 1 for n in nodes[1:])
+    assert any(len(trie.allowed(n)) > 1 for n in nodes)
+    long_line = "you you you you you you you you you you you you"
+    assert len(prompt_ids(long_line, tok, config)) + len(tok.encode(replies[-1])) + 1 > config.context
+    art = build_program(tmp_path / "soul.bin", DEFAULT_TOKENIZER, tmp_path / "build", "SOUL", mode=CORPUS)
+    greedy = ["hello", "how are you", long_line, "cats"]
+    sampled = ["hello", "what do you like", long_line, "hello", "dogs"]
+    keys = ("".join(t + "\n" for t in greedy)
+            + "\\x85" + "15\n" + "321\n" + "\n" + "".join(t + "\n" for t in sampled))
+    screens, _ = run_chat(art.prg, art.labels, keys, len(greedy) + len(sampled) + 2)
+    soul = load_soul(tmp_path / "soul.bin")
+    _check_exchanges(screens[:len(greedy) + 1], greedy, soul, tok, trie=trie)
+    sampler = Sampler(1.5, 321)
+    _check_exchanges(screens[len(greedy) + 1:], sampled, soul, tok, lambda: sampler.choose, trie=trie)

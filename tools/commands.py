@@ -17,6 +17,7 @@ import click
 
 from soulplayer.paths import DEFAULT_SOUL
 from soulplayer.errors import SoulError
+from soulplayer.replies import FREE
 
 KERNELS = ("embed", "rmsnorm", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
            "residual_add", "relu")
@@ -84,27 +85,31 @@ PAL_HZ = 985248
 REPLY_CYCLES_LIMIT = 600_000_000
 
 
-def measure_reply(soul_path, tokenizer_path, text, out_dir, emulator="x64sc") -> dict:
-    """The whole chat program in x64sc: `text` typed at the prompt; cycles from
-    engine_reset (RETURN taken, line encoded) to each soul_token and to the next
-    soul_input (the new YOU> prompt)."""
+def measure_reply(soul_path, tokenizer_path, text, out_dir, emulator="x64sc", mode=None) -> dict:
+    """The whole chat program in x64sc, started in reply `mode` (None: the
+    soul's default): `text` typed at the prompt; cycles from engine_reset
+    (RETURN taken, line encoded) to each soul_token and to the next soul_input
+    (the new YOU> prompt)."""
     from . import vice
     from .commands_program import build_program
-    art = build_program(soul_path, tokenizer_path, Path(out_dir) / "bench-program")
+    from soulplayer.paths import load_pair
+    from soulplayer.replies import load_reply_mode
+    mode = load_reply_mode(soul_path, load_pair(soul_path, tokenizer_path)[1], mode).mode
+    art = build_program(soul_path, tokenizer_path, Path(out_dir) / "bench-program", mode=mode)
     r = vice.run_checked(art.prg, labels=art.labels, done="soul_input", done_hit=2,
                          profile=["engine_reset", "soul_token"], keybuf=text + "\n",
                          limit_cycles=REPLY_CYCLES_LIMIT, emulator=emulator, timeout=600)
     start = next(e.cycles for e in r.events if e.label == "engine_reset")
     tokens = [e.cycles - start for e in r.events if e.label == "soul_token"]
     gaps = [b - a for a, b in zip(tokens, tokens[1:])]
-    return {"text": text, "tokens": len(tokens), "first_token_cycles": tokens[0],
+    return {"text": text, "mode": mode, "tokens": len(tokens), "first_token_cycles": tokens[0],
             "mean_cycles_between_tokens": sum(gaps) / len(gaps) if gaps else None,
             "reply_cycles": r.cycles - start, "reply_seconds_pal": (r.cycles - start) / PAL_HZ}
 
 
 def format_reply(rep: dict) -> str:
     between = rep["mean_cycles_between_tokens"]
-    return (f"reply to {rep['text']!r}: {rep['tokens']} tokens (the stop token included), "
+    return (f"reply to {rep['text']!r} ({rep['mode']} mode): {rep['tokens']} tokens (the stop token included), "
             f"{rep['reply_seconds_pal']:.1f} s from RETURN to the next YOU> on a PAL C64; "
             f"first token after {rep['first_token_cycles'] / PAL_HZ:.1f} s"
             + (f", then {between / PAL_HZ:.2f} s per token" if between else ""))
@@ -144,10 +149,15 @@ def bench(soul_path, tokenizer_path, reply_text, out_path, emulator):
     res = measure(soul, out_path.parent, emulator)
     res["soul"] = str(soul_path)
     if reply_text:
+        # the soul's default reply mode, and free mode (every token's logits) too
         res["reply"] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent, emulator)
+        if res["reply"]["mode"] != FREE:
+            res["reply_free"] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent,
+                                              emulator, mode=FREE)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, json.dumps(res, indent=1) + "\n")
     click.echo(format_table(res))
-    if reply_text:
-        click.echo(format_reply(res["reply"]))
+    for key in ("reply", "reply_free"):
+        if key in res:
+            click.echo(format_reply(res[key]))
     click.echo(f"wrote {out_path}")
