@@ -17,10 +17,11 @@
 ; The 24-bit sum runs modulo 2^24 - 1 (end-around carry), which is exact when
 ; the true value 2 (W.x + b)_r has |.| < 2^23: gen/weights.py checks per
 ; matrix that |W.x + b| < 2^22 for inputs with |x| <= the descriptor's xmax.
-; A vector with some |x| > xmax takes the exact fallback: x = 256 q + r with
-; r the signed low byte and q the high byte + (r < 0), both within +-128, two
-; fast passes (W.q + b, W.r + b; the build checks their bound too) and
-; acc = (W.r + b) + 256 ((W.q + b) - b).
+; A vector with some |x| > xmax takes the exact fallback: each such column
+; is split as x = 256 q + r (r the signed low byte, q the high byte + (r < 0),
+; both within +-128), one fast pass runs on x with r in those columns (the
+; build checks the bound for |x| <= 128 too) into 32-bit accumulators, and
+; mm_columns adds 256 q w row by row for each such column.
 ;
 ; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
 ; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
@@ -81,7 +82,7 @@ mm_a0:          .res 1          ; the row's sum, bytes 0..2 (mod 2^24 - 1)
 mm_a1:          .res 1
 mm_a2:          .res 1
 mm_sp:          .res 2          ; sweep setup: this column's slot
-mm_dp:          .res 2          ; sweep: the descriptor; fallback: the bias
+mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
@@ -123,13 +124,10 @@ mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
 mm_l2:          .res 2          ; fallback: 2 * mm_lim + 1
-mm_k:           .res 1          ; fallback: columns beyond the limit
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
-mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
+mm_vq:          .res 2 * MM_SLOTS       ; fallback: q (0 for columns within the
+                                        ; limit) and x with r, int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
-mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
-mm_tq1:         .res MM_MAX_ROWS
-mm_tq2:         .res MM_MAX_ROWS
 
 .segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
@@ -719,11 +717,11 @@ next:   inx
         jsr     mm_ranges
         jmp     mm_pending
 fallback:
-        lda     #0                      ; two passes: every range to mm_acc
+        lda     #0                      ; every range to mm_acc
         sta     mm_fuse
         ; the columns beyond the limit (x = 256 q + r, r the signed low byte,
         ; q the high byte + (r < 0), both within +-128): r in mm_vr, q in
-        ; mm_vq; the others: x in mm_vr, 0 in mm_vq. mm_k counts them.
+        ; mm_vq; the others: x in mm_vr, 0 in mm_vq
         MOVPTR  mm_x_in, mm_x
         lda     mm_lim                  ; mm_l2 := 2 lim + 1 (no carry: lim <= 1920)
         asl
@@ -732,9 +730,7 @@ fallback:
         lda     mm_lim+1
         rol
         sta     mm_l2+1
-        lda     #0
-        sta     mm_k
-        tay
+        ldy     #0
 split:  clc                             ; u = x + lim < 2 lim + 1: within
         lda     (mm_x),y
         adc     mm_lim
@@ -758,8 +754,7 @@ split:  clc                             ; u = x + lim < 2 lim + 1: within
         sta     mm_vq-1,y
         sta     mm_vq,y
         beq     next                    ; (always)
-beyond: inc     mm_k
-        cmp     #$80                    ; C = (r < 0)
+beyond: cmp     #$80                    ; C = (r < 0)
         lda     #0
         bcc     :+
         lda     #$ff
@@ -780,90 +775,12 @@ next:   iny
         lsr
         cmp     mm_cols
         bne     split
-        ; few columns beyond (k <= cols / 4): W.(x with r) + b, then each
-        ; such column's 256 q w added row by row (mm_columns)
-        lsr
-        lsr
-        cmp     mm_k
-        bcc     passes
+        ; W.(x with r) + b, then each such column's 256 q w added row by row
         LDPTR   mm_x, mm_vr
         jsr     mm_fast                 ; (C = 0: within the limit)
         jsr     mm_ranges
         jsr     mm_columns
-        jmp     done
-passes: ; else two passes: W.q + b and W.(x with r) + b,
-        ; acc = (W.(x with r) + b) + 256 ((W.q + b) - b)
-        LDPTR   mm_x, mm_vq
-        jsr     mm_fast                 ; W.q + b (C = 0: within the limit)
-        jsr     mm_ranges
-        ; tq := acc - b (24 bits); mm_sp, mm_sq -> the bias' low, high bytes
-        ldy     #MM_DESC::bias
-        lda     (mm_dp),y
-        sta     mm_sp
-        iny
-        lda     (mm_dp),y
-        sta     mm_sp+1
-        ora     mm_sp
-        beq     no_bias
-        clc
-        lda     mm_sp
-        adc     mm_rows
-        sta     mm_sq
-        lda     mm_sp+1
-        adc     #0
-        sta     mm_sq+1
-        ldy     mm_rows
-bias:   dey
-        ldx     #0                      ; the bias' sign extension
-        lda     (mm_sq),y
-        sta     mm_h0
-        bpl     :+
-        dex
-:       stx     mm_h1
-        sec
-        lda     mm_acc0,y
-        sbc     (mm_sp),y
-        sta     mm_tq0,y
-        lda     mm_acc1,y
-        sbc     mm_h0
-        sta     mm_tq1,y
-        lda     mm_acc2,y
-        sbc     mm_h1
-        sta     mm_tq2,y
-        tya
-        bne     bias
-        beq     pass_r                  ; (always)
-no_bias:
-        ldy     mm_rows
-copy:   dey
-        lda     mm_acc0,y
-        sta     mm_tq0,y
-        lda     mm_acc1,y
-        sta     mm_tq1,y
-        lda     mm_acc2,y
-        sta     mm_tq2,y
-        tya
-        bne     copy
-pass_r: LDPTR   mm_x, mm_vr
-        jsr     mm_fast                 ; W.(x with r) + b
-        jsr     mm_ranges
-        ; acc += 256 * tq (|tq| < 2^22: bytes 1..3)
-        ldy     mm_rows
-combine:
-        dey
-        clc
-        lda     mm_acc1,y
-        adc     mm_tq0,y
-        sta     mm_acc1,y
-        lda     mm_acc2,y
-        adc     mm_tq1,y
-        sta     mm_acc2,y
-        lda     mm_acc3,y
-        adc     mm_tq2,y
-        sta     mm_acc3,y
-        tya
-        bne     combine
-done:   MOVPTR  mm_x, mm_x_in
+        MOVPTR  mm_x, mm_x_in
         jmp     mm_pending
 .endproc
 

@@ -136,12 +136,11 @@ def row_constants(w, b) -> np.ndarray:
 def engbss_work_bytes(config) -> int:
     """The work arrays segment ENGBSS (under I/O) always holds: those only code
     inside engine_step touches. engine.s: vec_q, vec_k, vec_v, vec_att (2*ED
-    each); matmul.s: mm_vq, mm_vr (2 per slot),
-    mm_tq0..2 (a byte per row of the widest matrix); attention.s: att_s0..4,
+    each); matmul.s: mm_vq, mm_vr (2 per slot); attention.s: att_s0..4,
     att_wt (a byte per position each), att_n0..3 (a byte per dimension each).
     engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    return 4 * 2 * c.embed_dim + 4 * mm_slots(c) + 3 * max_rows(c) + 6 * c.context + 4 * c.embed_dim
+    return 4 * 2 * c.embed_dim + 4 * mm_slots(c) + 6 * c.context + 4 * c.embed_dim
 
 
 def e_bytes(config) -> int:
