@@ -459,8 +459,9 @@ next:   tya
 ;     first used slot; the slots patched; stop, tail, idx and the tails'
 ;     store operands patched (mm_ranges)
 ; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
-; cycles: per row the slots + 63 (f9) / 60 (f8) / 64 (f7) / 80 (acc), by
-;     instruction count: row start 30, fold and index 17, tail + next 16..33
+; cycles: per row the slots + ~75 (f9; f8 ~72, f7 ~78, acc ~95), by
+;     instruction count: row start 30, fold 9, index and dispatch 9, tail
+;     19..36, next 6; measured ~65 on average (original soul)
 .proc mm_rowloop
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
@@ -697,11 +698,14 @@ next:   inx
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
-; cycles: fast path ~280 per column (+ ~70 when its slot switches tails) +
-;     rows * (~63 + ~36 per column with |x| > 127, ~29 per column with
+; cycles: fast path ~200 per column (+ ~80 when its slot switches tails) +
+;     rows * (~65 + ~35 per column with |x| > 127, ~28 per column with
 ;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
-;     measured (soul bench, x64sc, original soul) 888 k cycles a token =
-;     43.4 per multiply-add with the finish; the fallback about twice
+;     measured (soul bench, x64sc, original soul) 860 k cycles a token =
+;     42 per multiply-add with the finish: the column setup 95 k (~270 a
+;     column with the tail switches), the rows 764 k. A fallback sweep: the
+;     split (~50 per column), the rows with the acc tail, mm_columns (~120
+;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
         ldy     #MM_DESC::xmax
@@ -895,11 +899,15 @@ next:   clc
 :       rts
 .endproc
 
-; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
-; in: mm_dp -> descriptor, mm_rows, mm_cols, mm_lim (<= MM_TABLE_XMAX), mm_x
-; out: C = 1: some |x| > mm_lim (nothing computed); C = 0: mm_acc = W.x + b
-; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_sq, mm_e, mm_sx, mm_wcol, the operands
-; cycles: see mm_sweep
+; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
+; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
+; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
+;     MM_TABLE_XMAX), mm_x
+; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
+;     (mm_ranges runs the rows)
+; clobbers: A, X, Y, mm_sp, mm_sq, mm_e, mm_h0, mm_sx, mm_wcol, the operands
+; cycles: ~450 + per column ~175 (|x| <= 127) / ~200 (else) by instruction
+;     count, + ~80 per tail switch
 .proc mm_fast
         ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
         lda     mm_lim
@@ -1185,7 +1193,7 @@ x_end:  cpx     #$ff                    ; (2 cols)
 
 ; mm_set_tail2, mm_set_tail3: the slot at mm_sp gets the two- or three-byte
 ; tail (mm_set_tail3 leaves the tail's operand alone).
-; in: mm_sp ; clobbers: A, Y ; cycles: ~100
+; in: mm_sp ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
 .proc mm_set_tail2
         ldy     #MM_SO_TAIL
         lda     #OP_BCC
