@@ -81,7 +81,8 @@ mm_outh:        .res 2          ; finish: where high bytes go
 mm_a0:          .res 1          ; the row's sum, bytes 0..2 (mod 2^24 - 1)
 mm_a1:          .res 1
 mm_a2:          .res 1
-mm_sp:          .res 2          ; sweep setup: this column's slot
+mm_sp:          .res 2          ; sweep setup: the next slot for |x| <= 127
+mm_spw:         .res 2          ; sweep setup: the next slot for the others
 mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
@@ -1008,8 +1009,13 @@ next:   clc
         lda     mm_cols
         asl
         sta     x_end+1
+        ; the slots are filled from both ends (the sum does not mind the
+        ; order): columns with |x| <= 127 from the first used slot up (mm_sp),
+        ; the others from the last slot down (mm_spw), so a slot's tail
+        ; mostly stays what the last sweep left there
+        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
         ldx     #0
-column:                                 ; X = 2 * column, mm_sp -> its slot
+column:                                 ; X = 2 * column
 xh_rd:  ldy     $ffff,x
 xl_rd:  lda     $ffff,x
         sta     mm_xl
@@ -1021,15 +1027,16 @@ xl_rd:  lda     $ffff,x
         tya
         adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
         sta     mm_sq+1
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_sp),y
         cmp     #>(mm_sq1 + MM_SQ_ZERO) - 1
         bne     wide
+        ldy     mm_xl
+        cpy     #$80
+        beq     wide                    ; x = -128 (A: its page)
+        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_sp),y
         lda     mm_xl
         eor     #$80
-        beq     wide                    ; x = -128: within every limit (A = 0 is
-                                        ; no page, but both checks pass it)
-        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
         sta     mm_sq
         ldy     #MM_SO_T1
         sta     (mm_sp),y
@@ -1052,9 +1059,21 @@ xl_rd:  lda     $ffff,x
 :       ldy     #MM_SO_TAIL
         lda     (mm_sp),y
         cmp     #OP_BCC
-        beq     weights                 ; the two-byte tail is in place
+        beq     :+                      ; the two-byte tail is in place
         jsr     mm_set_tail2
-        jmp     weights
+:       ldy     #MM_SO_W                ; the weight column
+        lda     mm_wcol
+        sta     (mm_sp),y
+        iny
+        lda     mm_wcol+1
+        sta     (mm_sp),y
+        clc                             ; the next slot up
+        lda     mm_sp
+        adc     #MM_SLOT_SIZE
+        sta     mm_sp
+        bcc     :+
+        inc     mm_sp+1
+:       jmp     next
 wide:   ; the range check. A = the index's page: the pages strictly between
         ; those of -lim and lim hold only x within the limit
         sec
@@ -1076,16 +1095,22 @@ top_hi: sbc     #$ff
         bcc     in_range
         rts                             ; C = 1: out of range
 in_range:                               ; the three-byte tail
+        lda     mm_sq+1
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_spw),y
+        eor     #MM_PAGE_1TO2           ; mm_sq2's page
+        ldy     #MM_SO_T2 + 1
+        sta     (mm_spw),y
         lda     mm_xl
         eor     #$80
         sta     mm_sq
         ldy     #MM_SO_T1
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         ldy     #MM_SO_T2
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         and     #MM_SQ0_PERIOD - 1
         ldy     #MM_SO_T0
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         tay
         clc                             ; sum x^2 += x^2 (three bytes)
         lda     mm_sq0,y
@@ -1096,40 +1121,36 @@ in_range:                               ; the three-byte tail
         adc     mm_sx+1
         sta     mm_sx+1
         lda     mm_sq+1
-        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C): also the tail's operand
+        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C)
         sta     mm_sq+1
         lda     (mm_sq),y
         adc     mm_sx+2
         sta     mm_sx+2
         bcc     :+
         inc     mm_sx+3
-:       lda     mm_sq+1
-        ldy     #MM_SO_T2 + 1
-        sta     (mm_sp),y
-        ldy     #MM_SO_TAIL
-        lda     (mm_sp),y
+:       ldy     #MM_SO_TAIL
+        lda     (mm_spw),y
         cmp     #OP_BCC
-        bne     weights                 ; the three-byte tail is in place
+        bne     :+                      ; the three-byte tail is in place
         jsr     mm_set_tail3
-weights:                                ; the weight column
-        ldy     #MM_SO_W
+:       ldy     #MM_SO_W                ; the weight column
         lda     mm_wcol
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         iny
         lda     mm_wcol+1
-        sta     (mm_sp),y
-        clc                             ; the next column's weights and slot
+        sta     (mm_spw),y
+        sec                             ; the next slot down
+        lda     mm_spw
+        sbc     #MM_SLOT_SIZE
+        sta     mm_spw
+        bcs     next
+        dec     mm_spw+1
+next:   clc                             ; the next column's weights
         lda     mm_wcol
 w_step: adc     #$ff                    ; (rows)
         sta     mm_wcol
         bcc     :+
         inc     mm_wcol+1
-:       clc
-        lda     mm_sp
-        adc     #MM_SLOT_SIZE
-        sta     mm_sp
-        bcc     :+
-        inc     mm_sp+1
 :       inx
         inx
 x_end:  cpx     #$ff                    ; (2 cols)
@@ -1191,9 +1212,10 @@ x_end:  cpx     #$ff                    ; (2 cols)
         rts
 .endproc
 
-; mm_set_tail2, mm_set_tail3: the slot at mm_sp gets the two- or three-byte
-; tail (mm_set_tail3 leaves the tail's operand alone).
-; in: mm_sp ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
+; mm_set_tail2, mm_set_tail3: the slot at mm_sp (mm_set_tail2) or mm_spw
+; (mm_set_tail3) gets the two- or three-byte tail (mm_set_tail3 leaves the
+; tail's operand alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
 .proc mm_set_tail2
         ldy     #MM_SO_TAIL
         lda     #OP_BCC
@@ -1222,19 +1244,19 @@ x_end:  cpx     #$ff                    ; (2 cols)
 .proc mm_set_tail3
         ldy     #MM_SO_TAIL
         lda     #OP_LDA_ZP
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         iny
         lda     #mm_a2
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         ldy     #MM_SO_TAIL + 2
         lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         ldy     #MM_SO_TAIL + 5
         lda     #OP_STA_ZP
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         iny
         lda     #mm_a2
-        sta     (mm_sp),y
+        sta     (mm_spw),y
         rts
 .endproc
 
