@@ -228,7 +228,8 @@ plan_fc1:       .byte   1, FF_DIM, LT_FC1_SHIFT
                 .word   vec_z
 plan_fc2:       .byte   1, EMBED_DIM, LT_FC2_SHIFT
                 .word   vec_y
-        .assert plan_proj - plan_qkv = 1 + 3 * .sizeof(PlanRange), error, "engine: plan records"
+        .assert plan_proj - plan_qkv = 1 + 3 * .sizeof(PlanRange) && 3 <= MM_RANGES, error, "engine: plan records"
+        .assert PlanRange::count = 0 && PlanRange::shift = 1 && PlanRange::dest = 2, error, "set_plan reads the fields in order"
 .segment "CODE"
 
 ; set_plan: mm_sweep's plan from a plan record, the shifts from this layer's

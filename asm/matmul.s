@@ -5,7 +5,7 @@
 ; each with its own shift and destination (the fused q/k/v sweep has three).
 ; On the fast path the row loop's tail turns each row's sum into the result
 ; for shifts 6, 7, 8 (all that real souls use); for other shifts, and on the
-; two-pass fallback, the rows go to 32-bit accumulators (mm_acc0..3, bytes
+; fallback, the rows go to 32-bit accumulators (mm_acc0..3, bytes
 ; 0..3, one array per byte) and mm_finish turns a range into
 ; sat16(asr(acc, shift)) afterwards.
 ;
@@ -55,7 +55,6 @@ mm_sq_zero      = MM_SQ_ZERO
 MM_SQ_PAGES     = MM_SQ_LEN / 256
 MM_SQ0_PERIOD   = 128           ; byte 0 of n^2 repeats with this period
 MM_SQ0_LEN      = MM_SQ0_PERIOD + 256   ; a window (index mod 128) + y, y = 0..255
-MM_RANGES       = 3             ; output ranges of one sweep (the fused q, k, v rows)
 MM_SLOT_SIZE    = 24            ; bytes per slot (mm_slots.s.j2)
 MM_SO_W         = 1             ; slot offsets of the patched operands
 MM_SO_T0        = 6
@@ -88,7 +87,7 @@ mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
-mm_xi:          .res 1          ; finish: output index
+mm_xi:          .res 1          ; finish: output index; mm_columns: 2*column
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
 mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
