@@ -23,6 +23,7 @@ k_p1:           .res 2          ; vector pointers (the kernels run one at a time
 k_p2:           .res 2
 k_te:           .res 2          ; embed: te row
 k_pe:           .res 2          ; embed: pe row
+k_h:            .res 1          ; embed: high byte of the deshifted pe value
 emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
 res_h   = k_p1                  ; residual_add: h (in/out)
 res_y   = k_p2                  ; residual_add: y
@@ -66,14 +67,48 @@ k_best:         .res 1          ; argmax: best id so far
         .endif
 .endmacro
 
+; DESHIFT16 s, hi: A := low byte, hi := high byte of deshift(A, s) for
+; 0 <= s (A = int8 value, s = assembly-time shift): it fits 16 bits.
+; clobbers: X, C. cycles: ~9 + 7 per left step (8 - s of them for s <= 8),
+;   ~11 + 4 per right step (s - 8, at most 7) above
+.macro DESHIFT16 s, hi
+        .if s > 8
+        .if s - 8 >= 7
+        asl                             ; asr by >= 7 leaves the sign
+        lda     #0
+        adc     #$ff
+        eor     #$ff
+        .else
+        .repeat s - 8
+        cmp     #$80
+        ror
+        .endrepeat
+        .endif
+        .endif
+        ldx     #0                      ; sign-extend
+        cmp     #$80
+        bcc     :+
+        dex
+:       stx     hi
+        .if s < 8
+        .repeat 8 - s
+        asl
+        rol     hi
+        .endrepeat
+        .endif
+.endmacro
+
 ; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT))
 ; te is stored as the output layer's weights are (gen/weights.py: column-major,
 ; +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
 ; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
 ; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
 ; out: the vector at emb_out. clobbers: A, X, Y, k_*
-; cycles: ~160 per dimension + each DESHIFT (~70 at shift 6); measured 10.5 k
-;   a token for the default soul (ED=32, both shifts 6; make bench, screen on)
+; cycles: both shifts >= 0 (each deshifted value fits 16 bits): ~75 per
+;   dimension + each DESHIFT16 (~30 at shift 5); measured (`soul bench`,
+;   x64sc, screen on, ED=32) 5.7 k a token for the original soul (shifts 5, 5;
+;   12.2 k with the 32-bit sums), 4.5 k for the default soul (7, 8; was 8.1 k).
+;   Else (32-bit sums) ~160 per dimension + each DESHIFT (~70 at shift 6)
 .proc embed
         clc                             ; k_te := w_te + tok (column 0)
         adc     #<w_te
@@ -88,6 +123,44 @@ k_best:         .res 1          ; argmax: best id so far
         lda     #>w_pe
         adc     #0
         sta     k_pe+1
+.if ::TE_SHIFT >= 0 && ::PE_SHIFT >= 0
+        ldy     #0                      ; Y = 2i
+loop:   sty     k_i
+        ldy     #0
+        lda     (k_te),y
+        eor     #$80                    ; unbias: te[tok][i]
+        DESHIFT16 ::TE_SHIFT, k_p2+1
+        sta     k_p2
+        lda     (k_pe),y
+        DESHIFT16 ::PE_SHIFT, k_h
+        clc                             ; k_h:A + k_p2 (16 bits, saturated)
+        adc     k_p2
+        tax
+        lda     k_h
+        adc     k_p2+1
+        bvc     store
+        lda     #$7f                    ; overflow: C = the sum's sign
+        adc     #0                      ; $7fff or $8000
+        tay
+        eor     #$80
+        tax
+        tya
+store:  ldy     k_i
+        iny
+        sta     (emb_out),y
+        dey
+        txa
+        sta     (emb_out),y
+        ADD16_8 k_te, #VOCAB_SIZE       ; the next column
+        ADD16_8 k_pe, #CONTEXT
+        ldy     k_i
+        iny
+        iny
+        cpy     #2 * EMBED_DIM
+        beq     done
+        jmp     loop                    ; (small shifts make the body long)
+done:   rts
+.else
         lda     #0
         sta     k_i
 loop:
@@ -147,39 +220,64 @@ store:  lda     k_i
         beq     done
         jmp     loop
 done:   rts
+.endif
 .endproc
 
 ; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1
-; in: res_h, res_y -> int16 vectors. out: h. clobbers: A, Y, k_a
-; cycles: ~45 per element (~1.4k for ED=32)
+; in: res_h, res_y -> int16 vectors (not the same). out: h. clobbers: A, X, Y,
+;   the patched operands
+; cycles: ~90 + ~40 per element; measured (`soul bench`, x64sc, screen on,
+;   ED=32) 1.5 k a call, 5.9 k a token for 4 calls (was 8.1 k)
 .proc residual_add
-        ldy     #0
+        lda     res_h                   ; the vectors' addresses into the operands
+        sta     ra_hl
+        sta     ra_hls
+        clc
+        adc     #1
+        sta     ra_hh
+        sta     ra_hhs
+        lda     res_h+1
+        sta     ra_hl+1
+        sta     ra_hls+1
+        adc     #0
+        sta     ra_hh+1
+        sta     ra_hhs+1
+        lda     res_y
+        sta     ra_yl
+        clc
+        adc     #1
+        sta     ra_yh
+        lda     res_y+1
+        sta     ra_yl+1
+        adc     #0
+        sta     ra_yh+1
+        ldy     #0                      ; Y = 2i
 loop:   clc
-        lda     (res_h),y
-        adc     (res_y),y
-        sta     k_a
-        iny
-        lda     (res_h),y
-        adc     (res_y),y
-        bvc     ok
-        ; signed overflow: the true sum has the opposite sign of A
-        bmi     pos
-        lda     #$00                    ; negative overflow -> $8000
-        sta     k_a
-        lda     #$80
-        bne     ok
-pos:    lda     #$ff                    ; positive overflow -> $7fff
-        sta     k_a
-        lda     #$7f
-ok:     sta     (res_h),y
-        dey
-        lda     k_a
-        sta     (res_h),y
+        lda     $ffff,y
+ra_hl = * - 2           ; operand, patched: h
+        adc     $ffff,y
+ra_yl = * - 2           ; operand, patched: y
+        sta     $ffff,y
+ra_hls = * - 2          ; operand, patched: h
+        lda     $ffff,y
+ra_hh = * - 2           ; operand, patched: h + 1
+        adc     $ffff,y
+ra_yh = * - 2           ; operand, patched: y + 1
+        bvs     ovf
+store:  sta     $ffff,y
+ra_hhs = * - 2          ; operand, patched: h + 1
         iny
         iny
         cpy     #2 * EMBED_DIM
         bne     loop
         rts
+ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
+        adc     #0                      ; $7fff or $8000
+        tax
+        eor     #$80
+        sta     (res_h),y               ; low byte
+        txa
+        jmp     store
 .endproc
 
 ; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place

@@ -13,12 +13,13 @@
 ;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
+; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
+; sum of squares, the square root and the gain product read them.
 
 .include "spec.inc"
 .include "kernels_b.inc"
 
-.importzp dv_num, dv_den, kb_zp
-.import div32_16u
+.importzp kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q
@@ -27,25 +28,34 @@
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
 .endif
-.assert EMBED_DIM >= 1 && EMBED_DIM <= 64, error, "rmsnorm: EMBED_DIM must be 1..64 (X = 2*i + 1 counts down with bpl)"
-; the square phase reads n = xs = -2048..2047 at index mm_sq_zero + n
-.assert mm_sq_zero >= 2048 && mm_sq_zero + 2047 < mm_sq2 - mm_sq1, lderror, "rmsnorm: squares table range"
-.assert <mm_sq0 = 0 && <(mm_sq1 + mm_sq_zero) = 0 && <(mm_sq2 - mm_sq1) = 0, lderror, "rmsnorm: squares tables page layout"
+; |u| = |asr(x * inv, 15)| <= 1886 for every int16 x when EMBED_DIM <= 48 (the
+; largest element alone is the worst case: any other element only raises r;
+; tests/test_vice_rmsnorm.py checks it over all x), so u + g and u - g stay in
+; the squares tables' -2048..2047 and |u * g| * 4 < 2^20.
+RMS_MAX_DIM     = 48
+.assert EMBED_DIM >= 1 && EMBED_DIM <= RMS_MAX_DIM, error, "rmsnorm: EMBED_DIM must be 1..48 (|u| + |g| < 2048)"
+; index n at mm_sq1 + mm_sq_zero + n; the square phase computes that index as
+; (x + 32768) >> 4 and the page of mm_sq2 from mm_sq1's by eor (4 KB aligned)
+.assert mm_sq_zero = 2048 && mm_sq2 - mm_sq1 = 4096, lderror, "rmsnorm: squares tables range"
+.assert <mm_sq0 = 0 && (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0, lderror, "rmsnorm: squares tables page layout"
+RMS_1TO2        = >mm_sq1 ^ >mm_sq2     ; mm_sq1's page -> mm_sq2's (eor keeps C)
+RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
 ; RMS_OUT_SHIFT come from spec.inc
-.assert RMS_IN_SHIFT = 4, error, "rmsnorm: the square phase takes |xs| <= 2048 (h <= 8)"
-.assert RMS_OUT_SHIFT = 15, error, "rmsnorm: u = bytes 2..3 of |x| * (2 * inv)"
-.assert RMS_ONE_LOG2 >= 16 && RMS_ONE_LOG2 <= 23, error, "rmsnorm: 2^RMS_ONE_LOG2 is byte 2 of the dividend"
-RMS_ONE_HI      = 1 << (RMS_ONE_LOG2 - 16)      ; byte 2 of 2^RMS_ONE_LOG2
+.assert RMS_IN_SHIFT = 4, error, "rmsnorm: the square phase takes xs = (x + 32768) >> 4 - 2048"
+.assert RMS_OUT_SHIFT = 15, error, "rmsnorm: u = bytes 2..3 of x * (2 * inv)"
 RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r > RMS_INV_MAX
 .assert (1 << RMS_ONE_LOG2) / (RMS_R_SAT + 1) <= RMS_INV_MAX, error, "rmsnorm: inv clamp edge"
 .assert RMS_INV_MAX = 32767, error, "rmsnorm: a = 2 * inv fits 16 bits"
-RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left):
-RMS_SHIFT_MAX   = 24            ; (|u*g| < 2^22: s_g >= 22 gives 0 or -1)
-RMS_SAT_NONE    = $80           ; threshold byte only M' = -1 reaches (M' < 2^22)
-RMS_FAST_MAX    = 8             ; s_g = 1..8: unrolled shift, 8 - s_g steps
-RMS_SH_STEP     = 5             ; bytes of one unrolled step (asl a, rol zp, rol zp)
+RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left)
+RMS_SHIFT_MAX   = 24
+RMS_ISQRT_TOP   = $40           ; byte 2 of 2^22, the largest ms (xs = -2048 everywhere)
+; y = asr(D, s_g + 2), D = 4 u g: bytes 1..2 of D << k, k = 6 - s_g. k = 0..3
+; (s_g = 3..6) unrolled, where y cannot saturate (|D| < 2^20); k >= 4 a loop
+; that checks for overflow, k < 0 a right-shift loop.
+RMS_FAST_K      = 3
+RMS_SH_STEP     = 5             ; bytes of one unrolled step (asl zp, rol zp, rol a)
 
 ; log2(EMBED_DIM) when it is a power of two, else -1
 RMS_LOG2 .set -1
@@ -57,141 +67,143 @@ RMS_LOG2 .set I
 
 ; zero page: the kernels' shared scratch block kb_zp (divide.s), also used
 ; by attention.s: rmsnorm's pointers must be set right before each call.
-; isqrt's r/q/t share rms_p (the product bytes of the element loop) and the
-; sum of squares shares rms_e.
+; The element loop's bytes reuse those of the sum and the square root.
 rms_x   = kb_zp + 0             ; word
 rms_g   = kb_zp + 2             ; word
 rms_y   = kb_zp + 4             ; word
-rms_s   = kb_zp + 6             ; 4: sum of squares (28 bits), then ms (3 bytes)
-rms_m   = rms_s                 ; rms_isqrt input (24 bits, consumed)
-rms_m0  = kb_zp + 6             ; 3: M' = |u| * |g| (- 1), then shifted
-rms_m1  = kb_zp + 7
-rms_m2  = kb_zp + 8
-rms_p0  = kb_zp + 9             ; bytes 0..1 of P = |x| * 2 * inv
-rms_p1  = kb_zp + 10
-rms_p   = kb_zp + 11            ; 6: isqrt's r, q, t
-rms_r   = rms_p                 ; 2: isqrt remainder
-rms_q   = rms_p + 2             ; 2: isqrt root
-rms_t   = rms_p + 4             ; 2: isqrt trial 4q+1
-rms_w   = rms_p                 ; 5: element loop: partial products
-rms_inv = kb_zp + 19            ; 2: inv, then a = 2 * inv
-rms_u   = kb_zp + 21            ; 2: square phase: x hi, then xs low byte
-rms_ul  = rms_u                 ; element loop: |u|
-rms_uh  = rms_u + 1
-rms_ng  = kb_zp + 23            ; $ff: the product u * g is negative, else $00
-rms_xh  = kb_zp + 24            ; |x| high byte
-rms_i   = kb_zp + 25            ; 2*i
-rms_gi  = kb_zp + 26            ; i
-.assert rms_gi < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+rms_s   = kb_zp + 6             ; 4: sum of squares (29 bits), then ms (3 bytes)
+rms_m   = rms_s                 ; rms_isqrt input (24 bits)
+rms_q   = kb_zp + 10            ; 2: rms_isqrt root
+rms_sqp = kb_zp + 12            ; 2: rms_isqrt: pointer to a page of mm_sq1
+rms_sqq = kb_zp + 14            ; 2: the same page of mm_sq2
+rms_bit = kb_zp + 16            ; rms_isqrt: the trial bit
+rms_u   = kb_zp + 17            ; square phase: index low byte
+rms_xh  = kb_zp + 6             ; element loop: x high byte
+rms_p1  = kb_zp + 7             ; byte 1 of P = x * a (for its carry)
+rms_p2  = kb_zp + 8             ; byte 2 of P
+rms_w   = kb_zp + 9             ; 3: partial products
+rms_ul  = kb_zp + 12            ; u = asr(x * inv, 15), 16 bits
+rms_uh  = kb_zp + 13
+rms_gv  = kb_zp + 15            ; |g| (0..128)
+rms_d0  = kb_zp + 16            ; D = 4 u g, 24 bits, then shifted: y = bytes 1..2
+rms_d1  = kb_zp + 17
+rms_d2  = kb_zp + 18
+rms_i   = kb_zp + 19            ; 2*i
+rms_gi  = kb_zp + 20            ; i
+rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
+rms_cnt = kb_zp + 23            ; shift steps of the shift loops
+.assert rms_cnt < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
+; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
+; a small x hi (-4..3), made once per call when inv is not clamped
+RMS_T_MID       = 4
+RMS_T_LEN       = 8
 .segment "BSS"
-rms_cnt:        .res 1          ; shift steps of the slow shift loops; plan scratch
-
-.segment "RODATA"
-rms_sqpg:                       ; x hi >> 4 -> the page of n = xs in mm_sq1 (xs hi = it - 16 when >= 8)
-        .repeat 16, I
-        .byte   <(>(mm_sq1 + mm_sq_zero) + I - 16 * (I / 8))
-        .endrepeat
+rms_t0:         .res RMS_T_LEN
+rms_t1:         .res RMS_T_LEN
+rms_t2:         .res RMS_T_LEN
 
 .segment "CODE"
 
-; rms_isqrt: exact floor square root of a 24-bit number (2 bits per step).
-; in: rms_m (3 bytes, little endian) = n, n < 2^24
-; out: rms_q (2 bytes) = floor(sqrt(n)) (<= 4095); rms_m destroyed
-; clobbers: A, X, Y, rms_r, rms_t
-; cycles: ~115 per step: 12 steps (~1400) for n >= 2^16; a zero top byte
-;   skips 4 steps (they would only shift zeros in), so n < 2^16 takes 8 and
-;   n < 2^8 takes 4
+; rms_isqrt: exact floor square root, by binary search in the squares tables
+; (11 trial bits c: c^2 <= n ? q = c).
+; in: rms_m (3 bytes, little endian) = n <= 2^22; the squares tables banked in
+; out: rms_q (2 bytes) = floor(sqrt(n)) (<= 2048); rms_m kept
+; clobbers: A, X, Y, rms_sqp, rms_sqq, rms_bit
+; cycles (by instruction count): ~400 for n >= 2^16 (the 3 high bits read
+;   mm_sq0, 8 low bits ~40 each); below, low bits whose square exceeds n are
+;   skipped: ~250 for 2^8 <= n < 2^10, ~190 below 2^8
 .proc rms_isqrt
-        lda     #0
-        sta     rms_r
-        sta     rms_r+1
-        sta     rms_q
+        ldy     #0
+        sty     rms_q
+        sty     rms_q+1
+        sty     rms_sqp
+        sty     rms_sqq
+        lda     rms_m+2
+        cmp     #RMS_ISQRT_TOP
+        bcc     high
+        lda     #>2048                  ; n = 2^22: 2048 (beyond the tables)
         sta     rms_q+1
-        ldx     #12
-        .repeat 2
-        lda     rms_m+2                 ; top byte 0: r, q stay 0 for 4 steps
-        bne     step
-        lda     rms_m+1                 ; n <<= 8 instead
-        sta     rms_m+2
-        lda     rms_m
-        sta     rms_m+1
-        lda     #0
-        sta     rms_m
-        .repeat 4
-        dex
-        .endrepeat
-        .endrepeat
-step:   .repeat 2                       ; r = 4r + top 2 bits of n
-        asl     rms_m
-        rol     rms_m+1
-        rol     rms_m+2
-        rol     rms_r
-        rol     rms_r+1
-        .endrepeat
-        lda     rms_q                   ; t = 4q + 1
-        asl     a
-        sta     rms_t
-        lda     rms_q+1
-        rol     a
-        asl     rms_t
-        rol     a
-        sta     rms_t+1
-        inc     rms_t                   ; low 2 bits were 0
-        sec                             ; r >= t ? r -= t, q = 2q+1 : q = 2q
-        lda     rms_r
-        sbc     rms_t
-        tay
-        lda     rms_r+1
-        sbc     rms_t+1
-        bcc     keep
-        sta     rms_r+1
-        sty     rms_r
-keep:   rol     rms_q                   ; shifts in C = (r >= t)
-        rol     rms_q+1
-        dex
-        bne     step
+        rts
+high:   tax                             ; n < 2^16: q hi = 0
+        beq     low
+        lda     #4                      ; bits 10..8: c = (q hi | bit) << 8,
+hbit:   sta     rms_bit                 ; c^2 = (c hi)^2 << 16 (<= 49: mm_sq0 holds it)
+        ora     rms_q+1
+        tax
+        lda     rms_m+2                 ; C = (n >= c^2)
+        cmp     mm_sq0,x
+        bcc     :+
+        stx     rms_q+1
+:       lda     rms_bit
+        lsr     a
+        bne     hbit
+low:    lda     rms_q+1                 ; bits 7..0: the page stays
+        clc
+        adc     #RMS_SQ_PAGE
+        sta     rms_sqp+1
+        eor     #RMS_1TO2
+        sta     rms_sqq+1
+        lda     #$80
+        ldx     rms_m+2
+        bne     lbit
+        ldx     rms_m+1                 ; n < 2^16 (q = 0 so far): skip the bits
+        cpx     #>($80 * $80)           ; whose square exceeds n
+        bcs     lbit
+        lsr     a
+        cpx     #>($40 * $40)
+        bcs     lbit
+        lsr     a
+        cpx     #>($20 * $20)
+        bcs     lbit
+        lsr     a
+        cpx     #>($10 * $10)
+        bcs     lbit
+        lsr     a                       ; n < 256: from bit 3
+lbit:   sta     rms_bit
+        ora     rms_q
+        tay                             ; c lo
+        lda     rms_m                   ; C = (n >= c^2)
+        cmp     mm_sq0,y
+        lda     rms_m+1
+        sbc     (rms_sqp),y
+        lda     rms_m+2
+        sbc     (rms_sqq),y
+        bcc     :+
+        sty     rms_q
+:       lda     rms_bit
+        lsr     a
+        bne     lbit
         rts
 .endproc
 
 ; rmsnorm: y = RMSNorm(x) with gain g and shift s_g (see top of file).
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
-; clobbers: A, X, Y, kb_zp (rms_*), dv_num, dv_den, the patched operands
-; cycles (x64sc, ED=32, measured by tests/test_vice_rmsnorm.py):
-;   ~20.3k (|x| < 2000, random gains) .. ~24.5k (full range x), of which
-;   ~2.6k mean + isqrt + division; per element ~150 for the square (|x| <
-;   4096) and ~270 (|x|, |u| < 256) .. ~390 for y (s_g = 1..8; other shifts
-;   take a loop of ~25 cycles per step, 8 - s_g or s_g - 8 steps)
+; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
+; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.6 k per call on the
+;   original soul (62.9 k per token for 5 calls, 87.8 k before issue 8's
+;   rewrite), 10.6 k on the default soul (53.2 k, 80.5 k before). Profile stops
+;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
+;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
+;   element ~230 for 0 <= x < 256, ~255 for -256 <= x < 0, ~285 for other x
+;   (~350 beyond x hi -4..3), ~180 when inv is clamped (no product), each +12
+;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
+;   the division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
-        ; --- plan the final shift: bytes 1..2 of M' << (8 - s_g). For s_g =
-        ;     1..8 an unrolled shift (entry patched) after a saturation check
-        ;     M' >= 2^(15 + s_g) on byte 2 (threshold 2^(s_g - 1), patched); else
-        ;     a loop (s_g <= 0: it checks for overflow itself; s_g > 8: y never
-        ;     saturates). Byte 2 >= $80 means M' = -1 (y = 0) for every s_g.
-        tax                             ; X = s_g
-        ldy     #RMS_SAT_NONE
-        sty     chk_thr
-        eor     #$ff
+        ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
+        ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
+        ;     left loop (overflow checked); k < 0: the right loop.
         sec
-        adc     #RMS_FAST_MAX
-        sta     rms_cnt                 ; 8 - s_g
-        txa
-        beq     @left
-        bmi     @left
-        cmp     #RMS_FAST_MAX + 1
-        bcs     @right
-        ldy     rms_cnt                 ; 1..8: threshold $80 >> (8 - s_g)
-        lda     #RMS_SAT_NONE
-@thr:   dey
-        bmi     @entry
-        lsr     a
-        bne     @thr                    ; always
-@entry: sta     chk_thr
-        lda     rms_cnt                 ; entry = sh_end - RMS_SH_STEP * (8 - s_g)
+        sbc     #7                      ; s_g - 7
+        bpl     @right
+        eor     #$ff                    ; k = 6 - s_g >= 0
+        sta     rms_cnt
+        cmp     #RMS_FAST_K + 1
+        bcs     @left
+        asl     a                       ; entry = sh_end - RMS_SH_STEP * k
         asl     a
-        asl     a
-        adc     rms_cnt                 ; C = 0: 4 * (8 - s_g) < 256
+        adc     rms_cnt                 ; C = 0: 5 * k < 256
         .assert RMS_SH_STEP = 5, error, "rmsnorm: the entry offset is 5 * steps"
         sta     rms_cnt
         lda     #<sh_end
@@ -201,84 +213,90 @@ keep:   rol     rms_q                   ; shifts in C = (r >= t)
         bcs     @set
         dey
         bcc     @set                    ; always
-@left:  lda     #<sh_left               ; s_g <= 0: 8 - s_g steps left
+@left:  lda     #<sh_left               ; k >= 4 steps left
         ldy     #>sh_left
         bne     @set                    ; always (code is not in page 0)
-@right: sbc     #RMS_FAST_MAX           ; s_g > 8 (C = 1): s_g - 8 steps right
+@right: adc     #0                      ; C = 1: -k = s_g - 6 steps right
         sta     rms_cnt
         lda     #<sh_right
         ldy     #>sh_right
 @set:   sta     sh_target
         sty     sh_target+1
-
-squares:
-        ; --- S = sum of xs^2, xs = asr(x, 4) (-2048..2047), one read per byte
-        ;     of xs^2 from the matmul's squares tables (banked in): Y = xs low
-        ;     byte, the page of index zero + xs patched from xs high byte
-        lda     rms_x                   ; x hi at rms_x + X, x lo at rms_x - 1 + X
-        sta     sq_xh
-        lda     rms_x+1
-        sta     sq_xh+1
+        ; --- the vectors' addresses into the loops' operands
         lda     rms_x
-        sec
-        sbc     #1
         sta     sq_xl
+        sta     el_xl
+        sta     elc_xl
+        clc
+        adc     #1
+        sta     sq_xh
+        sta     el_xh
+        sta     elc_xh
         lda     rms_x+1
-        sbc     #0
         sta     sq_xl+1
+        sta     el_xl+1
+        sta     elc_xl+1
+        adc     #0
+        sta     sq_xh+1
+        sta     el_xh+1
+        sta     elc_xh+1
+        lda     rms_y
+        sta     el_yl
+        clc
+        adc     #1
+        sta     el_yh
+        lda     rms_y+1
+        sta     el_yl+1
+        adc     #0
+        sta     el_yh+1
+        lda     rms_g
+        sta     el_g
+        lda     rms_g+1
+        sta     el_g+1
+
+        ; --- S = sum of xs^2: the index of xs in the squares tables is
+        ;     mm_sq_zero + xs = (x + 32768) >> 4 (mm_sq_zero = 2048)
         lda     #0
         sta     rms_s
         sta     rms_s+1
         sta     rms_s+2
         sta     rms_s+3
-        ldx     #2 * EMBED_DIM - 1
-sq_loop:                                ; X = 2i + 1
-        lda     $ffff,x                 ; x hi
-sq_xh = * - 2           ; operand, patched: rms_x
+        ldy     #2 * EMBED_DIM - 2
+sq_loop:                                ; Y = 2i
+        lda     $ffff,y                 ; x lo
+sq_xl = * - 2           ; operand, patched: rms_x
         sta     rms_u
-        lsr     a                       ; xs high byte = x hi >> 4 (sign from the table)
+        lda     $ffff,y                 ; x hi
+sq_xh = * - 2           ; operand, patched: rms_x + 1
+        eor     #$80                    ; (x + 32768) >> 4: A = page, rms_u = low byte
+        .repeat 4
         lsr     a
-        lsr     a
-        lsr     a
-        tay
-        lda     rms_sqpg,y
-        sta     sq_t1 + 1
-        clc
-        adc     #>(mm_sq2 - mm_sq1)
-        sta     sq_t2 + 1
-        lda     rms_u                   ; xs low byte = x hi << 4 | x lo >> 4
-        asl     a
-        asl     a
-        asl     a
-        asl     a
-        sta     rms_u
-        lda     $ffff,x                 ; x lo
-sq_xl = * - 2           ; operand, patched: rms_x - 1
-        lsr     a
-        lsr     a
-        lsr     a
-        lsr     a
-        ora     rms_u
-        tay
-        clc                             ; S += xs^2 (byte 0: mm_sq0 repeats every 128)
-        lda     mm_sq0,y
+        ror     rms_u
+        .endrepeat
+        ora     #>mm_sq1
+        sta     sq_t1
+        eor     #RMS_1TO2
+        sta     sq_t2
+        ldx     rms_u
+        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
+        lda     mm_sq0,x
         adc     rms_s
         sta     rms_s
-        lda     mm_sq1,y
-sq_t1 = * - 2           ; operand, high byte patched: the page of xs^2 byte 1
+        lda     mm_sq1,x
+sq_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
         adc     rms_s+1
         sta     rms_s+1
-        lda     mm_sq2,y
-sq_t2 = * - 2           ; operand, high byte patched: the page of xs^2 byte 2
+        lda     mm_sq2,x
+sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         adc     rms_s+2
         sta     rms_s+2
         bcc     :+
-        inc     rms_s+3                 ; S < 2^28: no carry out
-:       dex
-        dex
+        inc     rms_s+3                 ; S <= 2^28: no carry out
+:       dey
+        dey
         bpl     sq_loop
 
-mean:   ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
+        ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
 .if ::RMS_LOG2 > 0
         ldx     #RMS_LOG2
 @sh:    lsr     rms_s+3
@@ -310,213 +328,324 @@ mean:   ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
         inc     rms_s                   ; ms = max(1, ...)
 @ms_ok: jsr     rms_isqrt               ; r = isqrt(ms) >= 1
 
-        ; --- inv = min(32767, 2^19 / r)
+        ; --- inv = min(32767, 2^19 / r); a clamped inv takes the element
+        ;     loop's short entry (u = x - 1 for x > 0, else x, see elemc)
         lda     rms_q+1
         bne     @divide
         lda     rms_q
         cmp     #RMS_R_SAT + 1
         bcs     @divide
-        lda     #<RMS_INV_MAX
-        sta     rms_inv
-        lda     #>RMS_INV_MAX
+        lda     #<elemc
+        ldy     #>elemc
+        jmp     @entry
+@divide:                                ; 2^19 / r, r = 17..2048: the dividend's
+        lda     #0                      ; bits 19..15 leave 16 (< r), 15 steps
+        sta     rms_inv                 ; remain (the quotient < 2^15)
         sta     rms_inv+1
-        bne     @patch                  ; always
-@divide:
-        lda     #0
-        sta     dv_num
-        sta     dv_num+1
-        sta     dv_num+3
-        lda     #RMS_ONE_HI
-        sta     dv_num+2
-        lda     rms_q
-        sta     dv_den
-        lda     rms_q+1
-        sta     dv_den+1
-        jsr     div32_16u               ; 2^19 / r < 32768 for r >= 17
-        lda     dv_num
-        sta     rms_inv
-        lda     dv_num+1
-        sta     rms_inv+1
-@patch: asl     rms_inv                 ; a = 2 * inv (<= 65534): u = bytes 2..3 of |x| * a
+        sta     rms_w                   ; remainder R = rms_w:A (< 2r <= 4096)
+        lda     #1 << (RMS_ONE_LOG2 - 15)
+        .assert RMS_R_SAT = 16 && RMS_ONE_LOG2 = 19, error, "rmsnorm: the division skips 5 steps"
+        ldx     #15
+        ldy     rms_q+1
+        bne     @dstep
+        ldy     rms_q
+        bmi     @dstep
+@dbyte: asl     a                       ; r < 128: R < 2r fits a byte (C = 0)
+        cmp     rms_q
+        bcc     @dbb
+        sbc     rms_q                   ; C stays 1: the quotient bit
+@dbb:   rol     rms_inv
+        rol     rms_inv+1
+        dex
+        bne     @dbyte
+        beq     @dend                   ; always
+@dstep: asl     a                       ; R = 2R
+        rol     rms_w
+        tay
+        cmp     rms_q                   ; C = (R >= r)
+        lda     rms_w
+        sbc     rms_q+1
+        bcc     @dbit
+        sta     rms_w                   ; R -= r (C stays 1)
+        tya
+        sbc     rms_q
+        tay
+        sec                             ; the quotient bit
+@dbit:  rol     rms_inv                 ; quotient bit C
+        rol     rms_inv+1
+        tya
+        dex
+        bne     @dstep
+@dend:  asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
         lda     rms_inv                 ; multiplicands a lo / a hi
-        QS_SET  mu_00, mu_01
+        QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-
-        ; --- y[i] = sat16(asr(asr(x[i] * inv, 15) * g[i], s_g)), i = 0..ED-1, in
-        ;     sign and magnitude: |u| = floor(|x| * a / 2^16), + 1 for x < 0 when
-        ;     the remainder is not 0 (asr rounds down); M = |u| * |g|. For a
-        ;     positive product y = sat(M >> s_g), for a negative one
-        ;     y = ~sat((M - 1) >> s_g) (floor(-M / 2^s) = ~floor((M - 1) / 2^s));
-        ;     sat clamps to 32767 (~32767 = -32768). M - 1 comes from the first
-        ;     product (QS_MULC with C = 0); M = 0 there gives $ffffff: y = 0.
-        lda     #0
-        sta     rms_i
-        sta     rms_gi
-elem:   ldy     rms_i
-        lda     (rms_x),y
-        tax                             ; X = x lo
-        iny
-        lda     (rms_x),y               ; x hi
-        bpl     xpos
-        sta     rms_xh                  ; |x| = -x (-32768 -> $8000 unsigned)
-        txa
-        eor     #$ff
-        clc
-        adc     #1
-        tax
-        lda     rms_xh
-        eor     #$ff
+        ldx     #RMS_T_MID              ; T[k] = (k - RMS_T_MID) * a: up from
+        lda     #0                      ; T[RMS_T_MID] = 0, then down
+        sta     rms_t0,x
+        sta     rms_t1,x
+        sta     rms_t2,x
+@tup:   clc
+        lda     rms_t0,x
+        adc     rms_inv
+        sta     rms_t0+1,x
+        lda     rms_t1,x
+        adc     rms_inv+1
+        sta     rms_t1+1,x
+        lda     rms_t2,x
         adc     #0
-        ldy     #$ff
-        bne     xabs                   ; always
-xpos:   ldy     #0
-xabs:   sty     rms_ng                  ; $ff: x < 0 (g's sign is added below)
-        sta     rms_xh
-        ; P = |x| * a = l0 + (h0 + l1) << 8 + h1 << 16 (products of |x| lo),
-        ;     + (l2 + (h2 + l3) << 8) << 8 when |x| >= 256 (products of |x| hi)
-        QS_MUL  mu_00, rms_p0           ; l0, A = h0
-        sta     rms_p1
-        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
-        ldx     rms_xh
-        bne     wide
-        tay                             ; P2 = h1 + carry (<= 255), P3 = 0
+        sta     rms_t2+1,x
+        inx
+        cpx     #RMS_T_LEN - 1
+        bne     @tup
+        ldx     #RMS_T_MID
+@tdown: sec
+        lda     rms_t0,x
+        sbc     rms_inv
+        sta     rms_t0-1,x
+        lda     rms_t1,x
+        sbc     rms_inv+1
+        sta     rms_t1-1,x
+        lda     rms_t2,x
+        sbc     #0
+        sta     rms_t2-1,x
+        dex
+        bne     @tdown
+        lda     #<elem
+        ldy     #>elem
+@entry: sta     el_next
+        sty     el_next+1
+        ldy     #0                      ; Y = 2i
+        sty     rms_gi
+        jmp     el_again
+
+        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, X = P1,
+        ;     A = P2): P += (x hi * a) << 8, from the table for x hi = -4..3
+wide:   stx     rms_p1
+        sta     rms_p2
+        tya                             ; x hi = -4..3: P += T[x hi] << 8
+        clc
+        adc     #RMS_T_MID - 1
+        cmp     #RMS_T_LEN
+        bcs     wide2
+        tax
         clc
         lda     rms_p1
-        adc     rms_w
-        sta     rms_p1
-        tya
+        adc     rms_t0,x
+        lda     rms_p2
+        adc     rms_t1,x
+        sta     rms_ul
+        lda     rms_t2,x
         adc     #0
-        sta     rms_ul
-        stx     rms_uh
-        jmp     ceil
-wide:   sta     rms_w+1                 ; h1
-        QS_MUL  mu_01, rms_w+2          ; l2, A = h2
-        sta     rms_w+3
-        QS_MUL  mu_11, rms_w+4          ; l3, A = h3
-        sta     rms_uh                  ; P3 (< $80: P < 2^31)
+        sta     rms_uh
+        jmp     gain
+wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, and
+                                        ; u -= a when x < 0 (x hi signed is x hi - 256)
+        QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
+        sta     rms_w+1
+        QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
+        sta     rms_uh                  ; P3 (+ carries below; P < 2^32)
         clc
-        lda     rms_p1                  ; P1 = h0 + l1 + l2
+        lda     rms_p1                  ; the carry of P1 + l2
         adc     rms_w
-        sta     rms_p1
-        lda     rms_w+1                 ; P2 = h1 + h2 + l3 + carries
-        adc     rms_w+3
-        tay
-        bcc     wide1
+        lda     rms_p2                  ; P2 + h2 + l3
+        adc     rms_w+1
+        bcc     @w1
         inc     rms_uh
         clc
-wide1:  lda     rms_p1
-        adc     rms_w+2
-        sta     rms_p1
-        tya
-        adc     rms_w+4
+@w1:    adc     rms_w+2
         sta     rms_ul
-        bcc     ceil
+        bcc     @w2
         inc     rms_uh
-ceil:   bit     rms_ng                  ; x < 0 and P mod 2^16 <> 0: |u| += 1
-        bpl     gain
-        lda     rms_p0
-        ora     rms_p1
-        beq     gain
-        inc     rms_ul
-        bne     gain
-        inc     rms_uh
-gain:   ldy     rms_gi
-        lda     (rms_g),y
-        bpl     gpos
-        eor     #$ff                    ; |g| (-128 -> $80 = 128 unsigned)
+@w2:    lda     rms_xh
+        bpl     @w3
+        sec                             ; x < 0: u -= a
+        lda     rms_ul
+        sbc     rms_inv
+        sta     rms_ul
+        lda     rms_uh
+        sbc     rms_inv+1
+        sta     rms_uh
+@w3:    jmp     gain
+
+        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
+        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
+        ;     its square alone makes r >= 295)
+elemc:  lda     $ffff,y                 ; x hi
+elc_xh = * - 2          ; operand, patched: rms_x + 1
+        sta     rms_uh
+        lda     $ffff,y                 ; x lo
+elc_xl = * - 2          ; operand, patched: rms_x
+        sta     rms_ul
+        bit     rms_uh
+        bmi     @u                      ; x < 0
+        ora     rms_uh
+        beq     @u                      ; x = 0
+        lda     rms_ul
+        bne     @dec
+        dec     rms_uh
+@dec:   dec     rms_ul
+@u:     jmp     gain
+
+        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
+gneg:   eor     #$ff
         clc
-        adc     #1
+        adc     #1                      ; |g| (-128 -> $80)
+        sta     rms_gv
+        clc
+        adc     rms_ul
         tax
-        lda     rms_ng
-        eor     #$ff
-        sta     rms_ng
-        txa
-gpos:   ldx     rms_uh
-        beq     g_one
-        QS_SET  mg_0, mg_1
-        jmp     g_two
-g_one:  QS_SET  mg_0
-g_two:  lda     #$7f                    ; C = 1: positive product, M; C = 0: M - 1
-        cmp     rms_ng
-        ldx     rms_ul
-        QS_MULC mg_0, rms_m0            ; |u| lo * |g| (- 1)
-        sta     rms_m1
-        lda     #0                      ; borrow out (it was 0 - 1): m2 = $ff
-        sbc     #0
-        sta     rms_m2
-        ldx     rms_uh
-        beq     check
-        QS_MUL  mg_1, rms_w             ; |u| hi * |g| (<= 127 * 128)
+        lda     rms_uh
+        adc     #RMS_SQ_PAGE
+        sta     dq_pb1
+        eor     #RMS_1TO2
+        sta     dq_pb2
+        sec
+        lda     rms_ul
+        sbc     rms_gv
+        tay
+        lda     rms_uh
+        sbc     #<($100 - RMS_SQ_PAGE)
+        sta     dq_pa1
+        eor     #RMS_1TO2
+        sta     dq_pa2
+        jmp     dq
+
+        ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
+        ;     i = 0..ED-1 (Y = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
+        ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
+        ;     (u + g)^2 - (u - g)^2 from the squares tables.
+elem:   lda     $ffff,y                 ; x hi
+el_xh = * - 2           ; operand, patched: rms_x + 1
+        sta     rms_xh
+        ldx     $ffff,y                 ; x lo
+el_xl = * - 2           ; operand, patched: rms_x
+        sec                             ; h0 = byte 1 of x lo * a lo (byte 0
+        lda     qs_sq1_lo,x             ; only for its borrow)
+mh_a = * - 2            ; operand, patched (QS_SET): qs_sq1_lo + a lo
+        sbc     qs_sq2_lo,x
+mh_na = * - 2           ; operand, patched: qs_sq2_lo + ~a lo
+        lda     qs_sq1_hi,x
+mh_ah = * - 2           ; operand, patched: qs_sq1_hi + a lo
+        sbc     qs_sq2_hi,x
+mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
+        sta     rms_p1
+        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
         tay
         clc
-        lda     rms_m1
+        lda     rms_p1                  ; X = P1 = h0 + l1
         adc     rms_w
-        sta     rms_m1
-        tya
-        adc     rms_m2
-        sta     rms_m2
-check:  lda     rms_m2                  ; byte 2 >= threshold (patched): saturate
-chk_t2: cmp     #RMS_SAT_NONE           ; (or M' = -1: y = 0)
-chk_thr = * - 1                         ; operand, patched: the saturation threshold
-        bcs     sat
-        lda     rms_m0
-sh_op:  jmp     sh_end
-sh_target = * - 2                       ; operand, patched: sh_end - RMS_SH_STEP * L, or a loop
-sat:    lda     rms_m2
-        bmi     zero                    ; M' = -1: the product was 0
-clamp:  lda     #$ff
-        sta     rms_m1
-        lda     #$7f
-        sta     rms_m2
-        bne     sh_end                  ; always
-zero:   lda     #0
-        sta     rms_m1
-        sta     rms_m2
-        sta     rms_ng
-        beq     sh_end                  ; always
-sh_left:                                ; s <= 0: bytes 1..2 of M' << (8 - s), filled
-        sta     rms_m0                  ; with ones when negative: ~(M' << -s | ones)
-        ldx     rms_cnt                 ; = -(M << -s)
-:       lda     rms_ng
-        asl     a
-        rol     rms_m0
-        rol     rms_m1
-        rol     rms_m2
-        bcs     clamp                   ; overflow: M' >= 2^(15 + s)
-        dex
-        bne     :-
-        bit     rms_m2
-        bmi     clamp
-        bpl     sh_end                  ; always
-sh_right:                               ; s > 8: bytes 1..2 of M' >> (s - 8)
-        ldx     rms_cnt
-:       lsr     rms_m2
-        ror     rms_m1
-        dex
-        bne     :-
-        beq     sh_end                  ; always
-sh_top:                                 ; 1 <= s <= 8: bytes 1..2 of M' << (8 - s)
-        .repeat ::RMS_FAST_MAX
-        asl     a
-        rol     rms_m1
-        rol     rms_m2
+        tax
+        tya                             ; A = P2 = h1 + carry (no carry out)
+        adc     #0
+        ldy     rms_xh
+        beq     narrow
+        iny
+        beq     xneg1
+        jmp     wide                    ; (Y = x hi + 1)
+xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
+        txa
+        sec
+        sbc     rms_inv
+        lda     rms_p2
+        sbc     rms_inv+1
+        ldy     #0
+        bcs     narrow
+        dey
+narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
+        sty     rms_uh
+gain:   ldy     rms_gi
+        lda     $ffff,y                 ; g
+el_g = * - 2            ; operand, patched: rms_g
+        bmi     gneg
+        sta     rms_gv
+        clc                             ; Y, page: u + g
+        adc     rms_ul
+        tay
+        lda     rms_uh
+        adc     #RMS_SQ_PAGE
+        sta     dq_pa1
+        eor     #RMS_1TO2
+        sta     dq_pa2
+        sec                             ; X, page: u - g
+        lda     rms_ul
+        sbc     rms_gv
+        tax
+        lda     rms_uh
+        sbc     #<($100 - RMS_SQ_PAGE)
+        sta     dq_pb1
+        eor     #RMS_1TO2
+        sta     dq_pb2
+dq:     sec                             ; D = (u + g)^2 - (u - g)^2
+        lda     mm_sq0,y
+        sbc     mm_sq0,x
+        sta     rms_d0
+        lda     mm_sq1,y
+dq_pa1 = * - 1          ; operand high byte, patched: the page of u + g
+        sbc     mm_sq1,x
+dq_pb1 = * - 1          ; operand high byte, patched: the page of u - g
+        sta     rms_d1
+        lda     mm_sq2,y
+dq_pa2 = * - 1          ; operand high byte, patched: the page of u + g
+        sbc     mm_sq2,x
+dq_pb2 = * - 1          ; operand high byte, patched: the page of u - g
+        jmp     sh_end                  ; A = byte 2 of D
+sh_target = * - 2       ; operand, patched: sh_end - RMS_SH_STEP * k, or a loop
+sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
+        .repeat ::RMS_FAST_K
+        asl     rms_d0
+        rol     rms_d1
+        rol     a
         .endrepeat
-sh_end: ldy     rms_i                   ; y = R or ~R
-        lda     rms_m1
-        eor     rms_ng
-        sta     (rms_y),y
-        iny
-        lda     rms_m2
-        eor     rms_ng
-        sta     (rms_y),y
-        iny
-        sty     rms_i
+sh_end: ldy     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
+        sta     $ffff,y
+el_yh = * - 2           ; operand, patched: rms_y + 1
+        lda     rms_d1
+        sta     $ffff,y
+el_yl = * - 2           ; operand, patched: rms_y
         inc     rms_gi
+        iny
+        iny
         cpy     #<(2 * EMBED_DIM)
         beq     finish
+el_again:
+        sty     rms_i
         jmp     elem
+el_next = * - 2         ; operand, patched: elem, or elemc for inv = 32767
 finish: rts
-.assert sh_end - sh_top = RMS_FAST_MAX * RMS_SH_STEP, error, "rmsnorm: shift step size"
+.assert sh_end - sh_top = RMS_FAST_K * RMS_SH_STEP, error, "rmsnorm: shift step size"
+
+sh_left:                                ; k >= 4 (s_g <= 2): D << k, saturated
+        sta     rms_d2
+        ldx     rms_cnt
+@l:     lda     rms_d2                  ; bits 23 and 22 differ: D << 1 overflows
+        clc
+        adc     #$40
+        bmi     @sat
+        asl     rms_d0
+        rol     rms_d1
+        rol     rms_d2
+        dex
+        bne     @l
+        lda     rms_d2
+        jmp     sh_end
+@sat:   lda     rms_d2                  ; C = the sign: $7fff or $8000
+        asl     a
+        lda     #$7f
+        adc     #0
+        tax
+        eor     #$80
+        sta     rms_d1
+        txa
+        jmp     sh_end
+sh_right:                               ; k < 0 (s_g >= 7): bytes 1..2 of D >> -k
+        ldx     rms_cnt
+@r:     cmp     #$80
+        ror     a
+        ror     rms_d1
+        dex
+        bne     @r
+        jmp     sh_end
 .endproc
