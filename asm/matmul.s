@@ -698,12 +698,12 @@ next:   inx
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
-; cycles: fast path ~200 per column (+ ~80 when its slot switches tails) +
+; cycles: fast path ~190 per column (+ ~80 when its slot switches tails) +
 ;     rows * (~65 + ~35 per column with |x| > 127, ~28 per column with
 ;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
-;     measured (soul bench, x64sc, original soul) 860 k cycles a token =
-;     42 per multiply-add with the finish: the column setup 95 k (~270 a
-;     column with the tail switches), the rows 764 k. A fallback sweep: the
+;     measured (soul bench, x64sc, original soul) 854 k cycles a token =
+;     41.7 per multiply-add with the finish: the column setup 88 k (~250 a
+;     column with the tail switches), the rows 765 k. A fallback sweep: the
 ;     split (~50 per column), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
