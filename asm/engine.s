@@ -21,9 +21,9 @@
 .include "model.inc"
 .include "matmul.inc"
 
-.import mm_sweep, mm_finish, mm_init, mm_init_e
-.importzp mm_x, mm_out, mm_outh
-.import mm_ostep, mm_row0, mm_count, mm_shift
+.import mm_sweep, mm_init, mm_init_e
+.importzp mm_x
+.import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .import rmsnorm
 .importzp rms_x, rms_g, rms_y
 .import attention_head, attn_store_kv, attention_init
@@ -71,6 +71,7 @@ HEAD_LOG2 .set I
 
 .segment "ZEROPAGE"
 eng_lt:         .res 2          ; this layer's layer_table record
+eng_pp:         .res 2          ; set_plan: the plan record
 
 .segment "BSS"
 engine_pos:     .res 1
@@ -79,6 +80,7 @@ eng_port:       .res 1          ; the caller's CPU port
 eng_layer:      .res 1
 eng_head:       .res 1
 eng_block:      .res 1          ; attention block: layer * N_HEADS + head
+eng_py:         .res 1          ; set_plan: the record's byte index
 vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
 vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
 vec_y:          .res 2 * EMBED_DIM
@@ -139,22 +141,15 @@ done:   lda     eng_port
         rts
 .endproc
 
-; FINISH row0, count, shift_offset, dest: mm_finish rows [row0, row0+count)
-; into the interleaved int16 vector dest, with the shift from layer_table.
-.macro FINISH row0, count, shift_off, dest
-        lda     #row0
-        sta     mm_row0
-        lda     #count
-        sta     mm_count
-        ldy     #shift_off
-        lda     (eng_lt),y
-        sta     mm_shift
-        LDPTR   mm_out, dest
-        LDPTR   mm_outh, dest+1
-        jsr     mm_finish
+; PLAN record: set_plan with that plan record (plan_* below)
+.macro PLAN record
+        lda     #<record
+        ldx     #>record
+        jsr     set_plan
 .endmacro
 
-; SWEEP desc_off, input: mm_sweep with the descriptor in layer_table, x = input
+; SWEEP desc_off, input: mm_sweep with the descriptor in layer_table, x = input,
+; into the PLANned ranges
 .macro SWEEP desc_off, input
         LDPTR   mm_x, input
         ldy     #desc_off + 1
@@ -212,10 +207,72 @@ done:   rts
 .endproc
 engine_step_done = engine_run::done
 
+; the sweeps' plans (set_plan): n ranges, then per range its rows, the
+; offset of its shift in LayerRec and its output (an interleaved int16 vector)
+.struct PlanRange
+        count   .byte
+        shift   .byte
+        dest    .word
+.endstruct
+.segment "RODATA"
+plan_qkv:       .byte   3
+                .byte   EMBED_DIM, LT_Q_SHIFT
+                .word   vec_q
+                .byte   EMBED_DIM, LT_K_SHIFT
+                .word   vec_k
+                .byte   EMBED_DIM, LT_V_SHIFT
+                .word   vec_v
+plan_proj:      .byte   1, EMBED_DIM, LT_PROJ_SHIFT
+                .word   vec_y
+plan_fc1:       .byte   1, FF_DIM, LT_FC1_SHIFT
+                .word   vec_z
+plan_fc2:       .byte   1, EMBED_DIM, LT_FC2_SHIFT
+                .word   vec_y
+        .assert plan_proj - plan_qkv = 1 + 3 * .sizeof(PlanRange) && 3 <= MM_RANGES, error, "engine: plan records"
+        .assert PlanRange::count = 0 && PlanRange::shift = 1 && PlanRange::dest = 2, error, "set_plan reads the fields in order"
+.segment "CODE"
+
+; set_plan: mm_sweep's plan from a plan record, the shifts from this layer's
+; LayerRec. in: A/X = the record, eng_lt ; clobbers: A, X, Y, eng_pp
+; cycles: ~20 + ~70 per range
+.proc set_plan
+        sta     eng_pp
+        stx     eng_pp+1
+        ldy     #0
+        lda     (eng_pp),y
+        sta     mm_pn
+        ldx     #0
+range:  iny                             ; PlanRange::count
+        lda     (eng_pp),y
+        sta     mm_pcount,x
+        iny                             ; PlanRange::shift
+        lda     (eng_pp),y
+        sty     eng_py
+        tay
+        lda     (eng_lt),y
+        sta     mm_pshift,x
+        ldy     eng_py
+        iny                             ; PlanRange::dest
+        lda     (eng_pp),y
+        sta     mm_pout_l,x
+        clc                             ; the high bytes at dest + 1
+        adc     #1
+        sta     mm_pouth_l,x
+        iny
+        lda     (eng_pp),y
+        sta     mm_pout_h,x
+        adc     #0
+        sta     mm_pouth_h,x
+        inx
+        cpx     mm_pn
+        bne     range
+        rts
+.endproc
+
 ; step_body: engine_step's work, with the RAM banked in.
 ; in: A = token id, eng_prefill ; out, clobbers: as engine_step
 .proc step_body
-        ldx     #INTERLEAVED            ; mm_finish's default output layout
+        ldx     #INTERLEAVED            ; the sweeps' default output layout
         stx     mm_ostep
         ldx     engine_pos
         pha
@@ -229,10 +286,8 @@ engine_step_done = engine_run::done
 layer:
         ; attention block
         NORM    LT_N1, LT_N1_SHIFT
+        PLAN    plan_qkv
         SWEEP   LT_QKV, vec_a
-        FINISH  0, EMBED_DIM, LT_Q_SHIFT, vec_q
-        FINISH  EMBED_DIM, EMBED_DIM, LT_K_SHIFT, vec_k
-        FINISH  2 * EMBED_DIM, EMBED_DIM, LT_V_SHIFT, vec_v
         LDPTR   kvs_k, vec_k
         LDPTR   kvs_v, vec_v
         lda     eng_layer
@@ -268,19 +323,19 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_head
         cmp     #N_HEADS
         bne     head
+        PLAN    plan_proj
         SWEEP   LT_PROJ, vec_att
-        FINISH  0, EMBED_DIM, LT_PROJ_SHIFT, vec_y
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
         ; feed-forward block
         NORM    LT_N2, LT_N2_SHIFT
+        PLAN    plan_fc1
         SWEEP   LT_FC1, vec_a
-        FINISH  0, FF_DIM, LT_FC1_SHIFT, vec_z
         LDPTR   relu_v, vec_z
         jsr     relu
+        PLAN    plan_fc2
         SWEEP   LT_FC2, vec_z
-        FINISH  0, EMBED_DIM, LT_FC2_SHIFT, vec_y
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
         jsr     residual_add
@@ -299,21 +354,25 @@ output:
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
         jsr     rmsnorm
+        lda     #1                      ; the logits as split lo/hi arrays
+        sta     mm_pn
+        sta     mm_ostep
+        lda     #VOCAB_SIZE
+        sta     mm_pcount
+        lda     #<OUT_SHIFT             ; post-shift 0
+        sta     mm_pshift
+        lda     #<logits_lo
+        sta     mm_pout_l
+        lda     #>logits_lo
+        sta     mm_pout_h
+        lda     #<logits_hi
+        sta     mm_pouth_l
+        lda     #>logits_hi
+        sta     mm_pouth_h
         LDPTR   mm_x, vec_a
         lda     #<out_desc
         ldx     #>out_desc
         jsr     mm_sweep
-        lda     #0
-        sta     mm_row0
-        lda     #VOCAB_SIZE
-        sta     mm_count
-        lda     #<OUT_SHIFT             ; post-shift 0
-        sta     mm_shift
-        LDPTR   mm_out, logits_lo
-        LDPTR   mm_outh, logits_hi
-        lda     #1
-        sta     mm_ostep
-        jsr     mm_finish
 done:   inc     engine_pos
         rts
 .endproc

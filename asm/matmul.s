@@ -1,10 +1,13 @@
 ; matmul.s - y = sat16(asr(W.x (+ b), shift)), bit-exact per shared/spec/numerics.md.
 ;
-; Two steps, so that one sweep can serve rows with different shifts (the fused
-; q/k/v sweep) and the results can go straight where they are needed:
-;   mm_sweep   acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for all rows, exact, as
-;              32 bits (acc0..acc3 = bytes 0..3, one array per byte);
-;   mm_finish  turns rows [row0, row0+count) into sat16(asr(acc, shift)).
+; mm_sweep computes every row of W.x (+ b) and writes the results straight
+; into the caller's plan: up to MM_RANGES output ranges of consecutive rows,
+; each with its own shift and destination (the fused q/k/v sweep has three).
+; On the fast path the row loop's tail turns each row's sum into the result
+; for shifts 6, 7, 8 (all that real souls use); for other shifts, and on the
+; fallback, the rows go to 32-bit accumulators (mm_acc0..3, bytes
+; 0..3, one array per byte) and mm_finish turns a range into
+; sat16(asr(acc, shift)) afterwards.
 ;
 ; mm_sweep uses squares: 2*sum_c w_c x_c = sum_c (x_c + w_c)^2 - sum_c x_c^2
 ; - sum_c w_c^2, one table read per byte of each multiply-add. Row-outer: for
@@ -14,10 +17,11 @@
 ; The 24-bit sum runs modulo 2^24 - 1 (end-around carry), which is exact when
 ; the true value 2 (W.x + b)_r has |.| < 2^23: gen/weights.py checks per
 ; matrix that |W.x + b| < 2^22 for inputs with |x| <= the descriptor's xmax.
-; A vector with some |x| > xmax takes the exact fallback: x = 256 q + r with
-; r the signed low byte and q the high byte + (r < 0), both within +-128, two
-; fast passes (W.q + b, W.r + b; the build checks their bound too) and
-; acc = (W.r + b) + 256 ((W.q + b) - b).
+; A vector with some |x| > xmax takes the exact fallback: each such column
+; is split as x = 256 q + r (r the signed low byte, q the high byte + (r < 0),
+; both within +-128), one fast pass runs on x with r in those columns (the
+; build checks the bound for |x| <= 128 too) into 32-bit accumulators, and
+; mm_columns adds 256 q w row by row for each such column.
 ;
 ; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
 ; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
@@ -35,7 +39,7 @@
 .include "matmul.inc"
 
 .exportzp mm_x, mm_out, mm_outh
-.export mm_ostep, mm_row0, mm_count, mm_shift
+.export mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
 .export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
@@ -76,20 +80,35 @@ mm_outh:        .res 2          ; finish: where high bytes go
 mm_a0:          .res 1          ; the row's sum, bytes 0..2 (mod 2^24 - 1)
 mm_a1:          .res 1
 mm_a2:          .res 1
-mm_sp:          .res 2          ; sweep setup: this column's slot
-mm_dp:          .res 2          ; sweep: the descriptor; fallback: the bias
+mm_sp:          .res 2          ; sweep setup: the next slot for |x| <= 127
+mm_spw:         .res 2          ; sweep setup: the next slot for the others
+mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
-mm_xi:          .res 1          ; sweep: 2*column; finish: output index
+mm_xi:          .res 1          ; finish: output index; mm_columns: 2*column
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
 mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
 mm_si           = mm_e + 2      ; sweep setup: slot number
 
 .segment "BSS"
-mm_ostep:       .res 1          ; finish: 2 = interleaved (mm_outh = mm_out+1), 1 = split
+; the plan: mm_sweep's output ranges (set by the caller; see mm_sweep)
+mm_pn:          .res 1          ; ranges (1..MM_RANGES)
+mm_pcount:      .res MM_RANGES  ; range i: rows, from row 0 up
+mm_pshift:      .res MM_RANGES  ; s_w + post-shift (signed)
+mm_pout_l:      .res MM_RANGES  ; where the low bytes go
+mm_pout_h:      .res MM_RANGES
+mm_pouth_l:     .res MM_RANGES  ; where the high bytes go
+mm_pouth_h:     .res MM_RANGES
+mm_prow0:       .res MM_RANGES  ; sweep: range i's first row
+mm_ppend:       .res MM_RANGES  ; sweep: nonzero when mm_finish must run range i
+mm_fuse:        .res 1          ; sweep: nonzero when the tails may be fused
+mm_top:         .res 1          ; sweep: the current range's top X
+mm_ri:          .res 1          ; sweep: the current range
+mm_ostep:       .res 1          ; output index step: 2 = interleaved (high bytes at
+                                ; the low bytes + 1), 1 = split lo/hi arrays
 mm_row0:        .res 1          ; finish: first row
 mm_count:       .res 1          ; finish: rows
 mm_shift:       .res 1          ; finish: s_w + post-shift (signed)
@@ -104,13 +123,11 @@ mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 mm_x_in:        .res 2          ; fallback: the caller's mm_x
+mm_l2:          .res 2          ; fallback: 2 * mm_lim + 1
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
-mm_mode:        .res MM_SLOTS   ; per slot: 0 = two-byte tail in place, 1 = three-byte
-mm_vq:          .res 2 * MM_SLOTS       ; fallback: q and r as int16 vectors
+mm_vq:          .res 2 * MM_SLOTS       ; fallback: q (0 for columns within the
+                                        ; limit) and x with r, int16 vectors
 mm_vr:          .res 2 * MM_SLOTS
-mm_tq0:         .res MM_MAX_ROWS        ; fallback: W.q (24 bits)
-mm_tq1:         .res MM_MAX_ROWS
-mm_tq2:         .res MM_MAX_ROWS
 
 .segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
@@ -135,28 +152,27 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-.segment "RODATA"
-; the two slot tails (copied into the slots by mm_fast, never run here)
-.proc mm_tail2                  ; |x| <= 127: the square fits 16 bits
-        bcc     done            ; no carry out of byte 1: C = 0
-        inc     mm_a2
-        beq     done            ; mm_a2 wrapped: C = 1 is the end-around carry
-        clc
-done:
-.endproc
-.proc mm_tail3
-        lda     mm_a2
-        adc     $ffff,y         ; (the operand is written after the copy)
-        sta     mm_a2
-.endproc
-        .assert .sizeof(mm_tail2) = MM_TAIL_SIZE && .sizeof(mm_tail3) = MM_TAIL_SIZE, error, "matmul: tail sizes"
-        .assert MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: mm_tail3's operand is its bytes 3, 4"
+; The slot tails, as mm_set_tail2/3 write them (6502 opcodes):
+;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
+;       bcc +5      no carry out of byte 1: C = 0
+;       inc mm_a2
+;       beq +1      mm_a2 wrapped: C = 1 is the end-around carry
+;       clc
+;   three-byte, as mm_slots.s.j2 assembles it: lda mm_a2 / adc T2,y / sta mm_a2
+OP_BCC          = $90
+OP_BEQ          = $f0
+OP_CLC          = $18
+OP_INC_ZP       = $e6
+OP_LDA_ZP       = $a5
+OP_ADC_ABSY     = $79
+OP_STA_ZP       = $85
+        .assert MM_TAIL_SIZE = 7 && MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: the tails' layout"
 
 .segment "CODE"
 
-; mm_init: compute the squares tables and point the NMI vector at an RTI; set
-; every slot's tail mode to what is assembled (three-byte). Once at start.
-; in: - ; out: mm_sq0..2, NMI_VECTOR, mm_mode ; clobbers: A, X, Y, mm_a0..2,
+; mm_init: compute the squares tables and point the NMI vector at an RTI.
+; Once at start.
+; in: - ; out: mm_sq0..2, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -166,11 +182,6 @@ done:
         pha
         lda     #BANK_ALL_RAM
         sta     CPU_PORT
-        ldx     #MM_SLOTS - 1
-        lda     #1
-:       sta     mm_mode,x
-        dex
-        bpl     :-
         ; n = 0..MM_SQ_ZERO - 1: n^2 at MM_SQ_ZERO + n (mm_sp) and MM_SQ_ZERO - n
         ; (mm_sq), bytes 1 and 2 (mm_sq1, mm_sq2)
         LDPTR   mm_sp, mm_sq1 + MM_SQ_ZERO
@@ -438,24 +449,20 @@ next:   tya
         rti
 .endproc
 
-; mm_rowloop: every row's squares sum, decoded into mm_acc (the second half of
-; mm_fast, which patches the operands and jumps here).
-; in: X = rows; e0..e2 -> E_r's bytes - 1, nx0..nx2 = -sum x^2, enter -> the
-;     first used slot, the slots patched
-; out: mm_acc0..3 = W.x + b (32 bits); C = 0 ; clobbers: A, X (0), Y, mm_a0..2
-; cycles: per row ~60 + the slots
+; mm_rowloop: the rows X = top .. stop+1 of one output range: each row's
+; squares sum, then its tail (patched per range by mm_ranges): `fN` writes
+; sat16(asr(S, N)) straight into the range's output (S = 2 (W.x + b), 24 bits,
+; |S| < 2^23 on the fast path; N = shift + 1 = 7, 8, 9), `acc` stores the
+; 32-bit W.x + b into mm_acc0..3 for mm_finish.
+; in: X = top (> stop), C = 1; e0..e2 -> E_r's bytes - 1; nx0..nx2 =
+;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
+;     first used slot; the slots patched; stop, tail, idx and the tails'
+;     store operands patched (mm_ranges)
+; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
+; cycles: per row the slots + ~75 (f9; f8 ~72, f7 ~78, acc ~95), by
+;     instruction count: row start 30, fold 9, index and dispatch 9, tail
+;     19..36, next 6; measured ~65 on average (original soul)
 .proc mm_rowloop
-row:    clc
-e0:     lda     $ffff,x
-nx0:    adc     #$ff
-        sta     mm_a0
-e1:     lda     $ffff,x
-nx1:    adc     #$ff
-        sta     mm_a1
-e2:     lda     $ffff,x
-nx2:    adc     #$ff
-        sta     mm_a2                   ; C: the end-around carry
-enter:  jmp     $ffff
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
         .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
@@ -468,14 +475,18 @@ enter:  jmp     $ffff
         bne     folded
         inc     mm_a2
 folded: lda     mm_a2
-        bpl     half                    ; v < 2^23: S = v
+        bpl     index                   ; v < 2^23: S = v
         inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
-        bne     half
+        bne     index
         inc     mm_a1
-        bne     half
-        clc
-        adc     #1
-half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
+        bne     index
+        inc     mm_a2
+index:  txa                             ; Y := the output index + ostep
+idx:    asl                             ; (patched: nop for split outputs)
+        tay
+tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
+        lda     mm_a2
         ldy     #0
         cmp     #$80                    ; C = sign
         bcc     :+
@@ -490,22 +501,211 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
         lda     mm_a0
         ror
         sta     mm_acc0-1,x
-        dex
+        jmp     next
+f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
+        bit     mm_a2                   ; N = bit 23, V = bit 22
+        bmi     f7neg
+        bvs     f7max
+f7fit:  lda     mm_a0
+        asl
+        lda     mm_a1
+        rol
+lo7:    sta     $ffff,y
+        lda     mm_a2
+        rol
+hi7:    sta     $ffff,y
+        jmp     next
+f7neg:  bvs     f7fit
+        lda     #$00                    ; -32768
+        sta     mm_a1
+        lda     #$80
+        bne     f7sat                   ; (always)
+f7max:  lda     #$ff                    ; 32767
+        sta     mm_a1
+        lda     #$7f
+f7sat:  sta     mm_a2
+f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
+        lda     mm_a1
+lo8:    sta     $ffff,y
+        lda     mm_a2
+hi8:    sta     $ffff,y
+        jmp     next
+f9:     ; asr(S, 9): bytes 1, 2 of S, one step right (always fits)
+        lda     mm_a2
+        cmp     #$80                    ; C = sign
+        ror
+hi9:    sta     $ffff,y
+        lda     mm_a1
+        ror
+lo9:    sta     $ffff,y
+next:   dex
+stop:   cpx     #$ff
+        beq     done                    ; C = 1 below: X > stop
+row:    ; (C = 1) the sum starts at E_r - sum x^2 = E_r + nx + 1
+e0:     lda     $ffff,x
+nx0:    adc     #$ff
+        sta     mm_a0
+e1:     lda     $ffff,x
+nx1:    adc     #$ff
+        sta     mm_a1
+e2:     lda     $ffff,x
+nx2:    adc     #$ff
+        sta     mm_a2                   ; C: the end-around carry
+enter:  jmp     $ffff
+done:   rts
+.endproc
+
+; the row loop's tails by shift - MM_FUSE_K0 (mm_ranges)
+MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
+MM_FUSE_N       = 3
+mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+OP_ASL_A        = $0a
+OP_NOP          = $ea
+
+; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
+; rows, from row 0 up), the top range first; each range gets the fused tail
+; of its shift (when mm_fuse <> 0 and the shift is 6..8) or the acc tail and
+; a pending mark (mm_finish runs it afterwards, mm_pending).
+; in: mm_rows, mm_pn, mm_pcount, mm_pshift, mm_pout*, mm_ostep, mm_fuse; the
+;     row loop's slots, e and nx patched (mm_fast)
+; out: mm_prow0, mm_ppend; the fused ranges' outputs, the others' mm_acc
+; clobbers: A, X, Y, mm_a0..2, mm_top, mm_ri, the row loop's operands
+; cycles: ~140 per fused range, ~60 per other, + the rows
+.proc mm_ranges
+        lda     mm_rows
+        sta     mm_top
+        ldx     mm_pn
+range:  dex
+        stx     mm_ri
+        sec
+        lda     mm_top
+        sbc     mm_pcount,x
+        sta     mm_prow0,x
+        sta     mm_rowloop::stop+1
+        lda     mm_fuse
+        beq     general
+        lda     mm_pshift,x
+        sec
+        sbc     #MM_FUSE_K0
+        cmp     #MM_FUSE_N
+        bcs     general
+        tay
+        lda     mm_tails_lo,y
+        sta     mm_rowloop::tail+1
+        lda     mm_tails_hi,y
+        sta     mm_rowloop::tail+2
+        lda     #0
+        sta     mm_ppend,x
+        ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
+        ldy     mm_prow0,x
+        iny
+        tya
+        ldy     #OP_NOP
+        lsr     mm_ostep                ; C = (ostep = 1): split
+        bcs     :+
+        bit     mm_top                  ; interleaved: Y = 2 X must stay below 256
+        bmi     interleaved_wide
+        asl                             ; (C = 0: row0 + 1 < 128)
+        ldy     #OP_ASL_A
+:       rol     mm_ostep
+        sty     mm_rowloop::idx
+        sta     mm_h0                   ; ostep * (row0 + 1), 1..255
+        sec
+        lda     mm_pout_l,x
+        sbc     mm_h0
+        sta     mm_rowloop::lo7+1
+        sta     mm_rowloop::lo8+1
+        sta     mm_rowloop::lo9+1
+        lda     mm_pout_h,x
+        sbc     #0
+        sta     mm_rowloop::lo7+2
+        sta     mm_rowloop::lo8+2
+        sta     mm_rowloop::lo9+2
+        sec
+        lda     mm_pouth_l,x
+        sbc     mm_h0
+        sta     mm_rowloop::hi7+1
+        sta     mm_rowloop::hi8+1
+        sta     mm_rowloop::hi9+1
+        lda     mm_pouth_h,x
+        sbc     #0
+        sta     mm_rowloop::hi7+2
+        sta     mm_rowloop::hi8+2
+        sta     mm_rowloop::hi9+2
+        jmp     run
+interleaved_wide:
+        rol     mm_ostep                ; (C = 0)
+        ldx     mm_ri
+general:
+        lda     #1
+        sta     mm_ppend,x
+        lda     #<mm_rowloop::acc
+        sta     mm_rowloop::tail+1
+        lda     #>mm_rowloop::acc
+        sta     mm_rowloop::tail+2
+run:    ldx     mm_top
+        sec
+        jsr     mm_rowloop::row
+        ldx     mm_ri
+        lda     mm_prow0,x
+        sta     mm_top
+        txa
         beq     :+
-        jmp     row
-:       clc
+        jmp     range
+:       rts
+.endproc
+
+; mm_pending: mm_finish for every range of the plan that took the acc tail.
+; in: the plan, mm_prow0, mm_ppend, mm_acc0..3 ; out: those ranges' outputs
+; clobbers: as mm_finish, mm_ri
+.proc mm_pending
+        ldx     #0
+range:  lda     mm_ppend,x
+        beq     next
+        stx     mm_ri
+        lda     mm_prow0,x
+        sta     mm_row0
+        lda     mm_pcount,x
+        sta     mm_count
+        lda     mm_pshift,x
+        sta     mm_shift
+        lda     mm_pout_l,x
+        sta     mm_out
+        lda     mm_pout_h,x
+        sta     mm_out+1
+        lda     mm_pouth_l,x
+        sta     mm_outh
+        lda     mm_pouth_h,x
+        sta     mm_outh+1
+        jsr     mm_finish
+        ldx     mm_ri
+next:   inx
+        cpx     mm_pn
+        bne     range
         rts
 .endproc
 
-; mm_sweep: acc[r] = sum_c W[r][c]*x[c] (+ b[r]) for every row, exact in 32 bits.
+; mm_sweep: out_i = sat16(asr(W.x (+ b), shift_i)) for every row of each output
+; range i of the plan, exact.
 ; in: A/X = descriptor address (MM_DESC), mm_x -> the input (cols int16);
+;     the plan: mm_pn ranges (1..MM_RANGES), range i = mm_pcount[i] rows
+;     following range i-1's (range 0 from row 0; the counts add up to at most
+;     the rows), shift mm_pshift[i] (signed), low bytes to mm_pout[i], high
+;     bytes to mm_pouth[i], index step mm_ostep (2: interleaved int16 vector,
+;     at most 127 rows for the fused tails; 1: split lo/hi arrays);
 ;     BANK_ALL_RAM with interrupts off
-; out: mm_acc0..3 [0..rows-1] (read as mm_accN-1,x for x = rows..1 inside)
-; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' operands
-; cycles: fast path ~280 per column (+ ~70 when its slot switches tails) +
-;     rows * (~60 + ~36 per column with |x| > 127, ~29 per column with
-;     |x| <= 127), measured mean 43 per multiply-add (make bench, default
-;     soul); the fallback about twice
+; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
+; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
+;     loop's operands, mm_finish's
+; cycles: fast path ~190 per column (+ ~80 when its slot switches tails) +
+;     rows * (~65 + ~35 per column with |x| > 127, ~28 per column with
+;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
+;     measured (soul bench, x64sc, original soul) 854 k cycles a token =
+;     41.7 per multiply-add with the finish: the column setup 88 k (~250 a
+;     column with the tail switches), the rows 765 k. A fallback sweep: the
+;     split (~50 per column), the rows with the acc tail, mm_columns (~120
+;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
         ldy     #MM_DESC::xmax
@@ -516,14 +716,49 @@ half:   ; A = S's byte 2; acc = S / 2 (S is even), sign extended
         sta     mm_lim+1
         jsr     mm_fast
         bcs     fallback
-        rts
+        lda     #1                      ; the fast path: fused tails
+        sta     mm_fuse
+        jsr     mm_ranges
+        jmp     mm_pending
 fallback:
-        ; q, r := x's high byte + (r < 0), signed low byte
+        lda     #0                      ; every range to mm_acc
+        sta     mm_fuse
+        ; the columns beyond the limit (x = 256 q + r, r the signed low byte,
+        ; q the high byte + (r < 0), both within +-128): r in mm_vr, q in
+        ; mm_vq; the others: x in mm_vr, 0 in mm_vq
         MOVPTR  mm_x_in, mm_x
+        lda     mm_lim                  ; mm_l2 := 2 lim + 1 (no carry: lim <= 1920)
+        asl
+        sta     mm_l2
+        inc     mm_l2
+        lda     mm_lim+1
+        rol
+        sta     mm_l2+1
         ldy     #0
-split:  lda     (mm_x),y
+split:  clc                             ; u = x + lim < 2 lim + 1: within
+        lda     (mm_x),y
+        adc     mm_lim
+        sta     mm_h0
+        iny
+        lda     (mm_x),y
+        adc     mm_lim+1
+        tax
+        lda     mm_h0
+        cmp     mm_l2
+        txa
+        sbc     mm_l2+1
+        dey
+        lda     (mm_x),y
         sta     mm_vr,y
-        cmp     #$80                    ; C = (r < 0)
+        bcs     beyond
+        iny                             ; within: x, q = 0
+        lda     (mm_x),y
+        sta     mm_vr,y
+        lda     #0
+        sta     mm_vq-1,y
+        sta     mm_vq,y
+        beq     next                    ; (always)
+beyond: cmp     #$80                    ; C = (r < 0)
         lda     #0
         bcc     :+
         lda     #$ff
@@ -539,109 +774,140 @@ split:  lda     (mm_x),y
         lda     #$ff                    ; the high byte's sign ...
 :       adc     #0                      ; ... + the carry out of q's low byte
         sta     mm_vq,y
-        iny
+next:   iny
         tya
         lsr
         cmp     mm_cols
         bne     split
-        lda     #<MM_FALLBACK_X
-        sta     mm_lim
-        lda     #>MM_FALLBACK_X
-        sta     mm_lim+1
-        LDPTR   mm_x, mm_vq
-        jsr     mm_fast                 ; W.q + b (C = 0: within the limit)
-        ; tq := acc - b (24 bits); mm_sp, mm_sq -> the bias' low, high bytes
-        ldy     #MM_DESC::bias
-        lda     (mm_dp),y
-        sta     mm_sp
-        iny
-        lda     (mm_dp),y
-        sta     mm_sp+1
-        ora     mm_sp
-        beq     no_bias
-        clc
-        lda     mm_sp
-        adc     mm_rows
-        sta     mm_sq
-        lda     mm_sp+1
-        adc     #0
-        sta     mm_sq+1
-        ldy     mm_rows
-bias:   dey
-        ldx     #0                      ; the bias' sign extension
-        lda     (mm_sq),y
-        sta     mm_h0
-        bpl     :+
-        dex
-:       stx     mm_h1
-        sec
-        lda     mm_acc0,y
-        sbc     (mm_sp),y
-        sta     mm_tq0,y
-        lda     mm_acc1,y
-        sbc     mm_h0
-        sta     mm_tq1,y
-        lda     mm_acc2,y
-        sbc     mm_h1
-        sta     mm_tq2,y
-        tya
-        bne     bias
-        beq     pass_r                  ; (always)
-no_bias:
-        ldy     mm_rows
-copy:   dey
-        lda     mm_acc0,y
-        sta     mm_tq0,y
-        lda     mm_acc1,y
-        sta     mm_tq1,y
-        lda     mm_acc2,y
-        sta     mm_tq2,y
-        tya
-        bne     copy
-pass_r: LDPTR   mm_x, mm_vr
-        jsr     mm_fast                 ; W.r + b
-        ; acc += 256 * tq (|tq| < 2^22: bytes 1..3)
-        ldy     mm_rows
-combine:
-        dey
-        clc
-        lda     mm_acc1,y
-        adc     mm_tq0,y
-        sta     mm_acc1,y
-        lda     mm_acc2,y
-        adc     mm_tq1,y
-        sta     mm_acc2,y
-        lda     mm_acc3,y
-        adc     mm_tq2,y
-        sta     mm_acc3,y
-        tya
-        bne     combine
+        ; W.(x with r) + b, then each such column's 256 q w added row by row
+        LDPTR   mm_x, mm_vr
+        jsr     mm_fast                 ; (C = 0: within the limit)
+        jsr     mm_ranges
+        jsr     mm_columns
         MOVPTR  mm_x, mm_x_in
-        rts
+        jmp     mm_pending
 .endproc
 
-; MM_SX_ADD_LOW: bytes 0 and 1 of sum x^2 += those of x^2 (x = mm_xl/mm_xh,
-; byte 1 of x^2 at (mm_sq),128, as mm_fast sets it up). out: C = the carry into byte 2.
-; clobbers: A, Y. cycles: 32-34 (page crossings)
-.macro MM_SX_ADD_LOW
-        lda     mm_xl                   ; byte 0: mm_sq0 at x mod 128
+; mm_columns: acc[r] += 256 q_c w_rc for every column c with q_c <> 0 (mm_vq),
+; every row, exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_dp, mm_rows, mm_cols, mm_vq, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, mm_wcol, the operands
+; cycles: ~120 per row and such column + ~130 per such column + ~25 per column
+.proc mm_columns
+        ldy     #MM_DESC::w             ; column c's weights - 1: w - 1 + c * rows
+        lda     (mm_dp),y
+        sec
+        sbc     #1
+        sta     mm_wcol
+        iny
+        lda     (mm_dp),y
+        sbc     #0
+        sta     mm_wcol+1
+        lda     #0
+        sta     mm_xi
+column: ldy     mm_xi
+        lda     mm_vq,y
+        sta     mm_xl
+        ora     mm_vq+1,y
+        bne     :+
+        jmp     next
+:       lda     mm_vq+1,y
+        sta     mm_xh
+        lda     mm_wcol
+        sta     kw+1
+        lda     mm_wcol+1
+        sta     kw+2
+        ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
+        lda     mm_xl
+        asl                             ; C = ql >= $80
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     k1+2
+        sta     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     k2+2
+        lda     mm_xl
+        eor     #$80
+        sta     k1+1
+        sta     k2+1
+        sta     mm_sq
         and     #MM_SQ0_PERIOD - 1
-        tay
-        clc
+        sta     k0+1
+        tay                             ; q^2: at the index + 128
         lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128                    ; bytes 1, 2 at the index + 128
+        sta     q0+1
+        ldy     #128
         lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
-.endmacro
+        sta     q1+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        sta     q2+1
+        ldx     mm_rows
+row:
+kw:     ldy     $ffff,x                 ; w + 128
+        sec                             ; (q + w)^2 - w^2
+k0:     lda     mm_sq0,y
+        sbc     mm_sq0,y                ; byte 0 of w^2 = (w + 128)^2 mod 256
+        sta     mm_a0
+k1:     lda     $ffff,y
+        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+        sta     mm_a1
+k2:     lda     $ffff,y
+        sbc     #0                      ; (w^2 <= 2^14)
+        sta     mm_a2
+        sec                             ; - q^2 = 2 q w
+        lda     mm_a0
+q0:     sbc     #$ff
+        sta     mm_a0
+        lda     mm_a1
+q1:     sbc     #$ff
+        sta     mm_a1
+        lda     mm_a2
+q2:     sbc     #$ff
+        cmp     #$80                    ; q w = asr(2 q w, 1)
+        ror
+        sta     mm_a2
+        ror     mm_a1
+        ror     mm_a0
+        clc                             ; acc += 256 q w
+        lda     mm_acc1-1,x
+        adc     mm_a0
+        sta     mm_acc1-1,x
+        lda     mm_acc2-1,x
+        adc     mm_a1
+        sta     mm_acc2-1,x
+        lda     mm_acc3-1,x
+        adc     mm_a2
+        sta     mm_acc3-1,x
+        dex
+        bne     row
+next:   clc
+        lda     mm_wcol
+        adc     mm_rows
+        sta     mm_wcol
+        bcc     :+
+        inc     mm_wcol+1
+:       inc     mm_xi
+        inc     mm_xi
+        lda     mm_xi
+        lsr
+        cmp     mm_cols
+        beq     :+
+        jmp     column
+:       rts
+.endproc
 
-; mm_fast: the squares sum for every row, for input vectors within +-mm_lim.
-; in: mm_dp -> descriptor, mm_rows, mm_cols, mm_lim (<= MM_TABLE_XMAX), mm_x
-; out: C = 1: some |x| > mm_lim (nothing computed); C = 0: mm_acc = W.x + b
-; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_sq, mm_e, mm_sx, mm_wcol, the operands
-; cycles: see mm_sweep
+; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
+; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
+; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
+;     MM_TABLE_XMAX), mm_x
+; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
+;     (mm_ranges runs the rows)
+; clobbers: A, X, Y, mm_sp, mm_sq, mm_e, mm_h0, mm_sx, mm_wcol, the operands
+; cycles: ~450 + per column ~175 (|x| <= 127) / ~200 (else) by instruction
+;     count, + ~80 per tail switch
 .proc mm_fast
         ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
         lda     mm_lim
@@ -659,6 +925,26 @@ combine:
         iny
 :       stx     top_lo+1
         sty     top_hi+1
+        ; the index pages of x = -lim (x + 128 - 256 for the index, as the
+        ; column loop computes it) and lim: hmin = (128 - lim) >> 8, hmax =
+        ; (lim + 128) >> 8; the pages hmin + 1 .. hmax - 1 are within
+        sec
+        lda     #128
+        sbc     mm_lim
+        lda     #0
+        sbc     mm_lim+1
+        sta     mm_h0                   ; hmin
+        sec
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     wpage+1
+        clc
+        lda     mm_lim
+        adc     #128
+        lda     mm_lim+1
+        adc     #0                      ; hmax
+        clc
+        sbc     mm_h0                   ; hmax - hmin - 1 (>= 0: lim >= 128)
+        sta     wpages+1
         ; the first slot: MM_SLOTS - cols slots in
         lda     #MM_SLOTS
         sec
@@ -701,130 +987,176 @@ combine:
         sbc     #0
         sta     mm_wcol+1
         lda     #0
-        sta     mm_xi
-        sta     mm_sx
         sta     mm_sx+1
         sta     mm_sx+2
         sta     mm_sx+3
-column:
-        ldy     mm_xi
-        lda     (mm_x),y
-        sta     mm_xl
-        iny
-        lda     (mm_x),y
-        sta     mm_xh
-        iny
-        sty     mm_xi
-        clc                             ; u = x + lim < 2 lim + 1?
-        lda     mm_xl
-lim_lo: adc     #$ff
-        tax
-        lda     mm_xh
-lim_hi: adc     #$ff
-        tay
-top_lo: cpx     #$ff
-        tya
-top_hi: sbc     #$ff
-        bcc     in_range
-        rts                             ; C = 1: out of range
-in_range:
-        ; the table index x - 128 + MM_SQ_ZERO: mm_sq1/2 at it, mm_sq0 at it mod 128
+        lda     #1                      ; sum x^2 + 1: every row starts with C = 1
+        sta     mm_sx
+        ; the input's loads, the weights' step and the loop's end
+        lda     mm_x
+        sta     xl_rd+1
+        ldx     mm_x+1
+        stx     xl_rd+2
         clc
+        adc     #1
+        sta     xh_rd+1
+        bcc     :+
+        inx
+:       stx     xh_rd+2
+        lda     mm_rows
+        sta     w_step+1
+        lda     mm_cols
+        asl
+        sta     x_end+1
+        ; the slots are filled from both ends (the sum does not mind the
+        ; order): columns with |x| <= 127 from the first used slot up (mm_sp),
+        ; the others from the last slot down (mm_spw), so a slot's tail
+        ; mostly stays what the last sweep left there
+        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
+        ldx     #0
+column:                                 ; X = 2 * column
+xh_rd:  ldy     $ffff,x
+xl_rd:  lda     $ffff,x
+        sta     mm_xl
+        sty     mm_xh
+        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): low byte xl ^ $80,
+        ; high byte >(mm_sq1 + MM_SQ_ZERO) - 1 + xh + (xl >= $80), where
+        ; xh + (xl >= $80) = 0 (mod 256) exactly for -128 <= x <= 127
+        asl                             ; C = xl >= $80
+        tya
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     mm_sq+1
+        cmp     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        bne     wide
+        ldy     mm_xl
+        cpy     #$80
+        beq     wide                    ; x = -128 (A: its page)
+        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_sp),y
         lda     mm_xl
-        adc     #<(MM_SQ_ZERO - 128)
+        eor     #$80
         sta     mm_sq
         ldy     #MM_SO_T1
         sta     (mm_sp),y
-        and     #MM_SQ0_PERIOD - 1
+        and     #MM_SQ0_PERIOD - 1      ; x mod 128
         ldy     #MM_SO_T0
         sta     (mm_sp),y
-        lda     mm_xh
-        adc     #>(mm_sq1 + MM_SQ_ZERO - 128)
-        sta     mm_sq+1
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_sp),y
-        lda     #>mm_sq0
-        ldy     #MM_SO_T0 + 1
-        sta     (mm_sp),y
-        ldy     #MM_SO_W                ; the weight column
+        tay
+        clc                             ; sum x^2 += x^2
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128                    ; byte 1 of x^2 at the index + 128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcc     :+
+        inc     mm_sx+2
+        bne     :+
+        inc     mm_sx+3
+:       ldy     #MM_SO_TAIL
+        lda     (mm_sp),y
+        cmp     #OP_BCC
+        beq     :+                      ; the two-byte tail is in place
+        jsr     mm_set_tail2
+:       ldy     #MM_SO_W                ; the weight column
         lda     mm_wcol
         sta     (mm_sp),y
         iny
         lda     mm_wcol+1
         sta     (mm_sp),y
-        ; the tail: two bytes for -127 <= x <= 127 (the square fits 16 bits)
-        ldx     mm_si
+        clc                             ; the next slot up
+        lda     mm_sp
+        adc     #MM_SLOT_SIZE
+        sta     mm_sp
+        bcc     :+
+        inc     mm_sp+1
+:       jmp     next
+wide:   ; the range check. A = the index's page: the pages strictly between
+        ; those of -lim and lim hold only x within the limit
+        sec
+wpage:  sbc     #$ff                    ; (the first such page)
+wpages: cmp     #$ff                    ; (how many there are)
+        bcc     in_range
+        ; else u = x + lim (16 bits) must be below 2 lim + 1
+        clc
         lda     mm_xl
-        cmp     #$80                    ; C = (low byte >= $80)
-        beq     three                   ; -128, 128, ...
-        lda     #0
-        adc     #$ff                    ; C = 1: 0, C = 0: $ff
-        eor     #$ff                    ; the low byte's sign extension
-        cmp     mm_xh
-        bne     three
-        lda     mm_mode,x
-        beq     sum2                    ; the two-byte tail is in place
-        lda     #0
-        sta     mm_mode,x
-        ldy     #MM_SO_TAIL
-        .repeat ::MM_TAIL_SIZE, I
-        lda     mm_tail2 + I
-        sta     (mm_sp),y
-        iny
-        .endrepeat
-sum2:   ; sum x^2 += x^2 (at the index + 128; two bytes here)
-        MM_SX_ADD_LOW
-        bcc     next
-        inc     mm_sx+2
-        bne     next
-        inc     mm_sx+3
-        jmp     next
-three:  lda     mm_mode,x
-        bne     sum3
-        lda     #1
-        sta     mm_mode,x
-        ldy     #MM_SO_TAIL             ; (bytes 3, 4: the operand, written below)
-        .repeat ::MM_TAIL_SIZE, I
-        .if I <> ::MM_SO_T2 - ::MM_SO_TAIL && I <> ::MM_SO_T2 - ::MM_SO_TAIL + 1
-        lda     mm_tail3 + I
-        sta     (mm_sp),y
-        .endif
-        iny
-        .endrepeat
-sum3:   ; sum x^2 += x^2, three bytes
-        MM_SX_ADD_LOW
+lim_lo: adc     #$ff
+        sta     mm_h0
+        lda     mm_xh
+lim_hi: adc     #$ff
+        tay
+        lda     mm_h0
+top_lo: cmp     #$ff
+        tya
+top_hi: sbc     #$ff
+        bcc     in_range
+        rts                             ; C = 1: out of range
+in_range:                               ; the three-byte tail
         lda     mm_sq+1
-        eor     #MM_PAGE_1TO2           ; -> mm_sq2: also the tail's operand
+        ldy     #MM_SO_T1 + 1
+        sta     (mm_spw),y
+        eor     #MM_PAGE_1TO2           ; mm_sq2's page
+        ldy     #MM_SO_T2 + 1
+        sta     (mm_spw),y
+        lda     mm_xl
+        eor     #$80
+        sta     mm_sq
+        ldy     #MM_SO_T1
+        sta     (mm_spw),y
+        ldy     #MM_SO_T2
+        sta     (mm_spw),y
+        and     #MM_SQ0_PERIOD - 1
+        ldy     #MM_SO_T0
+        sta     (mm_spw),y
+        tay
+        clc                             ; sum x^2 += x^2 (three bytes)
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+        ldy     #128
+        lda     (mm_sq),y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C)
         sta     mm_sq+1
         lda     (mm_sq),y
         adc     mm_sx+2
         sta     mm_sx+2
         bcc     :+
         inc     mm_sx+3
-:       ldy     #MM_SO_T2
-        lda     mm_sq                   ; (the index's low byte)
-        sta     (mm_sp),y
-        iny
-        lda     mm_sq+1
-        sta     (mm_sp),y
-next:   clc                             ; the next column's weights and slot
+:       ldy     #MM_SO_TAIL
+        lda     (mm_spw),y
+        cmp     #OP_BCC
+        bne     :+                      ; the three-byte tail is in place
+        jsr     mm_set_tail3
+:       ldy     #MM_SO_W                ; the weight column
         lda     mm_wcol
-        adc     mm_rows
+        sta     (mm_spw),y
+        iny
+        lda     mm_wcol+1
+        sta     (mm_spw),y
+        sec                             ; the next slot down
+        lda     mm_spw
+        sbc     #MM_SLOT_SIZE
+        sta     mm_spw
+        bcs     next
+        dec     mm_spw+1
+next:   clc                             ; the next column's weights
+        lda     mm_wcol
+w_step: adc     #$ff                    ; (rows)
         sta     mm_wcol
         bcc     :+
         inc     mm_wcol+1
-:       clc
-        lda     mm_sp
-        adc     #MM_SLOT_SIZE
-        sta     mm_sp
-        bcc     :+
-        inc     mm_sp+1
-:       inc     mm_si
-        lda     mm_si
-        cmp     #MM_SLOTS
+:       inx
+        inx
+x_end:  cpx     #$ff                    ; (2 cols)
         beq     :+
         jmp     column
-:       ; start value: E_r - sum x^2 = E_r + ~(sum x^2 mod 2^24 - 1)
+:       ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
+        ; at E_r + nx + C, C = 1
         clc
         lda     mm_sx
         adc     mm_sx+3
@@ -875,8 +1207,56 @@ next:   clc                             ; the next column's weights and slot
         tya
         adc     #0
         sta     mm_rowloop::e2+2
-        ldx     mm_rows
-        jmp     mm_rowloop
+        clc
+        rts
+.endproc
+
+; mm_set_tail2, mm_set_tail3: the slot at mm_sp (mm_set_tail2) or mm_spw
+; (mm_set_tail3) gets the two- or three-byte tail (mm_set_tail3 leaves the
+; tail's operand alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
+.proc mm_set_tail2
+        ldy     #MM_SO_TAIL
+        lda     #OP_BCC
+        sta     (mm_sp),y
+        iny
+        lda     #5
+        sta     (mm_sp),y
+        iny
+        lda     #OP_INC_ZP
+        sta     (mm_sp),y
+        iny
+        lda     #mm_a2
+        sta     (mm_sp),y
+        iny
+        lda     #OP_BEQ
+        sta     (mm_sp),y
+        iny
+        lda     #1
+        sta     (mm_sp),y
+        iny
+        lda     #OP_CLC
+        sta     (mm_sp),y
+        rts
+.endproc
+
+.proc mm_set_tail3
+        ldy     #MM_SO_TAIL
+        lda     #OP_LDA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 2
+        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 5
+        lda     #OP_STA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+        rts
 .endproc
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
@@ -885,137 +1265,84 @@ next:   clc                             ; the next column's weights and slot
 ;     (2 with mm_outh = mm_out + 1 for an interleaved int16 vector, 1 for split
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
-;     mm_n, mm_xi, mm_h0, mm_h1, mm_l0, the patched operands of mm_finish_fast
-; cycles: shifts 1..16 (mm_finish_fast): ~75 per row + 12 per left step
-;     (8*ceil(k/8) - k steps: 3 at k = 5, 0 at k = 8); other shifts: ~150 per
-;     row for shifts 1..4 and 8..12 (one shift step), ~40 more per extra step
+;     mm_n, mm_xi
+; cycles: shift 8: ~55 per row, 7: ~75; others ~150 per row for shifts 1..4 and 9..12
+;     (one shift step), ~40 more per extra step (by instruction count). Only the ranges the row loop's
+;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
+;     fallback's.
 .proc mm_finish
-        lda     mm_shift
-        beq     :+
-        cmp     #17
-        bcs     :+
-        jmp     mm_finish_fast          ; 1..16
-:       jmp     mm_finish_any
-.endproc
-
-; mm_finish_fast: mm_finish for shifts k = 1..16. With j = ceil(k/8) and
-; m = 8j - k (0..7): the result is bytes j, j+1 of acc << m, and it fits iff
-; bits 15+k..31 of acc all equal the sign, i.e. byte 3 and the top m+1 bits of
-; byte j+1 (j = 1), or the top m+1 bits of byte 3 (j = 2) do.
-; in/out/clobbers: as mm_finish (mm_shift in 1..16)
-; cycles: ~75 per row + 12 per left step
-.proc mm_finish_fast
-        lda     mm_shift
-        ldx     #1                      ; j
-        cmp     #9
-        bcc     :+
-        inx
-        sbc     #8                      ; (C = 1) k - 8
-:       eor     #$ff                    ; m = 8 - k': ~k' + 9
-        clc
-        adc     #9
-        tay                             ; Y = m
-        lda     mask_top,y
-        sta     mm_h1                   ; mask for the window's top byte
-        cpx     #1
-        beq     :+
-        sta     mm_h0                   ; j = 2: the byte above is the top byte
-        bne     :++
-:       lda     #$ff                    ; j = 1: byte 3 must be the sign
-        sta     mm_h0
-:       lda     #7                      ; enter the unrolled steps 7 - m steps in
-        sty     mm_l0
-        sec
-        sbc     mm_l0
-        sta     mm_l0
-        asl
-        asl
-        adc     mm_l0                   ; 5 bytes per step
-        adc     #<steps
-        sta     enter+1
-        lda     #>steps
-        adc     #0
-        sta     enter+2
-        lda     win_addr_lo-1,x         ; the window: bytes j-1, j, j+1
-        sta     w0+1
-        lda     win_addr_hi-1,x
-        sta     w0+2
-        lda     win_addr_lo,x
-        sta     w1+1
-        lda     win_addr_hi,x
-        sta     w1+2
-        lda     win_addr_lo+1,x
-        sta     w2+1
-        sta     t2+1
-        lda     win_addr_hi+1,x
-        sta     w2+2
-        sta     t2+2
         lda     mm_count
         sta     mm_n
-        lda     #0
-        sta     mm_xi
-        ldy     mm_row0
-row:    ldx     #0                      ; S = sign byte
-        lda     mm_acc3,y
-        bpl     :+
-        dex
-:       stx     mm_e+7
-        eor     mm_e+7
-        and     mm_h0
-        bne     saturate
-t2:     lda     $ffff,y                 ; the window's top byte
-        eor     mm_e+7
-        and     mm_h1
-        bne     saturate
-w0:     lda     $ffff,y
-        sta     mm_e
-w1:     lda     $ffff,y
-        sta     mm_e+1
-w2:     lda     $ffff,y
-enter:  jmp     $ffff
-steps:
-        .repeat 7
-        asl     mm_e
-        rol     mm_e+1
-        rol     a
-        .endrepeat
-        .assert * - steps = 7 * 5, error, "mm_finish_fast: 5 bytes per step"
-        sty     mm_r
-        ldy     mm_xi
-        sta     (mm_outh),y
-        lda     mm_e+1
+        ldx     mm_row0
+        ldy     #0
+        lda     mm_shift
+        cmp     #7
+        beq     row7
+        cmp     #8
+        bne     any
+row8:   ; shift 8: bytes 1, 2 of acc; they fit iff byte 3 is byte 2's sign
+        lda     mm_acc2,x
+        asl                             ; C = byte 2's sign
+        lda     mm_acc3,x
+        adc     #0                      ; 0 iff byte 3 = $ff and C = 1, or 0 and 0
+        bne     sat8
+        lda     mm_acc1,x
         sta     (mm_out),y
-        jmp     next
-saturate:
-        sty     mm_r
-        ldy     mm_xi
-        lda     mm_e+7                  ; $ff if negative, else $00
-        eor     #$ff
-        sta     (mm_out),y              ; low byte: $00 / $ff
-        eor     #$80
-        sta     (mm_outh),y             ; high byte: $80 / $7f
-next:   tya
+        lda     mm_acc2,x
+        sta     (mm_outh),y
+next8:  tya
         clc
         adc     mm_ostep
-        sta     mm_xi
-        ldy     mm_r
-        iny
+        tay
+        inx
         dec     mm_n
-        bne     row
+        bne     row8
         rts
-mask_top:
-        .byte   $80, $c0, $e0, $f0, $f8, $fc, $fe, $ff
-win_addr_lo:
-        .lobytes mm_acc0, mm_acc1, mm_acc2, mm_acc3
-win_addr_hi:
-        .hibytes mm_acc0, mm_acc1, mm_acc2, mm_acc3
-.endproc
-
-; mm_finish_any: mm_finish for any shift (the slow, general way).
-; in/out/clobbers: as mm_finish
-; cycles: ~150 per row for shifts 1..4 and 8..12 (one shift step), ~40 more per extra step
-.proc mm_finish_any
-        ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
+sat8:   lda     mm_acc3,x
+        asl                             ; C = the sign
+        lda     #$ff
+        adc     #0                      ; low byte: $00 / $ff
+        sta     (mm_out),y
+        eor     #$80                    ; high byte: $80 / $7f
+        sta     (mm_outh),y
+        jmp     next8
+row7:   ; shift 7: bytes 1, 2 of 2 acc; they fit iff bits 22..31 of acc agree
+        lda     mm_acc0,x
+        asl
+        lda     mm_acc1,x
+        rol
+        sta     mm_e
+        lda     mm_acc2,x
+        rol
+        sta     mm_e+1
+        lda     mm_acc3,x
+        rol                             ; C = bit 31, the sign
+        adc     #0                      ; 0 iff bits 23..31 are the sign
+        bne     sat7
+        lda     mm_e+1
+        eor     mm_acc3,x
+        bmi     sat7                    ; bit 22 is not
+        lda     mm_e
+        sta     (mm_out),y
+        lda     mm_e+1
+        sta     (mm_outh),y
+next7:  tya
+        clc
+        adc     mm_ostep
+        tay
+        inx
+        dec     mm_n
+        bne     row7
+        rts
+sat7:   lda     mm_acc3,x
+        asl                             ; C = the sign
+        lda     #$ff
+        adc     #0                      ; low byte: $00 / $ff
+        sta     (mm_out),y
+        eor     #$80                    ; high byte: $80 / $7f
+        sta     (mm_outh),y
+        jmp     next7
+any:    ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0
         sta     mm_q
         sta     mm_lsh
@@ -1052,8 +1379,6 @@ right:  cmp     #40                     ; asr by >= 32 leaves only the sign
 setup_done:
         lda     mm_row0
         sta     mm_r
-        lda     mm_count
-        sta     mm_n
         lda     #0
         sta     mm_xi
 row:

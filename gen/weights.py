@@ -25,8 +25,8 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
   of R bytes (bytes 0, 1, 2), which engine_init computes at start from the
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
-  R low bytes, then R high bytes of the int16 bias (the exact fallback needs
-  it and E_r); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
+  R low bytes, then R high bytes of the int16 bias (engine_init computes E_r
+  from it); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
   bias or 0, xmax, rows, cols). xmax is the largest |x| for which every row's
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
@@ -52,7 +52,8 @@ MM_MOD = (1 << 24) - 1
 # the squares tables cover x + w = -2048..2047 (asm/matmul.s), so the fast path
 # takes |x| <= 2047 - 127 at most
 MM_TABLE_XMAX = 1920
-# the exact fallback runs the fast path on the high and low bytes of x (|.| <= 128)
+# the exact fallback runs the fast path with the signed low byte r of the columns
+# beyond the limit (|r| <= 128), so every matrix's limit must reach 128
 MM_FALLBACK_X = 128
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
 # tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384): the E_r arrays
@@ -136,12 +137,11 @@ def row_constants(w, b) -> np.ndarray:
 def engbss_work_bytes(config) -> int:
     """The work arrays segment ENGBSS (under I/O) always holds: those only code
     inside engine_step touches. engine.s: vec_q, vec_k, vec_v, vec_att (2*ED
-    each); matmul.s: mm_mode (a byte per slot), mm_vq, mm_vr (2 per slot),
-    mm_tq0..2 (a byte per row of the widest matrix); attention.s: att_s0..4,
+    each); matmul.s: mm_vq, mm_vr (2 per slot); attention.s: att_s0..4,
     att_wt (a byte per position each), att_n0..3 (a byte per head dimension each).
     engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    return 4 * 2 * c.embed_dim + 5 * mm_slots(c) + 3 * max_rows(c) + 6 * c.context + 4 * c.head_dim
+    return 4 * 2 * c.embed_dim + 4 * mm_slots(c) + 6 * c.context + 4 * c.head_dim
 
 
 def e_bytes(config) -> int:

@@ -102,23 +102,47 @@ def edge_inputs(rng, soul):
     return xs
 
 
+# output ranges of one sweep (count, shift), from row 0 up: the fused tails
+# (shifts 6, 7, 8) next to mm_finish's (3, 9) and each other, as in the q/k/v sweep
+FC1_RANGES = [(20, 6), (20, 3), (24, 8)]
+OUT_RANGES = [(40, 7), (41, 9), (47, 6)]
+assert sum(n for n, _ in FC1_RANGES) == FF and sum(n for n, _ in OUT_RANGES) == VS
+
+
+def matmul_cmd(sel, ranges, x):
+    """The driver's matmul record and its output length (sel 0: fc1, interleaved;
+    sel 1: out, low bytes then high bytes)."""
+    head = [1, sel, len(ranges)] + [b for n, k in ranges for b in (n, k & 0xFF)]
+    return bytes(head) + i16(x), 2 * sum(n for n, _ in ranges)
+
+
+def matmul_result(sel, data):
+    if sel == 0:
+        return np.frombuffer(data, "<i2").tolist()
+    n = len(data) // 2
+    return (np.frombuffer(data[:n], np.uint8).astype(np.int64)
+            | (np.frombuffer(data[n:], np.int8).astype(np.int64) << 8)).tolist()
+
+
 @pytest.mark.parametrize("big", [True, False])
 def test_matmul_every_shift(tmp_path, big):
     soul = make_soul(11 + big, 5, 5, big)
     rng = np.random.default_rng(5)
-    fc1, out = soul["l0.fc1_w"], soul["out"]
+    mats = [(soul["l0.fc1_w"].values, soul["l0.fc1_b"].values, SHIFTS, FC1_RANGES),
+            (soul["out"].values, None, OUT_SHIFTS, OUT_RANGES)]
     cmds, want = [], []
     for i, x in enumerate(edge_inputs(rng, soul)):
-        for k in (SHIFTS if i < 7 else SHIFTS[::3]):
-            cmds.append((bytes([1, 0, k & 0xFF]) + i16(x), 2 * FF))
-            want.append(numerics.matmul(fc1.values, k, x, soul["l0.fc1_b"].values, post_shift=0))
-        for k in (OUT_SHIFTS if i < 7 else OUT_SHIFTS[1::3]):
-            cmds.append((bytes([1, 1, k & 0xFF]) + i16(x), 2 * VS))
-            want.append(numerics.matmul(out.values, k, x, None, post_shift=0))
-    got = run(soul, tmp_path, cmds)
+        for sel, (w, b, shifts, ranges) in enumerate(mats):
+            cases = [[(w.shape[0], k)] for k in (shifts if i < 7 else shifts[::3])]
+            for rs in cases + [ranges]:
+                cmds.append((sel, rs, matmul_cmd(sel, rs, x)))
+                row0 = np.cumsum([0] + [n for n, _ in rs])
+                want.append(sum((numerics.matmul(w[r:r + n], k, x, None if b is None else b[r:r + n],
+                                                 post_shift=0).tolist() for r, (n, k) in zip(row0, rs)), []))
+    got = run(soul, tmp_path, [c for _, _, c in cmds])
     sat = 0
-    for (c, _), g, w in zip(cmds, got, want):
-        assert np.frombuffer(g, "<i2").tolist() == w.tolist(), f"sel {c[1]} shift {c[2] - 256 * (c[2] > 127)} x {np.frombuffer(c[3:], '<i2')[:4]}"
+    for (sel, rs, c), g, w in zip(cmds, got, want):
+        assert matmul_result(sel, g) == w, f"sel {sel} ranges {rs} x {np.frombuffer(c[0][3 + 2 * len(rs):], '<i2')[:4]}"
         sat += int(np.sum(np.abs(w) >= 32767))
     if big:
         assert sat > 100       # the big soul really exercises saturation

@@ -1,7 +1,11 @@
 ; kernel_driver.s - runs single engine kernels on data from a command stream
 ; (tests/test_vice_kernels.py). kt_cmds is written by the harness before main;
 ; results are appended at drv_out. Records:
-;   1 sel shift x[2*ED]    matmul (sel 0: l0_fc1 with bias, 1: out) -> rows int16
+;   1 sel n (count shift)*n x[2*ED]
+;                          matmul (sel 0: l0_fc1 with bias -> rows int16
+;                          interleaved; sel 1: out -> rows low bytes, then rows
+;                          high bytes, as the logits), output ranges of count
+;                          rows with their shift, from row 0 up (n <= 3)
 ;   2 tok pos              embed -> ED int16
 ;   3 h[2*ED] y[2*ED]      residual_add -> ED int16
 ;   4 v[2*FF]              relu -> FF int16
@@ -12,8 +16,9 @@
 .include "macros.inc"
 .include "model.inc"
 
-.import engine_init, mm_sweep, mm_finish, mm_ostep, mm_row0, mm_count, mm_shift
-.importzp mm_x, mm_out, mm_outh
+.import engine_init, mm_sweep, mm_ostep, mm_pn, mm_pcount, mm_pshift
+.import mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
+.importzp mm_x, mm_out
 .import embed, residual_add, relu, engine_argmax
 .importzp emb_out, res_h, res_y, relu_v
 .import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
@@ -25,6 +30,8 @@ KT_CMDS_SIZE    = 2048          ; (tests/test_vice_kernels.py: STREAM_MAX)
 kt_p:           .res 2          ; command pointer
 kt_o:           .res 2          ; output pointer
 kt_n:           .res 1
+kt_hi:          .res 2          ; matmul: where the next range's high bytes go
+kt_rows:        .res 1          ; matmul: the matrix's rows
 
 .segment "DATA"
 kt_cmds:        .res KT_CMDS_SIZE
@@ -89,13 +96,66 @@ next:   ldy     #0
         jmp     op_relu
 :       jmp     op_argmax
 op_matmul:
-        ldy     #1
+        ldy     #0
         lda     (kt_p),y
-        sta     mm_shift
-        dey
+        pha                             ; sel
+        iny
         lda     (kt_p),y
+        sta     mm_pn
+        ; kt_hi := the high bytes' start: out + rows (split) or out + 1
+        pla
         pha
-        ADD16_8 kt_p, #2
+        beq     :+
+        lda     #VOCAB_SIZE
+        ldx     #1                      ; ostep
+        bne     :++
+:       lda     #FF_DIM
+        ldx     #2
+:       sta     kt_rows
+        stx     mm_ostep
+        dex
+        beq     :+
+        lda     #1
+:       clc
+        adc     kt_o
+        sta     kt_hi
+        lda     kt_o+1
+        adc     #0
+        sta     kt_hi+1
+        ; the ranges: count, shift; out and high bytes step count * ostep
+        ldx     #0
+        ldy     #2
+range:  lda     (kt_p),y
+        sta     mm_pcount,x
+        iny
+        lda     (kt_p),y
+        sta     mm_pshift,x
+        iny
+        lda     kt_o
+        sta     mm_pout_l,x
+        lda     kt_o+1
+        sta     mm_pout_h,x
+        lda     kt_hi
+        sta     mm_pouth_l,x
+        lda     kt_hi+1
+        sta     mm_pouth_h,x
+        lda     mm_pcount,x
+        ldy     mm_ostep
+        cpy     #2
+        bne     :+
+        asl
+:       sta     kt_n
+        ADD16_8 kt_o, kt_n
+        ADD16_8 kt_hi, kt_n
+        inx
+        txa
+        asl
+        adc     #2
+        tay
+        cpx     mm_pn
+        bne     range
+        sty     kt_n                    ; skip the header
+        ADD16_8 kt_p, kt_n
         LDPTR   mm_out, vec_a
         lda     #2 * EMBED_DIM
         sta     kt_n
@@ -105,40 +165,20 @@ op_matmul:
         bne     sel_out
         lda     layer_table + 4         ; l0 fc1 descriptor (LT_FC1)
         ldx     layer_table + 5
-        ldy     #FF_DIM
-        bne     sweep
+        jmp     sweep
 sel_out:
         lda     #<out_desc
         ldx     #>out_desc
-        ldy     #VOCAB_SIZE
-sweep:  sty     mm_count
-        ldy     #BANK_ALL_RAM
+sweep:  ldy     #BANK_ALL_RAM
         sty     CPU_PORT
         jsr     mm_sweep
         ldy     #BANK_NO_BASIC
         sty     CPU_PORT
-        lda     #0
-        sta     mm_row0
-        lda     #2
-        sta     mm_ostep
-        MOVPTR  mm_out, kt_o
-        clc
-        lda     kt_o
-        adc     #1
-        sta     mm_outh
-        lda     kt_o+1
-        adc     #0
-        sta     mm_outh+1
-        lda     mm_count
-        pha
-        jsr     mm_finish
-        pla                             ; output += 2 * rows
-        asl
-        sta     kt_n
-        bcc     :+
-        inc     kt_o+1
-:       ADD16_8 kt_o, kt_n
-        jmp     next
+        lda     mm_ostep                ; split: the high bytes follow
+        cmp     #2
+        beq     :+
+        MOVPTR  kt_o, kt_hi
+:       jmp     next
 op_embed:
         ldy     #0
         lda     (kt_p),y
