@@ -901,13 +901,23 @@ next:   clc
 
 ; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
+; The slots are filled from both ends (the sum does not mind the order):
+; columns with |x| <= 127 from the first used slot up (mm_sp), the others
+; from the last slot down (mm_spw), so a slot's tail mostly stays what the
+; last sweep left there. Each direction's operand stores are `sta page*256 +
+; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
+; patched when the direction's slot crosses into another page (every ~10
+; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
 ; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
 ;     (mm_ranges runs the rows)
-; clobbers: A, X, Y, mm_sp, mm_sq, mm_e, mm_h0, mm_sx, mm_wcol, the operands
-; cycles: ~450 + per column ~175 (|x| <= 127) / ~200 (else) by instruction
-;     count, + ~80 per tail switch
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_sq, mm_e, mm_h0, mm_h1, mm_sx, mm_wcol,
+;     the operands
+; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
+;     count, + ~85 per tail switch, + ~35 per page change of a direction
+MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
+        .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
         ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
         lda     mm_lim
@@ -925,26 +935,23 @@ next:   clc
         iny
 :       stx     top_lo+1
         sty     top_hi+1
-        ; the index pages of x = -lim (x + 128 - 256 for the index, as the
-        ; column loop computes it) and lim: hmin = (128 - lim) >> 8, hmax =
-        ; (lim + 128) >> 8; the pages hmin + 1 .. hmax - 1 are within
+        ; the index pages MM_P + h, h = xh + (xl >= $80): those strictly
+        ; between the pages of x = -lim (hmin = (128 - lim) >> 8) and x = lim
+        ; (hmax = (lim + 128) >> 8) hold only x within the limit
         sec
         lda     #128
         sbc     mm_lim
         lda     #0
-        sbc     mm_lim+1
-        sta     mm_h0                   ; hmin
-        sec
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     wpage+1
+        sbc     mm_lim+1                ; hmin
+        clc
+        adc     #MM_P + 1
+        sta     wlo+1
         clc
         lda     mm_lim
         adc     #128
         lda     mm_lim+1
-        adc     #0                      ; hmax
-        clc
-        sbc     mm_h0                   ; hmax - hmin - 1 (>= 0: lim >= 128)
-        sta     wpages+1
+        adc     #MM_P                   ; MM_P + hmax
+        sta     whi+1
         ; the first slot: MM_SLOTS - cols slots in
         lda     #MM_SLOTS
         sec
@@ -976,6 +983,10 @@ next:   clc
         adc     #>mm_rowloop::s0
         sta     mm_sp+1
         sta     mm_rowloop::enter+2
+        jsr     up_page
+        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
+        lda     mm_spw+1
+        jsr     dn_page
         ; column c's weights - 1: w - 1 + c * rows
         ldy     #MM_DESC::w
         lda     (mm_dp),y
@@ -1008,78 +1019,139 @@ next:   clc
         lda     mm_cols
         asl
         sta     x_end+1
-        ; the slots are filled from both ends (the sum does not mind the
-        ; order): columns with |x| <= 127 from the first used slot up (mm_sp),
-        ; the others from the last slot down (mm_spw), so a slot's tail
-        ; mostly stays what the last sweep left there
-        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
         ldx     #0
 column:                                 ; X = 2 * column
-xh_rd:  ldy     $ffff,x
-xl_rd:  lda     $ffff,x
-        sta     mm_xl
-        sty     mm_xh
-        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): low byte xl ^ $80,
-        ; high byte >(mm_sq1 + MM_SQ_ZERO) - 1 + xh + (xl >= $80), where
-        ; xh + (xl >= $80) = 0 (mod 256) exactly for -128 <= x <= 127
-        asl                             ; C = xl >= $80
-        tya
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     mm_sq+1
-        cmp     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
+        ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
+        ; h = 0 exactly for -128 <= x <= 127
+xl_rd:  ldy     $ffff,x
+        cpy     #$80                    ; C = xl >= $80
+xh_rd:  lda     $ffff,x
+        adc     #0                      ; h
         bne     wide
-        ldy     mm_xl
-        cpy     #$80
-        beq     wide                    ; x = -128 (A: its page)
+        tya
+        eor     #$80                    ; L
+        beq     wide                    ; x = -128 (A = h = 0, Y = xl)
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_sp),y
-        lda     mm_xl
-        eor     #$80
-        sta     mm_sq
-        ldy     #MM_SO_T1
-        sta     (mm_sp),y
-        and     #MM_SQ0_PERIOD - 1      ; x mod 128
-        ldy     #MM_SO_T0
-        sta     (mm_sp),y
         tay
-        clc                             ; sum x^2 += x^2
-        lda     mm_sq0,y
+        clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
+        lda     mm_sq0,y                ; bytes 1, 2 at the index + 128
         adc     mm_sx
         sta     mm_sx
-        ldy     #128                    ; byte 1 of x^2 at the index + 128
-        lda     (mm_sq),y
+        lda     mm_sq1 + MM_SQ_ZERO - 128,y
         adc     mm_sx+1
         sta     mm_sx+1
         bcc     :+
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       ldy     #MM_SO_TAIL
-        lda     (mm_sp),y
-        cmp     #OP_BCC
-        beq     :+                      ; the two-byte tail is in place
-        jsr     mm_set_tail2
-:       ldy     #MM_SO_W                ; the weight column
-        lda     mm_wcol
-        sta     (mm_sp),y
-        iny
+:       tya
+        ldy     mm_sp                   ; the slot (its page in the stores)
+ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
+        and     #MM_SQ0_PERIOD - 1      ; mm_set_tail2 wrote it)
+ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
+        lda     mm_wcol                 ; the weight column
+uw0:    sta     $ff00 + MM_SO_W,y
         lda     mm_wcol+1
-        sta     (mm_sp),y
-        clc                             ; the next slot up
-        lda     mm_sp
-        adc     #MM_SLOT_SIZE
+uw1:    sta     $ff00 + MM_SO_W + 1,y
+utl:    lda     $ff00 + MM_SO_TAIL,y
+        cmp     #OP_BCC
+        bne     set2                    ; the two-byte tail is not in place
+up_step:                                ; C = 1: the next slot up
+        tya
+        adc     #MM_SLOT_SIZE - 1
         sta     mm_sp
+        bcs     up_next_page
+next:   ; C = 0: the next column's weights
+        lda     mm_wcol
+w_step: adc     #$ff                    ; (rows)
+        sta     mm_wcol
         bcc     :+
-        inc     mm_sp+1
-:       jmp     next
-wide:   ; the range check. A = the index's page: the pages strictly between
-        ; those of -lim and lim hold only x within the limit
+        inc     mm_wcol+1
+:       inx
+        inx
+x_end:  cpx     #$ff                    ; (2 cols)
+        bne     column
+        jmp     sum_done
+set2:   jsr     mm_set_tail2
+        ldy     mm_sp
         sec
-wpage:  sbc     #$ff                    ; (the first such page)
-wpages: cmp     #$ff                    ; (how many there are)
-        bcc     in_range
-        ; else u = x + lim (16 bits) must be below 2 lim + 1
+        bcs     up_step                 ; (always)
+up_next_page:
+        inc     mm_sp+1
+        lda     mm_sp+1
+        jsr     up_page
+        clc
+        bcc     next                    ; (always)
+wide:   ; A = h (0 for x = -128), Y = xl: the range check on the page first
+        clc
+        adc     #MM_P
+wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
+        bcc     edge
+whi:    cmp     #$ff                    ; (MM_P + hmax)
+        bcs     edge
+in_range:                               ; A = the page, Y = xl: three bytes
+        sta     xs1+2
+        eor     #MM_PAGE_1TO2           ; mm_sq2's page
+        sta     xs2+2
+        tya
+        eor     #$80
+        tay                             ; L
+        clc                             ; sum x^2 += x^2 (three bytes)
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+xs1:    lda     $ff80,y                 ; (the page; + 128 = x^2)
+        adc     mm_sx+1
+        sta     mm_sx+1
+xs2:    lda     $ff80,y
+        adc     mm_sx+2
+        sta     mm_sx+2
+        bcc     :+
+        inc     mm_sx+3
+:       tya
+        ldy     mm_spw                  ; the slot (its page in the stores)
+dt1:    sta     $ff00 + MM_SO_T1,y
+dt2:    sta     $ff00 + MM_SO_T2,y
+        and     #MM_SQ0_PERIOD - 1
+dt0:    sta     $ff00 + MM_SO_T0,y
+        lda     xs1+2
+dt1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        lda     xs2+2
+dt2h:   sta     $ff00 + MM_SO_T2 + 1,y
+        lda     mm_wcol                 ; the weight column
+dw0:    sta     $ff00 + MM_SO_W,y
+        lda     mm_wcol+1
+dw1:    sta     $ff00 + MM_SO_W + 1,y
+dtl:    lda     $ff00 + MM_SO_TAIL,y
+        cmp     #OP_BCC
+        beq     set3                    ; the two-byte tail is in place
+dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next slot down
+        tya
+        sbc     #MM_SLOT_SIZE
+        sta     mm_spw
+        bcc     dn_next_page
+        clc
+        jmp     next
+dn_next_page:
+        dec     mm_spw+1
+        lda     mm_spw+1
+        jsr     dn_page
+        clc
+        jmp     next
+set3:   jsr     mm_set_tail3
+        ldy     mm_spw
+        sec
+        bcs     dn_step                 ; (always)
+edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
+        ; below 2 lim + 1
+        sta     mm_h1                   ; the page
+        sty     mm_xl
+        txa
+        tay
+        iny
+        lda     (mm_x),y
+        sta     mm_xh
         clc
         lda     mm_xl
 lim_lo: adc     #$ff
@@ -1091,71 +1163,13 @@ lim_hi: adc     #$ff
 top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
-        bcc     in_range
+        bcc     :+
         rts                             ; C = 1: out of range
-in_range:                               ; the three-byte tail
-        lda     mm_sq+1
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_spw),y
-        eor     #MM_PAGE_1TO2           ; mm_sq2's page
-        ldy     #MM_SO_T2 + 1
-        sta     (mm_spw),y
-        lda     mm_xl
-        eor     #$80
-        sta     mm_sq
-        ldy     #MM_SO_T1
-        sta     (mm_spw),y
-        ldy     #MM_SO_T2
-        sta     (mm_spw),y
-        and     #MM_SQ0_PERIOD - 1
-        ldy     #MM_SO_T0
-        sta     (mm_spw),y
-        tay
-        clc                             ; sum x^2 += x^2 (three bytes)
-        lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128
-        lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
-        lda     mm_sq+1
-        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C)
-        sta     mm_sq+1
-        lda     (mm_sq),y
-        adc     mm_sx+2
-        sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-:       ldy     #MM_SO_TAIL
-        lda     (mm_spw),y
-        cmp     #OP_BCC
-        bne     :+                      ; the three-byte tail is in place
-        jsr     mm_set_tail3
-:       ldy     #MM_SO_W                ; the weight column
-        lda     mm_wcol
-        sta     (mm_spw),y
-        iny
-        lda     mm_wcol+1
-        sta     (mm_spw),y
-        sec                             ; the next slot down
-        lda     mm_spw
-        sbc     #MM_SLOT_SIZE
-        sta     mm_spw
-        bcs     next
-        dec     mm_spw+1
-next:   clc                             ; the next column's weights
-        lda     mm_wcol
-w_step: adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        bcc     :+
-        inc     mm_wcol+1
-:       inx
-        inx
-x_end:  cpx     #$ff                    ; (2 cols)
-        beq     :+
-        jmp     column
-:       ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
+:       lda     mm_h1
+        ldy     mm_xl
+        jmp     in_range
+sum_done:
+        ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
         clc
         lda     mm_sx
@@ -1209,13 +1223,37 @@ x_end:  cpx     #$ff                    ; (2 cols)
         sta     mm_rowloop::e2+2
         clc
         rts
+
+; up_page, dn_page: A = the page of the up / down direction's slot, into its
+; stores. clobbers: - ; cycles: 26 / 38
+up_page:
+        sta     ut1+2
+        sta     ut0+2
+        sta     uw0+2
+        sta     uw1+2
+        sta     utl+2
+        rts
+dn_page:
+        sta     dt1+2
+        sta     dt2+2
+        sta     dt0+2
+        sta     dt1h+2
+        sta     dt2h+2
+        sta     dw0+2
+        sta     dw1+2
+        sta     dtl+2
+        rts
 .endproc
 
 ; mm_set_tail2, mm_set_tail3: the slot at mm_sp (mm_set_tail2) or mm_spw
 ; (mm_set_tail3) gets the two- or three-byte tail (mm_set_tail3 leaves the
-; tail's operand alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
+; tail's operand alone; mm_set_tail2 also sets the byte 1 table's page to
+; MM_P, which mm_fast's two-byte columns then leave alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~90 (mm_set_tail2), ~50 (mm_set_tail3)
 .proc mm_set_tail2
+        ldy     #MM_SO_T1 + 1
+        lda     #MM_P
+        sta     (mm_sp),y
         ldy     #MM_SO_TAIL
         lda     #OP_BCC
         sta     (mm_sp),y
