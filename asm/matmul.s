@@ -466,32 +466,52 @@ next:   tya
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
         .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
-        ; C: the last end-around carry. v := the sum + C (cannot carry:
-        ; after a carry out of byte 2 the 24 bits are at most $fffffe)
-        bcc     folded
-        inc     mm_a0
-        bne     folded
-        inc     mm_a1
-        bne     folded
-        inc     mm_a2
-folded: lda     mm_a2
-        bpl     index                   ; v < 2^23: S = v
-        inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
-        bne     index
-        inc     mm_a1
-        bne     index
-        inc     mm_a2
+        ; C: the last end-around carry. v := the sum + C (cannot carry out of
+        ; 24 bits: after a carry out of byte 2 they are at most $fffffe), then
+        ; S = v, or v - (2^24 - 1) = v + 1 - 2^24 for v >= 2^23. When
+        ; a0 + C + 1 < 256 neither step reaches byte 1: S's bytes 1, 2 are
+        ; a1, a2 and S's byte 0 is mm_a0 := a0 + C + 1 - (S >= 0) (the
+        ; fused tails f8, f9 read only bytes 1, 2; f7 and acc take the 1 off
+        ; for S >= 0)
+        lda     mm_a0
+        adc     #1
+        bcs     fold                    ; a0 + C >= 255: the exact fold
+        sta     mm_a0
 index:  txa                             ; Y := the output index + ostep
 idx:    asl                             ; (patched: nop for split outputs)
         tay
 tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+fold:   ; A = a0 + C + 1 - 256: 0 (a0 + C = $ff) or 1 (a0 + C = $100)
+        bne     :+
+        lda     #$ff                    ; v = a1, a2, $ff
+        bne     fold_v                  ; (always)
+:       lda     #0                      ; v = a1, a2 + 1, 0
+        inc     mm_a1
+        bne     fold_v
+        inc     mm_a2
+fold_v: sta     mm_a0
+        lda     mm_a2
+        bpl     fold_s                  ; S = v
+        inc     mm_a0                   ; else S = v + 1 (24 bits)
+        bne     fold_s
+        inc     mm_a1
+        bne     fold_s
+        inc     mm_a2
+fold_s: lda     mm_a2                   ; S >= 0: mm_a0 = S's byte 0 + 1
+        bmi     index
+        inc     mm_a0
+        jmp     index
 acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
         lda     mm_a2
+        bmi     acc_neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0)
         ldy     #0
-        cmp     #$80                    ; C = sign
-        bcc     :+
+        clc                             ; C = sign
+        bcc     acc_st                  ; (always)
+acc_neg:
         ldy     #$ff
-:       ror
+        sec
+acc_st: ror
         sta     mm_acc2-1,x
         tya
         sta     mm_acc3-1,x
@@ -501,10 +521,14 @@ acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
         lda     mm_a0
         ror
         sta     mm_acc0-1,x
-        jmp     next
+        dex
+stopa:  cpx     #$ff
+        bne     row
+        rts
 f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
         bit     mm_a2                   ; N = bit 23, V = bit 22
         bmi     f7neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
         bvs     f7max
 f7fit:  lda     mm_a0
         asl
@@ -514,7 +538,10 @@ lo7:    sta     $ffff,y
         lda     mm_a2
         rol
 hi7:    sta     $ffff,y
-        jmp     next
+        dex
+stop7:  cpx     #$ff
+        bne     row
+        rts
 f7neg:  bvs     f7fit
         lda     #$00                    ; -32768
         sta     mm_a1
@@ -529,7 +556,10 @@ f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
 lo8:    sta     $ffff,y
         lda     mm_a2
 hi8:    sta     $ffff,y
-        jmp     next
+        dex
+stop8:  cpx     #$ff
+        bne     row
+        rts
 f9:     ; asr(S, 9): bytes 1, 2 of S, one step right (always fits)
         lda     mm_a2
         cmp     #$80                    ; C = sign
@@ -538,9 +568,9 @@ hi9:    sta     $ffff,y
         lda     mm_a1
         ror
 lo9:    sta     $ffff,y
-next:   dex
-stop:   cpx     #$ff
-        beq     done                    ; C = 1 below: X > stop
+        dex
+stop9:  cpx     #$ff
+        beq     done                    ; C = 1 below (cpx): X > stop
 row:    ; (C = 1) the sum starts at E_r - sum x^2 = E_r + nx + 1
 e0:     lda     $ffff,x
 nx0:    adc     #$ff
@@ -582,7 +612,10 @@ range:  dex
         lda     mm_top
         sbc     mm_pcount,x
         sta     mm_prow0,x
-        sta     mm_rowloop::stop+1
+        sta     mm_rowloop::stop7+1
+        sta     mm_rowloop::stop8+1
+        sta     mm_rowloop::stop9+1
+        sta     mm_rowloop::stopa+1
         lda     mm_fuse
         beq     general
         lda     mm_pshift,x
