@@ -476,7 +476,7 @@ next:   tya
         lda     mm_a0
         adc     #1
         bcs     fold                    ; a0 + C >= 255: the exact fold
-        sta     mm_a0
+keep:   sta     mm_a0                   ; (patched: cmp # for f8, f9)
 index:  txa                             ; Y := the output index + ostep
 idx:    asl                             ; (patched: nop for split outputs)
         tay
@@ -590,6 +590,8 @@ MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+OP_CMP_IMM      = $c9
+mm_tails_keep:  .byte   OP_STA_ZP, OP_CMP_IMM, OP_CMP_IMM   ; f7 reads mm_a0, f8, f9 do not
 OP_ASL_A        = $0a
 OP_NOP          = $ea
 
@@ -622,12 +624,24 @@ range:  dex
         sec
         sbc     #MM_FUSE_K0
         cmp     #MM_FUSE_N
-        bcs     general
-        tay
+        bcc     fused
+general:
+        lda     #1
+        sta     mm_ppend,x
+        lda     #<mm_rowloop::acc
+        sta     mm_rowloop::tail+1
+        lda     #>mm_rowloop::acc
+        sta     mm_rowloop::tail+2
+        lda     #OP_STA_ZP
+        sta     mm_rowloop::keep
+        jmp     run
+fused:  tay
         lda     mm_tails_lo,y
         sta     mm_rowloop::tail+1
         lda     mm_tails_hi,y
         sta     mm_rowloop::tail+2
+        lda     mm_tails_keep,y
+        sta     mm_rowloop::keep
         lda     #0
         sta     mm_ppend,x
         ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
@@ -670,13 +684,7 @@ range:  dex
 interleaved_wide:
         rol     mm_ostep                ; (C = 0)
         ldx     mm_ri
-general:
-        lda     #1
-        sta     mm_ppend,x
-        lda     #<mm_rowloop::acc
-        sta     mm_rowloop::tail+1
-        lda     #>mm_rowloop::acc
-        sta     mm_rowloop::tail+2
+        jmp     general
 run:    ldx     mm_top
         sec
         jsr     mm_rowloop::row
