@@ -459,9 +459,11 @@ next:   tya
 ;     first used slot; the slots patched; stop, tail, idx and the tails'
 ;     store operands patched (mm_ranges)
 ; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
-; cycles: per row the slots + ~75 (f9; f8 ~72, f7 ~78, acc ~95), by
-;     instruction count: row start 30, fold 9, index and dispatch 9, tail
-;     19..36, next 6; measured ~65 on average (original soul)
+; cycles: per row the slots + ~55 + the tail, by instruction count: row
+;     start 30, the quick fold 9 (f7, acc 10; the exact fold, for a0 + C >=
+;     255, ~30 more), index and dispatch 9, next 7; tails f8 16, f9 22, f7
+;     ~37, acc ~45. Measured (soul bench, x64sc, original soul): the rows of
+;     a token 762 k with the slots (765 k with the fold of before)
 .proc mm_rowloop
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
@@ -739,14 +741,16 @@ next:   inx
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
-; cycles: fast path ~190 per column (+ ~80 when its slot switches tails) +
-;     rows * (~65 + ~35 per column with |x| > 127, ~28 per column with
-;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
-;     measured (soul bench, x64sc, original soul) 854 k cycles a token =
-;     41.7 per multiply-add with the finish: the column setup 88 k (~250 a
-;     column with the tail switches), the rows 765 k. A fallback sweep: the
-;     split (~50 per column), the rows with the acc tail, mm_columns (~120
-;     per row and column beyond the limit) and mm_finish.
+; cycles: fast path ~120 per column with |x| <= 127, ~185 per other column
+;     (+ ~90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
+;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
+;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
+;     original soul) 838 k cycles a token = 40.9 per multiply-add with the
+;     finish: the column setup (mm_fast) 75 k (~210 a column with the tail
+;     switches and the per-sweep work; 88 k before the page-patched
+;     stores), the rows 762 k. A fallback sweep: the split (~50 per column),
+;     the rows with the acc tail, mm_columns (~120 per row and column beyond
+;     the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
         ldy     #MM_DESC::xmax
@@ -956,7 +960,9 @@ next:   clc
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_sq, mm_e, mm_h0, mm_h1, mm_sx, mm_wcol,
 ;     the operands
 ; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
-;     count, + ~85 per tail switch, + ~35 per page change of a direction
+;     count, + ~90 per tail switch, + ~35 per page change of a direction;
+;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
+;     67 tail switches a token) 75 k a token
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
