@@ -305,6 +305,7 @@ square: lda     mm_a1
 MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
 MM_E1           = mm_e + 2
 MM_E2           = mm_e + 4
+MM_INITE_STEP   = 9             ; lda abs,x / sbc abs(,y) / sta abs,x per byte
 .proc mm_init_e
         MM_OPEN_DESC
         ldy     #MM_DESC::e
@@ -327,34 +328,27 @@ MM_E2           = mm_e + 4
         lda     MM_E1+1
         adc     #0
         sta     MM_E2+1
-        ; the column loop's operands: the arrays - 1 (X = rows..1)
-        sec
-        lda     MM_E0
+        ; the column loop's operands: the arrays - 1 (X = rows..1); byte k's
+        ; read and write are MM_INITE_STEP * k bytes after byte 0's
+        ldx     #0
+        ldy     #0
+eops:   sec
+        lda     MM_E0,x
         sbc     #1
-        sta     e0r+1
-        sta     e0w+1
-        lda     MM_E0+1
+        sta     e0r+1,y
+        sta     e0w+1,y
+        lda     MM_E0+1,x
         sbc     #0
-        sta     e0r+2
-        sta     e0w+2
-        sec
-        lda     MM_E1
-        sbc     #1
-        sta     e1r+1
-        sta     e1w+1
-        lda     MM_E1+1
-        sbc     #0
-        sta     e1r+2
-        sta     e1w+2
-        sec
-        lda     MM_E2
-        sbc     #1
-        sta     e2r+1
-        sta     e2w+1
-        lda     MM_E2+1
-        sbc     #0
-        sta     e2r+2
-        sta     e2w+2
+        sta     e0r+2,y
+        sta     e0w+2,y
+        tya
+        clc
+        adc     #MM_INITE_STEP
+        tay
+        inx
+        inx
+        cpx     #6
+        bne     eops
         ; E := 2 b (sign extended) or 0; mm_sp, mm_sq -> the bias' low, high bytes
         ldy     #MM_DESC::bias
         lda     (mm_dp),y
@@ -417,10 +411,12 @@ e1r:    lda     $ffff,x
         sbc     mm_sq1 + MM_SQ_ZERO - 128,y
 e1w:    sta     $ffff,x
 e2r:    lda     $ffff,x
-        sbc     #0                      ; (w^2 <= 2^14: byte 2 is 0)
-e2w:    sta     $ffff,x
+        sbc     mm_sq0                  ; 0 (w^2 <= 2^14: byte 2 is 0); absolute,
+e2w:    sta     $ffff,x                 ; so that the operands are evenly spaced
         dex
         bne     row
+        .assert e1r - e0r = MM_INITE_STEP && e2r - e1r = MM_INITE_STEP && e1w - e0w = MM_INITE_STEP && e2w - e1w = MM_INITE_STEP, error, "mm_init_e: operand spacing"
+        .assert MM_E1 - MM_E0 = 2 && MM_E2 - MM_E1 = 2, error, "mm_init_e: pointer spacing"
         ADD16_8 wl+1, mm_rows
         dec     mm_cols
         bne     column
@@ -1078,7 +1074,7 @@ xh_rd:  lda     $ffff,x
         bne     wide
         tya
         eor     #$80                    ; L
-        beq     wide                    ; x = -128 (A = h = 0, Y = xl)
+        beq     wide_m                  ; x = -128 (A = h = 0, Y = xl, C = 1)
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
         tay
         clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
@@ -1130,9 +1126,12 @@ up_next_page:
         jsr     up_page
         clc
         bcc     next                    ; (always)
-wide:   ; A = h (0 for x = -128), Y = xl: the range check on the page first
-        clc
+wide_m: adc     #MM_P - 1               ; (C = 1) the page of h = 0
+        bcc     wide_pg                 ; (always)
+wide:   ; A = h <> 0, Y = xl, C = 0 (the carry out of xh + (xl >= $80) comes
+        ; only with h = 0): the range check on the page first
         adc     #MM_P
+wide_pg:
 wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
         bcc     edge
 whi:    cmp     #$ff                    ; (MM_P + hmax)
