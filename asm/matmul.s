@@ -953,7 +953,7 @@ next:   clc
 ;     MM_TABLE_XMAX), mm_x
 ; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
 ;     (mm_ranges runs the rows)
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_sq, mm_e, mm_h0, mm_h1, mm_sx, mm_wcol,
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_sx, mm_wcol,
 ;     the operands
 ; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
 ;     count, + ~90 per tail switch, + ~35 per page change of a direction;
@@ -1137,12 +1137,24 @@ wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
 whi:    cmp     #$ff                    ; (MM_P + hmax)
         bcs     edge
 in_range:                               ; A = the page, Y = xl: three bytes
+        stx     mm_xi                   ; (2 * column)
+        ldx     mm_spw                  ; X = the slot (its page in the stores)
+dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
         sta     xs1+2
         eor     #MM_PAGE_1TO2           ; mm_sq2's page
+dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
         sta     xs2+2
         tya
-        eor     #$80
-        tay                             ; L
+        eor     #$80                    ; L
+dt1:    sta     $ff00 + MM_SO_T1,x
+dt2:    sta     $ff00 + MM_SO_T2,x
+        tay
+        and     #MM_SQ0_PERIOD - 1
+dt0:    sta     $ff00 + MM_SO_T0,x
+        lda     mm_wcol                 ; the weight column
+dw0:    sta     $ff00 + MM_SO_W,x
+        lda     mm_wcol+1
+dw1:    sta     $ff00 + MM_SO_W + 1,x
         clc                             ; sum x^2 += x^2 (three bytes)
         lda     mm_sq0,y
         adc     mm_sx
@@ -1155,27 +1167,15 @@ xs2:    lda     $ff80,y
         sta     mm_sx+2
         bcc     :+
         inc     mm_sx+3
-:       tya
-        ldy     mm_spw                  ; the slot (its page in the stores)
-dt1:    sta     $ff00 + MM_SO_T1,y
-dt2:    sta     $ff00 + MM_SO_T2,y
-        and     #MM_SQ0_PERIOD - 1
-dt0:    sta     $ff00 + MM_SO_T0,y
-        lda     xs1+2
-dt1h:   sta     $ff00 + MM_SO_T1 + 1,y
-        lda     xs2+2
-dt2h:   sta     $ff00 + MM_SO_T2 + 1,y
-        lda     mm_wcol                 ; the weight column
-dw0:    sta     $ff00 + MM_SO_W,y
-        lda     mm_wcol+1
-dw1:    sta     $ff00 + MM_SO_W + 1,y
-dtl:    lda     $ff00 + MM_SO_TAIL,y
+:
+dtl:    lda     $ff00 + MM_SO_TAIL,x
         cmp     #OP_BCC
         beq     set3                    ; the two-byte tail is in place
 dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next slot down
-        tya
+        txa
         sbc     #MM_SLOT_SIZE
         sta     mm_spw
+        ldx     mm_xi
         bcc     dn_next_page
         clc
         jmp     next
@@ -1185,8 +1185,7 @@ dn_next_page:
         jsr     dn_page
         clc
         jmp     next
-set3:   jsr     mm_set_tail3
-        ldy     mm_spw
+set3:   jsr     mm_set_tail3            ; (keeps X)
         sec
         bcs     dn_step                 ; (always)
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
