@@ -152,7 +152,7 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-; The slot tails, as mm_set_tail2/3 write them (6502 opcodes):
+; The slot tails, as MM_SET_TAIL2/3 write them (6502 opcodes):
 ;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
 ;       bcc +5      no carry out of byte 1: C = 0
 ;       inc mm_a2
@@ -940,6 +940,57 @@ next:   clc
 :       rts
 .endproc
 
+; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
+; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
+; (MM_SET_TAIL3 leaves the tail's operand alone; MM_SET_TAIL2 also sets the
+; byte 1 table's page to MM_P, which mm_fast's two-byte columns then leave
+; alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 / ~40
+.macro MM_SET_TAIL2
+        ldy     #MM_SO_T1 + 1
+        lda     #MM_P
+        sta     (mm_sp),y
+        ldy     #MM_SO_TAIL
+        lda     #OP_BCC
+        sta     (mm_sp),y
+        iny
+        lda     #5
+        sta     (mm_sp),y
+        iny
+        lda     #OP_INC_ZP
+        sta     (mm_sp),y
+        iny
+        lda     #mm_a2
+        sta     (mm_sp),y
+        iny
+        lda     #OP_BEQ
+        sta     (mm_sp),y
+        iny
+        lda     #1
+        sta     (mm_sp),y
+        iny
+        lda     #OP_CLC
+        sta     (mm_sp),y
+.endmacro
+
+.macro MM_SET_TAIL3
+        ldy     #MM_SO_TAIL
+        lda     #OP_LDA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 2
+        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 5
+        lda     #OP_STA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+.endmacro
+
 ; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
 ; The slots are filled from both ends (the sum does not mind the order):
@@ -1063,6 +1114,11 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         asl
         sta     x_end+1
         ldx     #0
+        beq     column                  ; (always)
+set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
+        ldy     mm_sp
+        sec
+        bcs     up_step                 ; (always)
 column:                                 ; X = 2 * column
         ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
         ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
@@ -1091,7 +1147,7 @@ xh_rd:  lda     $ffff,x
 :       tya
         ldy     mm_sp                   ; the slot (its page in the stores)
 ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
-        and     #MM_SQ0_PERIOD - 1      ; mm_set_tail2 wrote it)
+        and     #MM_SQ0_PERIOD - 1      ; MM_SET_TAIL2 wrote it)
 ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
         lda     mm_wcol                 ; the weight column
 uw0:    sta     $ff00 + MM_SO_W,y
@@ -1116,10 +1172,6 @@ w_step: adc     #$ff                    ; (rows)
 x_end:  cpx     #$ff                    ; (2 cols)
         bne     column
         jmp     sum_done
-set2:   jsr     mm_set_tail2
-        ldy     mm_sp
-        sec
-        bcs     up_step                 ; (always)
 up_next_page:
         inc     mm_sp+1
         lda     mm_sp+1
@@ -1185,9 +1237,6 @@ dn_next_page:
         jsr     dn_page
         clc
         jmp     next
-set3:   jsr     mm_set_tail3            ; (keeps X)
-        sec
-        bcs     dn_step                 ; (always)
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
         sta     mm_h1                   ; the page
@@ -1213,6 +1262,9 @@ top_hi: sbc     #$ff
 :       lda     mm_h1
         ldy     mm_xl
         jmp     in_range
+set3:   MM_SET_TAIL3                    ; (keeps X)
+        sec
+        jmp     dn_step
 sum_done:
         ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
@@ -1290,57 +1342,6 @@ dn_page:
         rts
 .endproc
 
-; mm_set_tail2, mm_set_tail3: the slot at mm_sp (mm_set_tail2) or mm_spw
-; (mm_set_tail3) gets the two- or three-byte tail (mm_set_tail3 leaves the
-; tail's operand alone; mm_set_tail2 also sets the byte 1 table's page to
-; MM_P, which mm_fast's two-byte columns then leave alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~90 (mm_set_tail2), ~50 (mm_set_tail3)
-.proc mm_set_tail2
-        ldy     #MM_SO_T1 + 1
-        lda     #MM_P
-        sta     (mm_sp),y
-        ldy     #MM_SO_TAIL
-        lda     #OP_BCC
-        sta     (mm_sp),y
-        iny
-        lda     #5
-        sta     (mm_sp),y
-        iny
-        lda     #OP_INC_ZP
-        sta     (mm_sp),y
-        iny
-        lda     #mm_a2
-        sta     (mm_sp),y
-        iny
-        lda     #OP_BEQ
-        sta     (mm_sp),y
-        iny
-        lda     #1
-        sta     (mm_sp),y
-        iny
-        lda     #OP_CLC
-        sta     (mm_sp),y
-        rts
-.endproc
-
-.proc mm_set_tail3
-        ldy     #MM_SO_TAIL
-        lda     #OP_LDA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 2
-        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 5
-        lda     #OP_STA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        rts
-.endproc
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),
