@@ -87,7 +87,9 @@ mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
-mm_xi:          .res 1          ; finish: output index; mm_columns: 2*column
+mm_xi:          .res 1          ; finish: output index; mm_columns: 2 * record;
+                                ; mm_fast: 2 * column
+mm_nb:          .res 1          ; mm_fast: 2 * the columns beyond the limit (mm_bq, mm_bw)
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
 mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
@@ -122,12 +124,10 @@ mm_n:           .res 1          ; finish: rows left
 mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
-mm_x_in:        .res 2          ; fallback: the caller's mm_x
-mm_l2:          .res 2          ; fallback: 2 * mm_lim + 1
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
-mm_vq:          .res 2 * MM_SLOTS       ; fallback: q (0 for columns within the
-                                        ; limit) and x with r, int16 vectors
-mm_vr:          .res 2 * MM_SLOTS
+mm_bq:          .res 2 * MM_SLOTS       ; fallback: the columns beyond the limit,
+                                        ; q (int16) of each (mm_fast records them)
+mm_bw:          .res 2 * MM_SLOTS       ; and its weight column - 1
 
 .segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
@@ -762,101 +762,34 @@ next:   inx
         jsr     mm_ranges
         jmp     mm_pending
 fallback:
-        lda     #0                      ; every range to mm_acc
+        ; mm_fast ran x with r in the columns beyond the limit (x = 256 q + r,
+        ; r the signed low byte, q the high byte + (r < 0), both within
+        ; +-128) and recorded their q: every range to mm_acc, then 256 q w
+        ; added row by row for each such column
+        lda     #0
         sta     mm_fuse
-        ; the columns beyond the limit (x = 256 q + r, r the signed low byte,
-        ; q the high byte + (r < 0), both within +-128): r in mm_vr, q in
-        ; mm_vq; the others: x in mm_vr, 0 in mm_vq
-        MOVPTR  mm_x_in, mm_x
-        lda     mm_lim                  ; mm_l2 := 2 lim + 1 (no carry: lim <= 1920)
-        asl
-        sta     mm_l2
-        inc     mm_l2
-        lda     mm_lim+1
-        rol
-        sta     mm_l2+1
-        ldy     #0
-split:  clc                             ; u = x + lim < 2 lim + 1: within
-        lda     (mm_x),y
-        adc     mm_lim
-        sta     mm_h0
-        iny
-        lda     (mm_x),y
-        adc     mm_lim+1
-        tax
-        lda     mm_h0
-        cmp     mm_l2
-        txa
-        sbc     mm_l2+1
-        dey
-        lda     (mm_x),y
-        sta     mm_vr,y
-        bcs     beyond
-        iny                             ; within: x, q = 0
-        lda     (mm_x),y
-        sta     mm_vr,y
-        lda     #0
-        sta     mm_vq-1,y
-        sta     mm_vq,y
-        beq     next                    ; (always)
-beyond: cmp     #$80                    ; C = (r < 0)
-        lda     #0
-        bcc     :+
-        lda     #$ff
-:       sta     mm_vr+1,y
-        iny
-        lda     (mm_x),y                ; q = high byte + C (within -128..128)
-        tax
-        adc     #0
-        sta     mm_vq-1,y
-        txa
-        and     #$80
-        beq     :+
-        lda     #$ff                    ; the high byte's sign ...
-:       adc     #0                      ; ... + the carry out of q's low byte
-        sta     mm_vq,y
-next:   iny
-        tya
-        lsr
-        cmp     mm_cols
-        bne     split
-        ; W.(x with r) + b, then each such column's 256 q w added row by row
-        LDPTR   mm_x, mm_vr
-        jsr     mm_fast                 ; (C = 0: within the limit)
         jsr     mm_ranges
         jsr     mm_columns
-        MOVPTR  mm_x, mm_x_in
         jmp     mm_pending
 .endproc
 
-; mm_columns: acc[r] += 256 q_c w_rc for every column c with q_c <> 0 (mm_vq),
-; every row, exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
-; in: mm_dp, mm_rows, mm_cols, mm_vq, mm_acc0..3 ; out: mm_acc0..3
-; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, mm_wcol, the operands
-; cycles: ~120 per row and such column + ~130 per such column + ~25 per column
+; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
+; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
+; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
+; cycles: ~120 per row and such column + ~130 per such column
 .proc mm_columns
-        ldy     #MM_DESC::w             ; column c's weights - 1: w - 1 + c * rows
-        lda     (mm_dp),y
-        sec
-        sbc     #1
-        sta     mm_wcol
-        iny
-        lda     (mm_dp),y
-        sbc     #0
-        sta     mm_wcol+1
         lda     #0
         sta     mm_xi
-column: ldy     mm_xi
-        lda     mm_vq,y
+column: ldy     mm_xi                   ; 2 * the record
+        lda     mm_bq,y
         sta     mm_xl
-        ora     mm_vq+1,y
-        bne     :+
-        jmp     next
-:       lda     mm_vq+1,y
+        lda     mm_bq+1,y
         sta     mm_xh
-        lda     mm_wcol
+        lda     mm_bw,y
         sta     kw+1
-        lda     mm_wcol+1
+        lda     mm_bw+1,y
         sta     kw+2
         ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
         lda     mm_xl
@@ -924,17 +857,10 @@ q2:     sbc     #$ff
         sta     mm_acc3-1,x
         dex
         bne     row
-next:   clc
-        lda     mm_wcol
-        adc     mm_rows
-        sta     mm_wcol
-        bcc     :+
-        inc     mm_wcol+1
-:       inc     mm_xi
+        inc     mm_xi
         inc     mm_xi
         lda     mm_xi
-        lsr
-        cmp     mm_cols
+        cmp     mm_nb
         beq     :+
         jmp     column
 :       rts
@@ -1002,9 +928,12 @@ next:   clc
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
-; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
-;     (mm_ranges runs the rows)
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_sx, mm_wcol,
+; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
+;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
+;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
+;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
+;     column - 1)
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
 ; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
 ;     count, + ~90 per tail switch, + ~35 per page change of a direction;
@@ -1114,6 +1043,7 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         asl
         sta     x_end+1
         ldx     #0
+        stx     mm_nb
         beq     column                  ; (always)
 set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
@@ -1257,9 +1187,32 @@ lim_hi: adc     #$ff
 top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
-        bcc     :+
-        rts                             ; C = 1: out of range
-:       lda     mm_h1
+        bcs     beyond
+        lda     mm_h1
+        ldy     mm_xl
+        jmp     in_range
+beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
+        ; takes r (page MM_P, the same L), mm_columns adds 256 q w later
+        ldy     mm_nb
+        lda     mm_wcol
+        sta     mm_bw,y
+        lda     mm_wcol+1
+        sta     mm_bw+1,y
+        lda     mm_xl
+        cmp     #$80                    ; C = (r < 0)
+        lda     mm_xh
+        adc     #0
+        sta     mm_bq,y                 ; q's low byte
+        lda     mm_xh
+        and     #$80
+        beq     :+
+        lda     #$ff                    ; the high byte's sign ...
+:       adc     #0                      ; ... + the carry out of q's low byte
+        sta     mm_bq+1,y
+        iny
+        iny
+        sty     mm_nb
+        lda     #MM_P
         ldy     mm_xl
         jmp     in_range
 set3:   MM_SET_TAIL3                    ; (keeps X)
@@ -1318,7 +1271,8 @@ sum_done:
         tya
         adc     #0
         sta     mm_rowloop::e2+2
-        clc
+        lda     mm_nb                   ; C = 1: some column beyond the limit
+        cmp     #1
         rts
 
 ; up_page, dn_page: A = the page of the up / down direction's slot, into its
