@@ -738,15 +738,15 @@ next:   inx
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
 ; cycles: fast path ~120 per column with |x| <= 127, ~185 per other column
-;     (+ ~90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
+;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
 ;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
 ;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul) 838 k cycles a token = 40.9 per multiply-add with the
-;     finish: the column setup (mm_fast) 75 k (~210 a column with the tail
+;     original soul) 835 k cycles a token = 40.7 per multiply-add with the
+;     finish: the column setup (mm_fast) 72 k (~200 a column with the tail
 ;     switches and the per-sweep work; 88 k before the page-patched
-;     stores), the rows 762 k. A fallback sweep: the split (~50 per column),
-;     the rows with the acc tail, mm_columns (~120 per row and column beyond
-;     the limit) and mm_finish.
+;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
+;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
         ldy     #MM_DESC::xmax
@@ -871,7 +871,7 @@ q2:     sbc     #$ff
 ; (MM_SET_TAIL3 leaves the tail's operand alone; MM_SET_TAIL2 also sets the
 ; byte 1 table's page to MM_P, which mm_fast's two-byte columns then leave
 ; alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 / ~40
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 82 / 42
 .macro MM_SET_TAIL2
         ldy     #MM_SO_T1 + 1
         lda     #MM_P
@@ -936,9 +936,9 @@ q2:     sbc     #$ff
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
 ; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
-;     count, + ~90 per tail switch, + ~35 per page change of a direction;
+;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
 ;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
-;     67 tail switches a token) 75 k a token
+;     67 tail switches a token) 72 k a token
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
