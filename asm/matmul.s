@@ -943,7 +943,15 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
         ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
+        ; (the constants stay from the last sweep when its limit was the same;
+        ; lim_lo, lim_hi hold it, $ffff as assembled)
         lda     mm_lim
+        cmp     lim_lo+1
+        bne     :+
+        lda     mm_lim+1
+        cmp     lim_hi+1
+        beq     lim_known
+:       lda     mm_lim
         sta     lim_lo+1
         lda     mm_lim+1
         sta     lim_hi+1
@@ -975,7 +983,13 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         lda     mm_lim+1
         adc     #MM_P                   ; MM_P + hmax
         sta     whi+1
-        ; the first slot: MM_SLOTS - cols slots in
+lim_known:
+        ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
+        ; holds it from the last sweep when that had as many columns)
+        lda     mm_cols
+lcols:  cmp     #0                      ; (the last sweep's cols; 0 as assembled)
+        beq     first_known
+        sta     lcols+1
         lda     #MM_SLOTS
         sec
         sbc     mm_cols
@@ -1000,12 +1014,15 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         clc
         lda     mm_sp
         adc     #<mm_rowloop::s0
-        sta     mm_sp
         sta     mm_rowloop::enter+1
         lda     mm_sp+1
         adc     #>mm_rowloop::s0
-        sta     mm_sp+1
         sta     mm_rowloop::enter+2
+first_known:
+        lda     mm_rowloop::enter+1
+        sta     mm_sp
+        lda     mm_rowloop::enter+2
+        sta     mm_sp+1
         jsr     up_page
         LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
         lda     mm_spw+1
