@@ -741,8 +741,8 @@ next:   inx
 ;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
 ;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
 ;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul) 835 k cycles a token = 40.7 per multiply-add with the
-;     finish: the column setup (mm_fast) 72 k (~200 a column with the tail
+;     original soul) 834 k cycles a token = 40.7 per multiply-add with the
+;     finish: the column setup (mm_fast) 71 k (~200 a column with the tail
 ;     switches and the per-sweep work; 88 k before the page-patched
 ;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
@@ -938,7 +938,7 @@ q2:     sbc     #$ff
 ; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
 ;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
 ;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
-;     67 tail switches a token) 72 k a token
+;     67 tail switches a token) 71 k a token
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
