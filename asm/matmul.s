@@ -935,7 +935,8 @@ q2:     sbc     #$ff
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
-; cycles: ~400 + per column ~120 (|x| <= 127) / ~185 (else) by instruction
+; cycles: ~250 (~400 with a new limit or column count) + per column ~120
+;     (|x| <= 127) / ~185 (else) by instruction
 ;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
 ;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
 ;     67 tail switches a token) 71 k a token
