@@ -1055,8 +1055,10 @@ first_known:
         bcc     :+
         inx
 :       stx     xh_rd+2
-        lda     mm_rows
-        sta     w_step+1
+        ldy     mm_rows                 ; the weights' step
+        sty     dws+1
+        dey
+        sty     uws+1
         lda     mm_cols
         asl
         sta     x_end+1
@@ -1066,7 +1068,7 @@ first_known:
 set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
         sec
-        bcs     up_step                 ; (always)
+        bcs     up_w                    ; (always)
 column:                                 ; X = 2 * column
         ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
         ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
@@ -1097,25 +1099,23 @@ xh_rd:  lda     $ffff,x
 ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
         and     #MM_SQ0_PERIOD - 1      ; MM_SET_TAIL2 wrote it)
 ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
-        lda     mm_wcol                 ; the weight column
-uw0:    sta     $ff00 + MM_SO_W,y
-        lda     mm_wcol+1
-uw1:    sta     $ff00 + MM_SO_W + 1,y
 utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
         bne     set2                    ; the two-byte tail is not in place
-up_step:                                ; C = 1: the next slot up
-        tya
-        adc     #MM_SLOT_SIZE - 1
+up_w:   ; C = 1: the weight column; mm_wcol steps to the next column's
+        lda     mm_wcol
+uw0:    sta     $ff00 + MM_SO_W,y
+uws:    adc     #$ff                    ; (rows - 1, C = 1)
+        sta     mm_wcol
+        lda     mm_wcol+1
+uw1:    sta     $ff00 + MM_SO_W + 1,y
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+        tya                             ; the next slot up
+        adc     #MM_SLOT_SIZE
         sta     mm_sp
         bcs     up_next_page
-next:   ; C = 0: the next column's weights
-        lda     mm_wcol
-w_step: adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        bcc     :+
-        inc     mm_wcol+1
-:       inx
+next:   inx
         inx
 x_end:  cpx     #$ff                    ; (2 cols)
         bne     column
@@ -1124,8 +1124,7 @@ up_next_page:
         inc     mm_sp+1
         lda     mm_sp+1
         jsr     up_page
-        clc
-        bcc     next                    ; (always)
+        jmp     next
 wide_m: adc     #MM_P - 1               ; (C = 1) the page of h = 0
         bcc     wide_pg                 ; (always)
 wide:   ; A = h <> 0, Y = xl, C = 0 (the carry out of xh + (xl >= $80) comes
@@ -1151,11 +1150,15 @@ dt2:    sta     $ff00 + MM_SO_T2,x
         tay
         and     #MM_SQ0_PERIOD - 1
 dt0:    sta     $ff00 + MM_SO_T0,x
-        lda     mm_wcol                 ; the weight column
-dw0:    sta     $ff00 + MM_SO_W,x
+        lda     mm_wcol                 ; (C = 0) the weight column; mm_wcol
+dw0:    sta     $ff00 + MM_SO_W,x       ; steps to the next column's
+dws:    adc     #$ff                    ; (rows)
+        sta     mm_wcol
         lda     mm_wcol+1
 dw1:    sta     $ff00 + MM_SO_W + 1,x
-        clc                             ; sum x^2 += x^2 (three bytes)
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+                                        ; sum x^2 += x^2 (three bytes)
         lda     mm_sq0,y
         adc     mm_sx
         sta     mm_sx
@@ -1176,14 +1179,11 @@ dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next 
         sbc     #MM_SLOT_SIZE
         sta     mm_spw
         ldx     mm_xi
-        bcc     dn_next_page
-        clc
+        bcc     :+
         jmp     next
-dn_next_page:
-        dec     mm_spw+1
+:       dec     mm_spw+1                ; (the page below)
         lda     mm_spw+1
         jsr     dn_page
-        clc
         jmp     next
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
@@ -1232,6 +1232,7 @@ beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
         sty     mm_nb
         lda     #MM_P
         ldy     mm_xl
+        clc                             ; (in_range: C = 0)
         jmp     in_range
 set3:   MM_SET_TAIL3                    ; (keeps X)
         sec
