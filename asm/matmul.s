@@ -737,12 +737,12 @@ next:   inx
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
-; cycles: fast path ~120 per column with |x| <= 127, ~185 per other column
+; cycles: fast path ~117 per column with |x| <= 127, ~170 per other column
 ;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
 ;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
 ;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul) 834 k cycles a token = 40.7 per multiply-add with the
-;     finish: the column setup (mm_fast) 71 k (~200 a column with the tail
+;     original soul) 832 k cycles a token = 40.6 per multiply-add with the
+;     finish: the column setup (mm_fast) 69 k (~195 a column with the tail
 ;     switches and the per-sweep work; 88 k before the page-patched
 ;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
@@ -935,11 +935,11 @@ q2:     sbc     #$ff
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~120
-;     (|x| <= 127) / ~185 (else) by instruction
+; cycles: ~250 (~400 with a new limit or column count) + per column ~117
+;     (|x| <= 127) / ~170 (else) by instruction
 ;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
 ;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
-;     67 tail switches a token) 71 k a token
+;     67 tail switches a token) 69 k a token
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
