@@ -21,7 +21,10 @@
 ; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
-;   N' = N + 2^15 * W >= 0, 16 steps. The quotient is a w-weighted mean of
+;   N' = N + 2^15 * W >= 0, 16 steps.
+;   The 8-step path also takes |out| up to 2048 (ATT_DIV_KMAX): R = N >> 8
+;   first brought into 0..W-1 by a few subtractions of W (each adds 256 to
+;   out) or additions (each -256). The quotient is a w-weighted mean of
 ;   int16 values, so it is always in int16 range: sat16 never changes it.
 ;
 ; KV cache layout (this file owns it; segment KVCACHE), high bytes stored ^ $80:
@@ -67,6 +70,7 @@
 ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
 .assert ATT_SF_LSHIFT >= 1 && ATT_SF_LSHIFT <= 7, error, "attention: SCORE_SHIFT must be 9..15 (s1 shifts into s2; the k' bias 2^15 * sum q must be a multiple of 2^SCORE_SHIFT)"
 ATT_EXP_LAST    = EXP_LAST
+ATT_DIV_KMAX    = 8             ; the 8-step division takes -256 * KMAX <= out < 256 * KMAX
 ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in kv_k_lo/hi
 ATT_LAYER       = EMBED_DIM * CONTEXT   ; bytes of one layer in each cache array
 ATT_CACHE       = N_LAYERS * ATT_LAYER
@@ -995,16 +999,19 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         bpl     v1dim
         jmp     vpos
 
-        ; --- out[d] = floordiv(N[d], W). When -256 * W <= N < 256 * W (|out| <= 256,
-        ;     most outputs of trained souls) an 8-step division: N >= 0: R = N >> 8
-        ;     (< W), dividend byte N & 255, out = the 8-bit quotient; N < 0: the
-        ;     same on N + 256 * W, out = quotient - 256. Else floordiv(N', W) - 2^15
-        ;     on N' = N + 2^15 * W (0 <= N' <= 65535 * W): 16 steps.
+        ; --- out[d] = floordiv(N[d], W). When -256 * KMAX * W <= N < 256 * KMAX * W
+        ;     (|out| <= 2048: every output of the trained souls measured) an
+        ;     8-step division: R = N >> 8 reduced into 0..W-1 by k (0..KMAX-1)
+        ;     subtractions of W (N >= 0) or k (1..KMAX) additions (N < 0; k = 1
+        ;     when -256 * W <= N < 0), dividend byte N & 255, out = 256 (+-k) + the
+        ;     8-bit quotient (N = 256 (R +- k W) + N & 255 with R < W). Else
+        ;     floordiv(N', W) - 2^15 on N' = N + 2^15 * W (0 <= N' <= 65535 * W):
+        ;     16 steps.
         ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
         ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
         ;     rotates the previous quotient bit (C) into the dividend byte it
         ;     consumes: one byte per 8 steps, 9 rols each. out = (att_dq,
-        ;     att_dq+1 ^ $80): the 8-step paths preset att_dq+1 to $80 or $7f.
+        ;     att_dq+1 ^ $80): the 8-step paths set att_dq+1 to +-k ^ $80.
 divide: lda     att_w
         sta     dv_den
         lda     att_w+1
@@ -1017,29 +1024,50 @@ divide: lda     att_w
         beq     @npos                   ; 0 <= N < 2^24
         cmp     #$ff
         bne     @slow
-        clc                             ; -2^24 <= N < 0: R = N >> 8 + W, when that
-        lda     att_n1,x                ; carries out of 16 bits (N >= -256 * W)
-        adc     dv_den
+        clc                             ; -2^24 <= N < 0: R = N >> 8 + k W for the
+        lda     att_n1,x                ; least k >= 1 that carries out of 16 bits
+        adc     dv_den                  ; (then 0 <= R < W), out high byte -k
         tay
         lda     att_n2,x
         adc     dv_den+1
-        bcc     @slow
         sta     att_dr
-        lda     #$7f                    ; out high byte $ff
-        bne     @fast                   ; always
-@npos:  ldy     att_n1,x                ; N < 256 * W: R = N >> 8 < W
-        cpy     dv_den
-        lda     att_n2,x
-        sbc     dv_den+1
-        bcs     @slow
-        lda     att_n2,x
+        lda     #$7f                    ; out high byte -1 (^ $80)
+        bcs     @fast
+@nnext: cmp     #$80 - ATT_DIV_KMAX     ; R still negative; A = -k ^ $80
+        beq     @slow                   ; k = KMAX: out < -256 * KMAX
+        sbc     #1                      ; C = 1 (A > $80 - KMAX): k += 1
+        sta     att_dq+1
+        clc                             ; R += W
+        tya
+        adc     dv_den
+        tay
+        lda     att_dr
+        adc     dv_den+1
         sta     att_dr
-        lda     #$80                    ; out high byte 0
+        lda     att_dq+1
+        bcc     @nnext
 @fast:  sta     att_dq+1
-        lda     att_n0,x
+@fast2: lda     att_n0,x
         sta     att_dq
         tya                             ; A = R low
         jmp     @low
+@npos:  lda     att_n2,x                ; R = N >> 8, out high byte k = 0; while
+        sta     att_dr                  ; R >= W: R -= W, k += 1
+        ldy     att_n1,x
+        lda     #$80                    ; k = 0 (^ $80)
+        sta     att_dq+1
+@pnext: cpy     dv_den                  ; R < W ?
+        lda     att_dr
+        sbc     dv_den+1
+        bcc     @fast2                  ; yes: 8 steps, out = 256 k + quotient
+        sta     att_dr                  ; C = 1: R -= W
+        tya
+        sbc     dv_den
+        tay
+        inc     att_dq+1
+        lda     att_dq+1
+        cmp     #$80 + ATT_DIV_KMAX
+        bne     @pnext                  ; k = KMAX: out >= 256 * KMAX
 @slow:  sec                             ; N' = N + 2^15 * W = N - att_nb
         lda     att_n1,x                ; quotient bytes := N' bits 0..15
         sbc     att_nb+1
