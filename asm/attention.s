@@ -16,8 +16,10 @@
 ;   and |q| <= 1792; else (the general path) each 16x16 product is four 8x8
 ;   quarter-square products (kernels_b.inc).
 ; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
-;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 0 adds nothing, w = 1
-;   adds v', other weights take two quarter-square products.
+;   start at 255 v'[im] - 2^15 * W (mod 2^32; |N| < 2^30), im the position of
+;   the highest score (w = EXP[0] = 255: 256 v' - v', no product), which the
+;   loop then skips. w = 0 adds nothing, w = 1 adds v', other weights take two
+;   quarter-square products.
 ; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
@@ -112,7 +114,7 @@ att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
 att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
-att_nb  = att_c                 ; 4: -2^15 * W (the weighted sums' start; byte 0 is 0)
+att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
 .assert att_ps + 1 < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
 .segment "KVCACHE"
@@ -135,6 +137,7 @@ att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
 att_d:          .res 1          ; dimension counter / output index
 att_i:          .res 1          ; position counter
+att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
@@ -151,6 +154,7 @@ att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
+.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v' at the highest score"
         STEP_TABLE_LOHI att_blk_lo, att_blk_hi, {N_LAYERS * N_HEADS}, ATT_BLOCK   ; offset of block L*N_HEADS + h in kv_k_lo/hi
 att_blk_lay:    ; layer L of block L*N_HEADS + h
         .repeat N_LAYERS * N_HEADS, I
@@ -225,6 +229,36 @@ lab = * - 1
         lda     att_t+1
         adc     #>(base)
         sta     ptr+1
+.endmacro
+
+; ATT_VROW lo_op, hi_op: point the operands lo_op, hi_op (abs,x loads of the
+; weighted sum) at row X (position i) of the head's v'lo and v'hi.
+; in: X = i. clobbers: A, C. cycles: 34 (ATT_CACHE a multiple of 256: both
+; rows share the low byte), else 48
+.macro ATT_VROW lo_op, hi_op
+        clc
+        lda     att_vl
+        adc     att_pos_lo,x
+        sta     lo_op
+.if <::ATT_CACHE = 0
+        sta     hi_op
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     lo_op+1
+        adc     #>::ATT_CACHE           ; C = 0: row addresses stay below $10000
+        sta     hi_op+1
+.else
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     lo_op+1
+        clc
+        lda     att_vh
+        adc     att_pos_lo,x
+        sta     hi_op
+        lda     att_vh+1
+        adc     att_pos_hi,x
+        sta     hi_op+1
+.endif
 .endmacro
 
 ; attn_store_kv: append position t of one layer to the KV cache.
@@ -822,8 +856,9 @@ sf:     lda     att_s1,x
         .endrepeat
         dex
         bpl     sf
-maxsf:  ldx     att_n                   ; m = sf[n-1], then the max over the rest
-        dex
+maxsf:  ldx     att_n                   ; m = sf[n-1], then the max over the rest;
+        dex                             ; att_im = its position (w = EXP[0] there)
+        stx     att_im
         lda     att_s2,x
         sta     att_m
         lda     att_s3,x
@@ -841,6 +876,7 @@ max:    dex
         bvc     @nv
         eor     #$80
 @nv:    bpl     max
+        stx     att_im
         lda     att_s2,x
         sta     att_m
         lda     att_s3,x
@@ -880,7 +916,8 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         bpl     wloop
 
         ; --- N[d] = sum_i w[i] * v'[i][d] - 2^15 * W = sum_i w[i] * v[i][d]
-        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at -2^15 * W
+        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at
+        ;     255 v'[im] - 2^15 * W
         lda     att_w+1                 ; att_nb = 2^15 * W = (0, W << 7 in bytes 1..3)
         lsr     a
         sta     att_nb+3
@@ -900,17 +937,41 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         lda     #0
         sbc     att_nb+3
         sta     att_nb+3
+        ldx     att_im                  ; the sums start with position im, whose
+        lda     #0                      ; w = EXP[0] = 255 needs no product:
+        sta     att_wt,x                ; N := 255 v' - 2^15 W (the loop below skips im)
+        ATT_VROW ni_l_row, ni_h_row
         ldx     #HEAD_DIM - 1
-nclear: lda     #0
-        sta     att_n0,x
-        lda     att_nb+1
-        sta     att_n1,x
-        lda     att_nb+2
-        sta     att_n2,x
+ninit:  clc                             ; U = 256 v' - 2^15 W = (0, vl + nb1,
+        lda     kv_v_lo,x               ; vh + nb2 + c, nb3 + c)
+ni_l_row = * - 2        ; operand, patched: row im of v lo
+        sta     att_p                   ; vl
+        adc     att_nb+1
+        sta     att_p+1
+        lda     kv_v_hi,x
+ni_h_row = * - 2        ; operand, patched: row im of v hi
+        tay                             ; vh
+        adc     att_nb+2
+        sta     att_p+2
         lda     att_nb+3
+        adc     #0
+        sta     att_p+3
+        sec                             ; N = U - v'
+        lda     #0
+        sbc     att_p
+        sta     att_n0,x
+        sty     att_p
+        lda     att_p+1
+        sbc     att_p
+        sta     att_n1,x
+        lda     att_p+2
+        sbc     #0
+        sta     att_n2,x
+        lda     att_p+3
+        sbc     #0
         sta     att_n3,x
         dex
-        bpl     nclear
+        bpl     ninit
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -923,20 +984,7 @@ vpos:   dec     att_i
         bne     @mul
         jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
 @mul:   QS_SET  mv_lo, mv_hi
-        clc                             ; the loads read row i: operand = row 0 + i*ED
-        lda     att_vl
-        adc     att_pos_lo,x
-        sta     vl_row
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     vl_row+1
-        clc
-        lda     att_vh
-        adc     att_pos_lo,x
-        sta     vh_row
-        lda     att_vh+1
-        adc     att_pos_hi,x
-        sta     vh_row+1
+        ATT_VROW vl_row, vh_row         ; the loads read row i
         ldx     #HEAD_DIM - 1
 vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
 vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
@@ -967,20 +1015,7 @@ vl_row = * - 2          ; operand, patched: row i of v lo
         jmp     vpos
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
-vone:   clc                             ; X = i: the loads read row i
-        lda     att_vl
-        adc     att_pos_lo,x
-        sta     v1l_row
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     v1l_row+1
-        clc
-        lda     att_vh
-        adc     att_pos_lo,x
-        sta     v1h_row
-        lda     att_vh+1
-        adc     att_pos_hi,x
-        sta     v1h_row+1
+vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i
         ldx     #HEAD_DIM - 1
 v1dim:  clc                             ; X = d, from the head's last dimension down
         lda     att_n0,x
