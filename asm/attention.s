@@ -1116,10 +1116,11 @@ divide: lda     att_w
         lda     att_n0,x
         sta     att_dq
         tya
-        .repeat 8                       ; quotient bits 15..8 into the high byte
-        ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
-        .endrepeat                      ; first one is stale and falls out at
-        rol     att_dq+1                ; this 9th rol, where bit 8 goes in)
+        ldx     #8                      ; quotient bits 15..8 into the high byte
+@high:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
+        dex                             ; first one is stale and falls out at
+        bne     @high                   ; the 9th rol, where bit 8 goes in; a
+        rol     att_dq+1                ; loop: only |out| >= 2048 come here)
 @low:   .repeat 8                       ; bits 7..0 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
