@@ -115,7 +115,11 @@ att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
-.assert att_ps + 1 < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+att_m   = att_a                 ; 3: max sf (24 bits signed), from the max to the weights
+att_w   = att_sp                ; word: W, from the weights to the division
+att_i   = att_sp2               ; the weighted sum's position, the division's d
+att_d   = kb_zp + 27            ; dimension counter / output index
+.assert att_ps + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 
 .segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
@@ -132,11 +136,7 @@ att_kc:         .res 4 * ATT_KCN        ; Kc byte k of (block b, position t) at
 
 .segment "BSS"
 att_t:          .res 3          ; m - sf work; block offset
-att_m:          .res 3          ; max sf (24 bits signed)
-att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
-att_d:          .res 1          ; dimension counter / output index
-att_i:          .res 1          ; position counter
 att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t
