@@ -115,11 +115,12 @@ att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
-att_m   = att_a                 ; 3: max sf (24 bits signed), from the max to the weights
+att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to the weights
 att_w   = att_sp                ; word: W, from the weights to the division
 att_i   = att_sp2               ; the weighted sum's position, the division's d
 att_d   = kb_zp + 27            ; dimension counter / output index
 .assert att_ps + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+.assert att_w + 1 < att_i && att_i < att_m && att_m + 2 < att_d, error, "attention: W, i, m and d overlap"
 
 .segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
@@ -668,8 +669,14 @@ fpatch: ldy     att_d
         adc     #>ATT_KCN
         sta     .ident(.sprintf("fkc%d", K + 1)) + 1
         .endrepeat
-        ldx     att_n
-        dex
+        ldx     att_n                   ; the running max: m = -2^16 (no sf is
+        dex                             ; below: |2 score| < 2^31), im = n - 1
+        stx     att_im
+        lda     #0
+        sta     att_m
+        sta     att_m+1
+        lda     #$ff
+        sta     att_m+2
 fkey:   sec                             ; a = C - Kc[i]
         lda     att_c
         sbc     att_kc,x
@@ -702,10 +709,27 @@ fslots: .repeat ::HEAD_DIM, D
         adc     #$ff
         eor     #$ff
         sta     att_s4,x
-        dex
+        cmp     att_m+2                 ; sf > m: m := sf, im := i
+        bne     @sign
+        lda     att_m                   ; the same sign: the low 16 bits decide
+        cmp     att_s2,x
+        lda     att_m+1
+        sbc     att_s3,x
+        bcs     @nomax                  ; C = 1: m >= sf
+        bcc     @max                    ; always
+@sign:  asl     a                       ; the signs differ: sf >= 0 > m (C = 0),
+        bcs     @nomax                  ; or sf < 0 <= m (C = 1)
+@max:   stx     att_im
+        lda     att_s2,x
+        sta     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        lda     att_s4,x
+        sta     att_m+2
+@nomax: dex
         bmi     :+
         jmp     fkey
-:       jmp     maxsf
+:       jmp     weights                 ; m and im are known
 
 fslow:  ldy     att_sb                  ; the general path: att_kl, att_kh back
         lda     att_blk_lo,y            ; to dimension 0 of the block
@@ -856,7 +880,7 @@ sf:     lda     att_s1,x
         .endrepeat
         dex
         bpl     sf
-maxsf:  ldx     att_n                   ; m = sf[n-1], then the max over the rest;
+maxsf:  ldx     att_n                   ; (general path) m = sf[n-1], then the max over the rest;
         dex                             ; att_im = its position (w = EXP[0] there)
         stx     att_im
         lda     att_s2,x
