@@ -1105,11 +1105,7 @@ divide: lda     att_w
         sta     att_dr
         lda     att_dq+1
         bcc     @nnext
-@fast:  sta     att_dq+1
-@fast2: lda     att_n0,x
-        sta     att_dq
-        tya                             ; A = R low
-        jmp     @low
+        bcs     @fast                   ; always: 0 <= R < W
 @npos:  lda     att_n2,x                ; R = N >> 8, out high byte k = 0; while
         sta     att_dr                  ; R >= W: R -= W, k += 1
         ldy     att_n1,x
@@ -1145,6 +1141,11 @@ divide: lda     att_w
         dex                             ; first one is stale and falls out at
         bne     @high                   ; the 9th rol, where bit 8 goes in; a
         rol     att_dq+1                ; loop: only |out| >= 2048 come here)
+        jmp     @low
+@fast:  sta     att_dq+1
+@fast2: lda     att_n0,x
+        sta     att_dq
+        tya                             ; A = R low
 @low:   .repeat 8                       ; bits 7..0 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
