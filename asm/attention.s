@@ -232,33 +232,55 @@ lab = * - 1
         sta     ptr+1
 .endmacro
 
-; ATT_VROW lo_op, hi_op: point the operands lo_op, hi_op (abs,x loads of the
-; weighted sum) at row X (position i) of the head's v'lo and v'hi.
+; ATT_VROW lo_op, hi_op [, lo_op2, hi_op2]: point the operands lo_op, hi_op
+; (abs,x loads of the weighted sum; and lo_op2, hi_op2 when given) at row X
+; (position i) of the head's v'lo and v'hi.
 ; in: X = i. clobbers: A, C. cycles: 34 (ATT_CACHE a multiple of 256: both
-; rows share the low byte), else 48
-.macro ATT_VROW lo_op, hi_op
+; rows share the low byte), else 48; +16 with the second pair
+.macro ATT_VROW lo_op, hi_op, lo_op2, hi_op2
         clc
         lda     att_vl
         adc     att_pos_lo,x
         sta     lo_op
+        .ifnblank lo_op2
+        sta     lo_op2
+        .endif
 .if <::ATT_CACHE = 0
         sta     hi_op
+        .ifnblank hi_op2
+        sta     hi_op2
+        .endif
         lda     att_vl+1
         adc     att_pos_hi,x
         sta     lo_op+1
+        .ifnblank lo_op2
+        sta     lo_op2+1
+        .endif
         adc     #>::ATT_CACHE           ; C = 0: row addresses stay below $10000
         sta     hi_op+1
+        .ifnblank hi_op2
+        sta     hi_op2+1
+        .endif
 .else
         lda     att_vl+1
         adc     att_pos_hi,x
         sta     lo_op+1
+        .ifnblank lo_op2
+        sta     lo_op2+1
+        .endif
         clc
         lda     att_vh
         adc     att_pos_lo,x
         sta     hi_op
+        .ifnblank hi_op2
+        sta     hi_op2
+        .endif
         lda     att_vh+1
         adc     att_pos_hi,x
         sta     hi_op+1
+        .ifnblank hi_op2
+        sta     hi_op2+1
+        .endif
 .endif
 .endmacro
 
@@ -966,35 +988,31 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         ldx     att_im                  ; the sums start with position im, whose
         lda     #0                      ; w = EXP[0] = 255 needs no product:
         sta     att_wt,x                ; N := 255 v' - 2^15 W (the loop below skips im)
-        ATT_VROW ni_l_row, ni_h_row
+        ATT_VROW ni_l_row, ni_h_row, ni_l2_row, ni_h2_row
         ldx     #HEAD_DIM - 1
-ninit:  clc                             ; U = 256 v' - 2^15 W = (0, vl + nb1,
-        lda     kv_v_lo,x               ; vh + nb2 + c, nb3 + c)
+ninit:  sec                             ; 255 v' = 256 v' - v' = (-vl,
+        lda     #0                      ; vl - vh - b, vh - b, 0)
+        sbc     kv_v_lo,x
 ni_l_row = * - 2        ; operand, patched: row im of v lo
-        sta     att_p                   ; vl
-        adc     att_nb+1
-        sta     att_p+1
-        lda     kv_v_hi,x
+        sta     att_n0,x
+        lda     kv_v_lo,x
+ni_l2_row = * - 2       ; operand, patched: the same
+        sbc     kv_v_hi,x
 ni_h_row = * - 2        ; operand, patched: row im of v hi
-        tay                             ; vh
+        tay
+        lda     kv_v_hi,x
+ni_h2_row = * - 2       ; operand, patched: the same
+        sbc     #0                      ; C = 1 after: 255 v' >= 0
+        sta     att_p
+        clc                             ; + (0, nb1, nb2, nb3) = -2^15 W
+        tya
+        adc     att_nb+1
+        sta     att_n1,x
+        lda     att_p
         adc     att_nb+2
-        sta     att_p+2
+        sta     att_n2,x
         lda     att_nb+3
         adc     #0
-        sta     att_p+3
-        sec                             ; N = U - v'
-        lda     #0
-        sbc     att_p
-        sta     att_n0,x
-        sty     att_p
-        lda     att_p+1
-        sbc     att_p
-        sta     att_n1,x
-        lda     att_p+2
-        sbc     #0
-        sta     att_n2,x
-        lda     att_p+3
-        sbc     #0
         sta     att_n3,x
         dex
         bpl     ninit
