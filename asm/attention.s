@@ -496,12 +496,12 @@ ATF_SO_H2       = 50
 ; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
 ;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
 ;   most divisions take 16 steps after eight reductions that fall short):
-;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.9k .. 14.4k; t+1 = 20: 40.8k
+;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.7k .. 14.0k; t+1 = 20: 40.7k
 ;   (|q[d]| in 300..1000) .. 48.0k (|q[d]| < 256). The original soul's own
-;   q, k, v (positions 0..19, 8 heads each): 186.6k per token, of which the
+;   q, k, v (positions 0..19, 8 heads each): 185.7k per token, of which the
 ;   setup and the per-query patching 21.1k, the scores with the running
-;   max 62.8k (~750 a key), the weights 6.2k, the sums' start at the
-;   highest score 5.7k, the weighted sum 66.6k (by instruction count ~107
+;   max 62.8k (~750 a key), the weights 6.3k, the sums' start at the
+;   highest score 4.6k, the weighted sum 66.5k (by instruction count ~107
 ;   a position and dimension when w > 1), the divisions 24.3k (~380 each:
 ;   all of them 8 steps, |out| < 2048)
 .proc attention_head
