@@ -24,7 +24,7 @@
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
 ;   N' = N + 2^15 * W >= 0, 16 steps.
-;   The 8-step path also takes |out| up to 2048 (ATT_DIV_KMAX): R = N >> 8
+;   The 8-step path also takes -2048 <= out < 2048 (ATT_DIV_KMAX): R = N >> 8
 ;   first brought into 0..W-1 by a few subtractions of W (each adds 256 to
 ;   out) or additions (each -256). The quotient is a w-weighted mean of
 ;   int16 values, so it is always in int16 range: sat16 never changes it.
@@ -1079,7 +1079,7 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         jmp     vpos
 
         ; --- out[d] = floordiv(N[d], W). When -256 * KMAX * W <= N < 256 * KMAX * W
-        ;     (|out| <= 2048: every output of the trained souls measured) an
+        ;     (-2048 <= out < 2048: every output of the trained souls measured) an
         ;     8-step division: R = N >> 8 reduced into 0..W-1 by k (0..KMAX-1)
         ;     subtractions of W (N >= 0) or k (1..KMAX) additions (N < 0; k = 1
         ;     when -256 * W <= N < 0), dividend byte N & 255, out = 256 (+-k) + the
@@ -1160,7 +1160,7 @@ divide: lda     att_w
 @high:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
         dex                             ; first one is stale and falls out at
         bne     @high                   ; the 9th rol, where bit 8 goes in; a
-        rol     att_dq+1                ; loop: only |out| >= 2048 come here)
+        rol     att_dq+1                ; loop: only out outside -2048..2047)
         jmp     @low
 @fast:  sta     att_dq+1
 @fast2: lda     att_n0,x
