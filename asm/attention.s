@@ -1166,9 +1166,15 @@ divide: lda     att_w
 @fast2: lda     att_n0,x
         sta     att_dq
         tya                             ; A = R low
-@low:   .repeat 8                       ; bits 7..0 into the low byte (the stale
+@low:   .repeat 7                       ; bits 7..1 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
+        rol     att_dq                  ; bit 0: the last step needs no remainder
+        rol     a
+        rol     att_dr
+        cmp     dv_den
+        lda     att_dr
+        sbc     dv_den+1                ; C = (2R + bit >= D): bit 0
         rol     att_dq
         ldy     att_d
         lda     att_dq
