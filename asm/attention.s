@@ -628,7 +628,28 @@ fpatch: ldy     att_d
         sta     att_a+2
         bcc     @rows
         inc     att_a+3
-@rows:  ldy     #ATF_SO_KL              ; rows: store, then step by CONTEXT
+@rows:
+.if <::ATT_CACHE = 0                    ; rows: store, then step by CONTEXT; the
+        ldy     #ATF_SO_KL + 1          ; k'hi row is the k'lo row + ATT_CACHE, a
+        lda     att_kl+1                ; whole number of pages: the same low byte
+        sta     (att_ps),y
+        clc
+        adc     #>::ATT_CACHE
+        ldy     #ATF_SO_KH + 1
+        sta     (att_ps),y
+        ldy     #ATF_SO_KL
+        lda     att_kl
+        sta     (att_ps),y
+        ldy     #ATF_SO_KH
+        sta     (att_ps),y
+        clc                             ; A = att_kl
+        adc     #CONTEXT
+        sta     att_kl
+        bcc     :+
+        inc     att_kl+1
+:
+.else
+        ldy     #ATF_SO_KL
         .assert att_kh = att_kl + 2, error, "attention: row pointers"
         .repeat 2, J
         .if J = 1
@@ -645,6 +666,7 @@ fpatch: ldy     att_d
         adc     #0
         sta     att_kl + 2 * J + 1
         .endrepeat
+.endif
         ADD16_8 att_ps, #ATF_SLOT_SIZE
         ldy     att_d                   ; 2d + 1 -> 2(d + 1)
         iny
