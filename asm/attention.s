@@ -496,13 +496,13 @@ ATF_SO_H2       = 50
 ; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
 ;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
 ;   most divisions take 16 steps after eight reductions that fall short):
-;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.7k .. 14.0k; t+1 = 20: 40.7k
-;   (|q[d]| in 300..1000) .. 48.0k (|q[d]| < 256). The original soul's own
-;   q, k, v (positions 0..19, 8 heads each): 184.8k per token, of which the
-;   setup and the per-query patching 21.0k, the scores with the running
-;   max 62.7k (~750 a key), the weights 6.3k, the sums' start at the
-;   highest score 4.6k, the weighted sum 66.9k (by instruction count ~107
-;   a position and dimension when w > 1), the divisions 23.4k (~366 each:
+;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.9k .. 14.2k; t+1 = 20: 40.4k
+;   (|q[d]| in 300..1000) .. 47.2k (|q[d]| < 256). The original soul's own
+;   q, k, v (positions 0..19, 8 heads each): 183.8k per token, of which the
+;   setup and the per-query patching 20.1k, the scores with the running
+;   max 62.6k (~750 a key), the weights 6.3k, the sums' start at the
+;   highest score 4.6k, the weighted sum 66.7k (by instruction count ~107
+;   a position and dimension when w > 1), the divisions 23.5k (~367 each:
 ;   all of them 8 steps, |out| < 2048)
 .proc attention_head
         stx     att_n
