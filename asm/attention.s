@@ -89,6 +89,7 @@ ATT_KC_UNDERIO  = 0             ; 1: Kc in ENGBSS under I/O (gen.weights.kc_unde
 ATT_QHI_MIN     = -7            ; fast path: q high byte in -7..6 (q in -1792..1791)
 ATT_QHI_SPAN    = 14
 ATT_KCN         = N_LAYERS * N_HEADS * CONTEXT  ; bytes of each Kc byte array
+ATT_KROW1       = <ATT_CACHE = 0 && CONTEXT >= 2        ; attn_store_kv: one low byte for the k rows
 .if ATT_FAST
         ; every read is n = q + kl (-1792..2046) or q - 128 + k'hi (-1920..1918)
         .assert mm_sq_zero >= 1920 && mm_sq_zero + 2046 < mm_sq2 - mm_sq1, lderror, "attention: squares table range"
@@ -127,6 +128,7 @@ kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
+.assert kv_k_hi = kv_k_lo + ATT_CACHE, error, "attention: the k'hi rows follow the k'lo rows"
 .if ATT_FAST
 .if ATT_KC_UNDERIO
 .segment "ENGBSS"                       ; only engine_step (banked in) touches Kc
@@ -340,7 +342,15 @@ vst_hi_row = * - 2      ; operand, patched: row t of the layer
         adc     #0
         sta     att_t+1
         ATT_PTR att_kl, kv_k_lo         ; (att_kl),y with Y = 2j: row j = att_kl + 2j
+.if ::ATT_KROW1
+        lda     att_kl                  ; (att_kh),y with Y = 2j as well: the k'hi
+        sta     att_kh                  ; row is the k'lo row + ATT_CACHE, a whole
+        lda     att_kl+1                ; number of pages (one low byte for both)
+        adc     #>ATT_CACHE             ; C = 0: below $10000
+        sta     att_kh+1
+.else
         ATT_PTR att_kh, kv_k_hi - 1     ; (att_kh),y with Y = 2j + 1
+.endif
 .if ::ATT_FAST
         ldx     att_sb                  ; Kc stores: byte K of (block of head 0, t)
         ldy     att_lay_blk,x
@@ -370,7 +380,9 @@ khead:
         sta     att_c+2                 ; and n = k'hi - 128 (byte 0: mm_sq0 repeats
         sta     att_c+3                 ; every 128)
 .endif
-        lda     #HEAD_DIM
+        tya                             ; 2j of the head's end
+        clc
+        adc     #2 * HEAD_DIM
         sta     att_d
 kdim:   lda     (kvs_k),y               ; kl
         sta     (att_kl),y
@@ -390,7 +402,13 @@ kdim:   lda     (kvs_k),y               ; kl
         iny
         lda     (kvs_k),y
         eor     #$80                    ; k'hi = kh + 128
+.if ::ATT_KROW1
+        dey                             ; the k'hi row's pointer is read at Y = 2j
         sta     (att_kh),y
+        iny
+.else
+        sta     (att_kh),y
+.endif
 .if ::ATT_FAST
         tax
         clc
@@ -405,6 +423,17 @@ kdim:   lda     (kvs_k),y               ; kl
 :
 .endif
         iny
+.if ::ATT_KROW1
+        clc                             ; next row: both pointers += CONTEXT - 2
+        lda     att_kl                  ; (Y moved 2), one low byte
+        adc     #CONTEXT - 2
+        sta     att_kl
+        sta     att_kh
+        bcc     :+
+        inc     att_kl+1
+        inc     att_kh+1
+:
+.else
         .assert att_kh = att_kl + 2, error, "row pointers"
         .repeat 2, J                    ; next row: both pointers += CONTEXT - 2 (Y moved 2)
         .if ::CONTEXT >= 2
@@ -416,7 +445,8 @@ kdim:   lda     (kvs_k),y               ; kl
 :       dec     att_kl + 2 * J
         .endif
         .endrepeat
-        dec     att_d
+.endif
+        cpy     att_d                   ; the head's end
         bne     kdim
 .if ::ATT_FAST
         ldx     att_st
