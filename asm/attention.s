@@ -128,6 +128,7 @@ kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
+.assert kv_v_hi = kv_v_lo + ATT_CACHE, error, "attention: the v'hi rows follow the v'lo rows"
 .assert kv_k_hi = kv_k_lo + ATT_CACHE, error, "attention: the k'hi rows follow the k'lo rows"
 .if ATT_FAST
 .if ATT_KC_UNDERIO
@@ -158,14 +159,21 @@ att_n3:         .res HEAD_DIM
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
 .assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v' at the highest score"
-        STEP_TABLE_LOHI att_blk_lo, att_blk_hi, {N_LAYERS * N_HEADS}, ATT_BLOCK   ; offset of block L*N_HEADS + h in kv_k_lo/hi
-att_blk_lay:    ; layer L of block L*N_HEADS + h
+att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
         .repeat N_LAYERS * N_HEADS, I
-        .byte   I / N_HEADS
+        .byte   <(kv_k_lo + I * ATT_BLOCK)
         .endrepeat
-att_blk_x:      ; h*HEAD_DIM of block L*N_HEADS + h
+att_kb_hi:
         .repeat N_LAYERS * N_HEADS, I
-        .byte   (I .mod N_HEADS) * HEAD_DIM
+        .byte   >(kv_k_lo + I * ATT_BLOCK)
+        .endrepeat
+att_vb_lo:      ; kv_v_lo + layer L's offset + h*HEAD_DIM (the head in row 0, position 0)
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   <(kv_v_lo + (I / N_HEADS) * ATT_LAYER + (I .mod N_HEADS) * HEAD_DIM)
+        .endrepeat
+att_vb_hi:
+        .repeat N_LAYERS * N_HEADS, I
+        .byte   >(kv_v_lo + (I / N_HEADS) * ATT_LAYER + (I .mod N_HEADS) * HEAD_DIM)
         .endrepeat
         STEP_TABLE_LOHI att_lay_lo, att_lay_hi, {N_LAYERS}, ATT_LAYER   ; offset of layer L in each cache array
 .if ATT_FAST
@@ -222,6 +230,24 @@ lab = * - 1
 .endmacro
 
 .segment "CODE"
+
+; ATT_HI hi, lo: the pointer hi := lo + ATT_CACHE (the same row in the ^$80
+; array: kv_k_hi follows kv_k_lo, kv_v_hi kv_v_lo). clobbers: A, C
+.macro ATT_HI hi, lo
+.if <::ATT_CACHE = 0
+        lda     lo
+        sta     hi
+        clc
+.else
+        clc
+        lda     lo
+        adc     #<::ATT_CACHE
+        sta     hi
+.endif
+        lda     lo+1
+        adc     #>::ATT_CACHE
+        sta     hi+1
+.endmacro
 
 ; ATT_PTR ptr, base: ptr := base + (att_t, att_t+1). clobbers: A, C
 .macro ATT_PTR ptr, base
@@ -538,22 +564,20 @@ ATF_SO_H2       = 50
         stx     att_n
         sta     att_sb
         tay
-        lda     att_blk_lo,y            ; k: row 0 of the head's block
-        sta     att_t
-        lda     att_blk_hi,y
-        sta     att_t+1
-        ATT_PTR att_kl, kv_k_lo
-        ATT_PTR att_kh, kv_k_hi
-        ldx     att_blk_lay,y           ; v: dimension 0 of the head in row 0
-        clc                             ; (position 0) of the layer
-        lda     att_lay_lo,x
-        adc     att_blk_x,y
-        sta     att_t
-        lda     att_lay_hi,x
-        adc     #0
-        sta     att_t+1
-        ATT_PTR att_vl, kv_v_lo
-        ATT_PTR att_vh, kv_v_hi
+        lda     att_kb_lo,y             ; k: row 0 of the head's block
+        sta     att_kl
+        lda     att_kb_hi,y
+        sta     att_kl+1
+        lda     att_vb_lo,y             ; v: dimension 0 of the head in row 0
+        sta     att_vl                  ; (position 0) of the layer
+        lda     att_vb_hi,y
+        sta     att_vl+1
+.if (!::ATT_FAST) || (<::ATT_CACHE <> 0)
+        ATT_HI  att_kh, att_kl          ; (the fast page-aligned path needs only att_kl)
+.endif
+.if <::ATT_CACHE <> 0
+        ATT_HI  att_vh, att_vl          ; (ATT_VROW needs it here)
+.endif
         ldx     att_n
         dex
         beq     one                     ; one position: out = v[0] exactly
@@ -564,7 +588,8 @@ ATF_SO_H2       = 50
 .endif
 
         ; --- t + 1 = 1: w[0] = EXP[0] = 255 = W, so out[d] = floor(255 * v / 255) = v
-one:    lda     #0
+one:    ATT_HI  att_vh, att_vl
+        lda     #0
         sta     att_d                   ; 2*d
         tax                             ; d
 @copy:  txa
@@ -808,12 +833,11 @@ fslots: .repeat ::HEAD_DIM, D
 :       jmp     weights                 ; m and im are known
 
 fslow:  ldy     att_sb                  ; the general path: att_kl, att_kh back
-        lda     att_blk_lo,y            ; to dimension 0 of the block
-        sta     att_t
-        lda     att_blk_hi,y
-        sta     att_t+1
-        ATT_PTR att_kl, kv_k_lo
-        ATT_PTR att_kh, kv_k_hi
+        lda     att_kb_lo,y             ; to dimension 0 of the block
+        sta     att_kl
+        lda     att_kb_hi,y
+        sta     att_kl+1
+        ATT_HI  att_kh, att_kl
         jmp     general
 .endif
 
