@@ -541,6 +541,17 @@ ATF_SO_KH       = 31
 ATF_SO_H0       = 36
 ATF_SO_H1       = 43
 ATF_SO_H2       = 50
+ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
+
+; ATF_PST off, n: the per-query patch's store number n of A into byte off of the slot at
+; X (its offset in the page that the operand names; fpatch moves the operand
+; a page up when X passes one, and back to fslots' page per query).
+; cycles: 5
+.macro ATF_PST off, n
+        .assert n < ATF_PST_N, error, "ATF_PST: store number"
+        sta     fslots - <fslots + off,x
+.ident(.sprintf("atf_pst%d", n)) = * - 2   ; operand, patched: its page
+.endmacro
 
 .endif
 
@@ -620,13 +631,22 @@ fast:   lda     #0
         sta     att_a+2
         sta     att_a+3
         sta     att_d                   ; 2d
-        LDPTR   att_ps, fslots
+        lda     #<fslots                ; slot 0 = fslots' page + X
+        sta     att_ps
+        lda     #>fslots                ; the patch stores back at fslots' page
+        .repeat ::ATF_PST_N, I
+        sta     .ident(.sprintf("atf_pst%d", I)) + 1
+        .endrepeat
         ; --- per dimension d: check q[d]'s range (else the general path), patch
         ;     slot d's table operands (q) and rows (dimension d of the block in
-        ;     kv_k_lo/hi, from att_kl/att_kh, which step on), Q2 += q[d]^2
+        ;     kv_k_lo/hi, from att_kl/att_kh, which step on), Q2 += q[d]^2.
+        ;     The stores: ATF_PST at X = the slot's offset in its page, which
+        ;     steps by ATF_SLOT_SIZE; when it passes a page, every store's
+        ;     operand moves a page up.
 fpatch: ldy     att_d
         lda     (att_q),y               ; q low
-        tax
+        sta     att_sp
+        sta     att_sp2
         iny
         lda     (att_q),y               ; q high
         sty     att_d                   ; 2d + 1
@@ -636,42 +656,32 @@ fpatch: ldy     att_d
         bcc     @inq
         jmp     fslow                   ; |q| too large: the exact general path
 @inq:   adc     #<(>(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN)   ; C = 0: high byte of mm_sq1 + zero + q
-        ldy     #ATF_SO_L1 + 1
-        sta     (att_ps),y
+        ldx     att_ps
+        ATF_PST ATF_SO_L1 + 1, 0
         sta     att_sp+1
-        cpx     #$80                    ; C = 1: q low >= 128, q - 128 does not borrow
+        ldy     att_sp                  ; Y = q low
+        cpy     #$80                    ; C = 1: q low >= 128, q - 128 does not borrow
         adc     #$ff                    ; high byte of mm_sq1 + zero + q - 128
-        ldy     #ATF_SO_H1 + 1
-        sta     (att_ps),y
+        ATF_PST ATF_SO_H1 + 1, 1
         clc
         adc     #>(mm_sq2 - mm_sq1)     ; the same in mm_sq2
-        ldy     #ATF_SO_H2 + 1
-        sta     (att_ps),y
+        ATF_PST ATF_SO_H2 + 1, 2
         lda     att_sp+1                ; C = 0: no carry past $ffff
         adc     #>(mm_sq2 - mm_sq1)
-        ldy     #ATF_SO_L2 + 1
-        sta     (att_ps),y
+        ATF_PST ATF_SO_L2 + 1, 3
         sta     att_sp2+1
-        txa                             ; low bytes: q, q - 128, q mod 128
-        sta     att_sp
-        sta     att_sp2
-        ldy     #ATF_SO_L1
-        sta     (att_ps),y
-        ldy     #ATF_SO_L2
-        sta     (att_ps),y
+        tya                             ; low bytes: q, q - 128, q mod 128
+        ATF_PST ATF_SO_L1, 4
+        ATF_PST ATF_SO_L2, 5
         eor     #$80
-        ldy     #ATF_SO_H1
-        sta     (att_ps),y
-        ldy     #ATF_SO_H2
-        sta     (att_ps),y
+        ATF_PST ATF_SO_H1, 6
+        ATF_PST ATF_SO_H2, 7
         and     #$7f                    ; byte 0 repeats every 128: mm_sq0 + (q mod 128)
-        ldy     #ATF_SO_L0
-        sta     (att_ps),y
-        ldy     #ATF_SO_H0
-        sta     (att_ps),y
-        tax                             ; Q2 += q^2 (< 2^22 each)
+        ATF_PST ATF_SO_L0, 8
+        ATF_PST ATF_SO_H0, 9
+        tay                             ; Q2 += q^2 (< 2^22 each)
         clc
-        lda     mm_sq0,x
+        lda     mm_sq0,y
         adc     att_a
         sta     att_a
         ldy     #0
@@ -685,18 +695,14 @@ fpatch: ldy     att_d
         inc     att_a+3
 @rows:
 .if <::ATT_CACHE = 0                    ; rows: store, then step by CONTEXT; the
-        ldy     #ATF_SO_KL + 1          ; k'hi row is the k'lo row + ATT_CACHE, a
-        lda     att_kl+1                ; whole number of pages: the same low byte
-        sta     (att_ps),y
+        lda     att_kl+1                ; k'hi row is the k'lo row + ATT_CACHE, a
+        ATF_PST ATF_SO_KL + 1, 10  ; whole number of pages: the same low byte
         clc
         adc     #>::ATT_CACHE
-        ldy     #ATF_SO_KH + 1
-        sta     (att_ps),y
-        ldy     #ATF_SO_KL
+        ATF_PST ATF_SO_KH + 1, 11
         lda     att_kl
-        sta     (att_ps),y
-        ldy     #ATF_SO_KH
-        sta     (att_ps),y
+        ATF_PST ATF_SO_KL, 12
+        ATF_PST ATF_SO_KH, 13
         clc                             ; A = att_kl
         adc     #CONTEXT
         sta     att_kl
@@ -704,30 +710,33 @@ fpatch: ldy     att_d
         inc     att_kl+1
 :
 .else
-        ldy     #ATF_SO_KL
         .assert att_kh = att_kl + 2, error, "attention: row pointers"
         .repeat 2, J
-        .if J = 1
-        ldy     #ATF_SO_KH
-        .endif
         clc
         lda     att_kl + 2 * J
-        sta     (att_ps),y
+        ATF_PST ATF_SO_KL + J * (ATF_SO_KH - ATF_SO_KL), 10 + 2 * J
         adc     #CONTEXT
         sta     att_kl + 2 * J
-        iny
         lda     att_kl + 2 * J + 1
-        sta     (att_ps),y
+        ATF_PST ATF_SO_KL + J * (ATF_SO_KH - ATF_SO_KL) + 1, 11 + 2 * J
         adc     #0
         sta     att_kl + 2 * J + 1
         .endrepeat
 .endif
-        ADD16_8 att_ps, #ATF_SLOT_SIZE
         ldy     att_d                   ; 2d + 1 -> 2(d + 1)
         iny
         sty     att_d
         cpy     #2 * HEAD_DIM
         beq     @patched
+        txa                             ; the next slot
+        clc
+        adc     #ATF_SLOT_SIZE
+        sta     att_ps
+        bcs     @page
+        jmp     fpatch
+@page:  .repeat ::ATF_PST_N, I          ; past a page: every store's operand too
+        inc     .ident(.sprintf("atf_pst%d", I)) + 1
+        .endrepeat
         jmp     fpatch
 @patched:
         sec                             ; C = -Q2
