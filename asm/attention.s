@@ -90,6 +90,7 @@ ATT_QHI_MIN     = -7            ; fast path: q high byte in -7..6 (q in -1792..1
 ATT_QHI_SPAN    = 14
 ATT_KCN         = N_LAYERS * N_HEADS * CONTEXT  ; bytes of each Kc byte array
 ATT_KROW1       = <ATT_CACHE = 0 && CONTEXT >= 2        ; attn_store_kv: one low byte for the k rows
+ATT_KCX         = N_HEADS * CONTEXT <= 256      ; attn_store_kv: a layer's Kc rows at X = h*CONTEXT + t
 .if ATT_FAST
         ; every read is n = q + kl (-1792..2046) or q - 128 + k'hi (-1920..1918)
         .assert mm_sq_zero >= 1920 && mm_sq_zero + 2046 < mm_sq2 - mm_sq1, lderror, "attention: squares table range"
@@ -143,7 +144,7 @@ att_t:          .res 3          ; m - sf work; block offset
 att_n:          .res 1          ; positions
 att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
-att_st:         .res 1          ; attn_store_kv: t
+att_st:         .res 1          ; attn_store_kv: t (then h*CONTEXT + t)
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
@@ -345,20 +346,19 @@ lab = * - 1
         lda     att_t+1
         adc     #>kv_v_hi
         sta     vst_hi_row+1
-        ldx     #0                      ; v row: X = j, Y = 2j
-        ldy     #0
+        ldx     #EMBED_DIM - 1          ; v row, from the last j down: X = j, Y = 2j + 1
+        ldy     #2 * EMBED_DIM - 1
 vdim:   lda     (kvs_v),y
-vst_lo: sta     kv_v_lo,x
-vst_lo_row = * - 2      ; operand, patched: row t of the layer
-        iny
-        lda     (kvs_v),y
         eor     #$80
 vst_hi: sta     kv_v_hi,x
 vst_hi_row = * - 2      ; operand, patched: row t of the layer
-        iny
-        inx
-        cpx     #EMBED_DIM
-        bne     vdim
+        dey
+        lda     (kvs_v),y
+vst_lo: sta     kv_v_lo,x
+vst_lo_row = * - 2      ; operand, patched: row t of the layer
+        dey
+        dex
+        bpl     vdim
         ldy     att_sb                  ; k: layer offset + t (column t of row 0)
         lda     att_st
         clc
@@ -479,11 +479,18 @@ kdim:   lda     (kvs_k),y               ; kl
         .repeat 4, K
         lda     att_c+K
         sta     att_kc,x
-        .ident(.sprintf("kcs_%d", K)) = * - 2   ; operand, patched: Kc byte K row of the head
+        .ident(.sprintf("kcs_%d", K)) = * - 2   ; operand, patched: Kc byte K row of head 0
         .endrepeat
+.if ::ATT_KCX
+        txa                             ; the next head's rows: X += CONTEXT
+        clc                             ; (N_HEADS * CONTEXT <= 256)
+        adc     #CONTEXT
+        sta     att_st
+.else
         .repeat 4, K                    ; the next head's rows
         ADD16_8 .ident(.sprintf("kcs_%d", K)), #CONTEXT
         .endrepeat
+.endif
 .endif
         cpy     #<(2 * EMBED_DIM)
         beq     :+

@@ -21,7 +21,8 @@ regime:
 For each: every head block, n = 1, 2, CONTEXT and a random n. The cache
 itself is dumped at the end and checked against the documented layout.
 Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
-small ones (context 12; heads of 8 and of 4), context 48 and one head of 32.
+small ones (context 12; heads of 8 and of 4), context 48, one head of 32,
+heads of 16 and eight heads of 4 at context 40 (N_HEADS * CONTEXT > 256).
 """
 import zlib
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ SMALL4 = Dims(16, 4, 4, 12, 1)
 CTX48 = Dims(32, 8, 4, 48, 1)       # the longest context souls use (v rows past X = 255)
 WIDE = Dims(32, 32, 1, 10, 2)       # the widest head: MAX_HEAD_DIM
 HD16 = Dims(32, 16, 2, 10, 1)       # the widest head with the fast scores
+MANYH = Dims(32, 4, 8, 40, 1)       # N_HEADS * CONTEXT > 256: the Kc rows step by operand
 
 
 def _rows(vals, per=16):
@@ -218,8 +220,9 @@ def check(r, s: Script):
     (WIDE, ("moderate", "extreme", "small")),
     (DEFAULT, ("edge", "edgeq", "divedge", "divedge")),
     (HD16, ("edge", "edgeq", "moderate")),
+    (MANYH, ("moderate", "ramp")),
 ], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10",
-        "default-edge", "ed32-hd16-sl10"])
+        "default-edge", "ed32-hd16-sl10", "ed32-hd4x8-sl40"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
     s = Script(dims)
