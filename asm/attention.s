@@ -410,19 +410,19 @@ khead:
         clc
         adc     #2 * HEAD_DIM
         sta     att_d
-kdim:   lda     (kvs_k),y               ; kl
-        sta     (att_kl),y
+kdim:   lda     (kvs_k),y               ; kl (C = 0 here: from the adc above or
+        sta     (att_kl),y              ; the cpy below, Y < att_d)
 .if ::ATT_FAST
         tax
-        clc
         lda     mm_sq0,x
         adc     att_c
         sta     att_c
         lda     mm_sq1 + mm_sq_zero,x
         adc     att_c+1
         sta     att_c+1
-        bcc     :+
+        bcc     :+                      ; C = 0 after either way
         inc     att_c+2                 ; Kc < 2^27: no carry out of byte 2 here
+        clc
 :
 .endif
         iny
@@ -436,23 +436,22 @@ kdim:   lda     (kvs_k),y               ; kl
         sta     (att_kh),y
 .endif
 .if ::ATT_FAST
-        tax
-        clc
+        tax                             ; C = 0
         lda     mm_sq0,x
         adc     att_c+1
         sta     att_c+1
         lda     mm_sq1 + mm_sq_zero - 128,x
         adc     att_c+2
         sta     att_c+2
-        bcc     :+
+        bcc     :+                      ; C = 0 after either way
         inc     att_c+3
+        clc
 :
 .endif
         iny
 .if ::ATT_KROW1
-        clc                             ; next row: both pointers += CONTEXT - 2
-        lda     att_kl                  ; (Y moved 2), one low byte
-        adc     #CONTEXT - 2
+        lda     att_kl                  ; next row: both pointers += CONTEXT - 2
+        adc     #CONTEXT - 2            ; (Y moved 2), one low byte; C = 0 here
         sta     att_kl
         sta     att_kh
         bcc     :+
