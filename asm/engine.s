@@ -24,12 +24,12 @@
 .import mm_sweep, mm_init, mm_init_e
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm
-.importzp rms_x, rms_g, rms_y
+.import rmsnorm, rmsnorm_s, residual_add
+.importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init
 .importzp att_q, att_out, kvs_k, kvs_v
-.import embed, residual_add, relu
-.importzp emb_out, res_h, res_y, relu_v
+.import embed, relu
+.importzp emb_out, relu_v
 
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
@@ -160,8 +160,9 @@ done:   lda     eng_port
         jsr     mm_sweep
 .endmacro
 
-; NORM gain_off, shift_off: vec_a := rmsnorm(vec_h) with this layer's gain
-.macro NORM gain_off, shift_off
+; NORM entry, gain_off, shift_off: vec_a := rmsnorm(vec_h) with this layer's
+; gain (entry rmsnorm_s right after residual_add, which summed the squares)
+.macro NORM entry, gain_off, shift_off
         LDPTR   rms_x, vec_h
         LDPTR   rms_y, vec_a
         ldy     #gain_off
@@ -172,7 +173,7 @@ done:   lda     eng_port
         sta     rms_g+1
         ldy     #shift_off
         lda     (eng_lt),y
-        jsr     rmsnorm
+        jsr     entry
 .endmacro
 
 ; engine_prefill: engine_step without the output layer (see the file header).
@@ -283,9 +284,9 @@ range:  iny                             ; PlanRange::count
         sta     eng_layer
         sta     eng_block
         LDPTR   eng_lt, layer_table
-layer:
+        NORM    rmsnorm, LT_N1, LT_N1_SHIFT
+layer:                                  ; (vec_a = the attention block's norm)
         ; attention block
-        NORM    LT_N1, LT_N1_SHIFT
         PLAN    plan_qkv
         SWEEP   LT_QKV, vec_a
         LDPTR   kvs_k, vec_k
@@ -327,9 +328,9 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         SWEEP   LT_PROJ, vec_att
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
-        jsr     residual_add
+        jsr     residual_add            ; (sums the squares for rmsnorm_s)
         ; feed-forward block
-        NORM    LT_N2, LT_N2_SHIFT
+        NORM    rmsnorm_s, LT_N2, LT_N2_SHIFT
         PLAN    plan_fc1
         SWEEP   LT_FC1, vec_a
         LDPTR   relu_v, vec_z
@@ -345,6 +346,7 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_layer
         cmp     #N_LAYERS
         beq     output
+        NORM    rmsnorm_s, LT_N1, LT_N1_SHIFT
         jmp     layer
 output:
         lda     eng_prefill
@@ -353,7 +355,7 @@ output:
         LDPTR   rms_y, vec_a
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
-        jsr     rmsnorm
+        jsr     rmsnorm_s               ; (the last residual_add summed the squares)
         lda     #1                      ; the logits as split lo/hi arrays
         sta     mm_pn
         sta     mm_ostep

@@ -1,5 +1,6 @@
 ; kernels.s - the small vector kernels of the forward step (bit-exact per
-; shared/spec/numerics.md): embedding, saturating residual add, ReLU, argmax.
+; shared/spec/numerics.md): embedding, ReLU, argmax (the saturating residual
+; add is in rmsnorm.s: it sums the squares for the RMSNorm that follows).
 ; Vectors are int16, little endian, interleaved (lo, hi), like rmsnorm.s and
 ; attention.s. Dimensions and shifts come from model.inc (generated).
 
@@ -9,8 +10,8 @@
 
 .import w_te, w_pe
 .import logits_lo, logits_hi
-.exportzp emb_out, res_h, res_y, relu_v
-.export embed, residual_add, relu, engine_argmax
+.exportzp emb_out, relu_v
+.export embed, relu, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
 ; two int8 values shifted left by 8 - EMBED_MIN_SHIFT (23) still add up exactly in 32 bits
@@ -25,12 +26,10 @@ k_te:           .res 2          ; embed: te row
 k_pe:           .res 2          ; embed: pe row
 k_h:            .res 1          ; embed: high byte of the deshifted pe value
 emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
-res_h   = k_p1                  ; residual_add: h (in/out)
-res_y   = k_p2                  ; residual_add: y
 relu_v  = k_p1                  ; relu: vector (FF_DIM int16, in place)
 
 .segment "BSS"
-k_a:            .res 4          ; embed: deshifted te value (32 bits); residual: low byte
+k_a:            .res 4          ; embed: deshifted te value (32 bits)
 k_b:            .res 4          ; embed: deshifted pe value
 k_i:            .res 1          ; loop index
 k_best:         .res 1          ; argmax: best id so far
@@ -221,63 +220,6 @@ store:  lda     k_i
         jmp     loop
 done:   rts
 .endif
-.endproc
-
-; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1
-; in: res_h, res_y -> int16 vectors (not the same). out: h. clobbers: A, X, Y,
-;   the patched operands
-; cycles: ~90 + ~40 per element; measured (`soul bench`, x64sc, screen on,
-;   ED=32) 1.5 k a call, 5.9 k a token for 4 calls (was 8.1 k)
-.proc residual_add
-        lda     res_h                   ; the vectors' addresses into the operands
-        sta     ra_hl
-        sta     ra_hls
-        clc
-        adc     #1
-        sta     ra_hh
-        sta     ra_hhs
-        lda     res_h+1
-        sta     ra_hl+1
-        sta     ra_hls+1
-        adc     #0
-        sta     ra_hh+1
-        sta     ra_hhs+1
-        lda     res_y
-        sta     ra_yl
-        clc
-        adc     #1
-        sta     ra_yh
-        lda     res_y+1
-        sta     ra_yl+1
-        adc     #0
-        sta     ra_yh+1
-        ldy     #0                      ; Y = 2i
-loop:   clc
-        lda     $ffff,y
-ra_hl = * - 2           ; operand, patched: h
-        adc     $ffff,y
-ra_yl = * - 2           ; operand, patched: y
-        sta     $ffff,y
-ra_hls = * - 2          ; operand, patched: h
-        lda     $ffff,y
-ra_hh = * - 2           ; operand, patched: h + 1
-        adc     $ffff,y
-ra_yh = * - 2           ; operand, patched: y + 1
-        bvs     ovf
-store:  sta     $ffff,y
-ra_hhs = * - 2          ; operand, patched: h + 1
-        iny
-        iny
-        cpy     #2 * EMBED_DIM
-        bne     loop
-        rts
-ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
-        adc     #0                      ; $7fff or $8000
-        tax
-        eor     #$80
-        sta     (res_h),y               ; low byte
-        txa
-        jmp     store
 .endproc
 
 ; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place

@@ -22,8 +22,8 @@
 .importzp kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
-.exportzp rms_x, rms_g, rms_y, rms_m, rms_q
-.export rmsnorm, rms_isqrt
+.exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
+.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -92,7 +92,10 @@ rms_i   = kb_zp + 19            ; 2*i
 rms_gi  = kb_zp + 20            ; i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
-.assert rms_cnt < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+rms_have = kb_zp + 24           ; nonzero: rms_s holds the sum of squares (rmsnorm_s)
+res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
+res_y   = rms_g                 ; residual_add: y (rmsnorm sets rms_g afterwards)
+.assert rms_have < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
 ; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
 ; a small x hi (-4..3), made once per call when inv is not clamped
@@ -104,6 +107,105 @@ rms_t1:         .res RMS_T_LEN
 rms_t2:         .res RMS_T_LEN
 
 .segment "CODE"
+
+; SQ_ADD: S += xs^2, xs = asr(x, 4), for one element: A = x high byte,
+; rms_u = x low byte. The index of xs in the squares tables is
+; mm_sq_zero + xs = (x + 32768) >> 4 (mm_sq_zero = 2048).
+; clobbers: A, X, rms_u, the operands sqt1/sqt2 of this instance
+; cycles: 80 (+1 when the sum's byte 3 takes a carry)
+.macro SQ_ADD sqt1, sqt2
+        eor     #$80                    ; (x + 32768) >> 4: A = page, rms_u = low byte
+        .repeat 4
+        lsr     a
+        ror     rms_u
+        .endrepeat
+        ora     #>mm_sq1
+        sta     sqt1
+        eor     #RMS_1TO2
+        sta     sqt2
+        ldx     rms_u
+        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+sqt1 = * - 1            ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        lda     mm_sq2,x
+sqt2 = * - 1            ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     :+
+        inc     rms_s+3                 ; S <= 2^28: no carry out
+:
+.endmacro
+
+; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1, and the sum of
+; squares of the new h for the RMSNorm that follows (rmsnorm_s).
+; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
+; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
+; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
+; cycles: ~130 + ~120 per element (by instruction count)
+.proc residual_add
+        lda     res_h                   ; the vectors' addresses into the operands
+        sta     ra_hl
+        sta     ra_hls
+        clc
+        adc     #1
+        sta     ra_hh
+        sta     ra_hhs
+        lda     res_h+1
+        sta     ra_hl+1
+        sta     ra_hls+1
+        adc     #0
+        sta     ra_hh+1
+        sta     ra_hhs+1
+        lda     res_y
+        sta     ra_yl
+        clc
+        adc     #1
+        sta     ra_yh
+        lda     res_y+1
+        sta     ra_yl+1
+        adc     #0
+        sta     ra_yh+1
+        lda     #0
+        sta     rms_s
+        sta     rms_s+1
+        sta     rms_s+2
+        sta     rms_s+3
+        ldy     #2 * EMBED_DIM - 2      ; Y = 2i, down
+loop:   clc
+        lda     $ffff,y
+ra_hl = * - 2           ; operand, patched: h
+        adc     $ffff,y
+ra_yl = * - 2           ; operand, patched: y
+        sta     $ffff,y
+ra_hls = * - 2          ; operand, patched: h
+        sta     rms_u
+        lda     $ffff,y
+ra_hh = * - 2           ; operand, patched: h + 1
+        adc     $ffff,y
+ra_yh = * - 2           ; operand, patched: y + 1
+        bvs     ovf
+store:  sta     $ffff,y
+ra_hhs = * - 2          ; operand, patched: h + 1
+        SQ_ADD  ra_t1, ra_t2
+        dey
+        dey
+        bpl     loop
+        rts
+ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
+        adc     #0                      ; $7fff or $8000
+        tax
+        eor     #$80
+        sta     rms_u
+        sta     (res_h),y               ; low byte
+        txa
+        jmp     store
+.endproc
+.assert 2 * EMBED_DIM - 2 < 128, error, "residual_add: Y counts down to bpl"
 
 ; rms_isqrt: exact floor square root, by binary search in the squares tables
 ; (11 trial bits c: c^2 <= n ? q = c).
@@ -191,6 +293,11 @@ lbit:   sta     rms_bit
 ;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
 ;   the division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
+        ldx     #0                      ; sum the squares here
+        beq     common                  ; (always)
+entry_s:
+        ldx     #1                      ; rms_s holds the sum (residual_add)
+common: stx     rms_have
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
         ;     left loop (overflow checked); k < 0: the right loop.
@@ -254,8 +361,9 @@ lbit:   sta     rms_bit
         lda     rms_g+1
         sta     el_g+1
 
-        ; --- S = sum of xs^2: the index of xs in the squares tables is
-        ;     mm_sq_zero + xs = (x + 32768) >> 4 (mm_sq_zero = 2048)
+        ; --- S = sum of xs^2 (unless residual_add summed it)
+        lda     rms_have
+        bne     mean
         lda     #0
         sta     rms_s
         sta     rms_s+1
@@ -268,35 +376,13 @@ sq_xl = * - 2           ; operand, patched: rms_x
         sta     rms_u
         lda     $ffff,y                 ; x hi
 sq_xh = * - 2           ; operand, patched: rms_x + 1
-        eor     #$80                    ; (x + 32768) >> 4: A = page, rms_u = low byte
-        .repeat 4
-        lsr     a
-        ror     rms_u
-        .endrepeat
-        ora     #>mm_sq1
-        sta     sq_t1
-        eor     #RMS_1TO2
-        sta     sq_t2
-        ldx     rms_u
-        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
-        lda     mm_sq0,x
-        adc     rms_s
-        sta     rms_s
-        lda     mm_sq1,x
-sq_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
-        adc     rms_s+1
-        sta     rms_s+1
-        lda     mm_sq2,x
-sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
-        bcc     :+
-        inc     rms_s+3                 ; S <= 2^28: no carry out
-:       dey
+        SQ_ADD  sq_t1, sq_t2
+        dey
         dey
         bpl     sq_loop
 
         ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
+mean:
 .if ::RMS_LOG2 > 0
         ldx     #RMS_LOG2
 @sh:    lsr     rms_s+3
@@ -649,3 +735,6 @@ sh_right:                               ; k < 0 (s_g >= 7): bytes 1..2 of D >> -
         bne     @r
         jmp     sh_end
 .endproc
+; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
+; (residual_add leaves it there for its h; rms_x must be that h)
+rmsnorm_s = rmsnorm::entry_s

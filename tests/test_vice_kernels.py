@@ -1,7 +1,8 @@
 """Engine kernels in VICE == the integer reference: matmul (squares sum with
 two- and three-byte slots, the fast path's limit and the exact fallback beyond
 it, bias, every shift incl. negative and huge, saturation both ways), embedding
-(shifts above and below 8, saturation), residual add, ReLU, argmax.
+(shifts above and below 8, saturation), residual add (and the sum of squares
+it leaves for rmsnorm_s), ReLU, argmax.
 
 One driver (tests/asm/kernel_driver.s) runs a stream of kernel calls per VICE
 session; each soul below is one build and one session.
@@ -170,7 +171,7 @@ def test_residual_relu_argmax(tmp_path):
     for _ in range(6):
         h, y = rng.integers(-32768, 32768, ED), rng.integers(-32768, 32768, ED)
         h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
-        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED))
+        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
         checks.append(("res", numerics.sat16(h + y)))
     for _ in range(4):
         v = rng.integers(-32768, 32768, FF)
@@ -190,5 +191,8 @@ def test_residual_relu_argmax(tmp_path):
     for (kind, want), g in zip(checks, got):
         if kind == "argmax":
             assert g[0] == want
+        elif kind == "res":             # h, then the sum of squares rmsnorm_s takes
+            assert np.frombuffer(g[:2 * ED], "<i2").tolist() == want.tolist(), kind
+            assert int.from_bytes(g[2 * ED:], "little") == int(np.sum((want >> 4) ** 2)), kind
         else:
             assert np.frombuffer(g, "<i2").tolist() == want.tolist(), kind
