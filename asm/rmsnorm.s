@@ -33,6 +33,7 @@
 ; tests/test_vice_rmsnorm.py checks it over all x), so u + g and u - g stay in
 ; the squares tables' -2048..2047 and |u * g| * 4 < 2^20.
 RMS_MAX_DIM     = 48
+.assert 2 * RMS_MAX_DIM <= 128, error, "rmsnorm: RMS_ZEROS holds 128 zero bytes"
 .assert EMBED_DIM >= 1 && EMBED_DIM <= RMS_MAX_DIM, error, "rmsnorm: EMBED_DIM must be 1..48 (|u| + |g| < 2048)"
 ; index n at mm_sq1 + mm_sq_zero + n; the square phase computes that index as
 ; (x + 32768) >> 4 and the page of mm_sq2 from mm_sq1's by eor (4 KB aligned)
@@ -40,6 +41,9 @@ RMS_MAX_DIM     = 48
 .assert <mm_sq0 = 0 && (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0, lderror, "rmsnorm: squares tables page layout"
 RMS_1TO2        = >mm_sq1 ^ >mm_sq2     ; mm_sq1's page -> mm_sq2's (eor keeps C)
 RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
+; byte 2 of n^2 is 0 for |n| < 256: 2 * EMBED_DIM zeros from n = -128 (the
+; int16 vector plain rmsnorm adds to x to get the sum of squares)
+RMS_ZEROS       = mm_sq2 + mm_sq_zero - 128
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
 ; RMS_OUT_SHIFT come from spec.inc
@@ -56,6 +60,12 @@ RMS_ISQRT_TOP   = $40           ; byte 2 of 2^22, the largest ms (xs = -2048 eve
 ; that checks for overflow, k < 0 a right-shift loop.
 RMS_FAST_K      = 3
 RMS_SH_STEP     = 5             ; bytes of one unrolled step (asl zp, rol zp, rol a)
+; k = 1..3 with EMBED_DIM <= RMS_DOUBLE_MAX_DIM: the gain product takes 2g
+; (D' = 2D, one step fewer): |u| + 256 < 2048 there (tests/test_vice_rmsnorm.py
+; test_u_bound), and |D'| << 2 < 2^23 still cannot saturate.
+RMS_DOUBLE_MAX_DIM = 42
+RMS_OP_CLC      = $18           ; the gain as it is
+RMS_OP_ASL_A    = $0a           ; the gain doubled
 
 ; log2(EMBED_DIM) when it is a power of two, else -1
 RMS_LOG2 .set -1
@@ -92,10 +102,10 @@ rms_i   = kb_zp + 19            ; 2*i
 rms_gi  = kb_zp + 20            ; i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
-rms_have = kb_zp + 24           ; nonzero: rms_s holds the sum of squares (rmsnorm_s)
+rms_g9  = kb_zp + 24            ; g < 0, doubled: bit 8 of 2|g|
 res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
-res_y   = rms_g                 ; residual_add: y (rmsnorm sets rms_g afterwards)
-.assert rms_have < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+res_y   = rms_q                 ; residual_add: y (word)
+.assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
 ; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
 ; a small x hi (-4..3), made once per call when inv is not clamped
@@ -108,45 +118,14 @@ rms_t2:         .res RMS_T_LEN
 
 .segment "CODE"
 
-; SQ_ADD: S += xs^2, xs = asr(x, 4), for one element: A = x high byte,
-; rms_u = x low byte. The index of xs in the squares tables is
-; mm_sq_zero + xs = (x + 32768) >> 4 (mm_sq_zero = 2048).
-; clobbers: A, X, rms_u, the operands sqt1/sqt2 of this instance
-; cycles: 80 (+1 when the sum's byte 3 takes a carry)
-.macro SQ_ADD sqt1, sqt2
-        eor     #$80                    ; (x + 32768) >> 4: A = page, rms_u = low byte
-        .repeat 4
-        lsr     a
-        ror     rms_u
-        .endrepeat
-        ora     #>mm_sq1
-        sta     sqt1
-        eor     #RMS_1TO2
-        sta     sqt2
-        ldx     rms_u
-        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
-        lda     mm_sq0,x
-        adc     rms_s
-        sta     rms_s
-        lda     mm_sq1,x
-sqt1 = * - 1            ; operand high byte, patched: the page of xs^2 byte 1
-        adc     rms_s+1
-        sta     rms_s+1
-        lda     mm_sq2,x
-sqt2 = * - 1            ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
-        bcc     :+
-        inc     rms_s+3                 ; S <= 2^28: no carry out
-:
-.endmacro
-
 ; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1, and the sum of
 ; squares of the new h for the RMSNorm that follows (rmsnorm_s).
 ; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
 ; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles: ~130 + ~120 per element (by instruction count)
+; cycles: ~130 + 120 per element (+1 when the sum's byte 3 takes a carry),
+;   by instruction count; `soul bench` (x64sc, screen on, original soul)
+;   4.3 k a call
 .proc residual_add
         lda     res_h                   ; the vectors' addresses into the operands
         sta     ra_hl
@@ -191,7 +170,33 @@ ra_yh = * - 2           ; operand, patched: y + 1
         bvs     ovf
 store:  sta     $ffff,y
 ra_hhs = * - 2          ; operand, patched: h + 1
-        SQ_ADD  ra_t1, ra_t2
+        eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index in the
+                                        ; squares tables, mm_sq_zero + xs = (h + 32768) >> 4
+                                        ; (mm_sq_zero = 2048): A = page, rms_u = low byte
+        .repeat 4
+        lsr     a
+        ror     rms_u
+        .endrepeat
+        ora     #>mm_sq1
+        sta     ra_t1
+        eor     #RMS_1TO2
+        sta     ra_t2
+        ldx     rms_u
+        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        lda     mm_sq2,x
+ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     @next
+        inc     rms_s+3                 ; S <= 2^28: no carry out
+@next:
         dey
         dey
         bpl     loop
@@ -293,18 +298,31 @@ lbit:   sta     rms_bit
 ;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
 ;   the division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
-        ldx     #0                      ; sum the squares here
-        beq     common                  ; (always)
-entry_s:
-        ldx     #1                      ; rms_s holds the sum (residual_add)
-common: stx     rms_have
+        pha                             ; S = sum of xs^2: residual_add
+        lda     #<RMS_ZEROS             ; adds a vector of zeros to x
+        sta     res_y
+        lda     #>RMS_ZEROS
+        sta     res_y+1
+        jsr     residual_add
+        pla
+entry_s:                                ; (rmsnorm_s: rms_s = S already)
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
-        ;     left loop (overflow checked); k < 0: the right loop.
+        ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
+        ;     take D' = 4 u (2g) and k - 1 steps when EMBED_DIM allows it.
+        ldx     #RMS_OP_CLC             ; (X: the opcode of g_dbl, gn_dbl)
         sec
         sbc     #7                      ; s_g - 7
         bpl     @right
         eor     #$ff                    ; k = 6 - s_g >= 0
+.if ::EMBED_DIM <= ::RMS_DOUBLE_MAX_DIM
+        beq     @k                      ; k = 0
+        cmp     #RMS_FAST_K + 1
+        bcs     @k                      ; k >= 4: the left loop, g as it is
+        ldx     #RMS_OP_ASL_A           ; 2g
+        adc     #$ff                    ; k - 1 (C = 0)
+@k:
+.endif
         sta     rms_cnt
         cmp     #RMS_FAST_K + 1
         bcs     @left
@@ -329,22 +347,20 @@ common: stx     rms_have
         ldy     #>sh_right
 @set:   sta     sh_target
         sty     sh_target+1
+        stx     g_dbl
+        stx     gn_dbl
         ; --- the vectors' addresses into the loops' operands
         lda     rms_x
-        sta     sq_xl
         sta     el_xl
         sta     elc_xl
         clc
         adc     #1
-        sta     sq_xh
         sta     el_xh
         sta     elc_xh
         lda     rms_x+1
-        sta     sq_xl+1
         sta     el_xl+1
         sta     elc_xl+1
         adc     #0
-        sta     sq_xh+1
         sta     el_xh+1
         sta     elc_xh+1
         lda     rms_y
@@ -361,28 +377,7 @@ common: stx     rms_have
         lda     rms_g+1
         sta     el_g+1
 
-        ; --- S = sum of xs^2 (unless residual_add summed it)
-        lda     rms_have
-        bne     mean
-        lda     #0
-        sta     rms_s
-        sta     rms_s+1
-        sta     rms_s+2
-        sta     rms_s+3
-        ldy     #2 * EMBED_DIM - 2
-sq_loop:                                ; Y = 2i
-        lda     $ffff,y                 ; x lo
-sq_xl = * - 2           ; operand, patched: rms_x
-        sta     rms_u
-        lda     $ffff,y                 ; x hi
-sq_xh = * - 2           ; operand, patched: rms_x + 1
-        SQ_ADD  sq_t1, sq_t2
-        dey
-        dey
-        bpl     sq_loop
-
         ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
-mean:
 .if ::RMS_LOG2 > 0
         ldx     #RMS_LOG2
 @sh:    lsr     rms_s+3
@@ -503,8 +498,9 @@ mean:
         ldy     #>elem
 @entry: sta     el_next
         sty     el_next+1
-        ldy     #0                      ; Y = 2i
-        sty     rms_gi
+        lda     #EMBED_DIM - 1          ; from the last element down
+        sta     rms_gi
+        ldy     #2 * EMBED_DIM - 2      ; Y = 2i
         jmp     el_again
 
         ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, X = P1,
@@ -556,49 +552,6 @@ wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, an
         sta     rms_uh
 @w3:    jmp     gain
 
-        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
-        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
-        ;     its square alone makes r >= 295)
-elemc:  lda     $ffff,y                 ; x hi
-elc_xh = * - 2          ; operand, patched: rms_x + 1
-        sta     rms_uh
-        lda     $ffff,y                 ; x lo
-elc_xl = * - 2          ; operand, patched: rms_x
-        sta     rms_ul
-        bit     rms_uh
-        bmi     @u                      ; x < 0
-        ora     rms_uh
-        beq     @u                      ; x = 0
-        lda     rms_ul
-        bne     @dec
-        dec     rms_uh
-@dec:   dec     rms_ul
-@u:     jmp     gain
-
-        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
-gneg:   eor     #$ff
-        clc
-        adc     #1                      ; |g| (-128 -> $80)
-        sta     rms_gv
-        clc
-        adc     rms_ul
-        tax
-        lda     rms_uh
-        adc     #RMS_SQ_PAGE
-        sta     dq_pb1
-        eor     #RMS_1TO2
-        sta     dq_pb2
-        sec
-        lda     rms_ul
-        sbc     rms_gv
-        tay
-        lda     rms_uh
-        sbc     #<($100 - RMS_SQ_PAGE)
-        sta     dq_pa1
-        eor     #RMS_1TO2
-        sta     dq_pa2
-        jmp     dq
-
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
         ;     i = 0..ED-1 (Y = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
         ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
@@ -608,23 +561,20 @@ el_xh = * - 2           ; operand, patched: rms_x + 1
         sta     rms_xh
         ldx     $ffff,y                 ; x lo
 el_xl = * - 2           ; operand, patched: rms_x
-        sec                             ; h0 = byte 1 of x lo * a lo (byte 0
-        lda     qs_sq1_lo,x             ; only for its borrow)
+        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254), C = 1
+        sta     rms_p2
+        lda     qs_sq1_lo,x             ; h0 = byte 1 of x lo * a lo (byte 0
 mh_a = * - 2            ; operand, patched (QS_SET): qs_sq1_lo + a lo
-        sbc     qs_sq2_lo,x
+        sbc     qs_sq2_lo,x             ; only for its borrow; C = 1 here)
 mh_na = * - 2           ; operand, patched: qs_sq2_lo + ~a lo
         lda     qs_sq1_hi,x
 mh_ah = * - 2           ; operand, patched: qs_sq1_hi + a lo
         sbc     qs_sq2_hi,x
 mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
-        sta     rms_p1
-        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
-        tay
-        clc
-        lda     rms_p1                  ; X = P1 = h0 + l1
+        clc                             ; X = P1 = h0 + l1
         adc     rms_w
         tax
-        tya                             ; A = P2 = h1 + carry (no carry out)
+        lda     rms_p2                  ; A = P2 = h1 + carry (no carry out)
         adc     #0
         ldy     rms_xh
         beq     narrow
@@ -646,8 +596,9 @@ gain:   ldy     rms_gi
         lda     $ffff,y                 ; g
 el_g = * - 2            ; operand, patched: rms_g
         bmi     gneg
+        clc                             ; Y, page: u + g (C = 0)
+g_dbl = * - 1           ; opcode, patched: clc, or asl a for 2g (0..254)
         sta     rms_gv
-        clc                             ; Y, page: u + g
         adc     rms_ul
         tay
         lda     rms_uh
@@ -691,16 +642,49 @@ el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
         sta     $ffff,y
 el_yl = * - 2           ; operand, patched: rms_y
-        inc     rms_gi
-        iny
-        iny
-        cpy     #<(2 * EMBED_DIM)
-        beq     finish
+        dec     rms_gi
+        dey
+        dey
+        bmi     finish                  ; (2 * EMBED_DIM - 2 < 128)
 el_again:
         sty     rms_i
         jmp     elem
 el_next = * - 2         ; operand, patched: elem, or elemc for inv = 32767
 finish: rts
+
+        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
+gneg:   eor     #$ff
+        clc
+        adc     #1                      ; |g| (-128 -> $80), C = 0
+        clc
+gn_dbl = * - 1          ; opcode, patched: clc, or asl a for 2|g| (C = bit 8)
+        sta     rms_gv
+        lda     #0
+        rol     a
+        sta     rms_g9
+        clc
+        lda     rms_ul
+        adc     rms_gv
+        tax
+        lda     rms_uh
+        adc     rms_g9                  ; (no carry out: |u| + 256 < 2048)
+        clc
+        adc     #RMS_SQ_PAGE
+        sta     dq_pb1
+        eor     #RMS_1TO2
+        sta     dq_pb2
+        sec
+        lda     rms_ul
+        sbc     rms_gv
+        tay
+        lda     rms_uh
+        sbc     rms_g9
+        clc
+        adc     #RMS_SQ_PAGE
+        sta     dq_pa1
+        eor     #RMS_1TO2
+        sta     dq_pa2
+        jmp     dq
 .assert sh_end - sh_top = RMS_FAST_K * RMS_SH_STEP, error, "rmsnorm: shift step size"
 
 sh_left:                                ; k >= 4 (s_g <= 2): D << k, saturated
@@ -734,6 +718,25 @@ sh_right:                               ; k < 0 (s_g >= 7): bytes 1..2 of D >> -
         dex
         bne     @r
         jmp     sh_end
+
+        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
+        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
+        ;     its square alone makes r >= 295)
+elemc:  lda     $ffff,y                 ; x hi
+elc_xh = * - 2          ; operand, patched: rms_x + 1
+        sta     rms_uh
+        lda     $ffff,y                 ; x lo
+elc_xl = * - 2          ; operand, patched: rms_x
+        sta     rms_ul
+        bit     rms_uh
+        bmi     @u                      ; x < 0
+        ora     rms_uh
+        beq     @u                      ; x = 0
+        lda     rms_ul
+        bne     @dec
+        dec     rms_uh
+@dec:   dec     rms_ul
+@u:     jmp     gain
 .endproc
 ; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
 ; (residual_add leaves it there for its h; rms_x must be that h)
