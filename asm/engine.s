@@ -24,7 +24,7 @@
 .import mm_sweep, mm_init, mm_init_e
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm, rmsnorm_s, residual_add
+.import rmsnorm_s, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init
 .importzp att_q, att_out, kvs_k, kvs_v
@@ -284,7 +284,7 @@ range:  iny                             ; PlanRange::count
         sta     eng_layer
         sta     eng_block
         LDPTR   eng_lt, layer_table
-        NORM    rmsnorm, LT_N1, LT_N1_SHIFT
+        NORM    rmsnorm_s, LT_N1, LT_N1_SHIFT   ; (embed summed the squares)
 layer:                                  ; (vec_a = the attention block's norm)
         ; attention block
         PLAN    plan_qkv

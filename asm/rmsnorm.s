@@ -23,7 +23,7 @@
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
-.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add
+.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -741,3 +741,4 @@ elc_xl = * - 2          ; operand, patched: rms_x
 ; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
 ; (residual_add leaves it there for its h; rms_x must be that h)
 rmsnorm_s = rmsnorm::entry_s
+rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)

@@ -149,16 +149,18 @@ def test_matmul_every_shift(tmp_path, big):
         assert sat > 100       # the big soul really exercises saturation
 
 
-# (0, 1): both shifts >= 0 take embed's 16-bit sum, and it saturates; (-1, 0) the 32-bit one
+# both shifts >= 1 take embed's 16-bit sum (no saturation possible); (0, 1) and
+# (-1, 0) the 32-bit one, which saturates
 @pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (-1, 0), (0, 1), (17, 8), (8, 14), (-12, -13), (-15, -15)])
 def test_embed_shifts(tmp_path, te_shift, pe_shift):
     soul = make_soul(3, te_shift, pe_shift, big=True)
     pairs = [(t, p) for t in (0, 1, 2, 3, 64, 127) for p in (0, 7, CFG.context - 1)]
-    got = run(soul, tmp_path, [(bytes([2, t, p]), 2 * ED) for t, p in pairs])
+    got = run(soul, tmp_path, [(bytes([2, t, p]), 2 * ED + 4) for t, p in pairs])
     hits = set()
     for (t, p), g in zip(pairs, got):
         want = numerics.embed(soul, t, p)
-        assert np.frombuffer(g, "<i2").tolist() == want.tolist(), f"tok {t} pos {p}"
+        assert np.frombuffer(g[:2 * ED], "<i2").tolist() == want.tolist(), f"tok {t} pos {p}"
+        assert int.from_bytes(g[2 * ED:], "little") == int(np.sum((want >> 4) ** 2)), f"S tok {t} pos {p}"
         hits |= {int(v) for v in want if abs(v) >= 32767}
     if te_shift in (-1, 0):
         assert {32767, -32768} <= hits    # saturation both ways

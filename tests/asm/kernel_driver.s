@@ -6,7 +6,7 @@
 ;                          interleaved; sel 1: out -> rows low bytes, then rows
 ;                          high bytes, as the logits), output ranges of count
 ;                          rows with their shift, from row 0 up (n <= 3)
-;   2 tok pos              embed -> ED int16
+;   2 tok pos              embed -> ED int16, then its sum of squares (4 bytes)
 ;   3 h[2*ED] y[2*ED]      residual_add -> ED int16, then its sum of squares
 ;                          (rms_s, 4 bytes)
 ;   4 v[2*FF]              relu -> FF int16
@@ -189,10 +189,18 @@ op_embed:
         tax
         ADD16_8 kt_p, #2
         LDPTR   emb_out, vec_h
+        ldy     #BANK_ALL_RAM           ; the squares tables under I/O
+        sty     CPU_PORT
         pla
         jsr     embed
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         LDPTR   mm_out, vec_h
         lda     #2 * EMBED_DIM
+        sta     kt_n
+        jsr     emit
+        LDPTR   mm_out, rms_s
+        lda     #4
         sta     kt_n
         jsr     emit
         jmp     next
