@@ -160,21 +160,6 @@ done:   lda     eng_port
         jsr     mm_sweep
 .endmacro
 
-; NORM entry, gain_off, shift_off: vec_a := rmsnorm(vec_h) with this layer's
-; gain (entry rmsnorm_s right after residual_add, which summed the squares)
-.macro NORM entry, gain_off, shift_off
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
-        ldy     #gain_off
-        lda     (eng_lt),y
-        sta     rms_g
-        iny
-        lda     (eng_lt),y
-        sta     rms_g+1
-        ldy     #shift_off
-        lda     (eng_lt),y
-        jsr     entry
-.endmacro
 
 ; engine_prefill: engine_step without the output layer (see the file header).
 ; in, out, clobbers: as engine_step, but logits_lo/hi are not written
@@ -270,6 +255,29 @@ range:  iny                             ; PlanRange::count
         rts
 .endproc
 
+; eng_norm: vec_a := rmsnorm_s(vec_h) with this layer's gain and shift (embed
+; or residual_add has just summed vec_h's squares). eng_norm_a: the same with
+; rms_g set and A = the shift.
+; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm
+.proc eng_norm
+        lda     (eng_lt),y
+        sta     rms_g
+        iny
+        lda     (eng_lt),y
+        sta     rms_g+1
+        txa
+        tay
+        lda     (eng_lt),y
+.endproc
+; (falls through)
+.proc eng_norm_a
+        tax
+        LDPTR   rms_x, vec_h
+        LDPTR   rms_y, vec_a
+        txa
+        jmp     rmsnorm_s
+.endproc
+
 ; step_body: engine_step's work, with the RAM banked in.
 ; in: A = token id, eng_prefill ; out, clobbers: as engine_step
 .proc step_body
@@ -284,7 +292,9 @@ range:  iny                             ; PlanRange::count
         sta     eng_layer
         sta     eng_block
         LDPTR   eng_lt, layer_table
-        NORM    rmsnorm_s, LT_N1, LT_N1_SHIFT   ; (embed summed the squares)
+        ldy     #LT_N1                  ; (embed summed the squares)
+        ldx     #LT_N1_SHIFT
+        jsr     eng_norm
 layer:                                  ; (vec_a = the attention block's norm)
         ; attention block
         PLAN    plan_qkv
@@ -330,7 +340,9 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         LDPTR   res_y, vec_y
         jsr     residual_add            ; (sums the squares for rmsnorm_s)
         ; feed-forward block
-        NORM    rmsnorm_s, LT_N2, LT_N2_SHIFT
+        ldy     #LT_N2
+        ldx     #LT_N2_SHIFT
+        jsr     eng_norm
         PLAN    plan_fc1
         SWEEP   LT_FC1, vec_a
         LDPTR   relu_v, vec_z
@@ -346,16 +358,16 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_layer
         cmp     #N_LAYERS
         beq     output
-        NORM    rmsnorm_s, LT_N1, LT_N1_SHIFT
+        ldy     #LT_N1
+        ldx     #LT_N1_SHIFT
+        jsr     eng_norm
         jmp     layer
 output:
         lda     eng_prefill
         bne     done
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
-        jsr     rmsnorm_s               ; (the last residual_add summed the squares)
+        jsr     eng_norm_a              ; (the last residual_add summed the squares)
         lda     #1                      ; the logits as split lo/hi arrays
         sta     mm_pn
         sta     mm_ostep

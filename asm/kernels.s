@@ -145,7 +145,29 @@ k_best:         .res 1          ; argmax: best id so far
         sta     rms_s+2
         sta     rms_s+3
         ldy     #0                      ; Y = 2i
-loop:   lda     $ffff                   ; te[tok][i] + 128
+loop:
+.if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
+        lda     $ffff                   ; equal shifts: h = (te + pe) << (8 - s),
+em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
+        eor     #$80                    ; from the biased sum w = (te + 128) +
+        clc                             ; (pe + 128) = 0..510: h = (w - 256) << (8 - s)
+        adc     $ffff
+em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
+        tax                             ; (C = bit 8 of w)
+        lda     #$ff
+        adc     #0
+        sta     k_h
+        txa
+        .repeat 8 - ::TE_SHIFT
+        asl     a
+        rol     k_h
+        .endrepeat
+        sta     $ffff,y
+em_hl = * - 2           ; operand, patched: emb_out
+        sta     k_l
+        lda     k_h
+.else
+        lda     $ffff                   ; te[tok][i] + 128
 em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
         eor     #$80
         DESHIFT16 ::TE_SHIFT, k_h
@@ -160,6 +182,7 @@ em_hl = * - 2           ; operand, patched: emb_out
         sta     k_l
         lda     k_h2
         adc     k_h
+.endif
         sta     $ffff,y
 em_hh = * - 2           ; operand, patched: emb_out + 1
         eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index
