@@ -145,13 +145,13 @@ k_best:         .res 1          ; argmax: best id so far
         sta     rms_s+2
         sta     rms_s+3
         ldy     #0                      ; Y = 2i
-loop:
+        clc
+loop:                                   ; (C = 0: cleared, then from the cpy)
 .if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
         lda     $ffff                   ; equal shifts: h = (te + pe) << (8 - s),
 em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
         eor     #$80                    ; from the biased sum w = (te + 128) +
-        clc                             ; (pe + 128) = 0..510: h = (w - 256) << (8 - s)
-        adc     $ffff
+        adc     $ffff                   ; (pe + 128) = 0..510: h = (w - 256) << (8 - s)
 em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
         tax                             ; (C = bit 8 of w)
         lda     #$ff
@@ -209,14 +209,14 @@ em_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         sta     rms_s+2
         bcc     :+
         inc     rms_s+3
-:       clc                             ; the next columns
-        lda     em_te
+        clc
+:       lda     em_te                   ; the next columns (C = 0)
         adc     #<VOCAB_SIZE
         sta     em_te
         bcc     :+
         inc     em_te+1
-:       clc
-        lda     em_pe
+        clc
+:       lda     em_pe
         adc     #<CONTEXT
         sta     em_pe
         bcc     :+

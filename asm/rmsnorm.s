@@ -155,8 +155,8 @@ rms_t2:         .res RMS_T_LEN
         sta     rms_s+2
         sta     rms_s+3
         ldy     #2 * EMBED_DIM - 2      ; Y = 2i, down
-loop:   clc
-        lda     $ffff,y
+        clc
+loop:   lda     $ffff,y                 ; (C = 0 at each element)
 ra_hl = * - 2           ; operand, patched: h
         adc     $ffff,y
 ra_yl = * - 2           ; operand, patched: y
@@ -196,8 +196,8 @@ ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         sta     rms_s+2
         bcc     @next
         inc     rms_s+3                 ; S <= 2^28: no carry out
-@next:
-        dey
+        clc
+@next:  dey
         dey
         bpl     loop
         rts
