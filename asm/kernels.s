@@ -111,10 +111,13 @@ k_best:         .res 1          ; argmax: best id so far
 ; out: the vector at emb_out; rms_s = sum asr(h[i], 4)^2
 ; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands
 ; cycles: both shifts 1..127 (each deshifted value within +-16384: the sum
-;   cannot saturate): ~165 per dimension at shifts 5, 5 (by instruction
-;   count, the sum of squares included). Else (32-bit sums, saturated) ~160
-;   per dimension + each DESHIFT (~70 at shift 6), then residual_add's ~120
-;   per dimension for the sum of squares.
+;   cannot saturate), by instruction count with the sum of squares: ~170 per
+;   dimension for equal shifts (5, 5: one biased sum, three shift steps), ~210
+;   at 7, 8; measured (`soul bench`, x64sc, PAL, screen on, ED=32) 6.2 k a
+;   token on the original soul, 6.5 k on the default soul (5.6 k and 4.6 k
+;   before, without the sum, which rmsnorm's loop then took at ~3.4 k). Else
+;   (32-bit sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift
+;   6), then residual_add's ~120 per dimension for the sum of squares.
 .proc embed
 .if ::TE_SHIFT >= 1 && ::PE_SHIFT >= 1
         clc                             ; the te and pe columns' operands

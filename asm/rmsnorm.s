@@ -10,7 +10,10 @@
 ;   rms_x (zp word)  -> x: EMBED_DIM int16, little endian, interleaved (lo, hi)
 ;   rms_g (zp word)  -> g: EMBED_DIM int8 gains
 ;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x)
-;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm
+;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm,
+;   or jsr rmsnorm_s when rms_s already holds sum xs[i]^2: residual_add (here)
+;   and embed (kernels.s) leave it there for the vector they write, so the
+;   engine's norms all take rmsnorm_s.
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 ; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
@@ -123,9 +126,10 @@ rms_t2:         .res RMS_T_LEN
 ; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
 ; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles: ~130 + 120 per element (+1 when the sum's byte 3 takes a carry),
-;   by instruction count; `soul bench` (x64sc, screen on, original soul)
-;   4.3 k a call
+; cycles: ~130 + 118 per element (+3 when the sum's byte 3 takes a carry),
+;   by instruction count; `soul bench` (x64sc, PAL, screen on, ED=32) 4.2 k a
+;   call with the engine's glue up to the next norm (was 1.5 k without the
+;   sum, whose loop in rmsnorm took ~3.4 k)
 .proc residual_add
         lda     res_h                   ; the vectors' addresses into the operands
         sta     ra_hl
@@ -288,15 +292,17 @@ lbit:   sta     rms_bit
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.6 k per call on the
-;   original soul (62.9 k per token for 5 calls, 87.8 k before issue 8's
-;   rewrite), 10.6 k on the default soul (53.2 k, 80.5 k before). Profile stops
-;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
-;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
-;   element ~230 for 0 <= x < 256, ~255 for -256 <= x < 0, ~285 for other x
-;   (~350 beyond x hi -4..3), ~180 when inv is clamped (no product), each +12
-;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
-;   the division for r < 128 (~650 above), ~330 the x hi table
+; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
+;   done) `soul bench` 9.2 k a call on the original soul (45.8 k a token for
+;   5 calls, with the engine's glue up to the next sweep), 7.0 k on the default
+;   soul (35.1 k), whose calls mostly have a clamped inv; plain rmsnorm adds
+;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
+;   original soul's 100 calls of 20 tokens: the square root, the division and
+;   the x hi table ~1.0 k; the elements 237 each (the default soul's: 190),
+;   by instruction count ~200 for 0 <= x < 256, ~230 for -256 <= x < 0, ~250
+;   for other x hi -4..3, ~320 beyond, ~150 with inv clamped, +12 per shift
+;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~360 the
+;   division for r < 128 (~650 above), ~330 the x hi table
 .proc rmsnorm
         pha                             ; S = sum of xs^2: residual_add
         lda     #<RMS_ZEROS             ; adds a vector of zeros to x
