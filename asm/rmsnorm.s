@@ -506,13 +506,12 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         sty     el_next+1
         lda     #EMBED_DIM - 1          ; from the last element down
         sta     rms_gi
-        ldy     #2 * EMBED_DIM - 2      ; Y = 2i
+        ldx     #2 * EMBED_DIM - 2      ; X = 2i
         jmp     el_again
 
-        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, X = P1,
+        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, rms_p1 = P1,
         ;     A = P2): P += (x hi * a) << 8, from the table for x hi = -4..3
-wide:   stx     rms_p1
-        sta     rms_p2
+wide:   sta     rms_p2
         tya                             ; x hi = -4..3: P += T[x hi] << 8
         clc
         adc     #RMS_T_MID - 1
@@ -529,8 +528,9 @@ wide:   stx     rms_p1
         adc     #0
         sta     rms_uh
         jmp     gain
-wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, and
-                                        ; u -= a when x < 0 (x hi signed is x hi - 256)
+wide2:  dey                             ; else the products of x hi unsigned, and
+        sty     rms_xh                  ; u -= a when x < 0 (x hi signed is x hi - 256)
+        ldx     rms_xh
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
         QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
@@ -559,36 +559,34 @@ wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, an
 @w3:    jmp     gain
 
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
-        ;     i = 0..ED-1 (Y = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
+        ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
         ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
         ;     (u + g)^2 - (u - g)^2 from the squares tables.
-elem:   lda     $ffff,y                 ; x hi
-el_xh = * - 2           ; operand, patched: rms_x + 1
-        sta     rms_xh
-        ldx     $ffff,y                 ; x lo
+elem:   ldy     $ffff,x                 ; x lo
 el_xl = * - 2           ; operand, patched: rms_x
-        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254), C = 1
+        QS_MULY mu_10, rms_w            ; l1, A = h1 (<= 254), C = 1
         sta     rms_p2
-        lda     qs_sq1_lo,x             ; h0 = byte 1 of x lo * a lo (byte 0
+        lda     qs_sq1_lo,y             ; h0 = byte 1 of x lo * a lo (byte 0
 mh_a = * - 2            ; operand, patched (QS_SET): qs_sq1_lo + a lo
-        sbc     qs_sq2_lo,x             ; only for its borrow; C = 1 here)
+        sbc     qs_sq2_lo,y             ; only for its borrow; C = 1 here)
 mh_na = * - 2           ; operand, patched: qs_sq2_lo + ~a lo
-        lda     qs_sq1_hi,x
+        lda     qs_sq1_hi,y
 mh_ah = * - 2           ; operand, patched: qs_sq1_hi + a lo
-        sbc     qs_sq2_hi,x
+        sbc     qs_sq2_hi,y
 mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
-        clc                             ; X = P1 = h0 + l1
+        clc                             ; P1 = h0 + l1
         adc     rms_w
-        tax
+        sta     rms_p1
         lda     rms_p2                  ; A = P2 = h1 + carry (no carry out)
         adc     #0
-        ldy     rms_xh
+        ldy     $ffff,x                 ; x hi
+el_xh = * - 2           ; operand, patched: rms_x + 1
         beq     narrow
         iny
         beq     xneg1
         jmp     wide                    ; (Y = x hi + 1)
 xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
-        txa
+        lda     rms_p1
         sec
         sbc     rms_inv
         lda     rms_p2
@@ -642,18 +640,18 @@ sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
         rol     rms_d1
         rol     a
         .endrepeat
-sh_end: ldy     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
-        sta     $ffff,y
+sh_end: ldx     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
+        sta     $ffff,x
 el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
-        sta     $ffff,y
+        sta     $ffff,x
 el_yl = * - 2           ; operand, patched: rms_y
         dec     rms_gi
-        dey
-        dey
+        dex
+        dex
         bmi     finish                  ; (2 * EMBED_DIM - 2 < 128)
 el_again:
-        sty     rms_i
+        stx     rms_i
         jmp     elem
 el_next = * - 2         ; operand, patched: elem, or elemc for inv = 32767
 finish: rts
@@ -728,10 +726,10 @@ sh_right:                               ; k < 0 (s_g >= 7): bytes 1..2 of D >> -
         ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
         ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
         ;     its square alone makes r >= 295)
-elemc:  lda     $ffff,y                 ; x hi
+elemc:  lda     $ffff,x                 ; x hi
 elc_xh = * - 2          ; operand, patched: rms_x + 1
         sta     rms_uh
-        lda     $ffff,y                 ; x lo
+        lda     $ffff,x                 ; x lo
 elc_xl = * - 2          ; operand, patched: rms_x
         sta     rms_ul
         bit     rms_uh
