@@ -293,13 +293,13 @@ lbit:   sta     rms_bit
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
-;   done) `soul bench` 9.2 k a call on the original soul (45.8 k a token for
+;   done) `soul bench` 9.0 k a call on the original soul (44.8 k a token for
 ;   5 calls, with the engine's glue up to the next sweep), 7.0 k on the default
-;   soul (35.1 k), whose calls mostly have a clamped inv; plain rmsnorm adds
+;   soul (35.0 k), whose calls mostly have a clamped inv; plain rmsnorm adds
 ;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
 ;   original soul's 100 calls of 20 tokens: the square root, the division and
-;   the x hi table ~1.0 k; the elements 237 each (the default soul's: 190),
-;   by instruction count ~200 for 0 <= x < 256, ~230 for -256 <= x < 0, ~250
+;   the x hi table ~1.0 k; the elements 232 each (the default soul's: 189),
+;   by instruction count ~195 for 0 <= x < 256, ~225 for -256 <= x < 0, ~245
 ;   for other x hi -4..3, ~320 beyond, ~150 with inv clamped, +12 per shift
 ;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~360 the
 ;   division for r < 128 (~650 above), ~330 the x hi table
