@@ -16,12 +16,17 @@
 ;   and |q| <= 1792; else (the general path) each 16x16 product is four 8x8
 ;   quarter-square products (kernels_b.inc).
 ; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
-;   start at -2^15 * W (mod 2^32; |N| < 2^30). w = 0 adds nothing, w = 1
-;   adds v', other weights take two quarter-square products.
+;   start at 255 v'[im] - 2^15 * W (mod 2^32; |N| < 2^30), im the position of
+;   the highest score (w = EXP[0] = 255: 256 v' - v', no product), which the
+;   loop then skips. w = 0 adds nothing, w = 1 adds v', other weights take two
+;   quarter-square products.
 ; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
-;   N' = N + 2^15 * W >= 0, 16 steps. The quotient is a w-weighted mean of
+;   N' = N + 2^15 * W >= 0, 16 steps.
+;   The 8-step path also takes -2048 <= out < 2048 (ATT_DIV_KMAX): R = N >> 8
+;   first brought into 0..W-1 by a few subtractions of W (each adds 256 to
+;   out) or additions (each -256). The quotient is a w-weighted mean of
 ;   int16 values, so it is always in int16 range: sat16 never changes it.
 ;
 ; KV cache layout (this file owns it; segment KVCACHE), high bytes stored ^ $80:
@@ -67,6 +72,7 @@
 ATT_SF_LSHIFT   = 16 - SCORE_SHIFT      ; sf = asr(score, SCORE_SHIFT) = bytes 2..4 of score << this
 .assert ATT_SF_LSHIFT >= 1 && ATT_SF_LSHIFT <= 7, error, "attention: SCORE_SHIFT must be 9..15 (s1 shifts into s2; the k' bias 2^15 * sum q must be a multiple of 2^SCORE_SHIFT)"
 ATT_EXP_LAST    = EXP_LAST
+ATT_DIV_KMAX    = 8             ; the 8-step division takes -256 * KMAX <= out < 256 * KMAX
 ATT_BLOCK       = HEAD_DIM * CONTEXT    ; bytes of one head in kv_k_lo/hi
 ATT_LAYER       = EMBED_DIM * CONTEXT   ; bytes of one layer in each cache array
 ATT_CACHE       = N_LAYERS * ATT_LAYER
@@ -108,8 +114,13 @@ att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
 att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
-att_nb  = att_c                 ; 4: -2^15 * W (the weighted sums' start; byte 0 is 0)
-.assert att_ps + 1 < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
+att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to the weights
+att_w   = att_sp                ; word: W, from the weights to the division
+att_i   = att_sp2               ; the weighted sum's position, the division's d
+att_d   = kb_zp + 27            ; dimension counter / output index
+.assert att_ps + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+.assert att_w + 1 < att_i && att_i < att_m && att_m + 2 < att_d, error, "attention: W, i, m and d overlap"
 
 .segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
@@ -126,11 +137,8 @@ att_kc:         .res 4 * ATT_KCN        ; Kc byte k of (block b, position t) at
 
 .segment "BSS"
 att_t:          .res 3          ; m - sf work; block offset
-att_m:          .res 3          ; max sf (24 bits signed)
-att_w:          .res 2          ; W
 att_n:          .res 1          ; positions
-att_d:          .res 1          ; dimension counter / output index
-att_i:          .res 1          ; position counter
+att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
@@ -147,6 +155,7 @@ att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
+.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v' at the highest score"
         STEP_TABLE_LOHI att_blk_lo, att_blk_hi, {N_LAYERS * N_HEADS}, ATT_BLOCK   ; offset of block L*N_HEADS + h in kv_k_lo/hi
 att_blk_lay:    ; layer L of block L*N_HEADS + h
         .repeat N_LAYERS * N_HEADS, I
@@ -221,6 +230,58 @@ lab = * - 1
         lda     att_t+1
         adc     #>(base)
         sta     ptr+1
+.endmacro
+
+; ATT_VROW lo_op, hi_op [, lo_op2, hi_op2]: point the operands lo_op, hi_op
+; (abs,x loads of the weighted sum; and lo_op2, hi_op2 when given) at row X
+; (position i) of the head's v'lo and v'hi.
+; in: X = i. clobbers: A, C. cycles: 34 (ATT_CACHE a multiple of 256: both
+; rows share the low byte), else 48; +16 with the second pair
+.macro ATT_VROW lo_op, hi_op, lo_op2, hi_op2
+        clc
+        lda     att_vl
+        adc     att_pos_lo,x
+        sta     lo_op
+        .ifnblank lo_op2
+        sta     lo_op2
+        .endif
+.if <::ATT_CACHE = 0
+        sta     hi_op
+        .ifnblank hi_op2
+        sta     hi_op2
+        .endif
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     lo_op+1
+        .ifnblank lo_op2
+        sta     lo_op2+1
+        .endif
+        adc     #>::ATT_CACHE           ; C = 0: row addresses stay below $10000
+        sta     hi_op+1
+        .ifnblank hi_op2
+        sta     hi_op2+1
+        .endif
+.else
+        lda     att_vl+1
+        adc     att_pos_hi,x
+        sta     lo_op+1
+        .ifnblank lo_op2
+        sta     lo_op2+1
+        .endif
+        clc
+        lda     att_vh
+        adc     att_pos_lo,x
+        sta     hi_op
+        .ifnblank hi_op2
+        sta     hi_op2
+        .endif
+        lda     att_vh+1
+        adc     att_pos_hi,x
+        sta     hi_op+1
+        .ifnblank hi_op2
+        sta     hi_op2+1
+        .endif
+.endif
 .endmacro
 
 ; attn_store_kv: append position t of one layer to the KV cache.
@@ -434,13 +495,15 @@ ATF_SO_H2       = 50
 ; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
 ; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
 ;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
-;   most divisions take 16 steps): t+1 = 1: ~0.6k (out = v[0]); t+1 = 2:
-;   11.3k (|q[d]| in 300..1000) .. 12.8k (|q[d]| < 256); t+1 = 20: 40.6k ..
-;   47.2k. The original soul's own q, k, v (positions 0..19, 8 heads each):
-;   199k per token, of which the scores' per-query patching 19.7k, the
-;   scores 60.9k (~725 a key), max and weights 9.7k, the weighted sum 76.3k
-;   (~113 a position and dimension when w > 1), the divisions 28.8k (~330
-;   with 8 steps, ~650 with 16)
+;   most divisions take 16 steps after eight reductions that fall short):
+;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.9k .. 14.2k; t+1 = 20: 40.4k
+;   (|q[d]| in 300..1000) .. 47.2k (|q[d]| < 256). The original soul's own
+;   q, k, v (positions 0..19, 8 heads each): 183.8k per token, of which the
+;   setup and the per-query patching 20.1k, the scores with the running
+;   max 62.6k (~750 a key), the weights 6.3k, the sums' start at the
+;   highest score 4.6k, the weighted sum 66.7k (by instruction count ~107
+;   a position and dimension when w > 1), the divisions 23.5k (~367 each:
+;   all of them 8 steps, |out| < 2048)
 .proc attention_head
         stx     att_n
         sta     att_sb
@@ -565,7 +628,28 @@ fpatch: ldy     att_d
         sta     att_a+2
         bcc     @rows
         inc     att_a+3
-@rows:  ldy     #ATF_SO_KL              ; rows: store, then step by CONTEXT
+@rows:
+.if <::ATT_CACHE = 0                    ; rows: store, then step by CONTEXT; the
+        ldy     #ATF_SO_KL + 1          ; k'hi row is the k'lo row + ATT_CACHE, a
+        lda     att_kl+1                ; whole number of pages: the same low byte
+        sta     (att_ps),y
+        clc
+        adc     #>::ATT_CACHE
+        ldy     #ATF_SO_KH + 1
+        sta     (att_ps),y
+        ldy     #ATF_SO_KL
+        lda     att_kl
+        sta     (att_ps),y
+        ldy     #ATF_SO_KH
+        sta     (att_ps),y
+        clc                             ; A = att_kl
+        adc     #CONTEXT
+        sta     att_kl
+        bcc     :+
+        inc     att_kl+1
+:
+.else
+        ldy     #ATF_SO_KL
         .assert att_kh = att_kl + 2, error, "attention: row pointers"
         .repeat 2, J
         .if J = 1
@@ -582,6 +666,7 @@ fpatch: ldy     att_d
         adc     #0
         sta     att_kl + 2 * J + 1
         .endrepeat
+.endif
         ADD16_8 att_ps, #ATF_SLOT_SIZE
         ldy     att_d                   ; 2d + 1 -> 2(d + 1)
         iny
@@ -630,8 +715,14 @@ fpatch: ldy     att_d
         adc     #>ATT_KCN
         sta     .ident(.sprintf("fkc%d", K + 1)) + 1
         .endrepeat
-        ldx     att_n
-        dex
+        ldx     att_n                   ; the running max: m = -2^16 (no sf is
+        dex                             ; below: |2 score| < 2^31), im = n - 1
+        stx     att_im
+        lda     #0
+        sta     att_m
+        sta     att_m+1
+        lda     #$ff
+        sta     att_m+2
 fkey:   sec                             ; a = C - Kc[i]
         lda     att_c
         sbc     att_kc,x
@@ -664,10 +755,27 @@ fslots: .repeat ::HEAD_DIM, D
         adc     #$ff
         eor     #$ff
         sta     att_s4,x
-        dex
+        cmp     att_m+2                 ; sf > m: m := sf, im := i
+        bne     @sign
+        lda     att_m                   ; the same sign: the low 16 bits decide
+        cmp     att_s2,x
+        lda     att_m+1
+        sbc     att_s3,x
+        bcs     @nomax                  ; C = 1: m >= sf
+        bcc     @max                    ; always
+@sign:  asl     a                       ; the signs differ: sf >= 0 > m (C = 0),
+        bcs     @nomax                  ; or sf < 0 <= m (C = 1)
+@max:   stx     att_im
+        lda     att_s2,x
+        sta     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        lda     att_s4,x
+        sta     att_m+2
+@nomax: dex
         bmi     :+
         jmp     fkey
-:       jmp     maxsf
+:       jmp     weights                 ; m and im are known
 
 fslow:  ldy     att_sb                  ; the general path: att_kl, att_kh back
         lda     att_blk_lo,y            ; to dimension 0 of the block
@@ -818,8 +926,9 @@ sf:     lda     att_s1,x
         .endrepeat
         dex
         bpl     sf
-maxsf:  ldx     att_n                   ; m = sf[n-1], then the max over the rest
-        dex
+maxsf:  ldx     att_n                   ; (general path) m = sf[n-1], then the max over the rest;
+        dex                             ; att_im = its position (w = EXP[0] there)
+        stx     att_im
         lda     att_s2,x
         sta     att_m
         lda     att_s3,x
@@ -837,6 +946,7 @@ max:    dex
         bvc     @nv
         eor     #$80
 @nv:    bpl     max
+        stx     att_im
         lda     att_s2,x
         sta     att_m
         lda     att_s3,x
@@ -876,7 +986,8 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         bpl     wloop
 
         ; --- N[d] = sum_i w[i] * v'[i][d] - 2^15 * W = sum_i w[i] * v[i][d]
-        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at -2^15 * W
+        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at
+        ;     255 v'[im] - 2^15 * W
         lda     att_w+1                 ; att_nb = 2^15 * W = (0, W << 7 in bytes 1..3)
         lsr     a
         sta     att_nb+3
@@ -896,17 +1007,37 @@ wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
         lda     #0
         sbc     att_nb+3
         sta     att_nb+3
+        ldx     att_im                  ; the sums start with position im, whose
+        lda     #0                      ; w = EXP[0] = 255 needs no product:
+        sta     att_wt,x                ; N := 255 v' - 2^15 W (the loop below skips im)
+        ATT_VROW ni_l_row, ni_h_row, ni_l2_row, ni_h2_row
         ldx     #HEAD_DIM - 1
-nclear: lda     #0
+ninit:  sec                             ; 255 v' = 256 v' - v' = (-vl,
+        lda     #0                      ; vl - vh - b, vh - b, 0)
+        sbc     kv_v_lo,x
+ni_l_row = * - 2        ; operand, patched: row im of v lo
         sta     att_n0,x
-        lda     att_nb+1
+        lda     kv_v_lo,x
+ni_l2_row = * - 2       ; operand, patched: the same
+        sbc     kv_v_hi,x
+ni_h_row = * - 2        ; operand, patched: row im of v hi
+        tay
+        lda     kv_v_hi,x
+ni_h2_row = * - 2       ; operand, patched: the same
+        sbc     #0                      ; C = 1 after: 255 v' >= 0
+        sta     att_p
+        clc                             ; + (0, nb1, nb2, nb3) = -2^15 W
+        tya
+        adc     att_nb+1
         sta     att_n1,x
-        lda     att_nb+2
+        lda     att_p
+        adc     att_nb+2
         sta     att_n2,x
         lda     att_nb+3
+        adc     #0
         sta     att_n3,x
         dex
-        bpl     nclear
+        bpl     ninit
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
@@ -919,20 +1050,7 @@ vpos:   dec     att_i
         bne     @mul
         jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
 @mul:   QS_SET  mv_lo, mv_hi
-        clc                             ; the loads read row i: operand = row 0 + i*ED
-        lda     att_vl
-        adc     att_pos_lo,x
-        sta     vl_row
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     vl_row+1
-        clc
-        lda     att_vh
-        adc     att_pos_lo,x
-        sta     vh_row
-        lda     att_vh+1
-        adc     att_pos_hi,x
-        sta     vh_row+1
+        ATT_VROW vl_row, vh_row         ; the loads read row i
         ldx     #HEAD_DIM - 1
 vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
 vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
@@ -963,20 +1081,7 @@ vl_row = * - 2          ; operand, patched: row i of v lo
         jmp     vpos
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
-vone:   clc                             ; X = i: the loads read row i
-        lda     att_vl
-        adc     att_pos_lo,x
-        sta     v1l_row
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     v1l_row+1
-        clc
-        lda     att_vh
-        adc     att_pos_lo,x
-        sta     v1h_row
-        lda     att_vh+1
-        adc     att_pos_hi,x
-        sta     v1h_row+1
+vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i
         ldx     #HEAD_DIM - 1
 v1dim:  clc                             ; X = d, from the head's last dimension down
         lda     att_n0,x
@@ -995,16 +1100,19 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         bpl     v1dim
         jmp     vpos
 
-        ; --- out[d] = floordiv(N[d], W). When -256 * W <= N < 256 * W (|out| <= 256,
-        ;     most outputs of trained souls) an 8-step division: N >= 0: R = N >> 8
-        ;     (< W), dividend byte N & 255, out = the 8-bit quotient; N < 0: the
-        ;     same on N + 256 * W, out = quotient - 256. Else floordiv(N', W) - 2^15
-        ;     on N' = N + 2^15 * W (0 <= N' <= 65535 * W): 16 steps.
+        ; --- out[d] = floordiv(N[d], W). When -256 * KMAX * W <= N < 256 * KMAX * W
+        ;     (-2048 <= out < 2048: every output of the trained souls measured) an
+        ;     8-step division: R = N >> 8 reduced into 0..W-1 by k (0..KMAX-1)
+        ;     subtractions of W (N >= 0) or k (1..KMAX) additions (N < 0; k = 1
+        ;     when -256 * W <= N < 0), dividend byte N & 255, out = 256 (+-k) + the
+        ;     8-bit quotient (N = 256 (R +- k W) + N & 255 with R < W). Else
+        ;     floordiv(N', W) - 2^15 on N' = N + 2^15 * W (0 <= N' <= 65535 * W):
+        ;     16 steps.
         ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
         ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
         ;     rotates the previous quotient bit (C) into the dividend byte it
         ;     consumes: one byte per 8 steps, 9 rols each. out = (att_dq,
-        ;     att_dq+1 ^ $80): the 8-step paths preset att_dq+1 to $80 or $7f.
+        ;     att_dq+1 ^ $80): the 8-step paths set att_dq+1 to +-k ^ $80.
 divide: lda     att_w
         sta     dv_den
         lda     att_w+1
@@ -1017,29 +1125,46 @@ divide: lda     att_w
         beq     @npos                   ; 0 <= N < 2^24
         cmp     #$ff
         bne     @slow
-        clc                             ; -2^24 <= N < 0: R = N >> 8 + W, when that
-        lda     att_n1,x                ; carries out of 16 bits (N >= -256 * W)
-        adc     dv_den
+        clc                             ; -2^24 <= N < 0: R = N >> 8 + k W for the
+        lda     att_n1,x                ; least k >= 1 that carries out of 16 bits
+        adc     dv_den                  ; (then 0 <= R < W), out high byte -k
         tay
         lda     att_n2,x
         adc     dv_den+1
-        bcc     @slow
         sta     att_dr
-        lda     #$7f                    ; out high byte $ff
-        bne     @fast                   ; always
-@npos:  ldy     att_n1,x                ; N < 256 * W: R = N >> 8 < W
-        cpy     dv_den
-        lda     att_n2,x
+        lda     #$7f                    ; out high byte -1 (^ $80)
+        bcs     @fast
+@nnext: cmp     #$80 - ATT_DIV_KMAX     ; R still negative; A = -k ^ $80
+        beq     @slow                   ; k = KMAX: out < -256 * KMAX
+        sbc     #1                      ; C = 1 (A > $80 - KMAX): k += 1
+        sta     att_dq+1
+        clc                             ; R += W
+        tya
+        adc     dv_den
+        tay
+        lda     att_dr
+        adc     dv_den+1
+        sta     att_dr
+        lda     att_dq+1
+        bcc     @nnext
+        bcs     @fast                   ; always: 0 <= R < W
+@npos:  lda     att_n2,x                ; R = N >> 8, out high byte k = 0; while
+        sta     att_dr                  ; R >= W: R -= W, k += 1
+        ldy     att_n1,x
+        lda     #$80                    ; k = 0 (^ $80)
+        sta     att_dq+1
+@pnext: cpy     dv_den                  ; R < W ?
+        lda     att_dr
         sbc     dv_den+1
-        bcs     @slow
-        lda     att_n2,x
-        sta     att_dr
-        lda     #$80                    ; out high byte 0
-@fast:  sta     att_dq+1
-        lda     att_n0,x
-        sta     att_dq
-        tya                             ; A = R low
-        jmp     @low
+        bcc     @fast2                  ; yes: 8 steps, out = 256 k + quotient
+        sta     att_dr                  ; C = 1: R -= W
+        tya
+        sbc     dv_den
+        tay
+        inc     att_dq+1
+        lda     att_dq+1
+        cmp     #$80 + ATT_DIV_KMAX
+        bne     @pnext                  ; k = KMAX: out >= 256 * KMAX
 @slow:  sec                             ; N' = N + 2^15 * W = N - att_nb
         lda     att_n1,x                ; quotient bytes := N' bits 0..15
         sbc     att_nb+1
@@ -1053,13 +1178,25 @@ divide: lda     att_w
         lda     att_n0,x
         sta     att_dq
         tya
-        .repeat 8                       ; quotient bits 15..8 into the high byte
-        ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
-        .endrepeat                      ; first one is stale and falls out at
-        rol     att_dq+1                ; this 9th rol, where bit 8 goes in)
-@low:   .repeat 8                       ; bits 7..0 into the low byte (the stale
+        ldx     #8                      ; quotient bits 15..8 into the high byte
+@high:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
+        dex                             ; first one is stale and falls out at
+        bne     @high                   ; the 9th rol, where bit 8 goes in; a
+        rol     att_dq+1                ; loop: only out outside -2048..2047)
+        jmp     @low
+@fast:  sta     att_dq+1
+@fast2: lda     att_n0,x
+        sta     att_dq
+        tya                             ; A = R low
+@low:   .repeat 7                       ; bits 7..1 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
+        rol     att_dq                  ; bit 0: the last step needs no remainder
+        rol     a
+        rol     att_dr
+        cmp     dv_den
+        lda     att_dr
+        sbc     dv_den+1                ; C = (2R + bit >= D): bit 0
         rol     att_dq
         ldy     att_d
         lda     att_dq

@@ -14,9 +14,10 @@ regime:
 - edge, edgeq: q at the fast scores' limits -1792..1791 and just past them
   (the general path), with keys at the int16 limits or small;
 - divedge: equal keys (W = 255 * n), values whose mean sits on the division's
-  boundaries: out = -257, -256, 255, 256 (the 8-step division takes
-  -256 * W <= N < 256 * W, the 16-step one the rest), with and without a
-  remainder, and the int16 limits.
+  boundaries: out = -257, -256, 255, 256, +-512, -2049, -2048, 2047, 2048
+  (the 8-step division takes -256 * W <= N < 256 * W directly, up to
+  +-2048 * W after reducing N >> 8 by multiples of W, the 16-step one the
+  rest), with and without a remainder, and the int16 limits.
 For each: every head block, n = 1, 2, CONTEXT and a random n. The cache
 itself is dumped at the end and checked against the documented layout.
 Configs: the default (ED 32, 4 heads of 8, context 20, 2 layers), two
@@ -153,7 +154,8 @@ def fill_scenario(s: Script, name, rng):
     elif name == "divedge":
         # position 0 gets v = c + delta, the others c: sum = n c + delta, so
         # out = c + floor(delta / n) = c (delta 0, or 1 when n > 1) or c - 1 (delta -1)
-        cs = np.array([-32768, -32767, -257, -256, -255, -1, 0, 1, 255, 256, 257, 32767])
+        cs = np.array([-32768, -32767, -2049, -2048, -2047, -513, -512, -257, -256, -255, -1, 0, 1,
+                       255, 256, 257, 511, 512, 2047, 2048, 2049, 32767])
         base = rng.choice(cs, d.ed)
         delta = rng.choice([-1, 0, 1], d.ed)
         delta[base == -32768] = np.maximum(delta[base == -32768], 0)
