@@ -10,6 +10,7 @@ grid up to 2047^2, 2^22 - 1, 2^22, random). Cycles are measured by
 `soul bench`, not here. The 6502 code's fast gain product needs |u| =
 |asr(x * inv, 15)| + |g| < 2048, which test_u_bound checks for every x.
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,9 @@ SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, DRIVER.parent / "squares_tabl
            build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
 SHIFT_MIN, SHIFT_MAX = -16, 24          # RMS_SHIFT_MIN/MAX in asm/rmsnorm.s
 MAX_DIM = 48                            # RMS_MAX_DIM in asm/rmsnorm.s
-DOUBLE_MAX_DIM = 42                     # RMS_DOUBLE_MAX_DIM: u +- 2g for s_g = 3..5
+# RMS_DOUBLE_MAX_DIM: up to this ED, s_g = 3..5 take u +- 2g (read from the source)
+DOUBLE_MAX_DIM = int(re.search(r"^RMS_DOUBLE_MAX_DIM\s*=\s*(\d+)",
+                               (build.ASM_DIR / "rmsnorm.s").read_text(), re.M).group(1))
 ISQRT_MAX = 2**22                       # the largest ms: xs = -2048 everywhere
 
 
@@ -115,6 +118,7 @@ def test_u_bound():
     so every x in -32768..32767 with the rest zero covers all vectors."""
     from soulplayer.spec import INV_MAX, MAX_EMBED, RMS_ONE
     assert MAX_EMBED <= MAX_DIM
+    assert DOUBLE_MAX_DIM < 44 <= MAX_DIM       # ED 44 above: the shifted path
     x = np.arange(-32768, 32768, dtype=np.int64)
     xs = x >> 4
     for ed in range(1, MAX_DIM + 1):
