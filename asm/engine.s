@@ -160,7 +160,6 @@ done:   lda     eng_port
         jsr     mm_sweep
 .endmacro
 
-
 ; engine_prefill: engine_step without the output layer (see the file header).
 ; in, out, clobbers: as engine_step, but logits_lo/hi are not written
 .proc engine_prefill

@@ -24,8 +24,8 @@
 
 .segment "ZEROPAGE"
 k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
-k_te:           .res 2          ; embed: te row
-k_pe:           .res 2          ; embed: pe row
+k_te:           .res 2          ; embed (32-bit path): te column
+k_pe:           .res 2          ; embed (32-bit path): pe column
 k_h:            .res 1          ; embed: high byte of the deshifted te value
 k_h2:           .res 1          ; embed: high byte of the deshifted pe value
 k_l:            .res 1          ; embed: low byte of te's, then of h
