@@ -110,10 +110,10 @@ res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
 res_y   = rms_q                 ; residual_add: y (word)
 .assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
-; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
-; a small x hi (-4..3), made once per call when inv is not clamped
-RMS_T_MID       = 4
-RMS_T_LEN       = 8
+; T[k - 1] = k * a, k = 1..RMS_T_LEN (24 bits, bytes in rms_t0/1/2): the
+; products of a small x hi (1..4 added, -4..-2 subtracted), made once per
+; call when inv is not clamped
+RMS_T_LEN       = 4
 .segment "BSS"
 rms_t0:         .res RMS_T_LEN
 rms_t1:         .res RMS_T_LEN
@@ -469,37 +469,38 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-        ldx     #RMS_T_MID              ; T[k] = (k - RMS_T_MID) * a: up from
-        lda     #0                      ; T[RMS_T_MID] = 0, then down
-        sta     rms_t0,x
-        sta     rms_t1,x
-        sta     rms_t2,x
-@tup:   clc
-        lda     rms_t0,x
-        adc     rms_inv
-        sta     rms_t0+1,x
-        lda     rms_t1,x
-        adc     rms_inv+1
-        sta     rms_t1+1,x
-        lda     rms_t2,x
+        .assert RMS_T_LEN = 4, error, "rmsnorm: the x hi table is a, 2a, 3a, 4a"
+        lda     rms_inv                 ; T: a, 2a
+        sta     rms_t0
+        asl     a
+        sta     rms_t0+1
+        lda     rms_inv+1
+        sta     rms_t1
+        rol     a
+        sta     rms_t1+1
+        lda     #0
+        sta     rms_t2
+        rol     a
+        sta     rms_t2+1
+        lda     rms_t0+1                ; 4a = 2a << 1
+        asl     a
+        sta     rms_t0+3
+        lda     rms_t1+1
+        rol     a
+        sta     rms_t1+3
+        lda     rms_t2+1
+        rol     a
+        sta     rms_t2+3
+        clc                             ; 3a = 2a + a
+        lda     rms_t0+1
+        adc     rms_t0
+        sta     rms_t0+2
+        lda     rms_t1+1
+        adc     rms_t1
+        sta     rms_t1+2
+        lda     rms_t2+1
         adc     #0
-        sta     rms_t2+1,x
-        inx
-        cpx     #RMS_T_LEN - 1
-        bne     @tup
-        ldx     #RMS_T_MID
-@tdown: sec
-        lda     rms_t0,x
-        sbc     rms_inv
-        sta     rms_t0-1,x
-        lda     rms_t1,x
-        sbc     rms_inv+1
-        sta     rms_t1-1,x
-        lda     rms_t2,x
-        sbc     #0
-        sta     rms_t2-1,x
-        dex
-        bne     @tdown
+        sta     rms_t2+2
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
@@ -510,26 +511,40 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         jmp     el_again
 
         ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, rms_p1 = P1,
-        ;     A = P2): P += (x hi * a) << 8, from the table for x hi = -4..3
+        ;     A = P2; P < 2^24): P += (x hi * a) << 8, from the table for
+        ;     x hi = 1..4 (added) and -4..-2 (|x hi| * a subtracted)
 wide:   sta     rms_p2
-        tya                             ; x hi = -4..3: P += T[x hi] << 8
-        clc
-        adc     #RMS_T_MID - 1
-        cmp     #RMS_T_LEN
+        dey                             ; Y = x hi
+        bmi     @neg
+        cpy     #RMS_T_LEN + 1
         bcs     wide2
-        tax
         clc
         lda     rms_p1
-        adc     rms_t0,x
+        adc     rms_t0-1,y
         lda     rms_p2
-        adc     rms_t1,x
+        adc     rms_t1-1,y
         sta     rms_ul
-        lda     rms_t2,x
+        lda     rms_t2-1,y
         adc     #0
         sta     rms_uh
         jmp     gain
-wide2:  dey                             ; else the products of x hi unsigned, and
-        sty     rms_xh                  ; u -= a when x < 0 (x hi signed is x hi - 256)
+@neg:   cpy     #<-RMS_T_LEN
+        bcc     wide2
+        tya                             ; Y = -x hi - 1: T[Y] = |x hi| * a
+        eor     #$ff
+        tay
+        sec
+        lda     rms_p1
+        sbc     rms_t0,y
+        lda     rms_p2
+        sbc     rms_t1,y
+        sta     rms_ul
+        lda     #0
+        sbc     rms_t2,y
+        sta     rms_uh
+        jmp     gain
+wide2:  sty     rms_xh                  ; else the products of x hi unsigned, and
+                                        ; u -= a when x < 0 (x hi signed is x hi - 256)
         ldx     rms_xh
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
