@@ -102,7 +102,6 @@ rms_d0  = kb_zp + 16            ; D = 4 u g, 24 bits, then shifted: y = bytes 1.
 rms_d1  = kb_zp + 17
 rms_d2  = kb_zp + 18
 rms_i   = kb_zp + 19            ; 2*i
-rms_gi  = kb_zp + 20            ; i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
 rms_g9  = kb_zp + 24            ; g < 0, doubled: bit 8 of 2|g|
@@ -505,9 +504,7 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         ldy     #>elem
 @entry: sta     el_next
         sty     el_next+1
-        lda     #EMBED_DIM - 1          ; from the last element down
-        sta     rms_gi
-        ldx     #2 * EMBED_DIM - 2      ; X = 2i
+        ldx     #2 * EMBED_DIM - 2      ; X = 2i, from the last element down
         jmp     el_again
 
         ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, rms_p1 = P1,
@@ -571,7 +568,8 @@ wide2:  sty     rms_xh                  ; else the products of x hi unsigned, an
         lda     rms_uh
         sbc     rms_inv+1
         sta     rms_uh
-@w3:    jmp     gain
+@w3:    ldx     rms_i                   ; (gain takes i from X = 2i)
+        jmp     gain
 
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
         ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
@@ -611,7 +609,9 @@ xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a
         dey
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
         sty     rms_uh
-gain:   ldy     rms_gi
+gain:   txa                             ; (X = 2i on every path here)
+        lsr     a
+        tay
         lda     $ffff,y                 ; g
 el_g = * - 2            ; operand, patched: rms_g
         bmi     gneg
@@ -661,7 +661,6 @@ el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
         sta     $ffff,x
 el_yl = * - 2           ; operand, patched: rms_y
-        dec     rms_gi
         dex
         dex
         bmi     finish                  ; (2 * EMBED_DIM - 2 < 128)
