@@ -436,15 +436,24 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         bne     @dstep
         ldy     rms_q
         bmi     @dstep
-@dbyte: asl     a                       ; r < 128: R < 2r fits a byte (C = 0)
+        ldx     #8                      ; r < 128: R < 2r fits a byte; the
+@dbh:   asl     a                       ; quotient's bits 14..7 (C = 0)
         cmp     rms_q
-        bcc     @dbb
+        bcc     :+
         sbc     rms_q                   ; C stays 1: the quotient bit
-@dbb:   rol     rms_inv
-        rol     rms_inv+1
+:       rol     rms_inv+1               ; (a = 2 inv: a's high byte)
         dex
-        bne     @dbyte
-        beq     @dend                   ; always
+        bne     @dbh
+        ldx     #7
+@dbl:   asl     a                       ; bits 6..0
+        cmp     rms_q
+        bcc     :+
+        sbc     rms_q
+:       rol     rms_inv                 ; (a's low byte, shifted once more below)
+        dex
+        bne     @dbl
+        asl     rms_inv
+        jmp     @a
 @dstep: asl     a                       ; R = 2R
         rol     rms_w
         tay
@@ -464,6 +473,7 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         bne     @dstep
 @dend:  asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
+@a:
         lda     rms_inv                 ; multiplicands a lo / a hi
         QS_SET  mh, mu_01
         lda     rms_inv+1
