@@ -87,7 +87,9 @@ mm_sq:          .res 2          ; sweep setup: squares table pointer
 mm_h0:          .res 1
 mm_h1:          .res 1
 mm_l0:          .res 1
-mm_xi:          .res 1          ; finish: output index; mm_columns: 2*column
+mm_xi:          .res 1          ; finish: output index; mm_columns: 2 * record;
+                                ; mm_fast: 2 * column
+mm_nb:          .res 1          ; mm_fast: 2 * the columns beyond the limit (mm_bq, mm_bw)
 mm_e:           .res MM_E_BYTES ; finish: value being shifted
 mm_xl           = mm_e          ; sweep setup: this column's x, low byte
 mm_xh           = mm_e + 1      ; and high byte
@@ -122,12 +124,10 @@ mm_n:           .res 1          ; finish: rows left
 mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
-mm_x_in:        .res 2          ; fallback: the caller's mm_x
-mm_l2:          .res 2          ; fallback: 2 * mm_lim + 1
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
-mm_vq:          .res 2 * MM_SLOTS       ; fallback: q (0 for columns within the
-                                        ; limit) and x with r, int16 vectors
-mm_vr:          .res 2 * MM_SLOTS
+mm_bq:          .res 2 * MM_SLOTS       ; fallback: the columns beyond the limit,
+                                        ; q (int16) of each (mm_fast records them)
+mm_bw:          .res 2 * MM_SLOTS       ; and its weight column - 1
 
 .segment "ACCBSS"                       ; page aligned (asm/soul.cfg)
 ; page aligned + 1: the loops use mm_accN-1,x (x = rows..1), so with the
@@ -152,7 +152,7 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-; The slot tails, as mm_set_tail2/3 write them (6502 opcodes):
+; The slot tails, as MM_SET_TAIL2/3 write them (6502 opcodes):
 ;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
 ;       bcc +5      no carry out of byte 1: C = 0
 ;       inc mm_a2
@@ -305,6 +305,7 @@ square: lda     mm_a1
 MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
 MM_E1           = mm_e + 2
 MM_E2           = mm_e + 4
+MM_INITE_STEP   = 9             ; lda abs,x / sbc abs(,y) / sta abs,x per byte
 .proc mm_init_e
         MM_OPEN_DESC
         ldy     #MM_DESC::e
@@ -327,34 +328,27 @@ MM_E2           = mm_e + 4
         lda     MM_E1+1
         adc     #0
         sta     MM_E2+1
-        ; the column loop's operands: the arrays - 1 (X = rows..1)
-        sec
-        lda     MM_E0
+        ; the column loop's operands: the arrays - 1 (X = rows..1); byte k's
+        ; read and write are MM_INITE_STEP * k bytes after byte 0's
+        ldx     #0
+        ldy     #0
+eops:   sec
+        lda     MM_E0,x
         sbc     #1
-        sta     e0r+1
-        sta     e0w+1
-        lda     MM_E0+1
+        sta     e0r+1,y
+        sta     e0w+1,y
+        lda     MM_E0+1,x
         sbc     #0
-        sta     e0r+2
-        sta     e0w+2
-        sec
-        lda     MM_E1
-        sbc     #1
-        sta     e1r+1
-        sta     e1w+1
-        lda     MM_E1+1
-        sbc     #0
-        sta     e1r+2
-        sta     e1w+2
-        sec
-        lda     MM_E2
-        sbc     #1
-        sta     e2r+1
-        sta     e2w+1
-        lda     MM_E2+1
-        sbc     #0
-        sta     e2r+2
-        sta     e2w+2
+        sta     e0r+2,y
+        sta     e0w+2,y
+        tya
+        clc
+        adc     #MM_INITE_STEP
+        tay
+        inx
+        inx
+        cpx     #6
+        bne     eops
         ; E := 2 b (sign extended) or 0; mm_sp, mm_sq -> the bias' low, high bytes
         ldy     #MM_DESC::bias
         lda     (mm_dp),y
@@ -417,10 +411,12 @@ e1r:    lda     $ffff,x
         sbc     mm_sq1 + MM_SQ_ZERO - 128,y
 e1w:    sta     $ffff,x
 e2r:    lda     $ffff,x
-        sbc     #0                      ; (w^2 <= 2^14: byte 2 is 0)
-e2w:    sta     $ffff,x
+        sbc     mm_sq0                  ; 0 (w^2 <= 2^14: byte 2 is 0); absolute,
+e2w:    sta     $ffff,x                 ; so that the operands are evenly spaced
         dex
         bne     row
+        .assert e1r - e0r = MM_INITE_STEP && e2r - e1r = MM_INITE_STEP && e1w - e0w = MM_INITE_STEP && e2w - e1w = MM_INITE_STEP, error, "mm_init_e: operand spacing"
+        .assert MM_E1 - MM_E0 = 2 && MM_E2 - MM_E1 = 2, error, "mm_init_e: pointer spacing"
         ADD16_8 wl+1, mm_rows
         dec     mm_cols
         bne     column
@@ -459,39 +455,61 @@ next:   tya
 ;     first used slot; the slots patched; stop, tail, idx and the tails'
 ;     store operands patched (mm_ranges)
 ; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
-; cycles: per row the slots + ~75 (f9; f8 ~72, f7 ~78, acc ~95), by
-;     instruction count: row start 30, fold 9, index and dispatch 9, tail
-;     19..36, next 6; measured ~65 on average (original soul)
+; cycles: per row the slots + ~55 + the tail, by instruction count: row
+;     start 30, the quick fold 9 (f7, acc 10; the exact fold, for a0 + C >=
+;     255, ~30 more), index and dispatch 9, next 7; tails f8 16, f9 22, f7
+;     ~37, acc ~45. Measured (soul bench, x64sc, original soul): the rows of
+;     a token 762 k with the slots (765 k with the fold of before)
 .proc mm_rowloop
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
         .assert tail0 - s0 = MM_SO_TAIL && t2_0 + 1 - s0 = MM_SO_T2, error, "mm_slots: tail offsets"
-        ; C: the last end-around carry. v := the sum + C (cannot carry:
-        ; after a carry out of byte 2 the 24 bits are at most $fffffe)
-        bcc     folded
-        inc     mm_a0
-        bne     folded
-        inc     mm_a1
-        bne     folded
-        inc     mm_a2
-folded: lda     mm_a2
-        bpl     index                   ; v < 2^23: S = v
-        inc     mm_a0                   ; else S = v - (2^24 - 1): v + 1 as 24 bits
-        bne     index
-        inc     mm_a1
-        bne     index
-        inc     mm_a2
+        ; C: the last end-around carry. v := the sum + C (cannot carry out of
+        ; 24 bits: after a carry out of byte 2 they are at most $fffffe), then
+        ; S = v, or v - (2^24 - 1) = v + 1 - 2^24 for v >= 2^23. When
+        ; a0 + C + 1 < 256 neither step reaches byte 1: S's bytes 1, 2 are
+        ; a1, a2 and S's byte 0 is mm_a0 := a0 + C + 1 - (S >= 0) (the
+        ; fused tails f8, f9 read only bytes 1, 2; f7 and acc take the 1 off
+        ; for S >= 0)
+        lda     mm_a0
+        adc     #1
+        bcs     fold                    ; a0 + C >= 255: the exact fold
+keep:   sta     mm_a0                   ; (patched: cmp # for f8, f9)
 index:  txa                             ; Y := the output index + ostep
 idx:    asl                             ; (patched: nop for split outputs)
         tay
 tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+fold:   ; A = a0 + C + 1 - 256: 0 (a0 + C = $ff) or 1 (a0 + C = $100)
+        bne     :+
+        lda     #$ff                    ; v = a1, a2, $ff
+        bne     fold_v                  ; (always)
+:       lda     #0                      ; v = a1, a2 + 1, 0
+        inc     mm_a1
+        bne     fold_v
+        inc     mm_a2
+fold_v: sta     mm_a0
+        lda     mm_a2
+        bpl     fold_s                  ; S = v
+        inc     mm_a0                   ; else S = v + 1 (24 bits)
+        bne     fold_s
+        inc     mm_a1
+        bne     fold_s
+        inc     mm_a2
+fold_s: lda     mm_a2                   ; S >= 0: mm_a0 = S's byte 0 + 1
+        bmi     index
+        inc     mm_a0
+        jmp     index
 acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
         lda     mm_a2
+        bmi     acc_neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0)
         ldy     #0
-        cmp     #$80                    ; C = sign
-        bcc     :+
+        clc                             ; C = sign
+        bcc     acc_st                  ; (always)
+acc_neg:
         ldy     #$ff
-:       ror
+        sec
+acc_st: ror
         sta     mm_acc2-1,x
         tya
         sta     mm_acc3-1,x
@@ -501,10 +519,14 @@ acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
         lda     mm_a0
         ror
         sta     mm_acc0-1,x
-        jmp     next
+        dex
+stopa:  cpx     #$ff
+        bne     row
+        rts
 f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
         bit     mm_a2                   ; N = bit 23, V = bit 22
         bmi     f7neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
         bvs     f7max
 f7fit:  lda     mm_a0
         asl
@@ -514,7 +536,10 @@ lo7:    sta     $ffff,y
         lda     mm_a2
         rol
 hi7:    sta     $ffff,y
-        jmp     next
+        dex
+stop7:  cpx     #$ff
+        bne     row
+        rts
 f7neg:  bvs     f7fit
         lda     #$00                    ; -32768
         sta     mm_a1
@@ -529,7 +554,10 @@ f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
 lo8:    sta     $ffff,y
         lda     mm_a2
 hi8:    sta     $ffff,y
-        jmp     next
+        dex
+stop8:  cpx     #$ff
+        bne     row
+        rts
 f9:     ; asr(S, 9): bytes 1, 2 of S, one step right (always fits)
         lda     mm_a2
         cmp     #$80                    ; C = sign
@@ -538,9 +566,9 @@ hi9:    sta     $ffff,y
         lda     mm_a1
         ror
 lo9:    sta     $ffff,y
-next:   dex
-stop:   cpx     #$ff
-        beq     done                    ; C = 1 below: X > stop
+        dex
+stop9:  cpx     #$ff
+        beq     done                    ; C = 1 below (cpx): X > stop
 row:    ; (C = 1) the sum starts at E_r - sum x^2 = E_r + nx + 1
 e0:     lda     $ffff,x
 nx0:    adc     #$ff
@@ -560,6 +588,8 @@ MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+OP_CMP_IMM      = $c9
+mm_tails_keep:  .byte   OP_STA_ZP, OP_CMP_IMM, OP_CMP_IMM   ; f7 reads mm_a0, f8, f9 do not
 OP_ASL_A        = $0a
 OP_NOP          = $ea
 
@@ -582,19 +612,34 @@ range:  dex
         lda     mm_top
         sbc     mm_pcount,x
         sta     mm_prow0,x
-        sta     mm_rowloop::stop+1
+        sta     mm_rowloop::stop7+1
+        sta     mm_rowloop::stop8+1
+        sta     mm_rowloop::stop9+1
+        sta     mm_rowloop::stopa+1
         lda     mm_fuse
         beq     general
         lda     mm_pshift,x
         sec
         sbc     #MM_FUSE_K0
         cmp     #MM_FUSE_N
-        bcs     general
-        tay
+        bcc     fused
+general:
+        lda     #1
+        sta     mm_ppend,x
+        lda     #<mm_rowloop::acc
+        sta     mm_rowloop::tail+1
+        lda     #>mm_rowloop::acc
+        sta     mm_rowloop::tail+2
+        lda     #OP_STA_ZP
+        sta     mm_rowloop::keep
+        jmp     run
+fused:  tay
         lda     mm_tails_lo,y
         sta     mm_rowloop::tail+1
         lda     mm_tails_hi,y
         sta     mm_rowloop::tail+2
+        lda     mm_tails_keep,y
+        sta     mm_rowloop::keep
         lda     #0
         sta     mm_ppend,x
         ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
@@ -637,13 +682,7 @@ range:  dex
 interleaved_wide:
         rol     mm_ostep                ; (C = 0)
         ldx     mm_ri
-general:
-        lda     #1
-        sta     mm_ppend,x
-        lda     #<mm_rowloop::acc
-        sta     mm_rowloop::tail+1
-        lda     #>mm_rowloop::acc
-        sta     mm_rowloop::tail+2
+        jmp     general
 run:    ldx     mm_top
         sec
         jsr     mm_rowloop::row
@@ -698,13 +737,15 @@ next:   inx
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
 ;     loop's operands, mm_finish's
-; cycles: fast path ~190 per column (+ ~80 when its slot switches tails) +
-;     rows * (~65 + ~35 per column with |x| > 127, ~28 per column with
-;     |x| <= 127) + ~140 per range (shifts 6..8; others: + mm_finish);
-;     measured (soul bench, x64sc, original soul) 854 k cycles a token =
-;     41.7 per multiply-add with the finish: the column setup 88 k (~250 a
-;     column with the tail switches), the rows 765 k. A fallback sweep: the
-;     split (~50 per column), the rows with the acc tail, mm_columns (~120
+; cycles: fast path ~117 per column with |x| <= 127, ~170 per other column
+;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
+;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
+;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
+;     original soul) 832 k cycles a token = 40.6 per multiply-add with the
+;     finish: the column setup (mm_fast) 69 k (~195 a column with the tail
+;     switches and the per-sweep work; 88 k before the page-patched
+;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
@@ -721,101 +762,34 @@ next:   inx
         jsr     mm_ranges
         jmp     mm_pending
 fallback:
-        lda     #0                      ; every range to mm_acc
+        ; mm_fast ran x with r in the columns beyond the limit (x = 256 q + r,
+        ; r the signed low byte, q the high byte + (r < 0), both within
+        ; +-128) and recorded their q: every range to mm_acc, then 256 q w
+        ; added row by row for each such column
+        lda     #0
         sta     mm_fuse
-        ; the columns beyond the limit (x = 256 q + r, r the signed low byte,
-        ; q the high byte + (r < 0), both within +-128): r in mm_vr, q in
-        ; mm_vq; the others: x in mm_vr, 0 in mm_vq
-        MOVPTR  mm_x_in, mm_x
-        lda     mm_lim                  ; mm_l2 := 2 lim + 1 (no carry: lim <= 1920)
-        asl
-        sta     mm_l2
-        inc     mm_l2
-        lda     mm_lim+1
-        rol
-        sta     mm_l2+1
-        ldy     #0
-split:  clc                             ; u = x + lim < 2 lim + 1: within
-        lda     (mm_x),y
-        adc     mm_lim
-        sta     mm_h0
-        iny
-        lda     (mm_x),y
-        adc     mm_lim+1
-        tax
-        lda     mm_h0
-        cmp     mm_l2
-        txa
-        sbc     mm_l2+1
-        dey
-        lda     (mm_x),y
-        sta     mm_vr,y
-        bcs     beyond
-        iny                             ; within: x, q = 0
-        lda     (mm_x),y
-        sta     mm_vr,y
-        lda     #0
-        sta     mm_vq-1,y
-        sta     mm_vq,y
-        beq     next                    ; (always)
-beyond: cmp     #$80                    ; C = (r < 0)
-        lda     #0
-        bcc     :+
-        lda     #$ff
-:       sta     mm_vr+1,y
-        iny
-        lda     (mm_x),y                ; q = high byte + C (within -128..128)
-        tax
-        adc     #0
-        sta     mm_vq-1,y
-        txa
-        and     #$80
-        beq     :+
-        lda     #$ff                    ; the high byte's sign ...
-:       adc     #0                      ; ... + the carry out of q's low byte
-        sta     mm_vq,y
-next:   iny
-        tya
-        lsr
-        cmp     mm_cols
-        bne     split
-        ; W.(x with r) + b, then each such column's 256 q w added row by row
-        LDPTR   mm_x, mm_vr
-        jsr     mm_fast                 ; (C = 0: within the limit)
         jsr     mm_ranges
         jsr     mm_columns
-        MOVPTR  mm_x, mm_x_in
         jmp     mm_pending
 .endproc
 
-; mm_columns: acc[r] += 256 q_c w_rc for every column c with q_c <> 0 (mm_vq),
-; every row, exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
-; in: mm_dp, mm_rows, mm_cols, mm_vq, mm_acc0..3 ; out: mm_acc0..3
-; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, mm_wcol, the operands
-; cycles: ~120 per row and such column + ~130 per such column + ~25 per column
+; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
+; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
+; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
+; cycles: ~120 per row and such column + ~130 per such column
 .proc mm_columns
-        ldy     #MM_DESC::w             ; column c's weights - 1: w - 1 + c * rows
-        lda     (mm_dp),y
-        sec
-        sbc     #1
-        sta     mm_wcol
-        iny
-        lda     (mm_dp),y
-        sbc     #0
-        sta     mm_wcol+1
         lda     #0
         sta     mm_xi
-column: ldy     mm_xi
-        lda     mm_vq,y
+column: ldy     mm_xi                   ; 2 * the record
+        lda     mm_bq,y
         sta     mm_xl
-        ora     mm_vq+1,y
-        bne     :+
-        jmp     next
-:       lda     mm_vq+1,y
+        lda     mm_bq+1,y
         sta     mm_xh
-        lda     mm_wcol
+        lda     mm_bw,y
         sta     kw+1
-        lda     mm_wcol+1
+        lda     mm_bw+1,y
         sta     kw+2
         ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
         lda     mm_xl
@@ -883,34 +857,102 @@ q2:     sbc     #$ff
         sta     mm_acc3-1,x
         dex
         bne     row
-next:   clc
-        lda     mm_wcol
-        adc     mm_rows
-        sta     mm_wcol
-        bcc     :+
-        inc     mm_wcol+1
-:       inc     mm_xi
+        inc     mm_xi
         inc     mm_xi
         lda     mm_xi
-        lsr
-        cmp     mm_cols
+        cmp     mm_nb
         beq     :+
         jmp     column
 :       rts
 .endproc
 
+; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
+; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
+; (MM_SET_TAIL3 leaves the tail's operand alone; MM_SET_TAIL2 also sets the
+; byte 1 table's page to MM_P, which mm_fast's two-byte columns then leave
+; alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 82 / 42
+.macro MM_SET_TAIL2
+        ldy     #MM_SO_T1 + 1
+        lda     #MM_P
+        sta     (mm_sp),y
+        ldy     #MM_SO_TAIL
+        lda     #OP_BCC
+        sta     (mm_sp),y
+        iny
+        lda     #5
+        sta     (mm_sp),y
+        iny
+        lda     #OP_INC_ZP
+        sta     (mm_sp),y
+        iny
+        lda     #mm_a2
+        sta     (mm_sp),y
+        iny
+        lda     #OP_BEQ
+        sta     (mm_sp),y
+        iny
+        lda     #1
+        sta     (mm_sp),y
+        iny
+        lda     #OP_CLC
+        sta     (mm_sp),y
+.endmacro
+
+.macro MM_SET_TAIL3
+        ldy     #MM_SO_TAIL
+        lda     #OP_LDA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 2
+        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
+        sta     (mm_spw),y
+        ldy     #MM_SO_TAIL + 5
+        lda     #OP_STA_ZP
+        sta     (mm_spw),y
+        iny
+        lda     #mm_a2
+        sta     (mm_spw),y
+.endmacro
+
 ; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
+; The slots are filled from both ends (the sum does not mind the order):
+; columns with |x| <= 127 from the first used slot up (mm_sp), the others
+; from the last slot down (mm_spw), so a slot's tail mostly stays what the
+; last sweep left there. Each direction's operand stores are `sta page*256 +
+; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
+; patched when the direction's slot crosses into another page (every ~10
+; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
-; out: C = 1: some |x| > mm_lim (the row loop is not ready); C = 0: ready
-;     (mm_ranges runs the rows)
-; clobbers: A, X, Y, mm_sp, mm_sq, mm_e, mm_h0, mm_sx, mm_wcol, the operands
-; cycles: ~450 + per column ~175 (|x| <= 127) / ~200 (else) by instruction
-;     count, + ~80 per tail switch
+; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
+;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
+;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
+;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
+;     column - 1)
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
+;     the operands
+; cycles: ~250 (~400 with a new limit or column count) + per column ~117
+;     (|x| <= 127) / ~170 (else) by instruction
+;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
+;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
+;     67 tail switches a token) 69 k a token
+MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
+        .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
         ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
+        ; (the constants stay from the last sweep when its limit was the same;
+        ; lim_lo, lim_hi hold it, $ffff as assembled)
         lda     mm_lim
+        cmp     lim_lo+1
+        bne     :+
+        lda     mm_lim+1
+        cmp     lim_hi+1
+        beq     lim_known
+:       lda     mm_lim
         sta     lim_lo+1
         lda     mm_lim+1
         sta     lim_hi+1
@@ -925,27 +967,30 @@ next:   clc
         iny
 :       stx     top_lo+1
         sty     top_hi+1
-        ; the index pages of x = -lim (x + 128 - 256 for the index, as the
-        ; column loop computes it) and lim: hmin = (128 - lim) >> 8, hmax =
-        ; (lim + 128) >> 8; the pages hmin + 1 .. hmax - 1 are within
+        ; the index pages MM_P + h, h = xh + (xl >= $80): those strictly
+        ; between the pages of x = -lim (hmin = (128 - lim) >> 8) and x = lim
+        ; (hmax = (lim + 128) >> 8) hold only x within the limit
         sec
         lda     #128
         sbc     mm_lim
         lda     #0
-        sbc     mm_lim+1
-        sta     mm_h0                   ; hmin
-        sec
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     wpage+1
+        sbc     mm_lim+1                ; hmin
+        clc
+        adc     #MM_P + 1
+        sta     wlo+1
         clc
         lda     mm_lim
         adc     #128
         lda     mm_lim+1
-        adc     #0                      ; hmax
-        clc
-        sbc     mm_h0                   ; hmax - hmin - 1 (>= 0: lim >= 128)
-        sta     wpages+1
-        ; the first slot: MM_SLOTS - cols slots in
+        adc     #MM_P                   ; MM_P + hmax
+        sta     whi+1
+lim_known:
+        ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
+        ; holds it from the last sweep when that had as many columns)
+        lda     mm_cols
+lcols:  cmp     #0                      ; (the last sweep's cols; 0 as assembled)
+        beq     first_known
+        sta     lcols+1
         lda     #MM_SLOTS
         sec
         sbc     mm_cols
@@ -970,12 +1015,19 @@ next:   clc
         clc
         lda     mm_sp
         adc     #<mm_rowloop::s0
-        sta     mm_sp
         sta     mm_rowloop::enter+1
         lda     mm_sp+1
         adc     #>mm_rowloop::s0
-        sta     mm_sp+1
         sta     mm_rowloop::enter+2
+first_known:
+        lda     mm_rowloop::enter+1
+        sta     mm_sp
+        lda     mm_rowloop::enter+2
+        sta     mm_sp+1
+        jsr     up_page
+        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
+        lda     mm_spw+1
+        jsr     dn_page
         ; column c's weights - 1: w - 1 + c * rows
         ldy     #MM_DESC::w
         lda     (mm_dp),y
@@ -1003,83 +1055,145 @@ next:   clc
         bcc     :+
         inx
 :       stx     xh_rd+2
-        lda     mm_rows
-        sta     w_step+1
+        ldy     mm_rows                 ; the weights' step
+        sty     dws+1
+        dey
+        sty     uws+1
         lda     mm_cols
         asl
         sta     x_end+1
-        ; the slots are filled from both ends (the sum does not mind the
-        ; order): columns with |x| <= 127 from the first used slot up (mm_sp),
-        ; the others from the last slot down (mm_spw), so a slot's tail
-        ; mostly stays what the last sweep left there
-        LDPTR   mm_spw, mm_rowloop::s0 + (MM_SLOTS - 1) * MM_SLOT_SIZE
         ldx     #0
+        stx     mm_nb
+        beq     column                  ; (always)
+set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
+        ldy     mm_sp
+        sec
+        bcs     up_w                    ; (always)
 column:                                 ; X = 2 * column
-xh_rd:  ldy     $ffff,x
-xl_rd:  lda     $ffff,x
-        sta     mm_xl
-        sty     mm_xh
-        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): low byte xl ^ $80,
-        ; high byte >(mm_sq1 + MM_SQ_ZERO) - 1 + xh + (xl >= $80), where
-        ; xh + (xl >= $80) = 0 (mod 256) exactly for -128 <= x <= 127
-        asl                             ; C = xl >= $80
-        tya
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     mm_sq+1
-        cmp     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
+        ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
+        ; h = 0 exactly for -128 <= x <= 127
+xl_rd:  ldy     $ffff,x
+        cpy     #$80                    ; C = xl >= $80
+xh_rd:  lda     $ffff,x
+        adc     #0                      ; h
         bne     wide
-        ldy     mm_xl
-        cpy     #$80
-        beq     wide                    ; x = -128 (A: its page)
+        tya
+        eor     #$80                    ; L
+        beq     wide_m                  ; x = -128 (A = h = 0, Y = xl, C = 1)
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_sp),y
-        lda     mm_xl
-        eor     #$80
-        sta     mm_sq
-        ldy     #MM_SO_T1
-        sta     (mm_sp),y
-        and     #MM_SQ0_PERIOD - 1      ; x mod 128
-        ldy     #MM_SO_T0
-        sta     (mm_sp),y
         tay
-        clc                             ; sum x^2 += x^2
-        lda     mm_sq0,y
+        clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
+        lda     mm_sq0,y                ; bytes 1, 2 at the index + 128
         adc     mm_sx
         sta     mm_sx
-        ldy     #128                    ; byte 1 of x^2 at the index + 128
-        lda     (mm_sq),y
+        lda     mm_sq1 + MM_SQ_ZERO - 128,y
         adc     mm_sx+1
         sta     mm_sx+1
         bcc     :+
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       ldy     #MM_SO_TAIL
-        lda     (mm_sp),y
+:       tya
+        ldy     mm_sp                   ; the slot (its page in the stores)
+ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
+        and     #MM_SQ0_PERIOD - 1      ; MM_SET_TAIL2 wrote it)
+ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
+utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
-        beq     :+                      ; the two-byte tail is in place
-        jsr     mm_set_tail2
-:       ldy     #MM_SO_W                ; the weight column
+        bne     set2                    ; the two-byte tail is not in place
+up_w:   ; C = 1: the weight column; mm_wcol steps to the next column's
         lda     mm_wcol
-        sta     (mm_sp),y
-        iny
+uw0:    sta     $ff00 + MM_SO_W,y
+uws:    adc     #$ff                    ; (rows - 1, C = 1)
+        sta     mm_wcol
         lda     mm_wcol+1
-        sta     (mm_sp),y
-        clc                             ; the next slot up
-        lda     mm_sp
+uw1:    sta     $ff00 + MM_SO_W + 1,y
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+        tya                             ; the next slot up
         adc     #MM_SLOT_SIZE
         sta     mm_sp
-        bcc     :+
+        bcs     up_next_page
+next:   inx
+        inx
+x_end:  cpx     #$ff                    ; (2 cols)
+        bne     column
+        jmp     sum_done
+up_next_page:
         inc     mm_sp+1
-:       jmp     next
-wide:   ; the range check. A = the index's page: the pages strictly between
-        ; those of -lim and lim hold only x within the limit
-        sec
-wpage:  sbc     #$ff                    ; (the first such page)
-wpages: cmp     #$ff                    ; (how many there are)
-        bcc     in_range
-        ; else u = x + lim (16 bits) must be below 2 lim + 1
+        lda     mm_sp+1
+        jsr     up_page
+        jmp     next
+wide_m: adc     #MM_P - 1               ; (C = 1) the page of h = 0
+        bcc     wide_pg                 ; (always)
+wide:   ; A = h <> 0, Y = xl, C = 0 (the carry out of xh + (xl >= $80) comes
+        ; only with h = 0): the range check on the page first
+        adc     #MM_P
+wide_pg:
+wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
+        bcc     edge
+whi:    cmp     #$ff                    ; (MM_P + hmax)
+        bcs     edge
+in_range:                               ; A = the page, Y = xl: three bytes
+        stx     mm_xi                   ; (2 * column)
+        ldx     mm_spw                  ; X = the slot (its page in the stores)
+dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
+        sta     xs1+2
+        eor     #MM_PAGE_1TO2           ; mm_sq2's page
+dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
+        sta     xs2+2
+        tya
+        eor     #$80                    ; L
+dt1:    sta     $ff00 + MM_SO_T1,x
+dt2:    sta     $ff00 + MM_SO_T2,x
+        tay
+        and     #MM_SQ0_PERIOD - 1
+dt0:    sta     $ff00 + MM_SO_T0,x
+        lda     mm_wcol                 ; (C = 0) the weight column; mm_wcol
+dw0:    sta     $ff00 + MM_SO_W,x       ; steps to the next column's
+dws:    adc     #$ff                    ; (rows)
+        sta     mm_wcol
+        lda     mm_wcol+1
+dw1:    sta     $ff00 + MM_SO_W + 1,x
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+                                        ; sum x^2 += x^2 (three bytes)
+        lda     mm_sq0,y
+        adc     mm_sx
+        sta     mm_sx
+xs1:    lda     $ff80,y                 ; (the page; + 128 = x^2)
+        adc     mm_sx+1
+        sta     mm_sx+1
+xs2:    lda     $ff80,y
+        adc     mm_sx+2
+        sta     mm_sx+2
+        bcc     :+
+        inc     mm_sx+3
+:
+dtl:    lda     $ff00 + MM_SO_TAIL,x
+        cmp     #OP_BCC
+        beq     set3                    ; the two-byte tail is in place
+dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next slot down
+        txa
+        sbc     #MM_SLOT_SIZE
+        sta     mm_spw
+        ldx     mm_xi
+        bcc     :+
+        jmp     next
+:       dec     mm_spw+1                ; (the page below)
+        lda     mm_spw+1
+        jsr     dn_page
+        jmp     next
+edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
+        ; below 2 lim + 1
+        sta     mm_h1                   ; the page
+        sty     mm_xl
+        txa
+        tay
+        iny
+        lda     (mm_x),y
+        sta     mm_xh
         clc
         lda     mm_xl
 lim_lo: adc     #$ff
@@ -1091,71 +1205,40 @@ lim_hi: adc     #$ff
 top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
-        bcc     in_range
-        rts                             ; C = 1: out of range
-in_range:                               ; the three-byte tail
-        lda     mm_sq+1
-        ldy     #MM_SO_T1 + 1
-        sta     (mm_spw),y
-        eor     #MM_PAGE_1TO2           ; mm_sq2's page
-        ldy     #MM_SO_T2 + 1
-        sta     (mm_spw),y
-        lda     mm_xl
-        eor     #$80
-        sta     mm_sq
-        ldy     #MM_SO_T1
-        sta     (mm_spw),y
-        ldy     #MM_SO_T2
-        sta     (mm_spw),y
-        and     #MM_SQ0_PERIOD - 1
-        ldy     #MM_SO_T0
-        sta     (mm_spw),y
-        tay
-        clc                             ; sum x^2 += x^2 (three bytes)
-        lda     mm_sq0,y
-        adc     mm_sx
-        sta     mm_sx
-        ldy     #128
-        lda     (mm_sq),y
-        adc     mm_sx+1
-        sta     mm_sx+1
-        lda     mm_sq+1
-        eor     #MM_PAGE_1TO2           ; -> mm_sq2 (keeps C)
-        sta     mm_sq+1
-        lda     (mm_sq),y
-        adc     mm_sx+2
-        sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-:       ldy     #MM_SO_TAIL
-        lda     (mm_spw),y
-        cmp     #OP_BCC
-        bne     :+                      ; the three-byte tail is in place
-        jsr     mm_set_tail3
-:       ldy     #MM_SO_W                ; the weight column
+        bcs     beyond
+        lda     mm_h1
+        ldy     mm_xl
+        jmp     in_range
+beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
+        ; takes r (page MM_P, the same L), mm_columns adds 256 q w later
+        ldy     mm_nb
         lda     mm_wcol
-        sta     (mm_spw),y
-        iny
+        sta     mm_bw,y
         lda     mm_wcol+1
-        sta     (mm_spw),y
-        sec                             ; the next slot down
-        lda     mm_spw
-        sbc     #MM_SLOT_SIZE
-        sta     mm_spw
-        bcs     next
-        dec     mm_spw+1
-next:   clc                             ; the next column's weights
-        lda     mm_wcol
-w_step: adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        bcc     :+
-        inc     mm_wcol+1
-:       inx
-        inx
-x_end:  cpx     #$ff                    ; (2 cols)
+        sta     mm_bw+1,y
+        lda     mm_xl
+        cmp     #$80                    ; C = (r < 0)
+        lda     mm_xh
+        adc     #0
+        sta     mm_bq,y                 ; q's low byte
+        lda     mm_xh
+        and     #$80
         beq     :+
-        jmp     column
-:       ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
+        lda     #$ff                    ; the high byte's sign ...
+:       adc     #0                      ; ... + the carry out of q's low byte
+        sta     mm_bq+1,y
+        iny
+        iny
+        sty     mm_nb
+        lda     #MM_P
+        ldy     mm_xl
+        clc                             ; (in_range: C = 0)
+        jmp     in_range
+set3:   MM_SET_TAIL3                    ; (keeps X)
+        sec
+        jmp     dn_step
+sum_done:
+        ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
         clc
         lda     mm_sx
@@ -1207,57 +1290,31 @@ x_end:  cpx     #$ff                    ; (2 cols)
         tya
         adc     #0
         sta     mm_rowloop::e2+2
-        clc
+        lda     mm_nb                   ; C = 1: some column beyond the limit
+        cmp     #1
+        rts
+
+; up_page, dn_page: A = the page of the up / down direction's slot, into its
+; stores. clobbers: - ; cycles: 26 / 38
+up_page:
+        sta     ut1+2
+        sta     ut0+2
+        sta     uw0+2
+        sta     uw1+2
+        sta     utl+2
+        rts
+dn_page:
+        sta     dt1+2
+        sta     dt2+2
+        sta     dt0+2
+        sta     dt1h+2
+        sta     dt2h+2
+        sta     dw0+2
+        sta     dw1+2
+        sta     dtl+2
         rts
 .endproc
 
-; mm_set_tail2, mm_set_tail3: the slot at mm_sp (mm_set_tail2) or mm_spw
-; (mm_set_tail3) gets the two- or three-byte tail (mm_set_tail3 leaves the
-; tail's operand alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: ~80 (mm_set_tail2), ~50 (mm_set_tail3)
-.proc mm_set_tail2
-        ldy     #MM_SO_TAIL
-        lda     #OP_BCC
-        sta     (mm_sp),y
-        iny
-        lda     #5
-        sta     (mm_sp),y
-        iny
-        lda     #OP_INC_ZP
-        sta     (mm_sp),y
-        iny
-        lda     #mm_a2
-        sta     (mm_sp),y
-        iny
-        lda     #OP_BEQ
-        sta     (mm_sp),y
-        iny
-        lda     #1
-        sta     (mm_sp),y
-        iny
-        lda     #OP_CLC
-        sta     (mm_sp),y
-        rts
-.endproc
-
-.proc mm_set_tail3
-        ldy     #MM_SO_TAIL
-        lda     #OP_LDA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 2
-        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 5
-        lda     #OP_STA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        rts
-.endproc
 
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),
