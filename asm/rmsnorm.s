@@ -292,16 +292,16 @@ lbit:   sta     rms_bit
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
-;   done) `soul bench` 9.0 k a call on the original soul (44.8 k a token for
-;   5 calls, with the engine's glue up to the next sweep), 7.0 k on the default
-;   soul (35.0 k), whose calls mostly have a clamped inv; plain rmsnorm adds
+;   done) `soul bench` 8.6 k a call on the original soul (42.9 k a token for
+;   5 calls, with the engine's glue up to the next sweep), 6.9 k on the default
+;   soul (34.5 k), whose calls mostly have a clamped inv; plain rmsnorm adds
 ;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
 ;   original soul's 100 calls of 20 tokens: the square root, the division and
-;   the x hi table ~1.0 k; the elements 232 each (the default soul's: 189),
-;   by instruction count ~195 for 0 <= x < 256, ~225 for -256 <= x < 0, ~245
-;   for other x hi -4..3, ~320 beyond, ~150 with inv clamped, +12 per shift
-;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~360 the
-;   division for r < 128 (~650 above), ~330 the x hi table
+;   the x hi table 0.76 k; the elements 229 each (the default soul's: 187),
+;   by instruction count ~190 for 0 <= x < 256, ~220 for -256 <= x < 0, ~235
+;   for other x hi -4..4, ~320 beyond, ~150 with inv clamped, +12 per shift
+;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
+;   division for r < 128 (~650 above), ~100 the x hi table
 .proc rmsnorm
         pha                             ; S = sum of xs^2: residual_add
         lda     #<RMS_ZEROS             ; adds a vector of zeros to x
