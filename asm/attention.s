@@ -95,6 +95,7 @@ ATT_KCX         = N_HEADS * CONTEXT <= 256      ; attn_store_kv: a layer's Kc ro
         ; every read is n = q + kl (-1792..2046) or q - 128 + k'hi (-1920..1918)
         .assert mm_sq_zero >= 1920 && mm_sq_zero + 2046 < mm_sq2 - mm_sq1, lderror, "attention: squares table range"
         .assert <mm_sq0 = 0 && <(mm_sq1 + mm_sq_zero) = 0 && <(mm_sq2 - mm_sq1) = 0, lderror, "attention: squares tables page layout"
+        .assert >(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN >= 1, lderror, "attention: the fast patch's adc #$ff must carry"
 .endif
 
 ; zero page: the kernels' shared scratch block kb_zp (divide.s), also used
@@ -113,7 +114,6 @@ att_a   = att_p                 ; 4: fast scores: 2 score (mod 2^32); Q2 = sum q
 att_c   = att_p + 4             ; 4: fast scores: -257 Q2 (mod 2^32); Kc sums in attn_store_kv
 att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2; attn_store_kv: -> Kc
 att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
-att_ps  = kb_zp + 25            ; word: fast setup: -> the slot being patched
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
@@ -121,7 +121,7 @@ att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to
 att_w   = att_sp                ; word: W, from the weights to the division
 att_i   = att_sp2               ; the weighted sum's position, the division's d
 att_d   = kb_zp + 27            ; dimension counter / output index
-.assert att_ps + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
+.assert att_sp2 + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 .assert att_w + 1 < att_i && att_i < att_m && att_m + 2 < att_d, error, "attention: W, i, m and d overlap"
 
 .segment "KVCACHE"
@@ -545,7 +545,7 @@ kdim:   lda     (kvs_k),y               ; kl (C = 0 here: from the adc above or
 .endmacro
 ATF_SLOT_SIZE   = 54            ; bytes of one ATF_SLOT; its patched operands'
 ATF_SO_KL       = 1             ; offsets (the fast setup's loop writes them
-ATF_SO_L0       = 7             ; through att_ps = the slot)
+ATF_SO_L0       = 7             ; at X = the slot's offset in a page)
 ATF_SO_L1       = 14
 ATF_SO_L2       = 21
 ATF_SO_KH       = 31
@@ -646,18 +646,18 @@ fast:   lda     #0
         sta     att_a+2
         sta     att_a+3
         sta     att_d                   ; 2d
-        lda     #<fslots                ; slot 0 = fslots' page + X
-        sta     att_ps
         lda     #>fslots                ; the patch stores back at fslots' page
         .repeat ::ATF_PST_N, I
         sta     .ident(.sprintf("atf_pst%d", I)) + 1
         .endrepeat
+        ldx     #<fslots                ; slot 0 = fslots' page + X
+        clc
         ; --- per dimension d: check q[d]'s range (else the general path), patch
         ;     slot d's table operands (q) and rows (dimension d of the block in
         ;     kv_k_lo/hi, from att_kl/att_kh, which step on), Q2 += q[d]^2.
         ;     The stores: ATF_PST at X = the slot's offset in its page, which
         ;     steps by ATF_SLOT_SIZE; when it passes a page, every store's
-        ;     operand moves a page up.
+        ;     operand moves a page up. C = 0 at fpatch.
 fpatch: ldy     att_d
         lda     (att_q),y               ; q low
         sta     att_sp
@@ -665,21 +665,18 @@ fpatch: ldy     att_d
         iny
         lda     (att_q),y               ; q high
         sty     att_d                   ; 2d + 1
-        clc
-        adc     #<(-ATT_QHI_MIN)
+        adc     #<(-ATT_QHI_MIN)        ; C = 0
         cmp     #ATT_QHI_SPAN
         bcc     @inq
         jmp     fslow                   ; |q| too large: the exact general path
 @inq:   adc     #<(>(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN)   ; C = 0: high byte of mm_sq1 + zero + q
-        ldx     att_ps
         ATF_PST ATF_SO_L1 + 1, 0
         sta     att_sp+1
         ldy     att_sp                  ; Y = q low
         cpy     #$80                    ; C = 1: q low >= 128, q - 128 does not borrow
         adc     #$ff                    ; high byte of mm_sq1 + zero + q - 128
         ATF_PST ATF_SO_H1 + 1, 1
-        clc
-        adc     #>(mm_sq2 - mm_sq1)     ; the same in mm_sq2
+        adc     #>(mm_sq2 - mm_sq1) - 1 ; C = 1 (the adc #$ff carried: A >= 1): the same in mm_sq2
         ATF_PST ATF_SO_H2 + 1, 2
         lda     att_sp+1                ; C = 0: no carry past $ffff
         adc     #>(mm_sq2 - mm_sq1)
@@ -694,9 +691,8 @@ fpatch: ldy     att_d
         and     #$7f                    ; byte 0 repeats every 128: mm_sq0 + (q mod 128)
         ATF_PST ATF_SO_L0, 8
         ATF_PST ATF_SO_H0, 9
-        tay                             ; Q2 += q^2 (< 2^22 each)
-        clc
-        lda     mm_sq0,y
+        tay                             ; Q2 += q^2 (< 2^22 each); C = 0 from
+        lda     mm_sq0,y                ; the high byte in mm_sq2 above
         adc     att_a
         sta     att_a
         ldy     #0
@@ -706,28 +702,26 @@ fpatch: ldy     att_d
         lda     (att_sp2),y
         adc     att_a+2
         sta     att_a+2
-        bcc     @rows
+        bcc     @rows                   ; C = 0 after either way
         inc     att_a+3
+        clc
 @rows:
 .if <::ATT_CACHE = 0                    ; rows: store, then step by CONTEXT; the
         lda     att_kl+1                ; k'hi row is the k'lo row + ATT_CACHE, a
         ATF_PST ATF_SO_KL + 1, 10  ; whole number of pages: the same low byte
-        clc
-        adc     #>::ATT_CACHE
+        adc     #>::ATT_CACHE           ; C = 0; no carry past $ffff
         ATF_PST ATF_SO_KH + 1, 11
         lda     att_kl
         ATF_PST ATF_SO_KL, 12
         ATF_PST ATF_SO_KH, 13
-        clc                             ; A = att_kl
-        adc     #CONTEXT
+        adc     #CONTEXT                ; A = att_kl, C = 0
         sta     att_kl
         bcc     :+
         inc     att_kl+1
 :
 .else
         .assert att_kh = att_kl + 2, error, "attention: row pointers"
-        .repeat 2, J
-        clc
+        .repeat 2, J                    ; C = 0 (each high byte's adc stays below $ffff)
         lda     att_kl + 2 * J
         ATF_PST ATF_SO_KL + J * (ATF_SO_KH - ATF_SO_KL), 10 + 2 * J
         adc     #CONTEXT
@@ -743,15 +737,15 @@ fpatch: ldy     att_d
         sty     att_d
         cpy     #2 * HEAD_DIM
         beq     @patched
-        txa                             ; the next slot
-        clc
+        txa                             ; the next slot (C = 0: Y < 2 * HEAD_DIM)
         adc     #ATF_SLOT_SIZE
-        sta     att_ps
+        tax
         bcs     @page
-        jmp     fpatch
+        jmp     fpatch                  ; C = 0
 @page:  .repeat ::ATF_PST_N, I          ; past a page: every store's operand too
         inc     .ident(.sprintf("atf_pst%d", I)) + 1
         .endrepeat
+        clc
         jmp     fpatch
 @patched:
         sec                             ; C = -Q2
