@@ -796,9 +796,9 @@ fpatch: ldy     att_d
         sta     att_m+1
         lda     #$ff
         sta     att_m+2
-fkey:   sec                             ; a = C - Kc[i]
-        lda     att_c
-        sbc     att_kc,x
+        sec
+fkey:   lda     att_c                   ; a = C - Kc[i] (C = 1 here: the max
+        sbc     att_kc,x                ; test leaves it, or the sec)
 fkc0 = * - 2            ; operand, patched: the block's row of Kc byte 0
         sta     att_a
         lda     att_c+1
@@ -845,7 +845,8 @@ fslots: .repeat ::HEAD_DIM, D
         sta     att_m+1
         lda     att_s4,x
         sta     att_m+2
-@nomax: dex
+        sec                             ; for fkey
+@nomax: dex                             ; C = 1
         bmi     :+
         jmp     fkey
 :       jmp     weights                 ; m and im are known
