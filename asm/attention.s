@@ -1123,17 +1123,17 @@ vpos:   dec     att_i
         bne     @mul
         jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
 @mul:   QS_SET  mv_lo, mv_hi
-        ATT_VROW vl_row, vh_row         ; the loads read row i
+        ATT_VROW vl_row, vh_row         ; the loads read row i (C = 0 after)
         ldx     #HEAD_DIM - 1
 vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
 vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
-        QS_MULY mv_hi, att_p+2          ; H = w * v'hi (C = 1 after)
+        beq     vh0                     ; (C = 0 here)
+        ATT_QS_MULCY mv_hi, att_p+2     ; C = 0: H - 1 (H = w * v'hi >= 1: C = 1 after)
         sta     att_p+3
-        ldy     kv_v_lo,x
+vlo:    ldy     kv_v_lo,x
 vl_row = * - 2          ; operand, patched: row i of v lo
         ATT_QS_MULCY mv_lo, att_p       ; C = 1: L = w * v'lo, A = its high byte
-        clc                             ; N += L + H << 8
-        adc     att_p+2
+        adc     att_p+2                 ; C = 1: N += L + (H - 1 + 1) << 8
         sta     att_p+1
         bcc     @h1                     ; C = 0 for the sum either way
         inc     att_p+3                 ; H <= 255*255: high byte <= 254
@@ -1147,11 +1147,17 @@ vl_row = * - 2          ; operand, patched: row i of v lo
         lda     att_n2,x
         adc     att_p+3
         sta     att_n2,x
-        bcc     @n3
+        bcc     @n3                     ; C = 0 for the next dimension either way
         inc     att_n3,x
+        clc
 @n3:    dex
         bpl     vdim
         jmp     vpos
+vh0:    lda     #$ff                    ; v'hi = 0: H - 1 = $ffff, and C = 1 for L
+        sta     att_p+2
+        sta     att_p+3
+        sec
+        bcs     vlo                     ; always
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
 vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i
