@@ -1160,10 +1160,9 @@ vh0:    lda     #$ff                    ; v'hi = 0: H - 1 = $ffff, and C = 1 for
         bcs     vlo                     ; always
 
         ; --- w[i] = 1: N[d] += v'[i][d], no product
-vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i
+vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i (C = 0 after)
         ldx     #HEAD_DIM - 1
-v1dim:  clc                             ; X = d, from the head's last dimension down
-        lda     att_n0,x
+v1dim:  lda     att_n0,x                ; X = d, from the head's last dimension down; C = 0
         adc     kv_v_lo,x
 v1l_row = * - 2         ; operand, patched: row i of v lo
         sta     att_n0,x
@@ -1171,7 +1170,8 @@ v1l_row = * - 2         ; operand, patched: row i of v lo
         adc     kv_v_hi,x
 v1h_row = * - 2         ; operand, patched: row i of v hi
         sta     att_n1,x
-        bcc     :+
+        bcc     :+                      ; C = 0 for the next dimension either way
+        clc
         inc     att_n2,x                ; mod 2^32: n2 carries into n3
         bne     :+
         inc     att_n3,x
