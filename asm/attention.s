@@ -506,6 +506,7 @@ kdim:   lda     (kvs_k),y               ; kl (C = 0 here: from the adc above or
 ; ATF_SLOT D: the fast scores' slot for dimension D of the key at position X.
 ; in: X = position i; operands patched by fpatch in attention_head (q = q[D])
 ; out: att_a += (q + kl)^2 + 256 (q + kh)^2 (mod 2^32), kl = k'lo, kh = k'hi - 128
+;      (the last slot, D = HEAD_DIM - 1, leaves byte 3 in A, not stored)
 ; clobbers: A, Y, C. cycles: ~75 (+1 per page crossing; +4 when byte 2 carries)
 .macro ATF_SLOT D
 .ident(.sprintf("atf_slot%d", D)):
@@ -540,8 +541,10 @@ kdim:   lda     (kvs_k),y               ; kl (C = 0 here: from the adc above or
         lda     att_a+3
         adc     mm_sq2,y
 .ident(.sprintf("atf_h2_%d", D)) = * - 2 ; operand, patched: mm_sq2 + zero + q - 128
+        .if D < ::HEAD_DIM - 1
         sta     att_a+3
         .assert * - .ident(.sprintf("atf_slot%d", D)) = ATF_SLOT_SIZE, error, "attention: fast slot size"
+        .endif                          ; (the last slot leaves byte 3 in A)
 .endmacro
 ATF_SLOT_SIZE   = 54            ; bytes of one ATF_SLOT; its patched operands'
 ATF_SO_KL       = 1             ; offsets (the fast setup's loop writes them
@@ -816,12 +819,13 @@ fkc3 = * - 2            ; operand, patched: byte 3
 fslots: .repeat ::HEAD_DIM, D
         ATF_SLOT D
         .endrepeat
+        tay                             ; byte 3 of a
         lda     att_a+1                 ; sf = bits 15..38 of a, sign extended
         asl     a
         lda     att_a+2
         rol     a
         sta     att_s2,x
-        lda     att_a+3
+        tya
         rol     a
         sta     att_s3,x
         lda     #0                      ; C = sign: s4 = $ff or $00
