@@ -545,6 +545,15 @@ kdim:   lda     (kvs_k),y               ; kl (C = 0 here: from the adc above or
         sta     att_a+3
         .assert * - .ident(.sprintf("atf_slot%d", D)) = ATF_SLOT_SIZE, error, "attention: fast slot size"
         .endif                          ; (the last slot leaves byte 3 in A)
+        ; the offsets fpatch stores at
+        .assert .ident(.sprintf("atf_kl%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_KL, error, "attention: ATF_SO_KL"
+        .assert .ident(.sprintf("atf_l0_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_L0, error, "attention: ATF_SO_L0"
+        .assert .ident(.sprintf("atf_l1_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_L1, error, "attention: ATF_SO_L1"
+        .assert .ident(.sprintf("atf_l2_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_L2, error, "attention: ATF_SO_L2"
+        .assert .ident(.sprintf("atf_kh%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_KH, error, "attention: ATF_SO_KH"
+        .assert .ident(.sprintf("atf_h0_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_H0, error, "attention: ATF_SO_H0"
+        .assert .ident(.sprintf("atf_h1_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_H1, error, "attention: ATF_SO_H1"
+        .assert .ident(.sprintf("atf_h2_%d", D)) - .ident(.sprintf("atf_slot%d", D)) = ATF_SO_H2, error, "attention: ATF_SO_H2"
 .endmacro
 ATF_SLOT_SIZE   = 54            ; bytes of one ATF_SLOT; its patched operands'
 ATF_SO_KL       = 1             ; offsets (the fast setup's loop writes them
@@ -557,10 +566,10 @@ ATF_SO_H1       = 43
 ATF_SO_H2       = 50
 ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 
-; ATF_PST off, n: the per-query patch's store number n of A into byte off of the slot at
-; X (its offset in the page that the operand names; fpatch moves the operand
-; a page up when X passes one, and back to fslots' page per query).
-; cycles: 5
+; ATF_PST off, n: the per-query patch's store number n: A into byte off of
+; the slot at X (its offset in the page that the operand names; fpatch moves
+; the operand a page up when X passes one, and back to fslots' page per
+; query). cycles: 5
 .macro ATF_PST off, n
         .assert n < ATF_PST_N, error, "ATF_PST: store number"
         sta     fslots - <fslots + off,x
