@@ -71,7 +71,7 @@ MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
 ; gen/weights.py puts the E_r arrays under I/O (segment ENGBSS) when they fit in
 ; what the squares leave there, MM_ENGBSS_ROOM (model.inc)
 .import __UNDERIO_SIZE__
-        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
+        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN + MM_INDEX_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
 
 .segment "ZEROPAGE"
 mm_x:           .res 2          ; in: input vector, cols int16 (lo, hi interleaved)
@@ -146,6 +146,15 @@ mm_acc3:        .res MM_ACC_STRIDE
 mm_sq1:         .res MM_SQ_LEN  ; byte 1 of (i - MM_SQ_ZERO)^2
 mm_sq2:         .res MM_SQ_LEN  ; byte 2
 mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
+; the row loop's output index Y by row X (mm_rowloop's `index`, computed by
+; mm_init): mm_ident[X] = X (X = 1..128, split outputs), mm_dbl[X] = 2 X
+; (X = 1..127, interleaved); mm_ident[128] is mm_dbl[0] (never read). Only
+; mm_ident[128] is read across a page (mm_sq0 ends at a page + 128)
+mm_ident:       .res 1
+                .res 128
+mm_dbl          = mm_ident + 128
+                .res 127
+        .assert * - mm_ident = MM_INDEX_LEN && <mm_ident = $80 && MM_MAX_ROWS <= 128, error, "matmul: the index tables' layout"
         .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
         .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
 ; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
@@ -172,7 +181,7 @@ OP_STA_ZP       = $85
 
 ; mm_init: compute the squares tables and point the NMI vector at an RTI.
 ; Once at start.
-; in: - ; out: mm_sq0..2, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
+; in: - ; out: mm_sq0..2, mm_ident, mm_dbl, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -217,6 +226,18 @@ sq0:    lda     mm_a0
         lda     mm_sp+1
         cmp     #>(mm_sq0 + MM_SQ0_LEN)
         bne     sq0
+        ; the output index tables: mm_ident[X] = X, mm_dbl[X] = 2 X
+        ldx     #128
+:       txa
+        sta     mm_ident,x
+        dex
+        bne     :-
+        ldx     #127
+:       txa
+        asl
+        sta     mm_dbl,x
+        dex
+        bne     :-
         lda     #<engine_nmi
         sta     NMI_VECTOR
         lda     #>engine_nmi
@@ -470,14 +491,12 @@ next:   tya
         ; a0 + C + 1 < 256 neither step reaches byte 1: S's bytes 1, 2 are
         ; a1, a2 and S's byte 0 is mm_a0 := a0 + C + 1 - (S >= 0) (the
         ; fused tails f8, f9 read only bytes 1, 2; f7 and acc take the 1 off
-        ; for S >= 0)
+        ; for S >= 0; A holds that byte at the tail, which f7 and acc store)
+index:  ldy     mm_dbl,x                ; Y := the output index + ostep (patched:
+                                        ; mm_ident for split outputs)
         lda     mm_a0
         adc     #1
         bcs     fold                    ; a0 + C >= 255: the exact fold
-keep:   sta     mm_a0                   ; (patched: cmp # for f8, f9)
-index:  txa                             ; Y := the output index + ostep
-idx:    asl                             ; (patched: nop for split outputs)
-        tay
 tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
 fold:   ; A = a0 + C + 1 - 256: 0 (a0 + C = $ff) or 1 (a0 + C = $100)
         bne     :+
@@ -496,10 +515,12 @@ fold_v: sta     mm_a0
         bne     fold_s
         inc     mm_a2
 fold_s: lda     mm_a2                   ; S >= 0: mm_a0 = S's byte 0 + 1
-        bmi     index
+        bmi     :+
         inc     mm_a0
-        jmp     index
+:       lda     mm_a0                   ; (the tails f7, acc store A)
+        jmp     tail
 acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
+        sta     mm_a0
         lda     mm_a2
         bmi     acc_neg
         dec     mm_a0                   ; (S >= 0: S's byte 0)
@@ -524,6 +545,7 @@ stopa:  cpx     #$ff
         bne     row
         rts
 f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
+        sta     mm_a0
         bit     mm_a2                   ; N = bit 23, V = bit 22
         bmi     f7neg
         dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
@@ -588,10 +610,9 @@ MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
-OP_CMP_IMM      = $c9
-mm_tails_keep:  .byte   OP_STA_ZP, OP_CMP_IMM, OP_CMP_IMM   ; f7 reads mm_a0, f8, f9 do not
-OP_ASL_A        = $0a
-OP_NOP          = $ea
+; the row loop's output index tables: split (ostep 1), interleaved (ostep 2)
+mm_index_lo:    .lobytes mm_ident, mm_dbl
+mm_index_hi:    .hibytes mm_ident, mm_dbl
 
 ; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
 ; rows, from row 0 up), the top range first; each range gets the fused tail
@@ -630,32 +651,31 @@ general:
         sta     mm_rowloop::tail+1
         lda     #>mm_rowloop::acc
         sta     mm_rowloop::tail+2
-        lda     #OP_STA_ZP
-        sta     mm_rowloop::keep
         jmp     run
 fused:  tay
         lda     mm_tails_lo,y
         sta     mm_rowloop::tail+1
         lda     mm_tails_hi,y
         sta     mm_rowloop::tail+2
-        lda     mm_tails_keep,y
-        sta     mm_rowloop::keep
         lda     #0
         sta     mm_ppend,x
         ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
         ldy     mm_prow0,x
         iny
         tya
-        ldy     #OP_NOP
+        ldy     #0                      ; the index table: mm_ident
         lsr     mm_ostep                ; C = (ostep = 1): split
         bcs     :+
         bit     mm_top                  ; interleaved: Y = 2 X must stay below 256
         bmi     interleaved_wide
         asl                             ; (C = 0: row0 + 1 < 128)
-        ldy     #OP_ASL_A
+        ldy     #1                      ; mm_dbl
 :       rol     mm_ostep
-        sty     mm_rowloop::idx
         sta     mm_h0                   ; ostep * (row0 + 1), 1..255
+        lda     mm_index_lo,y
+        sta     mm_rowloop::index+1
+        lda     mm_index_hi,y
+        sta     mm_rowloop::index+2
         sec
         lda     mm_pout_l,x
         sbc     mm_h0

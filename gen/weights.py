@@ -55,10 +55,15 @@ MM_TABLE_XMAX = 1920
 # the exact fallback runs the fast path with the signed low byte r of the columns
 # beyond the limit (|r| <= 128), so every matrix's limit must reach 128
 MM_FALLBACK_X = 128
+# the row loop's output index tables after the squares (asm/matmul.s mm_ident,
+# mm_dbl: Y = X or 2 X for X = 1..128 / 1..127, sharing a byte): 256 bytes, so
+# ENGBSS still starts at a page + 128
+MM_INDEX_LEN = 256
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
-# tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384): the E_r arrays
-# go there (segment ENGBSS) when they fit, else to BSS (matmul.s asserts this)
-MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384)
+# tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384) and the index
+# tables: the E_r arrays go there (segment ENGBSS) when they fit, else to BSS
+# (matmul.s asserts this)
+MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384) - MM_INDEX_LEN
 
 
 def _bytes_lines(values, per_line=16) -> list:
@@ -326,6 +331,7 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
                            max_rows=max_rows(soul.config), name=name,
                            mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
                            mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM,
+                           mm_index_len=MM_INDEX_LEN,
                            engbss_bytes=engbss_bytes(soul.config))
 
 
