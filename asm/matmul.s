@@ -146,15 +146,11 @@ mm_acc3:        .res MM_ACC_STRIDE
 mm_sq1:         .res MM_SQ_LEN  ; byte 1 of (i - MM_SQ_ZERO)^2
 mm_sq2:         .res MM_SQ_LEN  ; byte 2
 mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
-; the row loop's output index Y by row X (mm_rowloop's `index`, computed by
-; mm_init): mm_ident[X] = X (X = 1..128, split outputs), mm_dbl[X] = 2 X
-; (X = 1..127, interleaved); mm_ident[128] is mm_dbl[0] (never read). Only
-; mm_ident[128] is read across a page (mm_sq0 ends at a page + 128)
-mm_ident:       .res 1
-                .res 128
-mm_dbl          = mm_ident + 128
-                .res 127
-        .assert * - mm_ident = MM_INDEX_LEN && <mm_ident = $80 && MM_MAX_ROWS <= 128, error, "matmul: the index tables' layout"
+; the row loop's output index Y = 2 X by row X = 1..127 for interleaved
+; outputs (mm_rowloop's `index`; computed by mm_init). mm_sq0 ends at a page +
+; 128, so no read crosses a page; mm_dbl[0] is never read
+mm_dbl:         .res MM_INDEX_LEN
+        .assert MM_INDEX_LEN = 128 && <mm_dbl = $80, error, "matmul: the index table's layout"
         .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
         .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
 ; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
@@ -181,7 +177,7 @@ OP_STA_ZP       = $85
 
 ; mm_init: compute the squares tables and point the NMI vector at an RTI.
 ; Once at start.
-; in: - ; out: mm_sq0..2, mm_ident, mm_dbl, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
+; in: - ; out: mm_sq0..2, mm_dbl, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -226,13 +222,8 @@ sq0:    lda     mm_a0
         lda     mm_sp+1
         cmp     #>(mm_sq0 + MM_SQ0_LEN)
         bne     sq0
-        ; the output index tables: mm_ident[X] = X, mm_dbl[X] = 2 X
-        ldx     #128
-:       txa
-        sta     mm_ident,x
-        dex
-        bne     :-
-        ldx     #127
+        ; the output index table: mm_dbl[X] = 2 X
+        ldx     #MM_INDEX_LEN - 1
 :       txa
         asl
         sta     mm_dbl,x
@@ -481,6 +472,7 @@ next:   tya
 ;     255, ~30 more), index and dispatch 9, next 7; tails f8 16, f9 22, f7
 ;     ~37, acc ~45. Measured (soul bench, x64sc, original soul): the rows of
 ;     a token 762 k with the slots (765 k with the fold of before)
+MM_INDEX_OPS    = 3                     ; mm_rowloop's index: bytes
 .proc mm_rowloop
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
@@ -493,7 +485,8 @@ next:   tya
         ; fused tails f8, f9 read only bytes 1, 2; f7 and acc take the 1 off
         ; for S >= 0; A holds that byte at the tail, which f7 and acc store)
 index:  ldy     mm_dbl,x                ; Y := the output index + ostep (patched:
-                                        ; mm_ident for split outputs)
+                                        ; txa / tay / nop for split outputs)
+        .assert * - index = MM_INDEX_OPS, error, "mm_rowloop: the index's size"
         lda     mm_a0
         adc     #1
         bcs     fold                    ; a0 + C >= 255: the exact fold
@@ -610,9 +603,14 @@ MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
 mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
 mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
-; the row loop's output index tables: split (ostep 1), interleaved (ostep 2)
-mm_index_lo:    .lobytes mm_ident, mm_dbl
-mm_index_hi:    .hibytes mm_ident, mm_dbl
+; the row loop's output index (mm_rowloop's `index`, MM_INDEX_OPS bytes):
+; split outputs (ostep 1) txa / tay / nop, interleaved (ostep 2) ldy mm_dbl,x
+OP_LDY_ABSX     = $bc
+OP_TXA          = $8a
+OP_TAY          = $a8
+OP_NOP          = $ea
+mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
+                .byte   OP_LDY_ABSX, <mm_dbl, >mm_dbl
 
 ; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
 ; rows, from row 0 up), the top range first; each range gets the fused tail
@@ -663,19 +661,22 @@ fused:  tay
         ldy     mm_prow0,x
         iny
         tya
-        ldy     #0                      ; the index table: mm_ident
+        ldy     #0                      ; the index: txa / tay / nop
         lsr     mm_ostep                ; C = (ostep = 1): split
         bcs     :+
         bit     mm_top                  ; interleaved: Y = 2 X must stay below 256
         bmi     interleaved_wide
         asl                             ; (C = 0: row0 + 1 < 128)
-        ldy     #1                      ; mm_dbl
+        ldy     #MM_INDEX_OPS           ; ldy mm_dbl,x
 :       rol     mm_ostep
         sta     mm_h0                   ; ostep * (row0 + 1), 1..255
-        lda     mm_index_lo,y
+        lda     mm_index_ops,y
+        sta     mm_rowloop::index
+        lda     mm_index_ops+1,y
         sta     mm_rowloop::index+1
-        lda     mm_index_hi,y
+        lda     mm_index_ops+2,y
         sta     mm_rowloop::index+2
+        .assert MM_INDEX_OPS = 3, error, "mm_ranges: the index's size"
         sec
         lda     mm_pout_l,x
         sbc     mm_h0

@@ -55,10 +55,9 @@ MM_TABLE_XMAX = 1920
 # the exact fallback runs the fast path with the signed low byte r of the columns
 # beyond the limit (|r| <= 128), so every matrix's limit must reach 128
 MM_FALLBACK_X = 128
-# the row loop's output index tables after the squares (asm/matmul.s mm_ident,
-# mm_dbl: Y = X or 2 X for X = 1..128 / 1..127, sharing a byte): 256 bytes, so
-# ENGBSS still starts at a page + 128
-MM_INDEX_LEN = 256
+# the row loop's output index table after the squares (asm/matmul.s mm_dbl:
+# Y = 2 X for X = 0..127)
+MM_INDEX_LEN = 128
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
 # tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384) and the index
 # tables: the E_r arrays go there (segment ENGBSS) when they fit, else to BSS
@@ -243,8 +242,8 @@ def weights_inc_text(soul) -> str:
             lines += _bytes_lines(t[f"l{i}.{g}"].values)
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
-    # one byte before the E_r arrays: they are read as E - 1 + X too, and ENGBSS
-    # starts at a page + 128 (asm/soul.cfg: after the squares)
+    # one byte before the E_r arrays: they are read as E - 1 + X too (ENGBSS
+    # starts at a page: asm/soul.cfg, after the squares and matmul.s's mm_dbl)
     lines += [f'        .segment "{seg}"', "mm_e_pad:       .res    1", '        .segment "WEIGHTS"']
     for label, (w, b) in mats.items():
         lines += _matmul_desc_lines(label, w, b, seg)
