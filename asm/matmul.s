@@ -489,8 +489,8 @@ index:  ldy     mm_dbl,x                ; Y := the output index + ostep (patched
         .assert * - index = MM_INDEX_OPS, error, "mm_rowloop: the index's size"
         lda     mm_a0
         adc     #1
-        bcs     fold                    ; a0 + C >= 255: the exact fold
-tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+tail:   bcc     f9                      ; a0 + C < 255 (C = 0 at every tail); the
+                                        ; offset patched: f7, f8, f9, acc_t
 fold:   ; A = a0 + C + 1 - 256: 0 (a0 + C = $ff) or 1 (a0 + C = $100)
         bne     :+
         lda     #$ff                    ; v = a1, a2, $ff
@@ -511,59 +511,8 @@ fold_s: lda     mm_a2                   ; S >= 0: mm_a0 = S's byte 0 + 1
         bmi     :+
         inc     mm_a0
 :       lda     mm_a0                   ; (the tails f7, acc store A)
-        jmp     tail
-acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
-        sta     mm_a0
-        lda     mm_a2
-        bmi     acc_neg
-        dec     mm_a0                   ; (S >= 0: S's byte 0)
-        ldy     #0
-        clc                             ; C = sign
-        bcc     acc_st                  ; (always)
-acc_neg:
-        ldy     #$ff
-        sec
-acc_st: ror
-        sta     mm_acc2-1,x
-        tya
-        sta     mm_acc3-1,x
-        lda     mm_a1
-        ror
-        sta     mm_acc1-1,x
-        lda     mm_a0
-        ror
-        sta     mm_acc0-1,x
-        dex
-stopa:  cpx     #$ff
-        bne     row
-        rts
-f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
-        sta     mm_a0
-        bit     mm_a2                   ; N = bit 23, V = bit 22
-        bmi     f7neg
-        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
-        bvs     f7max
-f7fit:  lda     mm_a0
-        asl
-        lda     mm_a1
-        rol
-lo7:    sta     $ffff,y
-        lda     mm_a2
-        rol
-hi7:    sta     $ffff,y
-        dex
-stop7:  cpx     #$ff
-        bne     row
-        rts
-f7neg:  bvs     f7fit
-        lda     #$00                    ; -32768
-        sta     mm_a1
-        lda     #$80
-        bne     f7sat                   ; (always)
-f7max:  lda     #$ff                    ; 32767
-        sta     mm_a1
-        lda     #$7f
-f7sat:  sta     mm_a2
+        clc
+        jmp     tail                    ; (C = 0: taken)
 f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
         lda     mm_a1
 lo8:    sta     $ffff,y
@@ -596,13 +545,70 @@ nx2:    adc     #$ff
         sta     mm_a2                   ; C: the end-around carry
 enter:  jmp     $ffff
 done:   rts
+acc_t:  jmp     acc                     ; (within the tail branch's reach)
+f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
+        sta     mm_a0
+        bit     mm_a2                   ; N = bit 23, V = bit 22
+        bmi     f7neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
+        bvs     f7max
+f7fit:  lda     mm_a0
+        asl
+        lda     mm_a1
+        rol
+lo7:    sta     $ffff,y
+        lda     mm_a2
+        rol
+hi7:    sta     $ffff,y
+        dex
+stop7:  cpx     #$ff
+        bne     row
+        rts
+f7neg:  bvs     f7fit
+        lda     #$00                    ; -32768
+        sta     mm_a1
+        lda     #$80
+        bne     f7sat                   ; (always)
+f7max:  lda     #$ff                    ; 32767
+        sta     mm_a1
+        lda     #$7f
+f7sat:  sta     mm_a2
+        jmp     f8
+acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
+        sta     mm_a0
+        lda     mm_a2
+        bmi     acc_neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0)
+        ldy     #0
+        clc                             ; C = sign
+        bcc     acc_st                  ; (always)
+acc_neg:
+        ldy     #$ff
+        sec
+acc_st: ror
+        sta     mm_acc2-1,x
+        tya
+        sta     mm_acc3-1,x
+        lda     mm_a1
+        ror
+        sta     mm_acc1-1,x
+        lda     mm_a0
+        ror
+        sta     mm_acc0-1,x
+        dex
+stopa:  cpx     #$ff
+        bne     row
+        rts
 .endproc
 
 ; the row loop's tails by shift - MM_FUSE_K0 (mm_ranges)
 MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
-mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
-mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
+; (the offsets of the row loop's tail branch)
+.define MM_TAIL_OFS(t) <(mm_rowloop::t - (mm_rowloop::tail + 2))
+mm_tails:       .byte   MM_TAIL_OFS f7, MM_TAIL_OFS f8, MM_TAIL_OFS f9
+MM_TAIL_ACC     = MM_TAIL_OFS acc_t
+        .assert mm_rowloop::acc_t - (mm_rowloop::tail + 2) < 128 && mm_rowloop::f7 - (mm_rowloop::tail + 2) < 128, error, "mm_rowloop: a tail beyond the branch's reach"
 ; the row loop's output index (mm_rowloop's `index`, MM_INDEX_OPS bytes):
 ; split outputs (ostep 1) txa / tay / nop, interleaved (ostep 2) ldy mm_dbl,x
 OP_LDY_ABSX     = $bc
@@ -645,16 +651,12 @@ range:  dex
 general:
         lda     #1
         sta     mm_ppend,x
-        lda     #<mm_rowloop::acc
+        lda     #MM_TAIL_ACC
         sta     mm_rowloop::tail+1
-        lda     #>mm_rowloop::acc
-        sta     mm_rowloop::tail+2
         jmp     run
 fused:  tay
-        lda     mm_tails_lo,y
+        lda     mm_tails,y
         sta     mm_rowloop::tail+1
-        lda     mm_tails_hi,y
-        sta     mm_rowloop::tail+2
         lda     #0
         sta     mm_ppend,x
         ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
