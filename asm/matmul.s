@@ -547,13 +547,11 @@ enter:  jmp     $ffff
 done:   rts
 acc_t:  jmp     acc                     ; (within the tail branch's reach)
 f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
-        sta     mm_a0
         bit     mm_a2                   ; N = bit 23, V = bit 22
         bmi     f7neg
-        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
         bvs     f7max
-f7fit:  lda     mm_a0
-        asl
+        sbc     #0                      ; (C = 0) S >= 0: S's byte 0 = A - 1
+f7fit:  asl                             ; A = S's byte 0
         lda     mm_a1
         rol
 lo7:    sta     $ffff,y
