@@ -24,12 +24,12 @@
 .import mm_sweep, mm_init, mm_init_e
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm
-.importzp rms_x, rms_g, rms_y
+.import rmsnorm_s, residual_add
+.importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init
 .importzp att_q, att_out, kvs_k, kvs_v
-.import embed, residual_add, relu
-.importzp emb_out, res_h, res_y, relu_v
+.import embed, relu
+.importzp emb_out, relu_v
 
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
@@ -160,21 +160,6 @@ done:   lda     eng_port
         jsr     mm_sweep
 .endmacro
 
-; NORM gain_off, shift_off: vec_a := rmsnorm(vec_h) with this layer's gain
-.macro NORM gain_off, shift_off
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
-        ldy     #gain_off
-        lda     (eng_lt),y
-        sta     rms_g
-        iny
-        lda     (eng_lt),y
-        sta     rms_g+1
-        ldy     #shift_off
-        lda     (eng_lt),y
-        jsr     rmsnorm
-.endmacro
-
 ; engine_prefill: engine_step without the output layer (see the file header).
 ; in, out, clobbers: as engine_step, but logits_lo/hi are not written
 .proc engine_prefill
@@ -269,6 +254,29 @@ range:  iny                             ; PlanRange::count
         rts
 .endproc
 
+; eng_norm: vec_a := rmsnorm_s(vec_h) with this layer's gain and shift (embed
+; or residual_add has just summed vec_h's squares). eng_norm_a: the same with
+; rms_g set and A = the shift.
+; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm
+.proc eng_norm
+        lda     (eng_lt),y
+        sta     rms_g
+        iny
+        lda     (eng_lt),y
+        sta     rms_g+1
+        txa
+        tay
+        lda     (eng_lt),y
+.endproc
+; (falls through)
+.proc eng_norm_a
+        tax
+        LDPTR   rms_x, vec_h
+        LDPTR   rms_y, vec_a
+        txa
+        jmp     rmsnorm_s
+.endproc
+
 ; step_body: engine_step's work, with the RAM banked in.
 ; in: A = token id, eng_prefill ; out, clobbers: as engine_step
 .proc step_body
@@ -283,9 +291,11 @@ range:  iny                             ; PlanRange::count
         sta     eng_layer
         sta     eng_block
         LDPTR   eng_lt, layer_table
-layer:
+        ldy     #LT_N1                  ; (embed summed the squares)
+        ldx     #LT_N1_SHIFT
+        jsr     eng_norm
+layer:                                  ; (vec_a = the attention block's norm)
         ; attention block
-        NORM    LT_N1, LT_N1_SHIFT
         PLAN    plan_qkv
         SWEEP   LT_QKV, vec_a
         LDPTR   kvs_k, vec_k
@@ -327,9 +337,11 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         SWEEP   LT_PROJ, vec_att
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
-        jsr     residual_add
+        jsr     residual_add            ; (sums the squares for rmsnorm_s)
         ; feed-forward block
-        NORM    LT_N2, LT_N2_SHIFT
+        ldy     #LT_N2
+        ldx     #LT_N2_SHIFT
+        jsr     eng_norm
         PLAN    plan_fc1
         SWEEP   LT_FC1, vec_a
         LDPTR   relu_v, vec_z
@@ -345,15 +357,16 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_layer
         cmp     #N_LAYERS
         beq     output
+        ldy     #LT_N1
+        ldx     #LT_N1_SHIFT
+        jsr     eng_norm
         jmp     layer
 output:
         lda     eng_prefill
         bne     done
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
-        jsr     rmsnorm
+        jsr     eng_norm_a              ; (the last residual_add summed the squares)
         lda     #1                      ; the logits as split lo/hi arrays
         sta     mm_pn
         sta     mm_ostep

@@ -1,5 +1,6 @@
 ; kernels.s - the small vector kernels of the forward step (bit-exact per
-; shared/spec/numerics.md): embedding, saturating residual add, ReLU, argmax.
+; shared/spec/numerics.md): embedding, ReLU, argmax (the saturating residual
+; add is in rmsnorm.s: it sums the squares for the RMSNorm that follows).
 ; Vectors are int16, little endian, interleaved (lo, hi), like rmsnorm.s and
 ; attention.s. Dimensions and shifts come from model.inc (generated).
 
@@ -8,9 +9,12 @@
 .include "model.inc"
 
 .import w_te, w_pe
+.import mm_sq0, mm_sq1, mm_sq2          ; the squares tables (matmul.s), banked in
+.import residual_add, rms_zeros
+.importzp rms_s, res_h, res_y
 .import logits_lo, logits_hi
-.exportzp emb_out, res_h, res_y, relu_v
-.export embed, residual_add, relu, engine_argmax
+.exportzp emb_out, relu_v
+.export embed, relu, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
 ; two int8 values shifted left by 8 - EMBED_MIN_SHIFT (23) still add up exactly in 32 bits
@@ -20,17 +24,16 @@
 
 .segment "ZEROPAGE"
 k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
-k_p2:           .res 2
-k_te:           .res 2          ; embed: te row
-k_pe:           .res 2          ; embed: pe row
-k_h:            .res 1          ; embed: high byte of the deshifted pe value
+k_te:           .res 2          ; embed (32-bit path): te column
+k_pe:           .res 2          ; embed (32-bit path): pe column
+k_h:            .res 1          ; embed: high byte of the deshifted te value
+k_h2:           .res 1          ; embed: high byte of the deshifted pe value
+k_l:            .res 1          ; embed: low byte of te's, then of h
 emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
-res_h   = k_p1                  ; residual_add: h (in/out)
-res_y   = k_p2                  ; residual_add: y
 relu_v  = k_p1                  ; relu: vector (FF_DIM int16, in place)
 
 .segment "BSS"
-k_a:            .res 4          ; embed: deshifted te value (32 bits); residual: low byte
+k_a:            .res 4          ; embed: deshifted te value (32 bits)
 k_b:            .res 4          ; embed: deshifted pe value
 k_i:            .res 1          ; loop index
 k_best:         .res 1          ; argmax: best id so far
@@ -98,18 +101,136 @@ k_best:         .res 1          ; argmax: best id so far
         .endif
 .endmacro
 
-; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT))
-; te is stored as the output layer's weights are (gen/weights.py: column-major,
-; +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
+; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT)),
+; and the sum of squares of h for the first RMSNorm (rmsnorm_s), as residual_add
+; leaves it. te is stored as the output layer's weights are (gen/weights.py:
+; column-major, +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
 ; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
-; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM int16
-; out: the vector at emb_out. clobbers: A, X, Y, k_*
-; cycles: both shifts >= 0 (each deshifted value fits 16 bits): ~75 per
-;   dimension + each DESHIFT16 (~30 at shift 5); measured (`soul bench`,
-;   x64sc, screen on, ED=32) 5.7 k a token for the original soul (shifts 5, 5;
-;   12.2 k with the 32-bit sums), 4.5 k for the default soul (7, 8; was 8.1 k).
-;   Else (32-bit sums) ~160 per dimension + each DESHIFT (~70 at shift 6)
+; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM
+;   int16; the squares tables banked in
+; out: the vector at emb_out; rms_s = sum asr(h[i], 4)^2
+; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands
+; cycles: both shifts 1..127 (each deshifted value within +-16384: the sum
+;   cannot saturate), by instruction count with the sum of squares: ~170 per
+;   dimension for equal shifts (5, 5: one biased sum, three shift steps), ~210
+;   at 7, 8; measured (`soul bench`, x64sc, PAL, screen on, ED=32) 6.2 k a
+;   token on the original soul, 6.5 k on the default soul (5.6 k and 4.6 k
+;   before, without the sum, which rmsnorm's loop then took at ~3.4 k). Else
+;   (32-bit sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift
+;   6), then residual_add's ~120 per dimension for the sum of squares.
 .proc embed
+.if ::TE_SHIFT >= 1 && ::PE_SHIFT >= 1
+        clc                             ; the te and pe columns' operands
+        adc     #<w_te
+        sta     em_te
+        lda     #>w_te
+        adc     #0
+        sta     em_te+1
+        txa
+        clc
+        adc     #<w_pe
+        sta     em_pe
+        lda     #>w_pe
+        adc     #0
+        sta     em_pe+1
+        lda     emb_out                 ; h's into the store operands
+        sta     em_hl
+        clc
+        adc     #1
+        sta     em_hh
+        lda     emb_out+1
+        sta     em_hl+1
+        adc     #0
+        sta     em_hh+1
+        lda     #0
+        sta     rms_s
+        sta     rms_s+1
+        sta     rms_s+2
+        sta     rms_s+3
+        ldy     #0                      ; Y = 2i
+        clc
+loop:                                   ; (C = 0: cleared, then from the cpy)
+.if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
+        lda     $ffff                   ; equal shifts: h = (te + pe) << (8 - s),
+em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
+        eor     #$80                    ; from the biased sum w = (te + 128) +
+        adc     $ffff                   ; (pe + 128) = 0..510: h = (w - 256) << (8 - s)
+em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
+        tax                             ; (C = bit 8 of w)
+        lda     #$ff
+        adc     #0
+        sta     k_h
+        txa
+        .repeat 8 - ::TE_SHIFT
+        asl     a
+        rol     k_h
+        .endrepeat
+        sta     $ffff,y
+em_hl = * - 2           ; operand, patched: emb_out
+        sta     k_l
+        lda     k_h
+.else
+        lda     $ffff                   ; te[tok][i] + 128
+em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
+        eor     #$80
+        DESHIFT16 ::TE_SHIFT, k_h
+        sta     k_l
+        lda     $ffff                   ; pe[pos][i]
+em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
+        DESHIFT16 ::PE_SHIFT, k_h2
+        clc                             ; h = the sum (no overflow, see above)
+        adc     k_l
+        sta     $ffff,y
+em_hl = * - 2           ; operand, patched: emb_out
+        sta     k_l
+        lda     k_h2
+        adc     k_h
+.endif
+        sta     $ffff,y
+em_hh = * - 2           ; operand, patched: emb_out + 1
+        eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index
+        .repeat 4                       ; (h + 32768) >> 4 in the squares tables
+        lsr     a                       ; (as residual_add): A = page, k_l = low
+        ror     k_l
+        .endrepeat
+        ora     #>mm_sq1
+        sta     em_t1
+        eor     #>mm_sq1 ^ >mm_sq2
+        sta     em_t2
+        ldx     k_l
+        clc
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+em_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        lda     mm_sq2,x
+em_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     :+
+        inc     rms_s+3
+        clc
+:       lda     em_te                   ; the next columns (C = 0)
+        adc     #<VOCAB_SIZE
+        sta     em_te
+        bcc     :+
+        inc     em_te+1
+        clc
+:       lda     em_pe
+        adc     #<CONTEXT
+        sta     em_pe
+        bcc     :+
+        inc     em_pe+1
+:       iny
+        iny
+        cpy     #2 * EMBED_DIM
+        beq     done
+        jmp     loop
+done:   rts
+.else
         clc                             ; k_te := w_te + tok (column 0)
         adc     #<w_te
         sta     k_te
@@ -123,44 +244,6 @@ k_best:         .res 1          ; argmax: best id so far
         lda     #>w_pe
         adc     #0
         sta     k_pe+1
-.if ::TE_SHIFT >= 0 && ::PE_SHIFT >= 0
-        ldy     #0                      ; Y = 2i
-loop:   sty     k_i
-        ldy     #0
-        lda     (k_te),y
-        eor     #$80                    ; unbias: te[tok][i]
-        DESHIFT16 ::TE_SHIFT, k_p2+1
-        sta     k_p2
-        lda     (k_pe),y
-        DESHIFT16 ::PE_SHIFT, k_h
-        clc                             ; k_h:A + k_p2 (16 bits, saturated)
-        adc     k_p2
-        tax
-        lda     k_h
-        adc     k_p2+1
-        bvc     store
-        lda     #$7f                    ; overflow: C = the sum's sign
-        adc     #0                      ; $7fff or $8000
-        tay
-        eor     #$80
-        tax
-        tya
-store:  ldy     k_i
-        iny
-        sta     (emb_out),y
-        dey
-        txa
-        sta     (emb_out),y
-        ADD16_8 k_te, #VOCAB_SIZE       ; the next column
-        ADD16_8 k_pe, #CONTEXT
-        ldy     k_i
-        iny
-        iny
-        cpy     #2 * EMBED_DIM
-        beq     done
-        jmp     loop                    ; (small shifts make the body long)
-done:   rts
-.else
         lda     #0
         sta     k_i
 loop:
@@ -219,65 +302,16 @@ store:  lda     k_i
         cmp     #EMBED_DIM
         beq     done
         jmp     loop
-done:   rts
+done:   lda     emb_out                 ; the sum of squares: h + zeros
+        sta     res_h
+        lda     emb_out+1
+        sta     res_h+1
+        lda     #<rms_zeros
+        sta     res_y
+        lda     #>rms_zeros
+        sta     res_y+1
+        jmp     residual_add
 .endif
-.endproc
-
-; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1
-; in: res_h, res_y -> int16 vectors (not the same). out: h. clobbers: A, X, Y,
-;   the patched operands
-; cycles: ~90 + ~40 per element; measured (`soul bench`, x64sc, screen on,
-;   ED=32) 1.5 k a call, 5.9 k a token for 4 calls (was 8.1 k)
-.proc residual_add
-        lda     res_h                   ; the vectors' addresses into the operands
-        sta     ra_hl
-        sta     ra_hls
-        clc
-        adc     #1
-        sta     ra_hh
-        sta     ra_hhs
-        lda     res_h+1
-        sta     ra_hl+1
-        sta     ra_hls+1
-        adc     #0
-        sta     ra_hh+1
-        sta     ra_hhs+1
-        lda     res_y
-        sta     ra_yl
-        clc
-        adc     #1
-        sta     ra_yh
-        lda     res_y+1
-        sta     ra_yl+1
-        adc     #0
-        sta     ra_yh+1
-        ldy     #0                      ; Y = 2i
-loop:   clc
-        lda     $ffff,y
-ra_hl = * - 2           ; operand, patched: h
-        adc     $ffff,y
-ra_yl = * - 2           ; operand, patched: y
-        sta     $ffff,y
-ra_hls = * - 2          ; operand, patched: h
-        lda     $ffff,y
-ra_hh = * - 2           ; operand, patched: h + 1
-        adc     $ffff,y
-ra_yh = * - 2           ; operand, patched: y + 1
-        bvs     ovf
-store:  sta     $ffff,y
-ra_hhs = * - 2          ; operand, patched: h + 1
-        iny
-        iny
-        cpy     #2 * EMBED_DIM
-        bne     loop
-        rts
-ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
-        adc     #0                      ; $7fff or $8000
-        tax
-        eor     #$80
-        sta     (res_h),y               ; low byte
-        txa
-        jmp     store
 .endproc
 
 ; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place

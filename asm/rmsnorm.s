@@ -10,7 +10,10 @@
 ;   rms_x (zp word)  -> x: EMBED_DIM int16, little endian, interleaved (lo, hi)
 ;   rms_g (zp word)  -> g: EMBED_DIM int8 gains
 ;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x)
-;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm
+;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm,
+;   or jsr rmsnorm_s when rms_s already holds sum xs[i]^2: residual_add (here)
+;   and embed (kernels.s) leave it there for the vector they write, so the
+;   engine's norms all take rmsnorm_s.
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 ; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
@@ -22,8 +25,8 @@
 .importzp kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
-.exportzp rms_x, rms_g, rms_y, rms_m, rms_q
-.export rmsnorm, rms_isqrt
+.exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
+.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -33,6 +36,7 @@
 ; tests/test_vice_rmsnorm.py checks it over all x), so u + g and u - g stay in
 ; the squares tables' -2048..2047 and |u * g| * 4 < 2^20.
 RMS_MAX_DIM     = 48
+.assert 2 * RMS_MAX_DIM <= 128, error, "rmsnorm: RMS_ZEROS holds 128 zero bytes"
 .assert EMBED_DIM >= 1 && EMBED_DIM <= RMS_MAX_DIM, error, "rmsnorm: EMBED_DIM must be 1..48 (|u| + |g| < 2048)"
 ; index n at mm_sq1 + mm_sq_zero + n; the square phase computes that index as
 ; (x + 32768) >> 4 and the page of mm_sq2 from mm_sq1's by eor (4 KB aligned)
@@ -40,6 +44,9 @@ RMS_MAX_DIM     = 48
 .assert <mm_sq0 = 0 && (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0, lderror, "rmsnorm: squares tables page layout"
 RMS_1TO2        = >mm_sq1 ^ >mm_sq2     ; mm_sq1's page -> mm_sq2's (eor keeps C)
 RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
+; byte 2 of n^2 is 0 for |n| < 256: 2 * EMBED_DIM zeros from n = -128 (the
+; int16 vector plain rmsnorm adds to x to get the sum of squares)
+RMS_ZEROS       = mm_sq2 + mm_sq_zero - 128
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
 ; RMS_OUT_SHIFT come from spec.inc
@@ -56,6 +63,12 @@ RMS_ISQRT_TOP   = $40           ; byte 2 of 2^22, the largest ms (xs = -2048 eve
 ; that checks for overflow, k < 0 a right-shift loop.
 RMS_FAST_K      = 3
 RMS_SH_STEP     = 5             ; bytes of one unrolled step (asl zp, rol zp, rol a)
+; k = 1..3 with EMBED_DIM <= RMS_DOUBLE_MAX_DIM: the gain product takes 2g
+; (D' = 2D, one step fewer): |u| + 256 < 2048 there (tests/test_vice_rmsnorm.py
+; test_u_bound), and |D'| << 2 < 2^23 still cannot saturate.
+RMS_DOUBLE_MAX_DIM = 42
+RMS_OP_CLC      = $18           ; the gain as it is
+RMS_OP_ASL_A    = $0a           ; the gain doubled
 
 ; log2(EMBED_DIM) when it is a power of two, else -1
 RMS_LOG2 .set -1
@@ -89,21 +102,118 @@ rms_d0  = kb_zp + 16            ; D = 4 u g, 24 bits, then shifted: y = bytes 1.
 rms_d1  = kb_zp + 17
 rms_d2  = kb_zp + 18
 rms_i   = kb_zp + 19            ; 2*i
-rms_gi  = kb_zp + 20            ; i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
-.assert rms_cnt < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+rms_g9  = kb_zp + 24            ; g < 0, doubled: bit 8 of 2|g|
+res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
+res_y   = rms_q                 ; residual_add: y (word)
+.assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
-; T[k] = (k - RMS_T_MID) * a (24 bits, bytes in rms_t0/1/2): the products of
-; a small x hi (-4..3), made once per call when inv is not clamped
-RMS_T_MID       = 4
-RMS_T_LEN       = 8
+; T[k - 1] = k * a, k = 1..RMS_T_LEN (24 bits, bytes in rms_t0/1/2): the
+; products of a small x hi (1..4 added, -4..-2 subtracted), made once per
+; call when inv is not clamped
+RMS_T_LEN       = 4
 .segment "BSS"
 rms_t0:         .res RMS_T_LEN
 rms_t1:         .res RMS_T_LEN
 rms_t2:         .res RMS_T_LEN
 
 .segment "CODE"
+
+; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1, and the sum of
+; squares of the new h for the RMSNorm that follows (rmsnorm_s).
+; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
+; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
+; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
+; cycles: ~130 + 118 per element (+3 when the sum's byte 3 takes a carry),
+;   by instruction count; `soul bench` (x64sc, PAL, screen on, ED=32) 4.2 k a
+;   call with the engine's glue up to the next norm (was 1.5 k without the
+;   sum, whose loop in rmsnorm took ~3.4 k)
+.proc residual_add
+        lda     res_h                   ; the vectors' addresses into the operands
+        sta     ra_hl
+        sta     ra_hls
+        clc
+        adc     #1
+        sta     ra_hh
+        sta     ra_hhs
+        lda     res_h+1
+        sta     ra_hl+1
+        sta     ra_hls+1
+        adc     #0
+        sta     ra_hh+1
+        sta     ra_hhs+1
+        lda     res_y
+        sta     ra_yl
+        clc
+        adc     #1
+        sta     ra_yh
+        lda     res_y+1
+        sta     ra_yl+1
+        adc     #0
+        sta     ra_yh+1
+        lda     #0
+        sta     rms_s
+        sta     rms_s+1
+        sta     rms_s+2
+        sta     rms_s+3
+        ldy     #2 * EMBED_DIM - 2      ; Y = 2i, down
+        clc
+loop:   lda     $ffff,y                 ; (C = 0 at each element)
+ra_hl = * - 2           ; operand, patched: h
+        adc     $ffff,y
+ra_yl = * - 2           ; operand, patched: y
+        sta     $ffff,y
+ra_hls = * - 2          ; operand, patched: h
+        sta     rms_u
+        lda     $ffff,y
+ra_hh = * - 2           ; operand, patched: h + 1
+        adc     $ffff,y
+ra_yh = * - 2           ; operand, patched: y + 1
+        bvs     ovf
+store:  sta     $ffff,y
+ra_hhs = * - 2          ; operand, patched: h + 1
+        eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index in the
+                                        ; squares tables, mm_sq_zero + xs = (h + 32768) >> 4
+                                        ; (mm_sq_zero = 2048): A = page, rms_u = low byte
+        .repeat 4
+        lsr     a
+        ror     rms_u
+        .endrepeat
+        ora     #>mm_sq1
+        sta     ra_t1
+        eor     #RMS_1TO2
+        sta     ra_t2
+        ldx     rms_u
+        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        lda     mm_sq2,x
+ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     @next
+        inc     rms_s+3                 ; S <= 2^28: no carry out
+        clc
+@next:  dey
+        dey
+        bpl     loop
+        rts
+ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
+        adc     #0                      ; $7fff or $8000
+        tax
+        eor     #$80
+        sta     rms_u
+        sta     (res_h),y               ; low byte
+        txa
+        jmp     store
+.endproc
+.assert 2 * EMBED_DIM - 2 < 128, error, "residual_add: Y counts down to bpl"
 
 ; rms_isqrt: exact floor square root, by binary search in the squares tables
 ; (11 trial bits c: c^2 <= n ? q = c).
@@ -181,23 +291,43 @@ lbit:   sta     rms_bit
 ; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 12.6 k per call on the
-;   original soul (62.9 k per token for 5 calls, 87.8 k before issue 8's
-;   rewrite), 10.6 k on the default soul (53.2 k, 80.5 k before). Profile stops
-;   in tests/asm/rmsnorm_driver.s on the original soul's 100 calls of 20
-;   tokens: ~3.8 k the sum of squares and the mean (~115 per element); per
-;   element ~230 for 0 <= x < 256, ~255 for -256 <= x < 0, ~285 for other x
-;   (~350 beyond x hi -4..3), ~180 when inv is clamped (no product), each +12
-;   per unrolled shift step (s_g < 6); by instruction count ~190..400 isqrt, ~360
-;   the division for r < 128 (~650 above), ~330 the x hi table
+; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
+;   done) `soul bench` 8.6 k a call on the original soul (42.9 k a token for
+;   5 calls, with the engine's glue up to the next sweep), 6.9 k on the default
+;   soul (34.5 k), whose calls mostly have a clamped inv; plain rmsnorm adds
+;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
+;   original soul's 100 calls of 20 tokens: the square root, the division and
+;   the x hi table 0.76 k; the elements 229 each (the default soul's: 187),
+;   by instruction count ~190 for 0 <= x < 256, ~220 for -256 <= x < 0, ~235
+;   for other x hi -4..4, ~320 beyond, ~150 with inv clamped, +12 per shift
+;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
+;   division for r < 128 (~650 above), ~100 the x hi table
 .proc rmsnorm
+        pha                             ; S = sum of xs^2: residual_add
+        lda     #<RMS_ZEROS             ; adds a vector of zeros to x
+        sta     res_y
+        lda     #>RMS_ZEROS
+        sta     res_y+1
+        jsr     residual_add
+        pla
+entry_s:                                ; (rmsnorm_s: rms_s = S already)
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
-        ;     left loop (overflow checked); k < 0: the right loop.
+        ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
+        ;     take D' = 4 u (2g) and k - 1 steps when EMBED_DIM allows it.
+        ldx     #RMS_OP_CLC             ; (X: the opcode of g_dbl, gn_dbl)
         sec
         sbc     #7                      ; s_g - 7
         bpl     @right
         eor     #$ff                    ; k = 6 - s_g >= 0
+.if ::EMBED_DIM <= ::RMS_DOUBLE_MAX_DIM
+        beq     @k                      ; k = 0
+        cmp     #RMS_FAST_K + 1
+        bcs     @k                      ; k >= 4: the left loop, g as it is
+        ldx     #RMS_OP_ASL_A           ; 2g
+        adc     #$ff                    ; k - 1 (C = 0)
+@k:
+.endif
         sta     rms_cnt
         cmp     #RMS_FAST_K + 1
         bcs     @left
@@ -222,22 +352,20 @@ lbit:   sta     rms_bit
         ldy     #>sh_right
 @set:   sta     sh_target
         sty     sh_target+1
+        stx     g_dbl
+        stx     gn_dbl
         ; --- the vectors' addresses into the loops' operands
         lda     rms_x
-        sta     sq_xl
         sta     el_xl
         sta     elc_xl
         clc
         adc     #1
-        sta     sq_xh
         sta     el_xh
         sta     elc_xh
         lda     rms_x+1
-        sta     sq_xl+1
         sta     el_xl+1
         sta     elc_xl+1
         adc     #0
-        sta     sq_xh+1
         sta     el_xh+1
         sta     elc_xh+1
         lda     rms_y
@@ -253,48 +381,6 @@ lbit:   sta     rms_bit
         sta     el_g
         lda     rms_g+1
         sta     el_g+1
-
-        ; --- S = sum of xs^2: the index of xs in the squares tables is
-        ;     mm_sq_zero + xs = (x + 32768) >> 4 (mm_sq_zero = 2048)
-        lda     #0
-        sta     rms_s
-        sta     rms_s+1
-        sta     rms_s+2
-        sta     rms_s+3
-        ldy     #2 * EMBED_DIM - 2
-sq_loop:                                ; Y = 2i
-        lda     $ffff,y                 ; x lo
-sq_xl = * - 2           ; operand, patched: rms_x
-        sta     rms_u
-        lda     $ffff,y                 ; x hi
-sq_xh = * - 2           ; operand, patched: rms_x + 1
-        eor     #$80                    ; (x + 32768) >> 4: A = page, rms_u = low byte
-        .repeat 4
-        lsr     a
-        ror     rms_u
-        .endrepeat
-        ora     #>mm_sq1
-        sta     sq_t1
-        eor     #RMS_1TO2
-        sta     sq_t2
-        ldx     rms_u
-        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
-        lda     mm_sq0,x
-        adc     rms_s
-        sta     rms_s
-        lda     mm_sq1,x
-sq_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
-        adc     rms_s+1
-        sta     rms_s+1
-        lda     mm_sq2,x
-sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
-        bcc     :+
-        inc     rms_s+3                 ; S <= 2^28: no carry out
-:       dey
-        dey
-        bpl     sq_loop
 
         ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
 .if ::RMS_LOG2 > 0
@@ -350,15 +436,24 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         bne     @dstep
         ldy     rms_q
         bmi     @dstep
-@dbyte: asl     a                       ; r < 128: R < 2r fits a byte (C = 0)
+        ldx     #8                      ; r < 128: R < 2r fits a byte; the
+@dbh:   asl     a                       ; quotient's bits 14..7 (C = 0)
         cmp     rms_q
-        bcc     @dbb
+        bcc     :+
         sbc     rms_q                   ; C stays 1: the quotient bit
-@dbb:   rol     rms_inv
-        rol     rms_inv+1
+:       rol     rms_inv+1               ; (a = 2 inv: a's high byte)
         dex
-        bne     @dbyte
-        beq     @dend                   ; always
+        bne     @dbh
+        ldx     #7
+@dbl:   asl     a                       ; bits 6..0
+        cmp     rms_q
+        bcc     :+
+        sbc     rms_q
+:       rol     rms_inv                 ; (a's low byte, shifted once more below)
+        dex
+        bne     @dbl
+        asl     rms_inv
+        jmp     @a
 @dstep: asl     a                       ; R = 2R
         rol     rms_w
         tay
@@ -378,71 +473,86 @@ sq_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
         bne     @dstep
 @dend:  asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
+@a:
         lda     rms_inv                 ; multiplicands a lo / a hi
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-        ldx     #RMS_T_MID              ; T[k] = (k - RMS_T_MID) * a: up from
-        lda     #0                      ; T[RMS_T_MID] = 0, then down
-        sta     rms_t0,x
-        sta     rms_t1,x
-        sta     rms_t2,x
-@tup:   clc
-        lda     rms_t0,x
-        adc     rms_inv
-        sta     rms_t0+1,x
-        lda     rms_t1,x
-        adc     rms_inv+1
-        sta     rms_t1+1,x
-        lda     rms_t2,x
+        .assert RMS_T_LEN = 4, error, "rmsnorm: the x hi table is a, 2a, 3a, 4a"
+        lda     rms_inv                 ; T: a, 2a
+        sta     rms_t0
+        asl     a
+        sta     rms_t0+1
+        lda     rms_inv+1
+        sta     rms_t1
+        rol     a
+        sta     rms_t1+1
+        lda     #0
+        sta     rms_t2
+        rol     a
+        sta     rms_t2+1
+        lda     rms_t0+1                ; 4a = 2a << 1
+        asl     a
+        sta     rms_t0+3
+        lda     rms_t1+1
+        rol     a
+        sta     rms_t1+3
+        lda     rms_t2+1
+        rol     a
+        sta     rms_t2+3
+        clc                             ; 3a = 2a + a
+        lda     rms_t0+1
+        adc     rms_t0
+        sta     rms_t0+2
+        lda     rms_t1+1
+        adc     rms_t1
+        sta     rms_t1+2
+        lda     rms_t2+1
         adc     #0
-        sta     rms_t2+1,x
-        inx
-        cpx     #RMS_T_LEN - 1
-        bne     @tup
-        ldx     #RMS_T_MID
-@tdown: sec
-        lda     rms_t0,x
-        sbc     rms_inv
-        sta     rms_t0-1,x
-        lda     rms_t1,x
-        sbc     rms_inv+1
-        sta     rms_t1-1,x
-        lda     rms_t2,x
-        sbc     #0
-        sta     rms_t2-1,x
-        dex
-        bne     @tdown
+        sta     rms_t2+2
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
         sty     el_next+1
-        ldy     #0                      ; Y = 2i
-        sty     rms_gi
+        ldx     #2 * EMBED_DIM - 2      ; X = 2i, from the last element down
         jmp     el_again
 
-        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, X = P1,
-        ;     A = P2): P += (x hi * a) << 8, from the table for x hi = -4..3
-wide:   stx     rms_p1
-        sta     rms_p2
-        tya                             ; x hi = -4..3: P += T[x hi] << 8
-        clc
-        adc     #RMS_T_MID - 1
-        cmp     #RMS_T_LEN
+        ; --- (out of line) x hi other than 0 and -1 (Y = x hi + 1, rms_p1 = P1,
+        ;     A = P2; P < 2^24): P += (x hi * a) << 8, from the table for
+        ;     x hi = 1..4 (added) and -4..-2 (|x hi| * a subtracted)
+wide:   sta     rms_p2
+        dey                             ; Y = x hi
+        bmi     @neg
+        cpy     #RMS_T_LEN + 1
         bcs     wide2
-        tax
         clc
         lda     rms_p1
-        adc     rms_t0,x
+        adc     rms_t0-1,y
         lda     rms_p2
-        adc     rms_t1,x
+        adc     rms_t1-1,y
         sta     rms_ul
-        lda     rms_t2,x
+        lda     rms_t2-1,y
         adc     #0
         sta     rms_uh
         jmp     gain
-wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, and
+@neg:   cpy     #<-RMS_T_LEN
+        bcc     wide2
+        tya                             ; Y = -x hi - 1: T[Y] = |x hi| * a
+        eor     #$ff
+        tay
+        sec
+        lda     rms_p1
+        sbc     rms_t0,y
+        lda     rms_p2
+        sbc     rms_t1,y
+        sta     rms_ul
+        lda     #0
+        sbc     rms_t2,y
+        sta     rms_uh
+        jmp     gain
+wide2:  sty     rms_xh                  ; else the products of x hi unsigned, and
                                         ; u -= a when x < 0 (x hi signed is x hi - 256)
+        ldx     rms_xh
         QS_MUL  mu_01, rms_w            ; l2 = lo(x hi * a lo), A = h2
         sta     rms_w+1
         QS_MUL  mu_11, rms_w+2          ; l3 = lo(x hi * a hi), A = h3
@@ -468,85 +578,38 @@ wide2:  ldx     rms_xh                  ; else the products of x hi unsigned, an
         lda     rms_uh
         sbc     rms_inv+1
         sta     rms_uh
-@w3:    jmp     gain
-
-        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
-        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
-        ;     its square alone makes r >= 295)
-elemc:  lda     $ffff,y                 ; x hi
-elc_xh = * - 2          ; operand, patched: rms_x + 1
-        sta     rms_uh
-        lda     $ffff,y                 ; x lo
-elc_xl = * - 2          ; operand, patched: rms_x
-        sta     rms_ul
-        bit     rms_uh
-        bmi     @u                      ; x < 0
-        ora     rms_uh
-        beq     @u                      ; x = 0
-        lda     rms_ul
-        bne     @dec
-        dec     rms_uh
-@dec:   dec     rms_ul
-@u:     jmp     gain
-
-        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
-gneg:   eor     #$ff
-        clc
-        adc     #1                      ; |g| (-128 -> $80)
-        sta     rms_gv
-        clc
-        adc     rms_ul
-        tax
-        lda     rms_uh
-        adc     #RMS_SQ_PAGE
-        sta     dq_pb1
-        eor     #RMS_1TO2
-        sta     dq_pb2
-        sec
-        lda     rms_ul
-        sbc     rms_gv
-        tay
-        lda     rms_uh
-        sbc     #<($100 - RMS_SQ_PAGE)
-        sta     dq_pa1
-        eor     #RMS_1TO2
-        sta     dq_pa2
-        jmp     dq
+@w3:    ldx     rms_i                   ; (gain takes i from X = 2i)
+        jmp     gain
 
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
-        ;     i = 0..ED-1 (Y = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
+        ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
         ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
         ;     (u + g)^2 - (u - g)^2 from the squares tables.
-elem:   lda     $ffff,y                 ; x hi
-el_xh = * - 2           ; operand, patched: rms_x + 1
-        sta     rms_xh
-        ldx     $ffff,y                 ; x lo
+elem:   ldy     $ffff,x                 ; x lo
 el_xl = * - 2           ; operand, patched: rms_x
-        sec                             ; h0 = byte 1 of x lo * a lo (byte 0
-        lda     qs_sq1_lo,x             ; only for its borrow)
+        QS_MULY mu_10, rms_w            ; l1, A = h1 (<= 254), C = 1
+        sta     rms_p2
+        lda     qs_sq1_lo,y             ; h0 = byte 1 of x lo * a lo (byte 0
 mh_a = * - 2            ; operand, patched (QS_SET): qs_sq1_lo + a lo
-        sbc     qs_sq2_lo,x
+        sbc     qs_sq2_lo,y             ; only for its borrow; C = 1 here)
 mh_na = * - 2           ; operand, patched: qs_sq2_lo + ~a lo
-        lda     qs_sq1_hi,x
+        lda     qs_sq1_hi,y
 mh_ah = * - 2           ; operand, patched: qs_sq1_hi + a lo
-        sbc     qs_sq2_hi,x
+        sbc     qs_sq2_hi,y
 mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
-        sta     rms_p1
-        QS_MUL  mu_10, rms_w            ; l1, A = h1 (<= 254)
-        tay
-        clc
-        lda     rms_p1                  ; X = P1 = h0 + l1
+        clc                             ; P1 = h0 + l1
         adc     rms_w
-        tax
-        tya                             ; A = P2 = h1 + carry (no carry out)
+        sta     rms_p1
+        lda     rms_p2                  ; A = P2 = h1 + carry (no carry out)
         adc     #0
-        ldy     rms_xh
+        ldy     $ffff,x                 ; x hi
+el_xh = * - 2           ; operand, patched: rms_x + 1
         beq     narrow
         iny
         beq     xneg1
         jmp     wide                    ; (Y = x hi + 1)
 xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
-        txa
+        lda     rms_p1
         sec
         sbc     rms_inv
         lda     rms_p2
@@ -556,12 +619,15 @@ xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a
         dey
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
         sty     rms_uh
-gain:   ldy     rms_gi
+gain:   txa                             ; (X = 2i on every path here)
+        lsr     a
+        tay
         lda     $ffff,y                 ; g
 el_g = * - 2            ; operand, patched: rms_g
         bmi     gneg
+        clc                             ; Y, page: u + g (C = 0)
+g_dbl = * - 1           ; opcode, patched: clc, or asl a for 2g (0..254)
         sta     rms_gv
-        clc                             ; Y, page: u + g
         adc     rms_ul
         tay
         lda     rms_uh
@@ -599,22 +665,54 @@ sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
         rol     rms_d1
         rol     a
         .endrepeat
-sh_end: ldy     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
-        sta     $ffff,y
+sh_end: ldx     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
+        sta     $ffff,x
 el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
-        sta     $ffff,y
+        sta     $ffff,x
 el_yl = * - 2           ; operand, patched: rms_y
-        inc     rms_gi
-        iny
-        iny
-        cpy     #<(2 * EMBED_DIM)
-        beq     finish
+        dex
+        dex
+        bmi     finish                  ; (2 * EMBED_DIM - 2 < 128)
 el_again:
-        sty     rms_i
+        stx     rms_i
         jmp     elem
 el_next = * - 2         ; operand, patched: elem, or elemc for inv = 32767
 finish: rts
+
+        ; --- (out of line) g < 0: u + |g| (= u - g) at X, u - |g| at Y
+gneg:   eor     #$ff
+        clc
+        adc     #1                      ; |g| (-128 -> $80), C = 0
+        clc
+gn_dbl = * - 1          ; opcode, patched: clc, or asl a for 2|g| (C = bit 8)
+        sta     rms_gv
+        lda     #0
+        rol     a
+        sta     rms_g9
+        clc
+        lda     rms_ul
+        adc     rms_gv
+        tax
+        lda     rms_uh
+        adc     rms_g9                  ; (no carry out: |u| + 256 < 2048)
+        clc
+        adc     #RMS_SQ_PAGE
+        sta     dq_pb1
+        eor     #RMS_1TO2
+        sta     dq_pb2
+        sec
+        lda     rms_ul
+        sbc     rms_gv
+        tay
+        lda     rms_uh
+        sbc     rms_g9
+        clc
+        adc     #RMS_SQ_PAGE
+        sta     dq_pa1
+        eor     #RMS_1TO2
+        sta     dq_pa2
+        jmp     dq
 .assert sh_end - sh_top = RMS_FAST_K * RMS_SH_STEP, error, "rmsnorm: shift step size"
 
 sh_left:                                ; k >= 4 (s_g <= 2): D << k, saturated
@@ -648,4 +746,27 @@ sh_right:                               ; k < 0 (s_g >= 7): bytes 1..2 of D >> -
         dex
         bne     @r
         jmp     sh_end
+
+        ; --- (out of line) the element when inv = 32767: u = floor(x * 32767 /
+        ;     32768) = x - 1 for x > 0, else x (x = -32768 never comes here:
+        ;     its square alone makes r >= 295)
+elemc:  lda     $ffff,x                 ; x hi
+elc_xh = * - 2          ; operand, patched: rms_x + 1
+        sta     rms_uh
+        lda     $ffff,x                 ; x lo
+elc_xl = * - 2          ; operand, patched: rms_x
+        sta     rms_ul
+        bit     rms_uh
+        bmi     @u                      ; x < 0
+        ora     rms_uh
+        beq     @u                      ; x = 0
+        lda     rms_ul
+        bne     @dec
+        dec     rms_uh
+@dec:   dec     rms_ul
+@u:     jmp     gain
 .endproc
+; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
+; (residual_add leaves it there for its h; rms_x must be that h)
+rmsnorm_s = rmsnorm::entry_s
+rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)

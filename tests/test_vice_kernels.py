@@ -1,7 +1,8 @@
 """Engine kernels in VICE == the integer reference: matmul (squares sum with
 two- and three-byte slots, the fast path's limit and the exact fallback beyond
 it, bias, every shift incl. negative and huge, saturation both ways), embedding
-(shifts above and below 8, saturation), residual add, ReLU, argmax.
+(shifts above and below 8, saturation), residual add (and the sum of squares
+it leaves for rmsnorm_s), ReLU, argmax.
 
 One driver (tests/asm/kernel_driver.s) runs a stream of kernel calls per VICE
 session; each soul below is one build and one session.
@@ -148,16 +149,19 @@ def test_matmul_every_shift(tmp_path, big):
         assert sat > 100       # the big soul really exercises saturation
 
 
-# (0, 1): both shifts >= 0 take embed's 16-bit sum, and it saturates; (-1, 0) the 32-bit one
-@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (-1, 0), (0, 1), (17, 8), (8, 14), (-12, -13), (-15, -15)])
+# both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
+# equal-shift form at the edge: h = (te + pe) << 7); (0, 1) and
+# (-1, 0) the 32-bit one, which saturates
+@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (1, 1), (-1, 0), (0, 1), (17, 8), (8, 14), (-12, -13), (-15, -15)])
 def test_embed_shifts(tmp_path, te_shift, pe_shift):
     soul = make_soul(3, te_shift, pe_shift, big=True)
     pairs = [(t, p) for t in (0, 1, 2, 3, 64, 127) for p in (0, 7, CFG.context - 1)]
-    got = run(soul, tmp_path, [(bytes([2, t, p]), 2 * ED) for t, p in pairs])
+    got = run(soul, tmp_path, [(bytes([2, t, p]), 2 * ED + 4) for t, p in pairs])
     hits = set()
     for (t, p), g in zip(pairs, got):
         want = numerics.embed(soul, t, p)
-        assert np.frombuffer(g, "<i2").tolist() == want.tolist(), f"tok {t} pos {p}"
+        assert np.frombuffer(g[:2 * ED], "<i2").tolist() == want.tolist(), f"tok {t} pos {p}"
+        assert int.from_bytes(g[2 * ED:], "little") == int(np.sum((want >> 4) ** 2)), f"S tok {t} pos {p}"
         hits |= {int(v) for v in want if abs(v) >= 32767}
     if te_shift in (-1, 0):
         assert {32767, -32768} <= hits    # saturation both ways
@@ -170,7 +174,7 @@ def test_residual_relu_argmax(tmp_path):
     for _ in range(6):
         h, y = rng.integers(-32768, 32768, ED), rng.integers(-32768, 32768, ED)
         h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
-        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED))
+        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
         checks.append(("res", numerics.sat16(h + y)))
     for _ in range(4):
         v = rng.integers(-32768, 32768, FF)
@@ -190,5 +194,8 @@ def test_residual_relu_argmax(tmp_path):
     for (kind, want), g in zip(checks, got):
         if kind == "argmax":
             assert g[0] == want
+        elif kind == "res":             # h, then the sum of squares rmsnorm_s takes
+            assert np.frombuffer(g[:2 * ED], "<i2").tolist() == want.tolist(), kind
+            assert int.from_bytes(g[2 * ED:], "little") == int(np.sum((want >> 4) ** 2)), kind
         else:
             assert np.frombuffer(g, "<i2").tolist() == want.tolist(), kind

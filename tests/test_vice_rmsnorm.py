@@ -1,7 +1,8 @@
 """asm/rmsnorm.s in VICE == soulplayer.numerics.rmsnorm / isqrt, bit for bit.
 
 One VICE run per embedding size (32: the default, 16: the small test config,
-24: not a power of two, so the mean is a division), each with ~150 RMSNorm
+24: not a power of two, so the mean is a division; 44: above
+RMS_DOUBLE_MAX_DIM, so s_g = 3..5 shift D instead of doubling g), each with ~150 RMSNorm
 cases (random and edge: zeros, +-32767/-32768 everywhere, r around the
 r <= 16 clamp of inv, gains +-127/-128, s_g from -16 to 24, saturation both
 ways) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
@@ -9,6 +10,7 @@ grid up to 2047^2, 2^22 - 1, 2^22, random). Cycles are measured by
 `soul bench`, not here. The 6502 code's fast gain product needs |u| =
 |asr(x * inv, 15)| + |g| < 2048, which test_u_bound checks for every x.
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,9 @@ SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, DRIVER.parent / "squares_tabl
            build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
 SHIFT_MIN, SHIFT_MAX = -16, 24          # RMS_SHIFT_MIN/MAX in asm/rmsnorm.s
 MAX_DIM = 48                            # RMS_MAX_DIM in asm/rmsnorm.s
+# RMS_DOUBLE_MAX_DIM: up to this ED, s_g = 3..5 take u +- 2g (read from the source)
+DOUBLE_MAX_DIM = int(re.search(r"^RMS_DOUBLE_MAX_DIM\s*=\s*(\d+)",
+                               (build.ASM_DIR / "rmsnorm.s").read_text(), re.M).group(1))
 ISQRT_MAX = 2**22                       # the largest ms: xs = -2048 everywhere
 
 
@@ -93,7 +98,7 @@ def build_and_run(tmp_path, ed, cases, roots, emulator="x64"):
     return y, q
 
 
-@pytest.mark.parametrize("ed", [32, 16, 24])
+@pytest.mark.parametrize("ed", [32, 16, 24, 44])
 def test_rmsnorm_matches_reference(tmp_path, ed):
     rng = np.random.default_rng(1000 + ed)
     cases = rms_cases(ed, rng)
@@ -107,11 +112,13 @@ def test_rmsnorm_matches_reference(tmp_path, ed):
 
 def test_u_bound():
     """asm/rmsnorm.s takes u + g and u - g from the squares tables (-2048..2047):
-    for every ED up to RMS_MAX_DIM and every int16 x, |u| + 128 < 2048. The
+    for every ED up to RMS_MAX_DIM and every int16 x, |u| + 128 < 2048, and
+    |u| + 256 < 2048 up to RMS_DOUBLE_MAX_DIM (the doubled gain). The
     largest element alone is the worst case (any other element only raises r),
     so every x in -32768..32767 with the rest zero covers all vectors."""
     from soulplayer.spec import INV_MAX, MAX_EMBED, RMS_ONE
     assert MAX_EMBED <= MAX_DIM
+    assert DOUBLE_MAX_DIM < 44 <= MAX_DIM       # ED 44 above: the shifted path
     x = np.arange(-32768, 32768, dtype=np.int64)
     xs = x >> 4
     for ed in range(1, MAX_DIM + 1):
@@ -121,5 +128,7 @@ def test_u_bound():
         r += (r + 1) * (r + 1) <= ms
         u = (x * np.minimum(INV_MAX, RMS_ONE // r)) >> 15
         assert int(np.abs(u).max()) + 128 < 2048, ed
+        if ed <= DOUBLE_MAX_DIM:
+            assert int(np.abs(u).max()) + 256 < 2048, ed
         if ed == MAX_DIM:
             assert [isqrt(int(m)) for m in ms[::997]] == list(r[::997])

@@ -19,7 +19,7 @@ from soulplayer.paths import DEFAULT_SOUL
 from soulplayer.errors import SoulError
 from soulplayer.replies import FREE
 
-KERNELS = ("embed", "rmsnorm", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
+KERNELS = ("embed", "rmsnorm", "rmsnorm_s", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
            "residual_add", "relu")
 BENCH_TOKENS_SEED = 20240
 

@@ -6,8 +6,9 @@
 ;                          interleaved; sel 1: out -> rows low bytes, then rows
 ;                          high bytes, as the logits), output ranges of count
 ;                          rows with their shift, from row 0 up (n <= 3)
-;   2 tok pos              embed -> ED int16
-;   3 h[2*ED] y[2*ED]      residual_add -> ED int16
+;   2 tok pos              embed -> ED int16, then its sum of squares (4 bytes)
+;   3 h[2*ED] y[2*ED]      residual_add -> ED int16, then its sum of squares
+;                          (rms_s, 4 bytes)
 ;   4 v[2*FF]              relu -> FF int16
 ;   5 lo[VS] hi[VS]        engine_argmax -> 1 byte
 ;   0                      end (drv_done)
@@ -20,7 +21,7 @@
 .import mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .importzp mm_x, mm_out
 .import embed, residual_add, relu, engine_argmax
-.importzp emb_out, res_h, res_y, relu_v
+.importzp emb_out, res_h, res_y, rms_s, relu_v
 .import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
 .export main, drv_done, kt_cmds, drv_out
 
@@ -188,10 +189,18 @@ op_embed:
         tax
         ADD16_8 kt_p, #2
         LDPTR   emb_out, vec_h
+        ldy     #BANK_ALL_RAM           ; the squares tables under I/O
+        sty     CPU_PORT
         pla
         jsr     embed
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         LDPTR   mm_out, vec_h
         lda     #2 * EMBED_DIM
+        sta     kt_n
+        jsr     emit
+        LDPTR   mm_out, rms_s
+        lda     #4
         sta     kt_n
         jsr     emit
         jmp     next
@@ -204,8 +213,16 @@ op_residual:
         jsr     take
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
+        ldy     #BANK_ALL_RAM           ; the squares tables under I/O
+        sty     CPU_PORT
         jsr     residual_add
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         LDPTR   mm_out, vec_h
+        jsr     emit
+        LDPTR   mm_out, rms_s
+        lda     #4
+        sta     kt_n
         jsr     emit
         jmp     next
 op_relu:
