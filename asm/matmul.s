@@ -71,7 +71,7 @@ MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
 ; gen/weights.py puts the E_r arrays under I/O (segment ENGBSS) when they fit in
 ; what the squares leave there, MM_ENGBSS_ROOM (model.inc)
 .import __UNDERIO_SIZE__
-        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN + MM_INDEX_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
+        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN + MM_INDEX_LEN + MM_SQC_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
 
 .segment "ZEROPAGE"
 mm_x:           .res 2          ; in: input vector, cols int16 (lo, hi interleaved)
@@ -151,6 +151,12 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 ; 128, so no read crosses a page; mm_dbl[0] is never read
 mm_dbl:         .res MM_INDEX_LEN
         .assert MM_INDEX_LEN = 128 && <mm_dbl = $80, error, "matmul: the index table's layout"
+; byte 1 of n^2 for n = -128..254 at n + 128 (from mm_sq1, by mm_init): the
+; two-byte slots with x >= 0 read it at x + (w + 128), which crosses a page
+; only for x + w >= 128 (mm_sq1 at x - 128 + MM_SQ_ZERO + (w + 128) crosses for
+; x + w >= 0); bytes 1 of x^2 for the sum, at L = x + 128 for |x| <= 127
+mm_sqc:         .res MM_SQC_LEN
+        .assert <mm_sqc = 0 && MM_SQC_LEN = 3 * 128, error, "matmul: mm_sqc's layout"
         .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
         .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
 ; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
@@ -177,7 +183,7 @@ OP_STA_ZP       = $85
 
 ; mm_init: compute the squares tables and point the NMI vector at an RTI.
 ; Once at start.
-; in: - ; out: mm_sq0..2, mm_dbl, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
+; in: - ; out: mm_sq0..2, mm_dbl, mm_sqc, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -222,6 +228,17 @@ sq0:    lda     mm_a0
         lda     mm_sp+1
         cmp     #>(mm_sq0 + MM_SQ0_LEN)
         bne     sq0
+        ; mm_sqc[k] = byte 1 of (k - 128)^2, k = 0..MM_SQC_LEN - 1
+        ldy     #0
+:       lda     mm_sq1 + MM_SQ_ZERO - 128,y
+        sta     mm_sqc,y
+        iny
+        bne     :-
+        ldy     #MM_SQC_LEN - 256 - 1
+:       lda     mm_sq1 + MM_SQ_ZERO - 128 + 256,y
+        sta     mm_sqc + 256,y
+        dey
+        bpl     :-
         ; the output index table: mm_dbl[X] = 2 X
         ldx     #MM_INDEX_LEN - 1
 :       txa
@@ -891,14 +908,9 @@ q2:     sbc     #$ff
 
 ; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
 ; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
-; (MM_SET_TAIL3 leaves the tail's operand alone; MM_SET_TAIL2 also sets the
-; byte 1 table's page to MM_P, which mm_fast's two-byte columns then leave
-; alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 82 / 42
+; (MM_SET_TAIL3 leaves the tail's operand alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 73 / 42
 .macro MM_SET_TAIL2
-        ldy     #MM_SO_T1 + 1
-        lda     #MM_P
-        sta     (mm_sp),y
         ldy     #MM_SO_TAIL
         lda     #OP_BCC
         sta     (mm_sp),y
@@ -1088,6 +1100,15 @@ first_known:
         ldx     #0
         stx     mm_nb
         beq     column                  ; (always)
+up_pos: ; x >= 0: table byte 1 in mm_sqc at x (reads cross a page only for
+        ; x + w >= 128, at MM_P they would for x + w >= 0)
+        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
+        ldy     mm_sp
+up1:    sta     $ff00 + MM_SO_T1,y
+up0:    sta     $ff00 + MM_SO_T0,y
+        lda     #>mm_sqc
+up1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        jmp     utl
 set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
         sec
@@ -1107,21 +1128,23 @@ xh_rd:  lda     $ffff,x
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
         tay
         clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
-        lda     mm_sq0,y                ; bytes 1, 2 at the index + 128
+        lda     mm_sq0,y                ; byte 1 = mm_sqc[L] (x = L - 128)
         adc     mm_sx
         sta     mm_sx
-        lda     mm_sq1 + MM_SQ_ZERO - 128,y
+        lda     mm_sqc,y
         adc     mm_sx+1
         sta     mm_sx+1
         bcc     :+
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       tya
+:       tya                             ; N = (x >= 0)
+        bmi     up_pos
         ldy     mm_sp                   ; the slot (its page in the stores)
-ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
-        and     #MM_SQ0_PERIOD - 1      ; MM_SET_TAIL2 wrote it)
-ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
+ut1:    sta     $ff00 + MM_SO_T1,y      ; x < 0: table byte 1 at MM_P, L (= x
+ut0:    sta     $ff00 + MM_SO_T0,y      ; + 128 = x mod 128, byte 0's too)
+        lda     #MM_P
+ut1h:   sta     $ff00 + MM_SO_T1 + 1,y
 utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
         bne     set2                    ; the two-byte tail is not in place
@@ -1322,6 +1345,10 @@ sum_done:
 up_page:
         sta     ut1+2
         sta     ut0+2
+        sta     ut1h+2
+        sta     up1+2
+        sta     up0+2
+        sta     up1h+2
         sta     uw0+2
         sta     uw1+2
         sta     utl+2

@@ -58,11 +58,14 @@ MM_FALLBACK_X = 128
 # the row loop's output index table after the squares (asm/matmul.s mm_dbl:
 # Y = 2 X for X = 0..127)
 MM_INDEX_LEN = 128
+# byte 1 of n^2 for n = -128..254, page aligned after mm_dbl (asm/matmul.s
+# mm_sqc: the two-byte slots with x >= 0 read it)
+MM_SQC_LEN = 384
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
 # tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384) and the index
 # tables: the E_r arrays go there (segment ENGBSS) when they fit, else to BSS
 # (matmul.s asserts this)
-MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384) - MM_INDEX_LEN
+MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384) - MM_INDEX_LEN - MM_SQC_LEN
 
 
 def _bytes_lines(values, per_line=16) -> list:
@@ -330,7 +333,7 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
                            max_rows=max_rows(soul.config), name=name,
                            mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
                            mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM,
-                           mm_index_len=MM_INDEX_LEN,
+                           mm_index_len=MM_INDEX_LEN, mm_sqc_len=MM_SQC_LEN,
                            engbss_bytes=engbss_bytes(soul.config))
 
 
