@@ -245,8 +245,8 @@ def weights_inc_text(soul) -> str:
             lines += _bytes_lines(t[f"l{i}.{g}"].values)
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
-    # one byte before the E_r arrays: they are read as E - 1 + X too (ENGBSS
-    # starts at a page: asm/soul.cfg, after the squares and matmul.s's mm_dbl)
+    # one byte before the E_r arrays: they are read as E - 1 + X too, and ENGBSS
+    # starts at a page + 128 (asm/soul.cfg: after the squares, mm_dbl, mm_sqc)
     lines += [f'        .segment "{seg}"', "mm_e_pad:       .res    1", '        .segment "WEIGHTS"']
     for label, (w, b) in mats.items():
         lines += _matmul_desc_lines(label, w, b, seg)
