@@ -961,6 +961,8 @@ q2:     sbc     #$ff
 ; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
 ; patched when the direction's slot crosses into another page (every ~10
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
+; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 and
+; mm_sqc for x >= 0 (up_pos), so that the slot's reads seldom cross a page.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
@@ -970,11 +972,12 @@ q2:     sbc     #$ff
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~117
-;     (|x| <= 127) / ~170 (else) by instruction
-;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
-;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
-;     67 tail switches a token) 69 k a token
+; cycles: ~250 (~400 with a new limit or column count) + per column ~124
+;     (-127 <= x < 0) / ~130 (0 <= x <= 127) / ~170 (else) by instruction
+;     count, + 50-90 per tail switch, + ~40 per page change of a direction;
+;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
+;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
+;     columns wrote their table page)
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
