@@ -961,8 +961,8 @@ q2:     sbc     #$ff
 ; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
 ; patched when the direction's slot crosses into another page (every ~10
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
-; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 and
-; mm_sqc for x >= 0 (up_pos), so that the slot's reads seldom cross a page.
+; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
+; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
@@ -972,8 +972,8 @@ q2:     sbc     #$ff
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~124
-;     (-127 <= x < 0) / ~130 (0 <= x <= 127) / ~170 (else) by instruction
+; cycles: ~250 (~400 with a new limit or column count) + per column ~126
+;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
 ;     count, + 50-90 per tail switch, + ~40 per page change of a direction;
 ;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
 ;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
@@ -1103,14 +1103,13 @@ first_known:
         ldx     #0
         stx     mm_nb
         beq     column                  ; (always)
-up_pos: ; x >= 0: table byte 1 in mm_sqc at x (reads cross a page only for
-        ; x + w >= 128, at MM_P they would for x + w >= 0)
-        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
+up_neg: ; x < 0: table byte 1 at MM_P, L (= x + 128 = x mod 128, byte 0's
+        ; too); out of line, as the inputs after ReLU are >= 0
         ldy     mm_sp
-up1:    sta     $ff00 + MM_SO_T1,y
-up0:    sta     $ff00 + MM_SO_T0,y
-        lda     #>mm_sqc
-up1h:   sta     $ff00 + MM_SO_T1 + 1,y
+un1:    sta     $ff00 + MM_SO_T1,y
+un0:    sta     $ff00 + MM_SO_T0,y
+        lda     #MM_P
+un1h:   sta     $ff00 + MM_SO_T1 + 1,y
         jmp     utl
 set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
@@ -1142,12 +1141,13 @@ xh_rd:  lda     $ffff,x
         bne     :+
         inc     mm_sx+3
 :       tya                             ; N = (x >= 0)
-        bmi     up_pos
+        bpl     up_neg
+        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
         ldy     mm_sp                   ; the slot (its page in the stores)
-ut1:    sta     $ff00 + MM_SO_T1,y      ; x < 0: table byte 1 at MM_P, L (= x
-ut0:    sta     $ff00 + MM_SO_T0,y      ; + 128 = x mod 128, byte 0's too)
-        lda     #MM_P
-ut1h:   sta     $ff00 + MM_SO_T1 + 1,y
+ut1:    sta     $ff00 + MM_SO_T1,y      ; x >= 0: table byte 1 in mm_sqc at x
+ut0:    sta     $ff00 + MM_SO_T0,y      ; (reads cross a page only for x + w
+        lda     #>mm_sqc                ; >= 128, at MM_P they would for
+ut1h:   sta     $ff00 + MM_SO_T1 + 1,y  ; x + w >= 0)
 utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
         bne     set2                    ; the two-byte tail is not in place
@@ -1349,9 +1349,9 @@ up_page:
         sta     ut1+2
         sta     ut0+2
         sta     ut1h+2
-        sta     up1+2
-        sta     up0+2
-        sta     up1h+2
+        sta     un1+2
+        sta     un0+2
+        sta     un1h+2
         sta     uw0+2
         sta     uw1+2
         sta     utl+2
