@@ -71,7 +71,7 @@ MM_E_SHIFTED    = 6             ; finish: bytes 0..5 take part in the shifts
 ; gen/weights.py puts the E_r arrays under I/O (segment ENGBSS) when they fit in
 ; what the squares leave there, MM_ENGBSS_ROOM (model.inc)
 .import __UNDERIO_SIZE__
-        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
+        .assert MM_ENGBSS_ROOM = __UNDERIO_SIZE__ - (2 * MM_SQ_LEN + MM_SQ0_LEN + MM_INDEX_LEN + MM_SQC_LEN), error, "matmul: MM_ENGBSS_ROOM disagrees with the squares layout"
 
 .segment "ZEROPAGE"
 mm_x:           .res 2          ; in: input vector, cols int16 (lo, hi interleaved)
@@ -146,6 +146,17 @@ mm_acc3:        .res MM_ACC_STRIDE
 mm_sq1:         .res MM_SQ_LEN  ; byte 1 of (i - MM_SQ_ZERO)^2
 mm_sq2:         .res MM_SQ_LEN  ; byte 2
 mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
+; the row loop's output index Y = 2 X by row X = 1..127 for interleaved
+; outputs (mm_rowloop's `index`; computed by mm_init). mm_sq0 ends at a page +
+; 128, so no read crosses a page; mm_dbl[0] is never read
+mm_dbl:         .res MM_INDEX_LEN
+        .assert MM_INDEX_LEN = 128 && <mm_dbl = $80, error, "matmul: the index table's layout"
+; byte 1 of n^2 for n = -128..254 at n + 128 (from mm_sq1, by mm_init): the
+; two-byte slots with x >= 0 read it at x + (w + 128), which crosses a page
+; only for x + w >= 128 (mm_sq1 at x - 128 + MM_SQ_ZERO + (w + 128) crosses for
+; x + w >= 0); bytes 1 of x^2 for the sum, at L = x + 128 for |x| <= 127
+mm_sqc:         .res MM_SQC_LEN
+        .assert <mm_sqc = 0 && MM_SQC_LEN = 3 * 128, error, "matmul: mm_sqc's layout"
         .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
         .assert MM_SQ_ZERO .mod MM_SQ0_PERIOD = 0 && (MM_SQ_ZERO - 128) .mod MM_SQ0_PERIOD = 0, error, "matmul: mm_sq0's period"
 ; mm_sq1's page to mm_sq2's by eor, which keeps C (the tables are 4 KB aligned)
@@ -172,7 +183,7 @@ OP_STA_ZP       = $85
 
 ; mm_init: compute the squares tables and point the NMI vector at an RTI.
 ; Once at start.
-; in: - ; out: mm_sq0..2, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
+; in: - ; out: mm_sq0..2, mm_dbl, mm_sqc, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
 ; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
@@ -217,6 +228,24 @@ sq0:    lda     mm_a0
         lda     mm_sp+1
         cmp     #>(mm_sq0 + MM_SQ0_LEN)
         bne     sq0
+        ; mm_sqc[k] = byte 1 of (k - 128)^2, k = 0..MM_SQC_LEN - 1
+        ldy     #0
+:       lda     mm_sq1 + MM_SQ_ZERO - 128,y
+        sta     mm_sqc,y
+        iny
+        bne     :-
+        ldy     #MM_SQC_LEN - 256 - 1
+:       lda     mm_sq1 + MM_SQ_ZERO - 128 + 256,y
+        sta     mm_sqc + 256,y
+        dey
+        bpl     :-
+        ; the output index table: mm_dbl[X] = 2 X
+        ldx     #MM_INDEX_LEN - 1
+:       txa
+        asl
+        sta     mm_dbl,x
+        dex
+        bne     :-
         lda     #<engine_nmi
         sta     NMI_VECTOR
         lda     #>engine_nmi
@@ -452,14 +481,17 @@ next:   tya
 ; 32-bit W.x + b into mm_acc0..3 for mm_finish.
 ; in: X = top (> stop), C = 1; e0..e2 -> E_r's bytes - 1; nx0..nx2 =
 ;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
-;     first used slot; the slots patched; stop, tail, idx and the tails'
-;     store operands patched (mm_ranges)
+;     first used slot; the slots patched; stop, tail (the branch's offset),
+;     index and the tails' store operands patched (mm_ranges); mm_dbl
 ; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
-; cycles: per row the slots + ~55 + the tail, by instruction count: row
-;     start 30, the quick fold 9 (f7, acc 10; the exact fold, for a0 + C >=
-;     255, ~30 more), index and dispatch 9, next 7; tails f8 16, f9 22, f7
-;     ~37, acc ~45. Measured (soul bench, x64sc, original soul): the rows of
-;     a token 762 k with the slots (765 k with the fold of before)
+; cycles: per row the slots + ~50 + the tail, by instruction count: row
+;     start 30, index 4 (split outputs 6), the quick fold and the branch to
+;     the tail 8 (the exact fold, for a0 + C >= 255, ~35 more), next 7; tails
+;     f8 16, f9 22, f7 31 (S >= 0), acc ~48. Measured (a profile stop at
+;     mm_ranges, x64sc, original soul, positions 1..20): the rows of a token
+;     757 k with the slots (762 k with the index by txa / asl / tay, the
+;     keep store and the jmp to the tail)
+MM_INDEX_OPS    = 3                     ; mm_rowloop's index: bytes
 .proc mm_rowloop
         .include "mm_slots.inc"
         .assert w0 + 1 - s0 = MM_SO_W && t0_0 + 1 - s0 = MM_SO_T0 && t1_0 + 1 - s0 = MM_SO_T1, error, "mm_slots: operand offsets"
@@ -470,15 +502,14 @@ next:   tya
         ; a0 + C + 1 < 256 neither step reaches byte 1: S's bytes 1, 2 are
         ; a1, a2 and S's byte 0 is mm_a0 := a0 + C + 1 - (S >= 0) (the
         ; fused tails f8, f9 read only bytes 1, 2; f7 and acc take the 1 off
-        ; for S >= 0)
+        ; for S >= 0; A holds that byte at the tail, which f7 and acc store)
+index:  ldy     mm_dbl,x                ; Y := the output index + ostep (patched:
+                                        ; txa / tay / nop for split outputs)
+        .assert * - index = MM_INDEX_OPS, error, "mm_rowloop: the index's size"
         lda     mm_a0
         adc     #1
-        bcs     fold                    ; a0 + C >= 255: the exact fold
-keep:   sta     mm_a0                   ; (patched: cmp # for f8, f9)
-index:  txa                             ; Y := the output index + ostep
-idx:    asl                             ; (patched: nop for split outputs)
-        tay
-tail:   jmp     f9                      ; (patched: acc, f7, f8, f9)
+tail:   bcc     f9                      ; a0 + C < 255 (C = 0 at every tail); the
+                                        ; offset patched: f7, f8, f9, acc_t
 fold:   ; A = a0 + C + 1 - 256: 0 (a0 + C = $ff) or 1 (a0 + C = $100)
         bne     :+
         lda     #$ff                    ; v = a1, a2, $ff
@@ -496,59 +527,11 @@ fold_v: sta     mm_a0
         bne     fold_s
         inc     mm_a2
 fold_s: lda     mm_a2                   ; S >= 0: mm_a0 = S's byte 0 + 1
-        bmi     index
+        bmi     :+
         inc     mm_a0
-        jmp     index
-acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
-        lda     mm_a2
-        bmi     acc_neg
-        dec     mm_a0                   ; (S >= 0: S's byte 0)
-        ldy     #0
-        clc                             ; C = sign
-        bcc     acc_st                  ; (always)
-acc_neg:
-        ldy     #$ff
-        sec
-acc_st: ror
-        sta     mm_acc2-1,x
-        tya
-        sta     mm_acc3-1,x
-        lda     mm_a1
-        ror
-        sta     mm_acc1-1,x
-        lda     mm_a0
-        ror
-        sta     mm_acc0-1,x
-        dex
-stopa:  cpx     #$ff
-        bne     row
-        rts
-f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
-        bit     mm_a2                   ; N = bit 23, V = bit 22
-        bmi     f7neg
-        dec     mm_a0                   ; (S >= 0: S's byte 0; keeps V)
-        bvs     f7max
-f7fit:  lda     mm_a0
-        asl
-        lda     mm_a1
-        rol
-lo7:    sta     $ffff,y
-        lda     mm_a2
-        rol
-hi7:    sta     $ffff,y
-        dex
-stop7:  cpx     #$ff
-        bne     row
-        rts
-f7neg:  bvs     f7fit
-        lda     #$00                    ; -32768
-        sta     mm_a1
-        lda     #$80
-        bne     f7sat                   ; (always)
-f7max:  lda     #$ff                    ; 32767
-        sta     mm_a1
-        lda     #$7f
-f7sat:  sta     mm_a2
+:       lda     mm_a0                   ; (the tails f7, acc store A)
+        clc
+        jmp     tail                    ; (C = 0: taken)
 f8:     ; asr(S, 8) = bytes 1, 2 of S (|S| < 2^23: always fits)
         lda     mm_a1
 lo8:    sta     $ffff,y
@@ -581,17 +564,76 @@ nx2:    adc     #$ff
         sta     mm_a2                   ; C: the end-around carry
 enter:  jmp     $ffff
 done:   rts
+acc_t:  jmp     acc                     ; (within the tail branch's reach)
+f7:     ; asr(S, 7) = bytes 1, 2 of 2 S; fits iff bits 22, 23 of S agree
+        bit     mm_a2                   ; N = bit 23, V = bit 22
+        bmi     f7neg
+        bvs     f7max
+        sbc     #0                      ; (C = 0) S >= 0: S's byte 0 = A - 1
+f7fit:  asl                             ; A = S's byte 0
+        lda     mm_a1
+        rol
+lo7:    sta     $ffff,y
+        lda     mm_a2
+        rol
+hi7:    sta     $ffff,y
+        dex
+stop7:  cpx     #$ff
+        bne     row
+        rts
+f7neg:  bvs     f7fit
+        lda     #$00                    ; -32768
+        sta     mm_a1
+        lda     #$80
+        bne     f7sat                   ; (always)
+f7max:  lda     #$ff                    ; 32767
+        sta     mm_a1
+        lda     #$7f
+f7sat:  sta     mm_a2
+        jmp     f8
+acc:    ; acc = S / 2 (S is even), sign extended, into mm_acc0..3
+        sta     mm_a0
+        lda     mm_a2
+        bmi     acc_neg
+        dec     mm_a0                   ; (S >= 0: S's byte 0)
+        ldy     #0
+        clc                             ; C = sign
+        bcc     acc_st                  ; (always)
+acc_neg:
+        ldy     #$ff
+        sec
+acc_st: ror
+        sta     mm_acc2-1,x
+        tya
+        sta     mm_acc3-1,x
+        lda     mm_a1
+        ror
+        sta     mm_acc1-1,x
+        lda     mm_a0
+        ror
+        sta     mm_acc0-1,x
+        dex
+stopa:  cpx     #$ff
+        bne     row
+        rts
 .endproc
 
 ; the row loop's tails by shift - MM_FUSE_K0 (mm_ranges)
 MM_FUSE_K0      = 6                     ; shifts 6, 7, 8: tails f7, f8, f9
 MM_FUSE_N       = 3
-mm_tails_lo:    .lobytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
-mm_tails_hi:    .hibytes mm_rowloop::f7, mm_rowloop::f8, mm_rowloop::f9
-OP_CMP_IMM      = $c9
-mm_tails_keep:  .byte   OP_STA_ZP, OP_CMP_IMM, OP_CMP_IMM   ; f7 reads mm_a0, f8, f9 do not
-OP_ASL_A        = $0a
+; (the offsets of the row loop's tail branch)
+.define MM_TAIL_OFS(t) <(mm_rowloop::t - (mm_rowloop::tail + 2))
+mm_tails:       .byte   MM_TAIL_OFS f7, MM_TAIL_OFS f8, MM_TAIL_OFS f9
+MM_TAIL_ACC     = MM_TAIL_OFS acc_t
+        .assert mm_rowloop::acc_t - (mm_rowloop::tail + 2) < 128 && mm_rowloop::f7 - (mm_rowloop::tail + 2) < 128, error, "mm_rowloop: a tail beyond the branch's reach"
+; the row loop's output index (mm_rowloop's `index`, MM_INDEX_OPS bytes):
+; split outputs (ostep 1) txa / tay / nop, interleaved (ostep 2) ldy mm_dbl,x
+OP_LDY_ABSX     = $bc
+OP_TXA          = $8a
+OP_TAY          = $a8
 OP_NOP          = $ea
+mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
+                .byte   OP_LDY_ABSX, <mm_dbl, >mm_dbl
 
 ; mm_ranges: run the row loop over the plan's ranges (range i: mm_pcount[i]
 ; rows, from row 0 up), the top range first; each range gets the fused tail
@@ -626,36 +668,34 @@ range:  dex
 general:
         lda     #1
         sta     mm_ppend,x
-        lda     #<mm_rowloop::acc
+        lda     #MM_TAIL_ACC
         sta     mm_rowloop::tail+1
-        lda     #>mm_rowloop::acc
-        sta     mm_rowloop::tail+2
-        lda     #OP_STA_ZP
-        sta     mm_rowloop::keep
         jmp     run
 fused:  tay
-        lda     mm_tails_lo,y
+        lda     mm_tails,y
         sta     mm_rowloop::tail+1
-        lda     mm_tails_hi,y
-        sta     mm_rowloop::tail+2
-        lda     mm_tails_keep,y
-        sta     mm_rowloop::keep
         lda     #0
         sta     mm_ppend,x
         ; the stores: out - ostep * (row0 + 1) + Y, Y = ostep * X
         ldy     mm_prow0,x
         iny
         tya
-        ldy     #OP_NOP
+        ldy     #0                      ; the index: txa / tay / nop
         lsr     mm_ostep                ; C = (ostep = 1): split
         bcs     :+
         bit     mm_top                  ; interleaved: Y = 2 X must stay below 256
         bmi     interleaved_wide
         asl                             ; (C = 0: row0 + 1 < 128)
-        ldy     #OP_ASL_A
+        ldy     #MM_INDEX_OPS           ; ldy mm_dbl,x
 :       rol     mm_ostep
-        sty     mm_rowloop::idx
         sta     mm_h0                   ; ostep * (row0 + 1), 1..255
+        lda     mm_index_ops,y
+        sta     mm_rowloop::index
+        lda     mm_index_ops+1,y
+        sta     mm_rowloop::index+1
+        lda     mm_index_ops+2,y
+        sta     mm_rowloop::index+2
+        .assert MM_INDEX_OPS = 3, error, "mm_ranges: the index's size"
         sec
         lda     mm_pout_l,x
         sbc     mm_h0
@@ -868,14 +908,9 @@ q2:     sbc     #$ff
 
 ; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
 ; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
-; (MM_SET_TAIL3 leaves the tail's operand alone; MM_SET_TAIL2 also sets the
-; byte 1 table's page to MM_P, which mm_fast's two-byte columns then leave
-; alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 82 / 42
+; (MM_SET_TAIL3 leaves the tail's operand alone).
+; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 73 / 42
 .macro MM_SET_TAIL2
-        ldy     #MM_SO_T1 + 1
-        lda     #MM_P
-        sta     (mm_sp),y
         ldy     #MM_SO_TAIL
         lda     #OP_BCC
         sta     (mm_sp),y
@@ -926,6 +961,8 @@ q2:     sbc     #$ff
 ; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
 ; patched when the direction's slot crosses into another page (every ~10
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
+; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
+; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
 ;     MM_TABLE_XMAX), mm_x
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
@@ -935,11 +972,12 @@ q2:     sbc     #$ff
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
 ;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~117
-;     (|x| <= 127) / ~170 (else) by instruction
-;     count, + 55-90 per tail switch, + ~35 per page change of a direction;
-;     measured (soul bench, x64sc, original soul: 9 sweeps, 354 columns and
-;     67 tail switches a token) 69 k a token
+; cycles: ~250 (~400 with a new limit or column count) + per column ~126
+;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
+;     count, + 50-90 per tail switch, + ~40 per page change of a direction;
+;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
+;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
+;     columns wrote their table page)
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
 .proc mm_fast
@@ -1065,6 +1103,14 @@ first_known:
         ldx     #0
         stx     mm_nb
         beq     column                  ; (always)
+up_neg: ; x < 0: table byte 1 at MM_P, L (= x + 128 = x mod 128, byte 0's
+        ; too); out of line, as the inputs after ReLU are >= 0
+        ldy     mm_sp
+un1:    sta     $ff00 + MM_SO_T1,y
+un0:    sta     $ff00 + MM_SO_T0,y
+        lda     #MM_P
+un1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        jmp     utl
 set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
         sec
@@ -1084,21 +1130,24 @@ xh_rd:  lda     $ffff,x
         ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
         tay
         clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
-        lda     mm_sq0,y                ; bytes 1, 2 at the index + 128
+        lda     mm_sq0,y                ; byte 1 = mm_sqc[L] (x = L - 128)
         adc     mm_sx
         sta     mm_sx
-        lda     mm_sq1 + MM_SQ_ZERO - 128,y
+        lda     mm_sqc,y
         adc     mm_sx+1
         sta     mm_sx+1
         bcc     :+
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       tya
+:       tya                             ; N = (x >= 0)
+        bpl     up_neg
+        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
         ldy     mm_sp                   ; the slot (its page in the stores)
-ut1:    sta     $ff00 + MM_SO_T1,y      ; table byte 1 at L (its page MM_P:
-        and     #MM_SQ0_PERIOD - 1      ; MM_SET_TAIL2 wrote it)
-ut0:    sta     $ff00 + MM_SO_T0,y      ; byte 0 at x mod 128
+ut1:    sta     $ff00 + MM_SO_T1,y      ; x >= 0: table byte 1 in mm_sqc at x
+ut0:    sta     $ff00 + MM_SO_T0,y      ; (reads cross a page only for x + w
+        lda     #>mm_sqc                ; >= 128, at MM_P they would for
+ut1h:   sta     $ff00 + MM_SO_T1 + 1,y  ; x + w >= 0)
 utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
         bne     set2                    ; the two-byte tail is not in place
@@ -1299,6 +1348,10 @@ sum_done:
 up_page:
         sta     ut1+2
         sta     ut0+2
+        sta     ut1h+2
+        sta     un1+2
+        sta     un0+2
+        sta     un1h+2
         sta     uw0+2
         sta     uw1+2
         sta     utl+2

@@ -55,10 +55,17 @@ MM_TABLE_XMAX = 1920
 # the exact fallback runs the fast path with the signed low byte r of the columns
 # beyond the limit (|r| <= 128), so every matrix's limit must reach 128
 MM_FALLBACK_X = 128
+# the row loop's output index table after the squares (asm/matmul.s mm_dbl:
+# Y = 2 X for X = 0..127)
+MM_INDEX_LEN = 128
+# byte 1 of n^2 for n = -128..254, page aligned after mm_dbl (asm/matmul.s
+# mm_sqc: the two-byte slots with x >= 0 read it)
+MM_SQC_LEN = 384
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
-# tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384): the E_r arrays
-# go there (segment ENGBSS) when they fit, else to BSS (matmul.s asserts this)
-MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384)
+# tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384) and the index
+# tables: the E_r arrays go there (segment ENGBSS) when they fit, else to BSS
+# (matmul.s asserts this)
+MM_ENGBSS_ROOM = (0xFFFA - 0xD000) - (2 * 4096 + 384) - MM_INDEX_LEN - MM_SQC_LEN
 
 
 def _bytes_lines(values, per_line=16) -> list:
@@ -239,7 +246,7 @@ def weights_inc_text(soul) -> str:
     lines.append("w_norm:")
     lines += _bytes_lines(t["norm"].values)
     # one byte before the E_r arrays: they are read as E - 1 + X too, and ENGBSS
-    # starts at a page + 128 (asm/soul.cfg: after the squares)
+    # starts at a page + 128 (asm/soul.cfg: after the squares, mm_dbl, mm_sqc)
     lines += [f'        .segment "{seg}"', "mm_e_pad:       .res    1", '        .segment "WEIGHTS"']
     for label, (w, b) in mats.items():
         lines += _matmul_desc_lines(label, w, b, seg)
@@ -326,6 +333,7 @@ def render_model_inc(soul, out_path, name="soul") -> Path:
                            max_rows=max_rows(soul.config), name=name,
                            mm_table_xmax=MM_TABLE_XMAX, mm_fallback_x=MM_FALLBACK_X,
                            mm_slots=mm_slots(soul.config), mm_engbss_room=MM_ENGBSS_ROOM,
+                           mm_index_len=MM_INDEX_LEN, mm_sqc_len=MM_SQC_LEN,
                            engbss_bytes=engbss_bytes(soul.config))
 
 
