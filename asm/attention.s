@@ -660,11 +660,11 @@ fast:   lda     #0
         sta     att_a+2
         sta     att_a+3
         sta     att_d                   ; 2d
+        ldx     #<fslots                ; slot 0 = fslots' page + X
         lda     #>fslots                ; the patch stores back at fslots' page
-        .repeat ::ATF_PST_N, I
+fpage:  .repeat ::ATF_PST_N, I          ; A = the page the stores' operands name
         sta     .ident(.sprintf("atf_pst%d", I)) + 1
         .endrepeat
-        ldx     #<fslots                ; slot 0 = fslots' page + X
         clc
         ; --- per dimension d: check q[d]'s range (else the general path), patch
         ;     slot d's table operands (q) and rows (dimension d of the block in
@@ -756,11 +756,9 @@ fpatch: ldy     att_d
         tax
         bcs     @page
         jmp     fpatch                  ; C = 0
-@page:  .repeat ::ATF_PST_N, I          ; past a page: every store's operand too
-        inc     .ident(.sprintf("atf_pst%d", I)) + 1
-        .endrepeat
-        clc
-        jmp     fpatch
+@page:  lda     atf_pst0 + 1            ; past a page: every store's operand too
+        adc     #0                      ; C = 1: the next page
+        jmp     fpage
 @patched:
         sec                             ; C = -Q2
         lda     #0
