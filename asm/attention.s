@@ -567,12 +567,12 @@ ATF_SO_H2       = 50
 ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 
 ; ATF_PST off, n: the per-query patch's store number n: A into byte off of
-; the slot at X (its offset in the page that the operand names; fpatch moves
-; the operand a page up when X passes one, and back to fslots' page per
-; query). cycles: 5
+; the slot at X (its offset from ATF_PBASE + 256 g; fpatch moves the
+; operand a page up when X passes one, and back to ATF_PBASE per query).
+; cycles: 5
 .macro ATF_PST off, n
         .assert n < ATF_PST_N, error, "ATF_PST: store number"
-        sta     fslots - <fslots + off,x
+        sta     ATF_PBASE + off,x
 .ident(.sprintf("atf_pst%d", n)) = * - 2   ; operand, patched: its page
 .endmacro
 
@@ -660,8 +660,13 @@ fast:   lda     #0
         sta     att_a+2
         sta     att_a+3
         sta     att_d                   ; 2d
-        ldx     #<fslots                ; slot 0 = fslots' page + X
-        lda     #>fslots                ; the patch stores back at fslots' page
+ATF_X0  = <fslots & $7f                 ; X of slot 0: the stores' base ATF_PBASE
+ATF_PBASE = fslots - ATF_X0             ; ends in $00 or $80, so base + offset (< 128)
+                                        ; keeps one high byte, and X0 + 54 (HD - 1)
+                                        ; < 512 for heads of 8: one page step a query
+        .assert ATF_SO_H2 + 1 < 128, error, "attention: patch offsets must stay below 128"
+        ldx     #ATF_X0                 ; slot 0 = ATF_PBASE + X
+        lda     #>ATF_PBASE             ; the patch stores back at that page
 fpage:  .repeat ::ATF_PST_N, I          ; A = the page the stores' operands name
         sta     .ident(.sprintf("atf_pst%d", I)) + 1
         .endrepeat
