@@ -322,7 +322,7 @@ lab = * - 1
 ; cycles (x64sc, ED 32, 4 heads of 8): ~6.0k (v ~33 per dimension, k with
 ;   its Kc term ~116 per dimension, the Kc stores ~90 per head) before
 ;   issue 8's third attention round; `soul bench` on the original soul now
-;   5.2k a call (11,989 -> 10,409 a token: one low byte steps both k rows,
+;   5.2k a call (11,942 -> 10,462 a token: one low byte steps both k rows,
 ;   ~8 cycles a dimension; the k loop keeps C = 0, 6; the Kc rows of a
 ;   layer at X = h*CONTEXT + t, ~45 a head; the v row stored downward, 2 a
 ;   dimension)
@@ -594,9 +594,9 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   highest score 4.6k, the weighted sum 66.7k (by instruction count ~107
 ;   a position and dimension when w > 1), the divisions 23.5k (~367 each:
 ;   all of them 8 steps, |out| < 2048). Since then (issue 8's third
-;   attention round, `soul bench` on the original soul, x64sc): 185,107 ->
-;   180,729 a token: the patch stores at abs,x with X kept and C = 0 (~55
-;   cycles a dimension less, ~145 a call more for moving their operands a
+;   attention round, `soul bench` on the original soul, x64sc): 185,331 ->
+;   180,578 a token: the patch stores at abs,x with X kept and C = 0 (~55
+;   cycles a dimension less, ~130 a call more for moving their operands a
 ;   page and back), the k and v row pointers from per-block address tables
 ;   (~90 a call), no sec/clc in the weighted sum's products (~4 a position
 ;   and dimension, 2 more for the v'hi = 0 test) and the key loop (2 a key)
