@@ -261,6 +261,28 @@ lab = * - 1
         sta     ptr+1
 .endmacro
 
+; ATT_KC_ROWS index, fmt: the operands named fmt with K = 0..3 (.sprintf) :=
+; att_kc + the block's offset (att_kcb_lo/hi at the index register) + K * ATT_KCN,
+; the four byte rows of a block's Kc. clobbers: A, C
+.macro ATT_KC_ROWS index, fmt
+        clc
+        lda     att_kcb_lo,index
+        adc     #<att_kc
+        sta     .ident(.sprintf(fmt, 0))
+        lda     att_kcb_hi,index
+        adc     #>att_kc
+        sta     .ident(.sprintf(fmt, 0)) + 1
+        .repeat 3, K
+        clc
+        lda     .ident(.sprintf(fmt, K))
+        adc     #<ATT_KCN
+        sta     .ident(.sprintf(fmt, K + 1))
+        lda     .ident(.sprintf(fmt, K)) + 1
+        adc     #>ATT_KCN
+        sta     .ident(.sprintf(fmt, K + 1)) + 1
+        .endrepeat
+.endmacro
+
 ; ATT_VROW lo_op, hi_op [, lo_op2, hi_op2]: point the operands lo_op, hi_op
 ; (abs,x loads of the weighted sum; and lo_op2, hi_op2 when given) at row X
 ; (position i) of the head's v'lo and v'hi.
@@ -385,22 +407,7 @@ vst_lo_row = * - 2      ; operand, patched: row t of the layer
 .if ::ATT_FAST
         ldx     att_sb                  ; Kc stores: byte K of (block of head 0, t)
         ldy     att_lay_blk,x
-        clc
-        lda     att_kcb_lo,y
-        adc     #<att_kc
-        sta     kcs_0
-        lda     att_kcb_hi,y
-        adc     #>att_kc
-        sta     kcs_0+1
-        .repeat 3, K
-        clc
-        lda     .ident(.sprintf("kcs_%d", K))
-        adc     #<ATT_KCN
-        sta     .ident(.sprintf("kcs_%d", K + 1))
-        lda     .ident(.sprintf("kcs_%d", K)) + 1
-        adc     #>ATT_KCN
-        sta     .ident(.sprintf("kcs_%d", K + 1)) + 1
-        .endrepeat
+        ATT_KC_ROWS y, "kcs_%d"
 .endif
         ldy     #0                      ; Y = 2j over k
 khead:
@@ -789,22 +796,7 @@ fpatch: ldy     att_d
         sbc     att_a+2
         sta     att_c+3
         ldx     att_sb                  ; Kc rows of the block
-        clc
-        lda     att_kcb_lo,x
-        adc     #<att_kc
-        sta     fkc0
-        lda     att_kcb_hi,x
-        adc     #>att_kc
-        sta     fkc0+1
-        .repeat 3, K
-        clc
-        lda     .ident(.sprintf("fkc%d", K))
-        adc     #<ATT_KCN
-        sta     .ident(.sprintf("fkc%d", K + 1))
-        lda     .ident(.sprintf("fkc%d", K)) + 1
-        adc     #>ATT_KCN
-        sta     .ident(.sprintf("fkc%d", K + 1)) + 1
-        .endrepeat
+        ATT_KC_ROWS x, "fkc%d"
         ldx     att_n                   ; the running max: m = -2^16 (no sf is
         dex                             ; below: |2 score| < 2^31), im = n - 1
         stx     att_im

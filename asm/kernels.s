@@ -188,28 +188,7 @@ em_hl = * - 2           ; operand, patched: emb_out
 .endif
         sta     $ffff,y
 em_hh = * - 2           ; operand, patched: emb_out + 1
-        eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index
-        .repeat 4                       ; (h + 32768) >> 4 in the squares tables
-        lsr     a                       ; (as residual_add): A = page, k_l = low
-        ror     k_l
-        .endrepeat
-        ora     #>mm_sq1
-        sta     em_t1
-        eor     #>mm_sq1 ^ >mm_sq2
-        sta     em_t2
-        ldx     k_l
-        clc
-        lda     mm_sq0,x
-        adc     rms_s
-        sta     rms_s
-        lda     mm_sq1,x
-em_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
-        adc     rms_s+1
-        sta     rms_s+1
-        lda     mm_sq2,x
-em_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
+        RMS_SQ_ADD k_l, em_t1, em_t2    ; S += xs^2, xs = asr(h, 4) (as residual_add)
         bcc     :+
         inc     rms_s+3
         clc

@@ -1369,6 +1369,18 @@ dn_page:
 .endproc
 
 
+; MM_SAT_STORE: the saturated int16 for the sign of acc row X (mm_acc3's bit
+; 7), $7fff or $8000, to (mm_out),y and (mm_outh),y. clobbers: A, C
+.macro MM_SAT_STORE
+        lda     mm_acc3,x
+        asl                             ; C = the sign
+        lda     #$ff
+        adc     #0                      ; low byte: $00 / $ff
+        sta     (mm_out),y
+        eor     #$80                    ; high byte: $80 / $7f
+        sta     (mm_outh),y
+.endmacro
+
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),
 ;     mm_out / mm_outh -> where the low / high bytes go, mm_ostep = index step
@@ -1408,13 +1420,7 @@ next8:  tya
         dec     mm_n
         bne     row8
         rts
-sat8:   lda     mm_acc3,x
-        asl                             ; C = the sign
-        lda     #$ff
-        adc     #0                      ; low byte: $00 / $ff
-        sta     (mm_out),y
-        eor     #$80                    ; high byte: $80 / $7f
-        sta     (mm_outh),y
+sat8:   MM_SAT_STORE
         jmp     next8
 row7:   ; shift 7: bytes 1, 2 of 2 acc; they fit iff bits 22..31 of acc agree
         lda     mm_acc0,x
@@ -1444,13 +1450,7 @@ next7:  tya
         dec     mm_n
         bne     row7
         rts
-sat7:   lda     mm_acc3,x
-        asl                             ; C = the sign
-        lda     #$ff
-        adc     #0                      ; low byte: $00 / $ff
-        sta     (mm_out),y
-        eor     #$80                    ; high byte: $80 / $7f
-        sta     (mm_outh),y
+sat7:   MM_SAT_STORE
         jmp     next7
 any:    ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0

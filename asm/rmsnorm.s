@@ -19,6 +19,7 @@
 ; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
 ; sum of squares, the square root and the gain product read them.
 
+.include "macros.inc"
 .include "spec.inc"
 .include "kernels_b.inc"
 
@@ -173,30 +174,7 @@ ra_yh = * - 2           ; operand, patched: y + 1
         bvs     ovf
 store:  sta     $ffff,y
 ra_hhs = * - 2          ; operand, patched: h + 1
-        eor     #$80                    ; S += xs^2, xs = asr(h, 4): its index in the
-                                        ; squares tables, mm_sq_zero + xs = (h + 32768) >> 4
-                                        ; (mm_sq_zero = 2048): A = page, rms_u = low byte
-        .repeat 4
-        lsr     a
-        ror     rms_u
-        .endrepeat
-        ora     #>mm_sq1
-        sta     ra_t1
-        eor     #RMS_1TO2
-        sta     ra_t2
-        ldx     rms_u
-        clc                             ; S += xs^2 (byte 0: mm_sq0[j] = j^2 mod 256)
-        lda     mm_sq0,x
-        adc     rms_s
-        sta     rms_s
-        lda     mm_sq1,x
-ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
-        adc     rms_s+1
-        sta     rms_s+1
-        lda     mm_sq2,x
-ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
+        RMS_SQ_ADD rms_u, ra_t1, ra_t2  ; S += xs^2, xs = asr(h, 4) (mm_sq_zero = 2048)
         bcc     @next
         inc     rms_s+3                 ; S <= 2^28: no carry out
         clc
