@@ -311,7 +311,9 @@ done:   rts
 
 ; check_forced: is the next choice forced (corpus mode, a trie node with one
 ; token: chat.generate takes it without logits or a sampler draw)?
-; in: reply_mode, the trie node ; out: forced, forced_tok ; clobbers: A, Y
+; in: reply_mode, the trie node ; out: forced, forced_tok
+; clobbers: A, Y, trie_single's reply_ptr, reply_left, reply_tok
+; cycles (by instruction count): ~20 in free mode, else ~30 + trie_single's
 .proc check_forced
         lda #0
         sta forced
@@ -329,7 +331,8 @@ done:   rts
 ; branch later), or not at all (one corpus reply left: every later token is
 ; forced and nothing reads this reply's KV cache again).
 ; in: A = token id, the trie node after it ; out: seq_len + 1, forced
-; clobbers: A, X, Y
+; clobbers: A, X, Y, as check_forced ; cycles: check_forced's + ~20, + the
+; engine step (feed or prefill) unless one reply is left
 .proc feed_chosen
         pha
         jsr check_forced
