@@ -777,6 +777,7 @@ next:   inx
 ;     the rows), shift mm_pshift[i] (signed), low bytes to mm_pout[i], high
 ;     bytes to mm_pouth[i], index step mm_ostep (2: interleaved int16 vector,
 ;     at most 127 rows for the fused tails; 1: split lo/hi arrays);
+;     mm_relu nonzero: the input is read as max(0, x) (mm_fast clears it);
 ;     BANK_ALL_RAM with interrupts off
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
@@ -785,10 +786,11 @@ next:   inx
 ;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
 ;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
 ;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul) 832 k cycles a token = 40.6 per multiply-add with the
-;     finish: the column setup (mm_fast) 69 k (~195 a column with the tail
-;     switches and the per-sweep work; 88 k before the page-patched
-;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     original soul, positions 1..20) 824 k cycles a token = 40.2 per
+;     multiply-add with the finish, with fc2 reading relu(x) itself; of
+;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
+;     (~195 a column with the tail switches and the per-sweep work; 88 k
+;     before the page-patched stores), the rows 762 k. A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
@@ -967,8 +969,10 @@ q2:     sbc     #$ff
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
 ; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
 ; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
+; Under mm_relu (fc2's input) the loop runs from col_relu: x < 0 is the
+; column x = 0 (relu0), so the sweep is matmul(W, relu(x)).
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
-;     MM_TABLE_XMAX), mm_x
+;     MM_TABLE_XMAX), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
 ;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
@@ -978,7 +982,8 @@ q2:     sbc     #$ff
 ;     the operands
 ; cycles: ~250 (~400 with a new limit or column count) + per column ~126
 ;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
-;     count, + 50-90 per tail switch, + ~40 per page change of a direction;
+;     count; under mm_relu ~90 for x < 0 and 5 more for x >= 0; + 50-90 per
+;     tail switch, + ~40 per page change of a direction;
 ;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
 ;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
 ;     columns wrote their table page)
