@@ -21,15 +21,15 @@
 .include "model.inc"
 .include "matmul.inc"
 
-.import mm_sweep, mm_init, mm_init_e
+.import mm_sweep, mm_init, mm_init_e, mm_relu
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .import rmsnorm_s, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init
 .importzp att_q, att_out, kvs_k, kvs_v
-.import embed, relu
-.importzp emb_out, relu_v
+.import embed
+.importzp emb_out
 
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
@@ -344,9 +344,9 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         jsr     eng_norm
         PLAN    plan_fc1
         SWEEP   LT_FC1, vec_a
-        LDPTR   relu_v, vec_z
-        jsr     relu
         PLAN    plan_fc2
+        lda     #1                      ; fc2's input: relu(vec_z), read by the sweep
+        sta     mm_relu
         SWEEP   LT_FC2, vec_z
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y

@@ -1,6 +1,7 @@
 ; kernels.s - the small vector kernels of the forward step (bit-exact per
-; shared/spec/numerics.md): embedding, ReLU, argmax (the saturating residual
-; add is in rmsnorm.s: it sums the squares for the RMSNorm that follows).
+; shared/spec/numerics.md): embedding, argmax (the saturating residual add is
+; in rmsnorm.s: it sums the squares for the RMSNorm that follows; the ReLU is
+; fc2's sweep reading max(0, x), matmul.s mm_relu).
 ; Vectors are int16, little endian, interleaved (lo, hi), like rmsnorm.s and
 ; attention.s. Dimensions and shifts come from model.inc (generated).
 
@@ -13,8 +14,8 @@
 .import residual_add, rms_zeros
 .importzp rms_s, res_h, res_y
 .import logits_lo, logits_hi
-.exportzp emb_out, relu_v
-.export embed, relu, engine_argmax
+.exportzp emb_out
+.export embed, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
 ; two int8 values shifted left by 8 - EMBED_MIN_SHIFT (23) still add up exactly in 32 bits
@@ -30,7 +31,6 @@ k_h:            .res 1          ; embed: high byte of the deshifted te value
 k_h2:           .res 1          ; embed: high byte of the deshifted pe value
 k_l:            .res 1          ; embed: low byte of te's, then of h
 emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
-relu_v  = k_p1                  ; relu: vector (FF_DIM int16, in place)
 
 .segment "BSS"
 k_a:            .res 4          ; embed: deshifted te value (32 bits)
@@ -291,43 +291,6 @@ done:   lda     emb_out                 ; the sum of squares: h + zeros
         sta     res_y+1
         jmp     residual_add
 .endif
-.endproc
-
-; relu: v[i] = max(0, v[i]), i = 0..FF_DIM-1, in place
-; in: relu_v -> int16 vector. clobbers: A, Y
-; cycles: ~14 per element (FF_DIM <= 64: Y counts down to bpl), ~17 above
-;   (Y passes 127, so it counts up to a cpy); +15 for a negative element
-.proc relu
-.if 2 * ::FF_DIM - 1 < 128
-        ldy     #2 * FF_DIM - 1         ; Y = 2i + 1: the high byte
-loop:   lda     (relu_v),y
-        bpl     next
-        lda     #0                      ; negative: v[i] := 0
-        sta     (relu_v),y
-        dey
-        sta     (relu_v),y
-        dey
-        bpl     loop                    ; Y < 128 throughout
-        rts
-next:   dey
-        dey
-        bpl     loop
-.else
-        .assert 2 * FF_DIM + 1 <= 255, error, "relu: Y runs to 2 * FF_DIM + 1"
-        ldy     #1                      ; Y = 2i + 1: the high byte
-loop:   lda     (relu_v),y
-        bpl     next
-        lda     #0                      ; negative: v[i] := 0
-        sta     (relu_v),y
-        dey
-        sta     (relu_v),y
-        iny
-next:   iny
-        iny
-        cpy     #2 * FF_DIM + 1         ; (not bpl: Y passes 127)
-        bne     loop
-.endif
-        rts
 .endproc
 
 ; engine_argmax: A := argmax of logits_lo/hi over all ids except PAD (0) and

@@ -39,6 +39,7 @@
 .include "matmul.inc"
 
 .exportzp mm_x, mm_out, mm_outh
+.export mm_relu
 .export mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
@@ -107,6 +108,8 @@ mm_pouth_h:     .res MM_RANGES
 mm_prow0:       .res MM_RANGES  ; sweep: range i's first row
 mm_ppend:       .res MM_RANGES  ; sweep: nonzero when mm_finish must run range i
 mm_fuse:        .res 1          ; sweep: nonzero when the tails may be fused
+mm_relu:        .res 1          ; in: nonzero: the next sweep reads its input as
+                                ; max(0, x) (fc2 after fc1's ReLU); mm_fast clears it
 mm_top:         .res 1          ; sweep: the current range's top X
 mm_ri:          .res 1          ; sweep: the current range
 mm_ostep:       .res 1          ; output index step: 2 = interleaved (high bytes at
@@ -206,6 +209,7 @@ OP_STA_ZP       = $85
         ; byte 0: mm_sq0[j] = j^2 mod 256, j = 0..MM_SQ0_LEN - 1
         LDPTR   mm_sp, mm_sq0
         lda     #0
+        sta     mm_relu                 ; (BSS is not cleared)
         sta     mm_a0
         lda     #1
         sta     mm_l0                   ; 2j + 1 (mod 256)
@@ -773,6 +777,7 @@ next:   inx
 ;     the rows), shift mm_pshift[i] (signed), low bytes to mm_pout[i], high
 ;     bytes to mm_pouth[i], index step mm_ostep (2: interleaved int16 vector,
 ;     at most 127 rows for the fused tails; 1: split lo/hi arrays);
+;     mm_relu nonzero: the input is read as max(0, x) (mm_fast clears it);
 ;     BANK_ALL_RAM with interrupts off
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
 ; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
@@ -781,10 +786,11 @@ next:   inx
 ;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
 ;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
 ;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul) 832 k cycles a token = 40.6 per multiply-add with the
-;     finish: the column setup (mm_fast) 69 k (~195 a column with the tail
-;     switches and the per-sweep work; 88 k before the page-patched
-;     stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     original soul, positions 1..20) 824 k cycles a token = 40.2 per
+;     multiply-add with the finish, with fc2 reading relu(x) itself; of
+;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
+;     (~195 a column with the tail switches and the per-sweep work; 88 k
+;     before the page-patched stores), the rows 762 k. A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
@@ -963,8 +969,10 @@ q2:     sbc     #$ff
 ; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
 ; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
 ; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
+; Under mm_relu (fc2's input) the loop runs from col_relu: x < 0 is the
+; column x = 0 (relu0), so the sweep is matmul(W, relu(x)).
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
-;     MM_TABLE_XMAX), mm_x
+;     MM_TABLE_XMAX), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
 ;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
@@ -974,7 +982,8 @@ q2:     sbc     #$ff
 ;     the operands
 ; cycles: ~250 (~400 with a new limit or column count) + per column ~126
 ;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
-;     count, + 50-90 per tail switch, + ~40 per page change of a direction;
+;     count; under mm_relu ~90 for x < 0 and 5 more for x >= 0; + 50-90 per
+;     tail switch, + ~40 per page change of a direction;
 ;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
 ;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
 ;     columns wrote their table page)
@@ -1090,9 +1099,11 @@ first_known:
         clc
         adc     #1
         sta     xh_rd+1
+        sta     xhr+1
         bcc     :+
         inx
 :       stx     xh_rd+2
+        stx     xhr+2
         ldy     mm_rows                 ; the weights' step
         sty     dws+1
         dey
@@ -1102,9 +1113,19 @@ first_known:
         sta     x_end+1
         ldx     #0
         stx     mm_nb
-        beq     column                  ; (always)
+        ; the column loop's entry: col_relu (x < 0 reads as 0) for a ReLU'd
+        ; input, else column; x_end's branch goes back to the same
+        lda     mm_relu
+        stx     mm_relu                 ; (one sweep)
+        beq     plain
+        lda     #<(col_relu - (xbr + 2))
+        sta     xbr+1
+        bne     col_relu                ; (always: the offset is negative)
+plain:  lda     #<(column - (xbr + 2))
+        sta     xbr+1
+        bne     column                  ; (always)
 up_neg: ; x < 0: table byte 1 at MM_P, L (= x + 128 = x mod 128, byte 0's
-        ; too); out of line, as the inputs after ReLU are >= 0
+        ; too); out of line, as inputs after a ReLU are >= 0 (col_relu)
         ldy     mm_sp
 un1:    sta     $ff00 + MM_SO_T1,y
 un0:    sta     $ff00 + MM_SO_T0,y
@@ -1115,13 +1136,20 @@ set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
         ldy     mm_sp
         sec
         bcs     up_w                    ; (always)
+relu0:  lda     #0                      ; ReLU'd x < 0: x = 0, a two-byte column
+        beq     up_pos                  ; with x >= 0 and x^2 = 0 (always)
+col_relu:                               ; X = 2 * column; the input ReLU'd
+xhr:    lda     $ffff,x
+        bmi     relu0
+        bpl     col_xl                  ; (always)
 column:                                 ; X = 2 * column
         ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
         ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
         ; h = 0 exactly for -128 <= x <= 127
+xh_rd:  lda     $ffff,x
+col_xl:
 xl_rd:  ldy     $ffff,x
         cpy     #$80                    ; C = xl >= $80
-xh_rd:  lda     $ffff,x
         adc     #0                      ; h
         bne     wide
         tya
@@ -1143,7 +1171,7 @@ xh_rd:  lda     $ffff,x
 :       tya                             ; N = (x >= 0)
         bpl     up_neg
         and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
-        ldy     mm_sp                   ; the slot (its page in the stores)
+up_pos: ldy     mm_sp                   ; the slot (its page in the stores)
 ut1:    sta     $ff00 + MM_SO_T1,y      ; x >= 0: table byte 1 in mm_sqc at x
 ut0:    sta     $ff00 + MM_SO_T0,y      ; (reads cross a page only for x + w
         lda     #>mm_sqc                ; >= 128, at MM_P they would for
@@ -1167,7 +1195,7 @@ uw1:    sta     $ff00 + MM_SO_W + 1,y
 next:   inx
         inx
 x_end:  cpx     #$ff                    ; (2 cols)
-        bne     column
+xbr:    bne     column                  ; (column or col_relu, patched)
         jmp     sum_done
 up_next_page:
         inc     mm_sp+1

@@ -4,7 +4,7 @@ Memory does not hold a soul with every dimension at its maximum at once, so
 each maximum is tested where it binds, with the other dimensions small (one
 VICE session per soul, all logits of every position compared):
 - MAX_VOCAB, MAX_EMBED and MAX_HEADS (heads of one dimension);
-- MAX_FF (relu and fc2 past Y = 127), MAX_LAYERS and MAX_CONTEXT;
+- MAX_FF (fc2 with its folded ReLU past Y = 127), MAX_LAYERS and MAX_CONTEXT;
 - MAX_HEAD_DIM (one head of 32) at context 48.
 """
 from concurrent.futures import ThreadPoolExecutor

@@ -178,11 +178,18 @@ def test_residual_relu_argmax(tmp_path):
         h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
         cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
         checks.append(("res", numerics.sat16(h + y)))
-    for _ in range(4):
-        v = rng.integers(-32768, 32768, FF)
-        v[:4] = [0, -1, 1, -32768]
-        cmds.append((bytes([4]) + i16(v), 2 * FF))
-        checks.append(("relu", np.maximum(0, v)))
+    # fc2 over relu(v), the ReLU folded into the sweep (mm_relu): x < 0 reads
+    # as 0 on the fast path (huge negatives included) and next to the fallback
+    w2, b2 = soul["l0.fc2_w"].values, soul["l0.fc2_b"].values
+    xmax = gen_weights.fast_xmax(w2, b2)
+    vs = [rng.integers(-32768, 32768, FF), np.where(rng.random(FF) < 0.5, -32768, rng.integers(0, xmax + 1, FF)),
+          np.where(np.arange(FF) % 2, rng.integers(-xmax, xmax + 1, FF), -rng.integers(1, 128, FF)),
+          np.where(np.arange(FF) == 5, xmax + 1, rng.integers(-3000, xmax + 1, FF)),
+          np.full(FF, -1), np.where(np.arange(FF) % 3, 127, -128)]
+    vs[0][:4] = [0, -1, 1, -32768]
+    for v, k in zip(vs, [8, 8, 7, 6, 8, 3]):
+        cmds.append((bytes([4, k]) + i16(v), 2 * ED))
+        checks.append(("relu", numerics.matmul(w2, k, np.maximum(0, v), b2, post_shift=0)))
     cases = [rng.integers(-32768, 32768, VS) for _ in range(4)]
     cases.append(np.full(VS, -32768))                      # all equal: SEP (1) wins
     c = np.zeros(VS, np.int64); c[0] = c[2] = 30000; c[70] = c[90] = 5; cases.append(c)   # PAD/UNK skipped, first max

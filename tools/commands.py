@@ -20,7 +20,7 @@ from soulplayer.errors import SoulError
 from soulplayer.replies import FREE
 
 KERNELS = ("embed", "rmsnorm", "rmsnorm_s", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
-           "residual_add", "relu")
+           "residual_add")
 BENCH_TOKENS_SEED = 20240
 
 

@@ -9,19 +9,21 @@
 ;   2 tok pos              embed -> ED int16, then its sum of squares (4 bytes)
 ;   3 h[2*ED] y[2*ED]      residual_add -> ED int16, then its sum of squares
 ;                          (rms_s, 4 bytes)
-;   4 v[2*FF]              relu -> FF int16
+;   4 shift v[2*FF]        l0's fc2 over relu(v) (mm_relu) -> ED int16 at
+;                          that shift (one range)
 ;   5 lo[VS] hi[VS]        engine_argmax -> 1 byte
 ;   0                      end (drv_done)
 
 .include "c64.inc"
 .include "macros.inc"
 .include "model.inc"
+.include "spec.inc"
 
 .import engine_init, mm_sweep, mm_ostep, mm_pn, mm_pcount, mm_pshift
 .import mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .importzp mm_x, mm_out
-.import embed, residual_add, relu, engine_argmax
-.importzp emb_out, res_h, res_y, rms_s, relu_v
+.import embed, residual_add, engine_argmax, mm_relu
+.importzp emb_out, res_h, res_y, rms_s
 .import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
 .export main, drv_done, kt_cmds, drv_out
 
@@ -226,14 +228,40 @@ op_residual:
         jsr     emit
         jmp     next
 op_relu:
+        ldy     #0
+        lda     (kt_p),y
+        sta     mm_pshift
+        ADD16_8 kt_p, #1
         LDPTR   mm_out, vec_z
         lda     #2 * FF_DIM
         sta     kt_n
         jsr     take
-        LDPTR   relu_v, vec_z
-        jsr     relu
-        LDPTR   mm_out, vec_z
-        jsr     emit
+        lda     #1
+        sta     mm_pn
+        sta     mm_relu
+        lda     #EMBED_DIM
+        sta     mm_pcount
+        lda     #2
+        sta     mm_ostep
+        lda     kt_o
+        sta     mm_pout_l
+        ldx     kt_o+1
+        stx     mm_pout_h
+        clc
+        adc     #1
+        sta     mm_pouth_l
+        bcc     :+
+        inx
+:       stx     mm_pouth_h
+        LDPTR   mm_x, vec_z
+        lda     layer_table + LayerRec::fc2
+        ldx     layer_table + LayerRec::fc2 + 1
+        ldy     #BANK_ALL_RAM
+        sty     CPU_PORT
+        jsr     mm_sweep
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
+        ADD16_8 kt_o, #2 * EMBED_DIM
         jmp     next
 op_argmax:
         LDPTR   mm_out, logits_lo
