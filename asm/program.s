@@ -226,10 +226,9 @@ prompt: ldx prompt_i
         jsr prefill
         jmp prompt
 prompt_end:
-        lda #TOKEN_SEP          ; the last prompt token: its logits choose
-        jsr feed
         jsr trie_reset          ; corpus mode: at the trie's root
-        jsr check_forced
+        lda #TOKEN_SEP          ; the last prompt token: with logits unless
+        jsr feed_chosen         ; the first choice is forced (as any chosen token)
 next:   lda seq_len
         cmp #CONTEXT
         bcs done
@@ -330,7 +329,8 @@ done:   rts
 ; logits (feed), without (prefill: the next token is forced, but the replies
 ; branch later), or not at all (one corpus reply left: every later token is
 ; forced and nothing reads this reply's KV cache again).
-; in: A = token id, the trie node after it ; out: seq_len + 1, forced
+; in: A = token id, the trie node after it (the root for the prompt's last
+; token) ; out: seq_len + 1, forced
 ; clobbers: A, X, Y, as check_forced ; cycles: check_forced's + ~20, + the
 ; engine step (feed or prefill) unless one reply is left
 .proc feed_chosen
