@@ -99,13 +99,13 @@ def flash(d64_path, drive, yes):
 
     Everything on the floppy in the drive is overwritten."""
     from .flash import check_ready, flash as flash_disk
-    check_ready(d64_path, drive)            # image, tools and drive before asking
+    image = check_ready(d64_path, drive)    # image, tools and drive before asking
     if not yes:
         if not _stdin_is_terminal():
             raise SoulError(f"refusing to overwrite the floppy in drive {drive} without --yes")
         if not click.confirm(f"This erases the whole floppy in drive {drive}. Write {d64_path}?"):
             raise SoulError("nothing written")
-    flash_disk(d64_path, drive)
+    flash_disk(d64_path, drive, image)
     click.echo(f"drive {drive}: {d64_path} written and verified")
 
 

@@ -122,9 +122,11 @@ def check_ready(d64_path, drive: int = 8) -> bytes:
     return image
 
 
-def flash(d64_path, drive: int = 8) -> None:
-    """Write d64_path to the 1541 `drive` and verify it by reading it back."""
-    image = check_ready(d64_path, drive)
+def flash(d64_path, drive: int = 8, image: bytes | None = None) -> None:
+    """Write d64_path to the 1541 `drive` and verify it by reading it back
+    (image: what check_ready returned, when the caller ran it already)."""
+    if image is None:
+        image = check_ready(d64_path, drive)
     exe = find_d64copy()
     _d64copy(exe, str(d64_path), str(drive), drive, "writing the disk")
     with tempfile.TemporaryDirectory(prefix="soulflash-") as tmp:
