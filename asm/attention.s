@@ -292,47 +292,33 @@ lab = * - 1
         clc
         lda     att_vl
         adc     att_pos_lo,x
-        sta     lo_op
-        .ifnblank lo_op2
-        sta     lo_op2
-        .endif
+        ATT_STA2 lo_op, lo_op2, 0
 .if <::ATT_CACHE = 0
-        sta     hi_op
-        .ifnblank hi_op2
-        sta     hi_op2
-        .endif
+        ATT_STA2 hi_op, hi_op2, 0       ; v'hi's row: the same low byte
+.endif
         lda     att_vl+1
         adc     att_pos_hi,x
-        sta     lo_op+1
-        .ifnblank lo_op2
-        sta     lo_op2+1
-        .endif
+        ATT_STA2 lo_op, lo_op2, 1
+.if <::ATT_CACHE = 0
         adc     #>::ATT_CACHE           ; C = 0: row addresses stay below $10000
-        sta     hi_op+1
-        .ifnblank hi_op2
-        sta     hi_op2+1
-        .endif
 .else
-        lda     att_vl+1
-        adc     att_pos_hi,x
-        sta     lo_op+1
-        .ifnblank lo_op2
-        sta     lo_op2+1
-        .endif
         clc
         lda     att_vh
         adc     att_pos_lo,x
-        sta     hi_op
-        .ifnblank hi_op2
-        sta     hi_op2
-        .endif
+        ATT_STA2 hi_op, hi_op2, 0
         lda     att_vh+1
         adc     att_pos_hi,x
-        sta     hi_op+1
-        .ifnblank hi_op2
-        sta     hi_op2+1
-        .endif
 .endif
+        ATT_STA2 hi_op, hi_op2, 1
+.endmacro
+
+; ATT_STA2 op, op2, off: sta op + off, and sta op2 + off too when op2 is
+; given (ATT_VROW's optional second pair)
+.macro ATT_STA2 op, op2, off
+        sta     op + off
+        .ifnblank op2
+        sta     op2 + off
+        .endif
 .endmacro
 
 ; attn_store_kv: append position t of one layer to the KV cache.

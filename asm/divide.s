@@ -26,7 +26,31 @@ qs_sq2_hi:      .res QS_HALF
 .assert <qs_sq1_lo = 0, error, "quarter-square tables must be page aligned"
 
 .segment "ZEROPAGE"
-qs_f:           .res 2          ; attention_init: f(n) so far
+qs_f:           .res 2          ; QS_F_STEP off, add: store f(n) = qs_f at qs_sq1_lo/hi + off + X, then
+; qs_f += add + floor((X + 1) / 2) (the step to f(n + 1) for n = off + X) and
+; X += 1. out: Z = X wrapped to 0. clobbers: A, C
+.macro QS_F_STEP off, add
+        lda     qs_f
+        sta     qs_sq1_lo+off,x
+        lda     qs_f+1
+        sta     qs_sq1_hi+off,x
+        txa                             ; floor((X + 1) / 2): 9-bit X + 1, carry in by ror
+        clc
+        adc     #1
+        ror     a
+        .if add <> 0
+        clc
+        adc     #add
+        .endif
+        clc
+        adc     qs_f
+        sta     qs_f
+        bcc     :+
+        inc     qs_f+1
+:       inx
+.endmacro
+
+; attention_init: f(n) so far
 
 .segment "CODE"
 
@@ -41,38 +65,10 @@ qs_f:           .res 2          ; attention_init: f(n) so far
         sta     qs_f+1
         tax
 lo_page:                                ; n = X = 0..255
-        lda     qs_f
-        sta     qs_sq1_lo,x
-        lda     qs_f+1
-        sta     qs_sq1_hi,x
-        txa                             ; floor((n + 1) / 2): 9-bit n + 1, carry in by ror
-        clc
-        adc     #1
-        ror     a
-        clc
-        adc     qs_f
-        sta     qs_f
-        bcc     :+
-        inc     qs_f+1
-:       inx
+        QS_F_STEP 0, 0
         bne     lo_page
 hi_page:                                ; n = 256 + X: f(n + 1) - f(n) = 128 + floor((X + 1) / 2)
-        lda     qs_f
-        sta     qs_sq1_lo+256,x
-        lda     qs_f+1
-        sta     qs_sq1_hi+256,x
-        txa
-        clc
-        adc     #1
-        ror     a                       ; <= 128 (the step past n = 511 is never stored)
-        clc
-        adc     #128
-        clc
-        adc     qs_f
-        sta     qs_f
-        bcc     :+
-        inc     qs_f+1
-:       inx
+        QS_F_STEP 256, 128              ; (the step past n = 511 is never stored)
         bne     hi_page
 mirror:                                 ; X = 0..255: sq2[X] = sq1[255 - X], sq2[256 + X] = sq1[X + 1]
         txa
