@@ -250,6 +250,18 @@ lab = * - 1
         sta     hi+1
 .endmacro
 
+; ATT_TAKE_MAX: the running maximum m := sf[X] (att_s2..4), im := X.
+; clobbers: A
+.macro ATT_TAKE_MAX
+        stx     att_im
+        lda     att_s2,x
+        sta     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        lda     att_s4,x
+        sta     att_m+2
+.endmacro
+
 ; ATT_PTR ptr, base: ptr := base + (att_t, att_t+1). clobbers: A, C
 .macro ATT_PTR ptr, base
         clc
@@ -834,13 +846,7 @@ fslots: .repeat ::HEAD_DIM, D
         bcc     @max                    ; always
 @sign:  asl     a                       ; the signs differ: sf >= 0 > m (C = 0),
         bcs     @nomax                  ; or sf < 0 <= m (C = 1)
-@max:   stx     att_im
-        lda     att_s2,x
-        sta     att_m
-        lda     att_s3,x
-        sta     att_m+1
-        lda     att_s4,x
-        sta     att_m+2
+@max:   ATT_TAKE_MAX
         sec                             ; for fkey
 @nomax: dex                             ; C = 1
         bmi     :+
@@ -997,13 +1003,7 @@ sf:     lda     att_s1,x
         bpl     sf
 maxsf:  ldx     att_n                   ; (general path) m = sf[n-1], then the max over the rest;
         dex                             ; att_im = its position (w = EXP[0] there)
-        stx     att_im
-        lda     att_s2,x
-        sta     att_m
-        lda     att_s3,x
-        sta     att_m+1
-        lda     att_s4,x
-        sta     att_m+2
+        ATT_TAKE_MAX
 max:    dex
         bmi     weights
         lda     att_m                   ; m - sf[x] < 0 -> m = sf[x]
@@ -1015,13 +1015,7 @@ max:    dex
         bvc     @nv
         eor     #$80
 @nv:    bpl     max
-        stx     att_im
-        lda     att_s2,x
-        sta     att_m
-        lda     att_s3,x
-        sta     att_m+1
-        lda     att_s4,x
-        sta     att_m+2
+        ATT_TAKE_MAX
         jmp     max
 
         ; --- w[i] = EXP[min(127, m - sf[i])], W = sum w[i]
