@@ -19,7 +19,7 @@ from soulplayer.paths import DEFAULT_SOUL
 from soulplayer.errors import SoulError
 from soulplayer.replies import FREE
 
-KERNELS = ("embed", "rmsnorm", "rmsnorm_s", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
+KERNELS = ("embed", "rmsnorm_s", "mm_sweep", "mm_finish", "attn_store_kv", "attention_head",
            "residual_add")
 BENCH_TOKENS_SEED = 20240
 
@@ -85,16 +85,12 @@ PAL_HZ = 985248
 REPLY_CYCLES_LIMIT = 600_000_000
 
 
-def measure_reply(soul_path, tokenizer_path, text, out_dir, emulator="x64sc", mode=None) -> dict:
-    """The whole chat program in x64sc, started in reply `mode` (None: the
-    soul's default): `text` typed at the prompt; cycles from engine_reset
-    (RETURN taken, line encoded) to each soul_token and to the next soul_input
-    (the new YOU> prompt)."""
+def measure_reply(soul_path, tokenizer_path, text, out_dir, mode, emulator="x64sc") -> dict:
+    """The whole chat program in x64sc, started in reply `mode`: `text` typed
+    at the prompt; cycles from engine_reset (RETURN taken, line encoded) to each
+    soul_token and to the next soul_input (the new YOU> prompt)."""
     from . import vice
     from .commands_program import build_program
-    from soulplayer.paths import load_pair
-    from soulplayer.replies import load_reply_mode
-    mode = load_reply_mode(soul_path, load_pair(soul_path, tokenizer_path)[1], mode).mode
     art = build_program(soul_path, tokenizer_path, Path(out_dir) / "bench-program", mode=mode)
     r = vice.run_checked(art.prg, labels=art.labels, done="soul_input", done_hit=2,
                          profile=["engine_reset", "soul_token"], keybuf=text + "\n",
@@ -142,18 +138,22 @@ def bench(soul_path, tokenizer_path, reply_text, out_path, emulator):
     """Cycles per token of the 6502 engine at every context position (VICE)."""
     from soulplayer.fileio import atomic_write_text
     from soulplayer.paths import load_pair
+    from soulplayer.replies import load_reply_mode
     from soulplayer.soulfile import load_soul
-    # check both files before a minute of measuring
-    soul = load_pair(soul_path, tokenizer_path)[0] if reply_text else load_soul(soul_path)
+    # check both files (and the replies) before a minute of measuring
+    if reply_text:
+        soul, tok = load_pair(soul_path, tokenizer_path)
+        default_mode = load_reply_mode(soul_path, tok).mode
+    else:
+        soul = load_soul(soul_path)
     out_path = Path(out_path)
     res = measure(soul, out_path.parent, emulator)
     res["soul"] = str(soul_path)
     if reply_text:
         # the soul's default reply mode, and free mode (every token's logits) too
-        res["reply"] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent, emulator)
-        if res["reply"]["mode"] != FREE:
-            res["reply_free"] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent,
-                                              emulator, mode=FREE)
+        modes = {"reply": default_mode} | ({"reply_free": FREE} if default_mode != FREE else {})
+        for key, mode in modes.items():
+            res[key] = measure_reply(soul_path, tokenizer_path, reply_text, out_path.parent, mode, emulator)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, json.dumps(res, indent=1) + "\n")
     click.echo(format_table(res))
