@@ -659,7 +659,7 @@ def test_forced_corpus_tokens_skip_logits_as_soul_chat_does(tmp_path):
     soul = random_soul(config, seed=11)
     soul.fingerprint = tok.fingerprint()
     save_soul(soul, tmp_path / "soul.bin")
-    replies = ["i am fine, thanks", "i am fine, and you?", "i am here", "i like you",
+    replies = ["i am fine, thanks", "i am fine, and you?", "i am here with you now", "i like you a lot, really",
                "i like cats and dogs and birds and fish and frogs"]
     write_replies(replies_beside(tmp_path / "soul.bin"), replies)
     trie = ReplyTrie.from_texts(replies, tok)
@@ -673,7 +673,8 @@ def test_forced_corpus_tokens_skip_logits_as_soul_chat_does(tmp_path):
     assert any(len(trie.allowed(n)) == 1 and below(n) > 1 for n in nodes[1:])
     assert any(len(trie.allowed(n)) > 1 for n in nodes)
     long_line = "you you you you you you you you you you you you"
-    assert len(prompt_ids(long_line, tok, config)) + len(tok.encode(replies[-1])) + 1 > config.context
+    # every reply is cut after long_line, whichever the soul picks
+    assert len(prompt_ids(long_line, tok, config)) + min(len(tok.encode(r)) + 1 for r in replies) > config.context
     art = build_program(tmp_path / "soul.bin", DEFAULT_TOKENIZER, tmp_path / "build", "SOUL", mode=CORPUS)
     greedy = ["hello", "how are you", long_line, "cats"]
     sampled = ["hello", "what do you like", long_line, "hello", "dogs"]
