@@ -201,13 +201,13 @@ def check(r, s: Script):
     got = np.frombuffer(r.memory("out"), dtype="<i2").reshape(len(s.expect), d.hd)
     for i, (want, (block, n, q)) in enumerate(zip(s.expect, s.calls)):
         assert list(got[i]) == list(want), f"call {i}: block {block} n {n} q {q}"
-    # cache layout, high bytes ^ $80: k row (layer*ED + j), column t;
-    # v row (layer*CONTEXT + t), column j
+    # cache layout: k row (layer*ED + j), column t, high bytes ^ $80;
+    # v row (layer*CONTEXT + t), column j, as it is
     raw = lambda name, shape: np.frombuffer(r.memory(name), np.uint8).reshape(shape).astype(np.int64)
-    word = lambda lo, hi, shape: (lambda a: np.where(a >= 32768, a - 65536, a))(
-        raw(lo, shape) | ((raw(hi, shape) ^ 0x80) << 8))
-    k = word("klo", "khi", (d.nl, d.ed, d.sl)).transpose(0, 2, 1)
-    v = word("vlo", "vhi", (d.nl, d.sl, d.ed))
+    word = lambda lo, hi, shape, flip: (lambda a: np.where(a >= 32768, a - 65536, a))(
+        raw(lo, shape) | ((raw(hi, shape) ^ flip) << 8))
+    k = word("klo", "khi", (d.nl, d.ed, d.sl), 0x80).transpose(0, 2, 1)
+    v = word("vlo", "vhi", (d.nl, d.sl, d.ed), 0)
     assert (k == s.keys).all() and (v == s.values).all()
 
 
