@@ -231,12 +231,13 @@ def check(r, s: Script):
     (SMALL8, ("moderate", "full", "extreme", "tiny", "small", "equal", "ramp")),
     (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp", "divedge")),
     (CTX48, ("moderate", "full", "ramp")),
+    (CTX48, ("vsmall", "equal")),   # W up to 255 * 48
     (WIDE, ("moderate", "extreme", "small")),
     (DEFAULT, ("edge", "edgeq", "divedge", "divedge")),
     (DEFAULT, ("vsmall", "vspread", "vsmall")),
     (HD16, ("edge", "edgeq", "moderate")),
     (MANYH, ("moderate", "ramp")),
-], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10",
+], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd8-sl48-maxw", "ed32-hd32-sl10",
         "default-edge", "default-vh", "ed32-hd16-sl10", "ed32-hd4x8-sl40"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
