@@ -7,7 +7,7 @@
 ;   out[d]   = sat16(floordiv(sum_i w[i] * v[i][d], W))
 ;
 ; How (all exact):
-; - k and v are stored biased, k' = k + 32768 (high byte ^ $80), so every
+; - k is stored biased, k' = k + 32768 (high byte ^ $80), so every
 ;   product is unsigned. q is used as sign and magnitude, fixed per dimension:
 ;   score'[i] = sum_d q[d] * k'[i][d] = score[i] + 2^15 * sum_d q[d]. The extra
 ;   term is the same for every i and a multiple of 2^14, so m - sf[i] (all that
@@ -58,7 +58,7 @@
 .importzp dv_den, kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .exportzp att_q, att_out, kvs_k, kvs_v
-.export attention_head, attn_store_kv
+.export attention_head, attn_store_kv, attn_init
 .import exp_table                       ; EXP (exp_table.s)
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .export kv_k_lo, kv_k_hi, kv_v_lo, kv_v_hi
@@ -133,7 +133,7 @@ kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
-.assert kv_v_hi = kv_v_lo + ATT_CACHE, error, "attention: the v'hi rows follow the v'lo rows"
+.assert kv_v_hi = kv_v_lo + ATT_CACHE, error, "attention: the v hi rows follow the v lo rows"
 .assert kv_k_hi = kv_k_lo + ATT_CACHE, error, "attention: the k'hi rows follow the k'lo rows"
 .if ATT_FAST
 .if ATT_KC_UNDERIO
@@ -150,6 +150,8 @@ att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t (then h*CONTEXT + t)
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
+att_pos_lo:     .res CONTEXT    ; offset t * EMBED_DIM of position t in a layer of kv_v_lo/hi
+att_pos_hi:     .res CONTEXT    ; (attn_init; attn_store_kv reads them too, banked in)
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
@@ -163,7 +165,7 @@ att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
-.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v' at the highest score"
+.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v at the highest score"
 att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
         .repeat N_LAYERS * N_HEADS, I
         .byte   <(kv_k_lo + I * ATT_BLOCK)
@@ -188,14 +190,6 @@ att_lay_blk:    ; block of head 0 of layer L
         .byte   I * N_HEADS
         .endrepeat
 .endif
-att_pos_lo:     ; offset of position t in a layer of kv_v_lo/hi
-        .repeat CONTEXT, I
-        .byte   <(I * EMBED_DIM)
-        .endrepeat
-att_pos_hi:
-        .repeat CONTEXT, I
-        .byte   >(I * EMBED_DIM)
-        .endrepeat
 
 ; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
 ; in: C = previous quotient bit; qbyte = the dividend byte being consumed
@@ -301,7 +295,7 @@ lab = * - 1
 
 ; ATT_VROW lo_op, hi_op [, lo_op2, hi_op2]: point the operands lo_op, hi_op
 ; (abs,x loads of the weighted sum; and lo_op2, hi_op2 when given) at row X
-; (position i) of the head's v'lo and v'hi.
+; (position i) of the head's v lo and v hi.
 ; in: X = i. clobbers: A, C. cycles: 34 (ATT_CACHE a multiple of 256: both
 ; rows share the low byte), else 48; +16 with the second pair
 .macro ATT_VROW lo_op, hi_op, lo_op2, hi_op2
@@ -310,7 +304,7 @@ lab = * - 1
         adc     att_pos_lo,x
         ATT_STA2 lo_op, lo_op2, 0
 .if <::ATT_CACHE = 0
-        ATT_STA2 hi_op, hi_op2, 0       ; v'hi's row: the same low byte
+        ATT_STA2 hi_op, hi_op2, 0       ; v hi's row: the same low byte
 .endif
         lda     att_vl+1
         adc     att_pos_hi,x
@@ -337,10 +331,33 @@ lab = * - 1
         .endif
 .endmacro
 
+; attn_init: the position offset tables att_pos_lo/hi (t * EMBED_DIM), under
+; I/O: call once with the RAM there banked in, before attn_store_kv or
+; attention_head (engine_init does). in: - ; out: the tables
+; clobbers: A, X, Y. cycles: ~30 a position
+.proc attn_init
+        ldx     #0                      ; X = t
+        ldy     #0                      ; Y = high byte
+        txa                             ; A = low byte
+@pos:   sta     att_pos_lo,x
+        pha
+        tya
+        sta     att_pos_hi,x
+        pla
+        clc
+        adc     #EMBED_DIM
+        bcc     :+
+        iny
+:       inx
+        cpx     #CONTEXT
+        bne     @pos
+        rts
+.endproc
+
 ; attn_store_kv: append position t of one layer to the KV cache.
 ; in: kvs_k, kvs_v (zp) -> k, v (EMBED_DIM int16 LE each); A = layer; X = t
 ; out: kv_k_*[(layer*ED + j)*CONTEXT + t] = k[j],
-;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80);
+;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (as it is);
 ;      with the fast scores, Kc of each of the layer's heads at position t
 ; clobbers: A, X, Y, att_kl/kh, att_c, att_d, att_t, the patched operands
 ; cycles (x64sc, ED 32, 4 heads of 8): ~6.0k (v ~33 per dimension, k with
@@ -349,7 +366,8 @@ lab = * - 1
 ;   5.2k a call (11,942 -> 10,462 a token: one low byte steps both k rows,
 ;   ~8 cycles a dimension; the k loop keeps C = 0, 6; the Kc rows of a
 ;   layer at X = h*CONTEXT + t, ~45 a head; the v row stored downward, 2 a
-;   dimension)
+;   dimension); v stored as it is since,
+;   no eor: 10,469 -> 10,425 a token)
 .proc attn_store_kv
         sta     att_sb
         stx     att_st
@@ -608,6 +626,12 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   page and back), the k and v row pointers from per-block address tables
 ;   (~90 a call), no sec/clc in the weighted sum's products (~4 a position
 ;   and dimension, 2 more for the v'hi = 0 test) and the key loop (2 a key)
+;   Issue 8's fourth attention round (`soul bench`, x64sc, the original
+;   soul): 180,419 -> 168,083 a token; the weighted sum (from the
+;   per-position loop to the division) 66.3k -> 54.5k (~100 a position and
+;   dimension when w > 1, per-position setup included: v signed, one
+;   product for vh in {0, -1, 1, -2}, 91 % of those values), the weights
+;   and the sums' start 10.9k -> 9.5k (no -2^15 W bias)
 .proc attention_head
         stx     att_n
         sta     att_sb
@@ -1199,34 +1223,24 @@ vgen:   sta     att_p+1                 ; other vh (C = 1): N += (A:p) + 1 first
         ; --- vhu: N += 256 w vh (vh <> 0 in Y, C = 1): U = w * (vh & $ff)
         ;     is exact (C = 1); vh < 0: w vh = U - 256 w
 vhu:    ATT_QS_MULCY mv_hi, att_p+2     ; C = 1: U (A = its high byte), C = 1 after
-        sta     att_p+3
-        tya
-        bmi     @neg
-        clc                             ; N += (U, 0) << 8
-        lda     att_n1,x
-        adc     att_p+2
-        sta     att_n1,x
-        lda     att_n2,x
-        adc     att_p+3
-        sta     att_n2,x
-        bcc     @out
-        inc     att_n3,x                ; |N| < 2^30: no wrap past n3 here
+        cpy     #$80
+        bcc     @pos                    ; vh > 0: + (0, U) << 8
+        sbc     att_wv                  ; vh < 0 (C = 1): U - 256 w (-128 w..-w, 16 bits
+        ldy     #$ff                    ; signed): + ($ff, U - 256 w) << 8
+        bne     @add                    ; always
+@pos:   ldy     #0
+@add:   sta     att_p+3
         clc
-@out:   jmp     vnext                   ; C = 0
-@neg:   lda     att_p+3                 ; C = 1: U - 256 w (-128 w..-w: 16 bits signed)
-        sbc     att_wv
-        sta     att_p+3
-        clc                             ; N += ($ff, U - 256 w) << 8
         lda     att_n1,x
         adc     att_p+2
         sta     att_n1,x
         lda     att_n2,x
         adc     att_p+3
         sta     att_n2,x
-        bcs     :+                      ; carry: + $ff + 1 leaves n3
-        dec     att_n3,x                ; no carry: n3 - 1 (C = 0)
-        jmp     vnext
-:       clc
+        tya
+        adc     att_n3,x                ; (mod 2^32)
+        sta     att_n3,x
+        clc
         jmp     vnext
 
         ; --- w[i] = 1: N[d] += v[i][d], no product
