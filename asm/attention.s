@@ -157,7 +157,6 @@ att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
-att_wt:         .res CONTEXT    ; w[i]
 att_n0:         .res HEAD_DIM       ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d
 att_n1:         .res HEAD_DIM
 att_n2:         .res HEAD_DIM
@@ -165,6 +164,7 @@ att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
+.assert EXP_LAST_VALUE = 0, error, "attention: positions far below the maximum (and im, moved there) add nothing"
 .assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v at the highest score"
 att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
         .repeat N_LAYERS * N_HEADS, I
@@ -1044,43 +1044,25 @@ max:    dex
         ATT_TAKE_MAX
         jmp     max
 
-        ; --- w[i] = EXP[min(127, m - sf[i])], W = sum w[i]
+        ; --- W := w[im] = EXP[0]; the other w[i] = EXP[min(127, m - sf[i])]
+        ;     are taken, and summed into W, in the weighted sum's position
+        ;     loop (vpos); im's sf is moved far below m there (w reads as
+        ;     EXP[EXP_LAST] = 0), its 255 v is in the sums' start
 weights:
+        lda     #EXP_FIRST
+        sta     att_w
         lda     #0
-        sta     att_w
         sta     att_w+1
-        ldx     att_n
-        dex
-wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
-        lda     att_m
-        sbc     att_s2,x
-        tay
-        lda     att_m+1
-        sbc     att_s3,x
-        bne     @far                    ; >= 256
-        lda     att_m+2
-        sbc     att_s4,x
-        bne     @far
+        ldx     att_im
+        ldy     att_m+2                 ; sf[im] := m - 2^16 (mod 2^24): the top
+        iny                             ; byte of m - sf reads $ff or $fe
         tya
-        bpl     @near                   ; < 128
-@far:   ldy     #ATT_EXP_LAST
-@near:  lda     exp_table,y
-        sta     att_wt,x
-        clc
-        adc     att_w
-        sta     att_w
-        bcc     @wc
-        inc     att_w+1
-@wc:    dex
-        bpl     wloop
-
+        sta     att_s4,x
         ; --- N[d] = sum_i w[i] * v[i][d] (mod 2^32; |N| < 2^30), at X = d,
         ;     v = 256 vh + vl (vh signed, as stored): the sums start at
         ;     255 v[im] (w = EXP[0] = 255: 256 v - v, no product), which the
         ;     loop then skips
         ldx     att_im                  ; the sums start with position im
-        lda     #0
-        sta     att_wt,x                ; (the loop below skips im)
         ATT_VROW ni_l_row, ni_h_row, ni_l2_row, ni_h2_row
         ldx     #HEAD_DIM - 1
 ninit:  sec                             ; 255 v = 256 v - v: (-vl, vl - vh - b,
@@ -1112,9 +1094,27 @@ vpos:   dec     att_i
         bpl     @have
         jmp     divide
 @have:  ldx     att_i
-        lda     att_wt,x
-        beq     vpos                    ; w = 0: nothing to add
-        cmp     #1
+        sec                             ; m - sf[i] >= 0 (24 bits)
+        lda     att_m
+        sbc     att_s2,x
+        tay
+        lda     att_m+1
+        sbc     att_s3,x
+        bne     vpos                    ; >= 256: w = 0, nothing to add
+        lda     att_m+2
+        sbc     att_s4,x
+        bne     vpos
+        tya
+        bmi     vpos                    ; >= 128
+        lda     exp_table,y
+        beq     vpos                    ; EXP[127] = 0
+        tay                             ; Y = w
+        clc                             ; W += w
+        adc     att_w
+        sta     att_w
+        bcc     :+
+        inc     att_w+1
+:       cpy     #1
         bne     vmul
         jmp     vone                    ; w = 1 (EXP[83..126]): N += v
 
@@ -1131,7 +1131,8 @@ vl0:    lda     vh_row                  ; vl = 0 (C = 0): vh through a pointer t
         sec
         jmp     vhu
 
-vmul:   sta     att_wv                  ; w >= 2
+vmul:   sty     att_wv                  ; w >= 2
+        tya
         QS_SET  mv_lo, mv_hi
         ATT_VROW vl_row, vh_row         ; the loads read row i (C = 0 after)
         ldx     #HEAD_DIM - 1
