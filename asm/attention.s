@@ -1292,11 +1292,8 @@ divide: lda     att_w
         sta     dv_den
         lda     att_w+1
         sta     dv_den+1
-        lda     #0
-        sta     att_d                   ; 2*d
-        sta     att_i                   ; d
-dloop:  ldx     att_i
-        lda     att_n3,x
+        ldx     #HEAD_DIM - 1           ; X = d, from the last dimension down
+dloop:  lda     att_n3,x
         beq     @npos                   ; 0 <= N < 2^24
         cmp     #$ff
         bne     @slow
@@ -1355,18 +1352,17 @@ dlow:   .repeat 7                       ; bits 7..1 into the low byte (the stale
         lda     att_dr
         sbc     dv_den+1                ; C = (2R + bit >= D): bit 0
         rol     att_dq
-        ldy     att_d
+        txa                             ; out[d] at 2d
+        asl     a
+        tay
         lda     att_dq
         sta     (att_out),y
         iny
         lda     att_dq+1
         eor     #$80
         sta     (att_out),y
-        iny
-        sty     att_d
-        inc     att_i
-        cpy     #2 * HEAD_DIM
-        beq     @done
+        dex
+        bmi     @done
         jmp     dloop
 @done:  rts
 
@@ -1389,10 +1385,12 @@ dslow:  lda     dv_den+1                ; N' = N + 2^15 * W: 2^15 W = (0, b1, b2
         lda     att_n0,x
         sta     att_dq
         tya
+        stx     att_i                   ; d
         ldx     #8                      ; quotient bits 15..8 into the high byte
 dhigh:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
         dex                             ; first one is stale and falls out at
         bne     dhigh                   ; the 9th rol, where bit 8 goes in; a
         rol     att_dq+1                ; loop: only out outside -2048..2047)
+        ldx     att_i                   ; (A and C kept)
         jmp     dlow
 .endproc
