@@ -627,11 +627,11 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   (~90 a call), no sec/clc in the weighted sum's products (~4 a position
 ;   and dimension, 2 more for the v'hi = 0 test) and the key loop (2 a key)
 ;   Issue 8's fourth attention round (`soul bench`, x64sc, the original
-;   soul): 180,419 -> 168,083 a token; the weighted sum (from the
-;   per-position loop to the division) 66.3k -> 54.5k (~100 a position and
-;   dimension when w > 1, per-position setup included: v signed, one
-;   product for vh in {0, -1, 1, -2}, 91 % of those values), the weights
-;   and the sums' start 10.9k -> 9.5k (no -2^15 W bias)
+;   soul): 180,419 -> 166,231 a token; the weights, the sums' start and
+;   the weighted sum 77.2k -> 63.4k (~100 a position and dimension when
+;   w > 1, per-position setup included: v signed, one product for vh in
+;   {0, -1, 1, -2}, 91 % of those values; no -2^15 W bias; the weights
+;   taken in the position loop), the divisions 24.3k -> 23.7k
 .proc attention_head
         stx     att_n
         sta     att_sb
