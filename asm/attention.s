@@ -91,6 +91,14 @@ ATT_KC_UNDERIO  = 0             ; 1: Kc in ENGBSS under I/O (gen.weights.kc_unde
 .endif
 ATT_QHI_MIN     = -7            ; fast path: q high byte in -7..6 (q in -1792..1791)
 ATT_QHI_SPAN    = 14
+; Heads of at most 8 on the fast path (ATT_SF16): |score| <= HEAD_DIM * 1792 * 32768
+; < 2^29, so sf = asr(score, 14) is in -2^15..2^15-1 and y = 2 score + 2^30 in
+; 0..2^31-1: the key loop stores sf' = y >> 15 = sf + 2^15 as 16 bits
+; unsigned and keeps the running maximum of those. The weights read sf and m
+; as 16 bits (m >= sf: m - sf in 0..$ffff); the general path (and wider fast
+; heads) bring their 24-bit sf into that form (narrow).
+ATT_SF16        = ATT_FAST && HEAD_DIM * (-ATT_QHI_MIN * 256) * 32768 < $20000000
+ATT_A_BIAS3     = $40 * ATT_SF16        ; byte 3 of the 2^30 in the fast scores' C
 ATT_KCN         = N_LAYERS * N_HEADS * CONTEXT  ; bytes of each Kc byte array
 ATT_KROW1       = <ATT_CACHE = 0 && CONTEXT >= 2        ; attn_store_kv: one low byte for the k rows
 ATT_KCX         = N_HEADS * CONTEXT <= 256      ; attn_store_kv: a layer's Kc rows at X = h*CONTEXT + t
@@ -113,10 +121,11 @@ att_vl  = kb_zp + 8
 att_vh  = kb_zp + 10
 att_p   = kb_zp + 12            ; 8: partial products
 att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
+att_ql  = att_qs                ; fast setup: q[d] low byte
 att_a   = att_p                 ; 4: fast scores: 2 score (mod 2^32); Q2 = sum q^2 at setup
 att_c   = att_p + 4             ; 4: fast scores: -257 Q2 (mod 2^32); Kc sums in attn_store_kv
-att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2; attn_store_kv: -> Kc
-att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
+att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2 - q low; attn_store_kv: -> Kc
+att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2 - q low
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
 att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; byte 0 unused)
@@ -691,6 +700,8 @@ fast:   lda     #0
         sta     att_a+2
         sta     att_a+3
         sta     att_d                   ; 2d
+        sta     att_sp                  ; the q^2 pointers' low bytes (read at Y = q low)
+        sta     att_sp2
 ATF_X0  = <fslots & $7f                 ; X of slot 0: the stores' base ATF_PBASE
 ATF_PBASE = fslots - ATF_X0             ; ends in $00 or $80, so base + offset (< 128)
                                         ; keeps one high byte, and X0 + 54 (HD - 1)
@@ -710,8 +721,7 @@ fpage:  .repeat ::ATF_PST_N, I          ; A = the page the stores' operands name
         ;     operand moves a page up. C = 0 at fpatch.
 fpatch: ldy     att_d
         lda     (att_q),y               ; q low
-        sta     att_sp
-        sta     att_sp2
+        sta     att_ql
         iny
         lda     (att_q),y               ; q high
         sty     att_d                   ; 2d + 1
@@ -722,7 +732,7 @@ fpatch: ldy     att_d
 @inq:   adc     #<(>(mm_sq1 + mm_sq_zero) + ATT_QHI_MIN)   ; C = 0: high byte of mm_sq1 + zero + q
         ATF_PST ATF_SO_L1 + 1, 0
         sta     att_sp+1
-        ldy     att_sp                  ; Y = q low
+        ldy     att_ql                  ; Y = q low
         cpy     #$80                    ; C = 1: q low >= 128, q - 128 does not borrow
         adc     #$ff                    ; high byte of mm_sq1 + zero + q - 128
         ATF_PST ATF_SO_H1 + 1, 1
@@ -741,11 +751,9 @@ fpatch: ldy     att_d
         and     #$7f                    ; byte 0 repeats every 128: mm_sq0 + (q mod 128)
         ATF_PST ATF_SO_L0, 8
         ATF_PST ATF_SO_H0, 9
-        tay                             ; Q2 += q^2 (< 2^22 each); C = 0 from
-        lda     mm_sq0,y                ; the high byte in mm_sq2 above
-        adc     att_a
-        sta     att_a
-        ldy     #0
+        lda     mm_sq0,y                ; Q2 += q^2 (< 2^22 each), Y = q low (byte 0
+        adc     att_a                   ; repeats every 128); C = 0 from the high
+        sta     att_a                   ; byte in mm_sq2 above
         lda     (att_sp),y
         adc     att_a+1
         sta     att_a+1
@@ -796,8 +804,8 @@ fpatch: ldy     att_d
         adc     #0                      ; C = 1: the next page
         jmp     fpage
 @patched:
-        sec                             ; C = -Q2
-        lda     #0
+        sec                             ; C = 1 - Q2 (+ 2^30 with ATT_SF16)
+        lda     #1                      ; (the key loop subtracts Kc with C = 0: -1)
         sbc     att_a
         sta     att_c
         lda     #0
@@ -806,7 +814,7 @@ fpatch: ldy     att_d
         lda     #0
         sbc     att_a+2
         sta     att_c+2
-        lda     #0
+        lda     #ATT_A_BIAS3
         sbc     att_a+3
         sta     att_c+3
         sec                             ; C -= 256 Q2
@@ -821,17 +829,16 @@ fpatch: ldy     att_d
         sta     att_c+3
         ldx     att_sb                  ; Kc rows of the block
         ATT_KC_ROWS x, "fkc%d"
-        ldx     att_n                   ; the running max: m = -2^16 (no sf is
-        dex                             ; below: |2 score| < 2^31), im = n - 1
-        stx     att_im
-        lda     #0
-        sta     att_m
+        ldx     att_n
+        dex
+.if ::ATT_SF16
+        lda     #0                      ; the running max: m = 0 (no sf' is
+        sta     att_m                   ; below; the first key takes it, and im)
         sta     att_m+1
-        lda     #$ff
-        sta     att_m+2
-        sec
-fkey:   lda     att_c                   ; a = C - Kc[i] (C = 1 here: the max
-        sbc     att_kc,x                ; test leaves it, or the sec)
+.endif
+        clc
+fkey:   lda     att_c                   ; a = C - Kc[i] (att_c = C + 1, C = 0 here:
+        sbc     att_kc,x                ; the max test leaves it, or the clc)
 fkc0 = * - 2            ; operand, patched: the block's row of Kc byte 0
         sta     att_a
         lda     att_c+1
@@ -849,10 +856,34 @@ fkc3 = * - 2            ; operand, patched: byte 3
 fslots: .repeat ::HEAD_DIM, D
         ATF_SLOT D
         .endrepeat
-        tay                             ; byte 3 of a
-        lda     att_a+1                 ; sf = bits 15..38 of a, sign extended
+.if ::ATT_SF16
+        sta     att_a+3                 ; byte 3 of a = 2 score + 2^30 (< $80)
+        lda     att_a+1                 ; sf' = bits 15..30 of a
         asl     a
         lda     att_a+2
+        rol     a
+        sta     att_s2,x
+        tay                             ; Y = sf' low byte
+        lda     att_a+3
+        rol     a                       ; (C = 0 after: bit 31 is 0)
+        sta     att_s3,x
+        cpy     att_m                   ; sf' >= m: m := sf', im := i (ties
+        sbc     att_m+1                 ; too: their w is EXP[0] as well)
+        bcc     @nomax                  ; C = 0: sf' < m
+        sty     att_m
+        lda     att_s3,x
+        sta     att_m+1
+        stx     att_im
+        clc                             ; for fkey
+@nomax: dex                             ; C = 0
+        bmi     :+
+        jmp     fkey
+:       jmp     weights                 ; m and im are known
+.else
+        tay                             ; byte 3 of a
+        lda     att_a+1                 ; sf = bits 15..38 of a, sign extended
+        asl     a                       ; (24 bits: heads over 8); the max and
+        lda     att_a+2                 ; the 16-bit form as on the general path
         rol     a
         sta     att_s2,x
         tya
@@ -862,22 +893,12 @@ fslots: .repeat ::HEAD_DIM, D
         adc     #$ff
         eor     #$ff
         sta     att_s4,x
-        cmp     att_m+2                 ; sf > m: m := sf, im := i
-        bne     @sign
-        lda     att_m                   ; the same sign: the low 16 bits decide
-        cmp     att_s2,x
-        lda     att_m+1
-        sbc     att_s3,x
-        bcs     @nomax                  ; C = 1: m >= sf
-        bcc     @max                    ; always
-@sign:  asl     a                       ; the signs differ: sf >= 0 > m (C = 0),
-        bcs     @nomax                  ; or sf < 0 <= m (C = 1)
-@max:   ATT_TAKE_MAX
-        sec                             ; for fkey
-@nomax: dex                             ; C = 1
+        clc                             ; for fkey
+        dex
         bmi     :+
         jmp     fkey
-:       jmp     weights                 ; m and im are known
+:       jmp     maxsf
+.endif
 
 fslow:  ldy     att_sb                  ; the general path: att_kl, att_kh back
         lda     att_kb_lo,y             ; to dimension 0 of the block
@@ -1031,7 +1052,7 @@ maxsf:  ldx     att_n                   ; (general path) m = sf[n-1], then the m
         dex                             ; att_im = its position (w = EXP[0] there)
         ATT_TAKE_MAX
 max:    dex
-        bmi     weights
+        bmi     narrow
         lda     att_m                   ; m - sf[x] < 0 -> m = sf[x]
         cmp     att_s2,x
         lda     att_m+1
@@ -1043,6 +1064,29 @@ max:    dex
 @nv:    bpl     max
         ATT_TAKE_MAX
         jmp     max
+        ; --- the 16-bit form the weights read: sf := sf - m - 1 = -(m - sf + 1)
+        ;     (mod 2^16) and m := $ffff, so that m - sf reads m - sf as it was
+        ;     when that is below 2^16 (the top byte of -(m - sf + 1) is $ff);
+        ;     else sf's high byte := that top byte (<> $ff: m - sf >= 256)
+narrow: ldx     att_n
+        dex
+@pos:   clc
+        lda     att_s2,x
+        sbc     att_m
+        sta     att_s2,x
+        lda     att_s3,x
+        sbc     att_m+1
+        sta     att_s3,x
+        lda     att_s4,x
+        sbc     att_m+2
+        cmp     #$ff
+        beq     :+
+        sta     att_s3,x
+:       dex
+        bpl     @pos
+        lda     #$ff
+        sta     att_m
+        sta     att_m+1
 
         ; --- W := w[im] = EXP[0]; the other w[i] = EXP[min(127, m - sf[i])]
         ;     are taken, and summed into W, in the weighted sum's position
@@ -1054,10 +1098,9 @@ weights:
         lda     #0
         sta     att_w+1
         ldx     att_im
-        ldy     att_m+2                 ; sf[im] := m - 2^16 (mod 2^24): the top
-        iny                             ; byte of m - sf reads $ff or $fe
-        tya
-        sta     att_s4,x
+        lda     att_m+1                 ; sf[im] := m - 2^15 (mod 2^16): the high
+        eor     #$80                    ; byte of m - sf reads $80
+        sta     att_s3,x
         ; --- N[d] = sum_i w[i] * v[i][d] (mod 2^32; |N| < 2^30), at X = d,
         ;     v = 256 vh + vl (vh signed, as stored): the sums start at
         ;     255 v[im] (w = EXP[0] = 255: 256 v - v, no product), which the
@@ -1094,16 +1137,13 @@ vpos:   dec     att_i
         bpl     @have
         jmp     divide
 @have:  ldx     att_i
-        sec                             ; m - sf[i] >= 0 (24 bits)
+        sec                             ; m - sf[i] (16 bits, >= 0)
         lda     att_m
         sbc     att_s2,x
         tay
         lda     att_m+1
         sbc     att_s3,x
         bne     vpos                    ; >= 256: w = 0, nothing to add
-        lda     att_m+2
-        sbc     att_s4,x
-        bne     vpos
         tya
         bmi     vpos                    ; >= 128
         lda     exp_table,y
