@@ -166,10 +166,20 @@ att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
-att_n0:         .res HEAD_DIM       ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d
+; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d: in zero page for heads of
+; at most 8 (zp,x: a cycle less a store, 7 on the weighted sum's hot paths)
+ATT_NZP         = HEAD_DIM <= 8
+.if ATT_NZP
+.segment "ZEROPAGE"
+.endif
+att_n0:         .res HEAD_DIM
 att_n1:         .res HEAD_DIM
 att_n2:         .res HEAD_DIM
 att_n3:         .res HEAD_DIM
+.if ATT_NZP
+.segment "ENGBSS"
+att_npad:       .res 4 * HEAD_DIM       ; TEMP: gen/weights.py counts them here
+.endif
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
@@ -200,20 +210,37 @@ att_lay_blk:    ; block of head 0 of layer L
         .endrepeat
 .endif
 
-; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
+; ATT_DIV_STEP qbyte [, n]: one step of the unrolled division in attention_head.
 ; in: C = previous quotient bit; qbyte = the dividend byte being consumed
 ;     (quotient bits come in at the bottom as its dividend bits leave the top);
-;     A = R low, att_dr = R high (R < D = dv_den, D < 2^15)
+;     A = R low, att_dr = R high (R < D = dv_den, D < 2^15); with n, the
+;     compare takes D from immediates att_dwN_lo/hi (patched per head:
+;     divide), without n from dv_den
 ; out: C = this quotient bit, A/att_dr = the new remainder. clobbers: Y
-; cycles: 28 (bit 0) or 36 (bit 1)
-.macro ATT_DIV_STEP qbyte
+; cycles: 28 (bit 0) or 36 (bit 1); 2 less with n
+; ATT_DIV_CMP n: C = (att_dr:A >= D), A = att_dr - D high byte - borrow, D from
+; the immediates att_dwN_lo/hi. clobbers: A. cycles: 7
+.macro ATT_DIV_CMP n
+        cmp     #0                      ; R >= D ?
+.ident(.sprintf("att_dw%d_lo", n)) = * - 1      ; operand, patched: D low byte
+        lda     att_dr
+        sbc     #0
+.ident(.sprintf("att_dw%d_hi", n)) = * - 1      ; operand, patched: D high byte
+.endmacro
+ATT_DIV_NW      = 8             ; the patched compares (att_dw0..7)
+
+.macro ATT_DIV_STEP qbyte, n
         rol     qbyte                   ; quotient bit in, the next dividend bit out
         rol     a                       ; R = 2R + bit (< 2^16: C = 0 after)
         rol     att_dr
         tay
+.ifblank n
         cmp     dv_den                  ; R >= D ?
         lda     att_dr
         sbc     dv_den+1
+.else
+        ATT_DIV_CMP n
+.endif
         bcc     :+                      ; no: bit 0, R unchanged
         sta     att_dr
         tya
@@ -1327,11 +1354,18 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
         ;     rotates the previous quotient bit (C) into the dividend byte it
         ;     consumes: one byte per 8 steps, 9 rols each. out = (att_dq,
-        ;     att_dq+1 ^ $80): the 8-step paths set att_dq+1 to +-k ^ $80.
+        ;     att_dq+1): the 8-step paths set att_dq+1 to +-k. W goes into
+        ;     the 8-step compares' immediates (att_dw0..7) once per head.
 divide: lda     att_w
         sta     dv_den
+        .repeat ::ATT_DIV_NW, I
+        sta     .ident(.sprintf("att_dw%d_lo", I))
+        .endrepeat
         lda     att_w+1
         sta     dv_den+1
+        .repeat ::ATT_DIV_NW, I
+        sta     .ident(.sprintf("att_dw%d_hi", I))
+        .endrepeat
         ldx     #HEAD_DIM - 1           ; X = d, from the last dimension down
 dloop:  lda     att_n3,x
         beq     @npos                   ; 0 <= N < 2^24
@@ -1344,11 +1378,11 @@ dloop:  lda     att_n3,x
         lda     att_n2,x
         adc     dv_den+1
         sta     att_dr
-        lda     #$7f                    ; out high byte -1 (^ $80)
+        lda     #$ff                    ; out high byte -1
         bcs     @fast
-@nnext: cmp     #$80 - ATT_DIV_KMAX     ; R still negative; A = -k ^ $80
+@nnext: cmp     #<(-ATT_DIV_KMAX)       ; R still negative; A = -k
         beq     @slow                   ; k = KMAX: out < -256 * KMAX
-        sbc     #1                      ; C = 1 (A > $80 - KMAX): k += 1
+        sbc     #1                      ; C = 1 (A > -KMAX): k += 1
         sta     att_dq+1
         clc                             ; R += W
         tya
@@ -1363,7 +1397,7 @@ dloop:  lda     att_n3,x
 @npos:  lda     att_n2,x                ; R = N >> 8, out high byte k = 0; while
         sta     att_dr                  ; R >= W: R -= W, k += 1
         ldy     att_n1,x
-        lda     #$80                    ; k = 0 (^ $80)
+        lda     #0                      ; k = 0
         sta     att_dq+1
 @pnext: cpy     dv_den                  ; R < W ?
         lda     att_dr
@@ -1375,22 +1409,20 @@ dloop:  lda     att_n3,x
         tay
         inc     att_dq+1
         lda     att_dq+1
-        cmp     #$80 + ATT_DIV_KMAX
+        cmp     #ATT_DIV_KMAX
         bne     @pnext                  ; k = KMAX: out >= 256 * KMAX
 @slow:  jmp     dslow                   ; out of line (beyond the branches' reach)
 @fast:  sta     att_dq+1
 @fast2: lda     att_n0,x
         sta     att_dq
         tya                             ; A = R low
-dlow:   .repeat 7                       ; bits 7..1 into the low byte (the stale
-        ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
+dlow:   .repeat ::ATT_DIV_NW - 1, I          ; bits 7..1 into the low byte (the stale
+        ATT_DIV_STEP att_dq, I          ; bit again falls out at the 9th rol)
         .endrepeat
         rol     att_dq                  ; bit 0: the last step needs no remainder
         rol     a
         rol     att_dr
-        cmp     dv_den
-        lda     att_dr
-        sbc     dv_den+1                ; C = (2R + bit >= D): bit 0
+        ATT_DIV_CMP ::ATT_DIV_NW - 1     ; C = (2R + bit >= D): bit 0
         rol     att_dq
         txa                             ; out[d] at 2d
         asl     a
@@ -1399,7 +1431,6 @@ dlow:   .repeat 7                       ; bits 7..1 into the low byte (the stale
         sta     (att_out),y
         iny
         lda     att_dq+1
-        eor     #$80
         sta     (att_out),y
         dex
         bmi     @done
@@ -1431,6 +1462,11 @@ dhigh:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
         dex                             ; first one is stale and falls out at
         bne     dhigh                   ; the 9th rol, where bit 8 goes in; a
         rol     att_dq+1                ; loop: only out outside -2048..2047)
-        ldx     att_i                   ; (A and C kept)
+        tay                             ; - 2^15 (A and C kept)
+        lda     att_dq+1
+        eor     #$80
+        sta     att_dq+1
+        tya
+        ldx     att_i
         jmp     dlow
 .endproc
