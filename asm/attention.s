@@ -123,7 +123,7 @@ att_p   = kb_zp + 12            ; 8: partial products
 att_qs  = kb_zp + 20            ; bit 7: q[d] < 0
 att_ql  = att_qs                ; fast setup: q[d] low byte
 att_a   = att_p                 ; 4: fast scores: 2 score (mod 2^32); Q2 = sum q^2 at setup
-att_c   = att_p + 4             ; 4: fast scores: -257 Q2 (mod 2^32); Kc sums in attn_store_kv
+att_c   = att_p + 4             ; 4: fast setup: 1 - Q2 (bytes 1..3); Kc sums in attn_store_kv
 att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2 - q low; attn_store_kv: -> Kc
 att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2 - q low
 att_dq  = att_p                 ; 2: division quotient (the final step)
@@ -831,10 +831,10 @@ fpatch: ldy     att_d
         adc     #0                      ; C = 1: the next page
         jmp     fpage
 @patched:
-        sec                             ; C = 1 - Q2 (+ 2^30 with ATT_SF16)
-        lda     #1                      ; (the key loop subtracts Kc with C = 0: -1)
-        sbc     att_a
-        sta     att_c
+        sec                             ; C + 1 = 1 - Q2 - 256 Q2 (+ 2^30 with
+        lda     #1                      ; ATT_SF16) into the key loop's immediates
+        sbc     att_a                   ; fc0..3 (it subtracts Kc with C = 0: -1)
+        sta     fc0
         lda     #0
         sbc     att_a+1
         sta     att_c+1
@@ -844,16 +844,16 @@ fpatch: ldy     att_d
         lda     #ATT_A_BIAS3
         sbc     att_a+3
         sta     att_c+3
-        sec                             ; C -= 256 Q2
+        sec                             ; - 256 Q2
         lda     att_c+1
         sbc     att_a
-        sta     att_c+1
+        sta     fc1
         lda     att_c+2
         sbc     att_a+1
-        sta     att_c+2
+        sta     fc2
         lda     att_c+3
         sbc     att_a+2
-        sta     att_c+3
+        sta     fc3
         ldx     att_sb                  ; Kc rows of the block
         ATT_KC_ROWS x, "fkc%d"
         ldx     att_n
@@ -864,19 +864,23 @@ fpatch: ldy     att_d
         sta     att_m+1
 .endif
         clc
-fkey:   lda     att_c                   ; a = C - Kc[i] (att_c = C + 1, C = 0 here:
-        sbc     att_kc,x                ; the max test leaves it, or the clc)
+fkey:   lda     #0                      ; a = C - Kc[i] (C = 0 here: the max test
+fc0 = * - 1             ; operand, patched: byte 0 of C + 1 (per query)
+        sbc     att_kc,x                ; leaves it, or the clc)
 fkc0 = * - 2            ; operand, patched: the block's row of Kc byte 0
         sta     att_a
-        lda     att_c+1
+        lda     #0
+fc1 = * - 1             ; operand, patched: byte 1 of C + 1
         sbc     att_kc + ATT_KCN,x
 fkc1 = * - 2            ; operand, patched: the same row of Kc byte 1
         sta     att_a+1
-        lda     att_c+2
+        lda     #0
+fc2 = * - 1             ; operand, patched: byte 2 of C + 1
         sbc     att_kc + 2 * ATT_KCN,x
 fkc2 = * - 2            ; operand, patched: byte 2
         sta     att_a+2
-        lda     att_c+3
+        lda     #0
+fc3 = * - 1             ; operand, patched: byte 3 of C + 1
         sbc     att_kc + 3 * ATT_KCN,x
 fkc3 = * - 2            ; operand, patched: byte 3
         sta     att_a+3
