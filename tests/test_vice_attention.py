@@ -11,6 +11,8 @@ regime:
 - small: |q|, |k| < 256 (the two-product path; scores hover around 0);
 - equal: every position has the same key (W = 255 * n) and negative values;
 - ramp: scores stepping by ~11/16 per position so m - sf runs past 127;
+- sfwide: m - sf around multiples of 2^16 on the general path (the weights
+  read it in 16 bits), and the fast path's sf at its +-28672 ends;
 - vsmall, vspread: values on the weighted sum's cases (high byte 0, -1, 1,
   -2 and others, low byte 0), with large or spread weights;
 - edge, edgeq: q at the fast scores' limits -1792..1791 and just past them
@@ -181,6 +183,31 @@ def fill_scenario(s: Script, name, rng):
             for t in range(d.sl):
                 s.store(layer, t, key, base + delta if t == 0 else base)
         qgen = lambda n: rng.integers(-1500, 1500, n)
+    elif name == "sfwide":
+        # sf = k0 + k1 + k2 for q = (16384, 16384, 16384, 0, ...) (the general
+        # path): position 0 holds the maximum 98301, the others sit m - sf =
+        # 1 .. 196605 below it, around multiples of 2^16 (the weights read
+        # m - sf in 16 bits: none may alias to a small distance); with q =
+        # 1791 or -1792 everywhere (the fast path), sf spreads over about
+        # +-28672 (the 16-bit sf' = sf + 2^15 at its ends)
+        ds = [1, 5, 127, 128, 255, 256, 65535, 65536, 65537, 65541, 65663, 65664,
+              131072, 131077, 131199, 196605]
+        hd = min(d.hd, 3)
+        for layer in range(d.nl):
+            for t in range(d.sl):
+                k = rng.integers(-3, 4, d.ed)
+                total = 98301 if t == 0 else 98301 - ds[(t - 1) % len(ds)] * hd // 3
+                for h in range(d.nh):
+                    part = [total // hd + (1 if j < total % hd else 0) for j in range(hd)]
+                    if t > 0 and rng.random() < 0.3:    # the fast path's extremes
+                        part = [int(rng.choice([-32768, 32767]))] * hd
+                    k[h * d.hd:h * d.hd + hd] = part
+                s.store(layer, t, k, rng.integers(-32768, 32768, d.ed))
+
+        def qgen(n):
+            if rng.random() < 0.5:
+                return np.array([16384] * min(n, 3) + [0] * (n - min(n, 3)))
+            return np.full(n, rng.choice([1791, -1792]))
     elif name == "ramp":
         # k[t][0] = 300*t, q[0] = +-1024: sf steps ~18.75 per position (past 127 by t = 7)
         for layer in range(d.nl):
@@ -228,6 +255,7 @@ def check(r, s: Script):
 @pytest.mark.parametrize("dims,names", [
     (DEFAULT, ("moderate", "full", "extreme")),
     (DEFAULT, ("tiny", "small", "equal", "ramp")),
+    (DEFAULT, ("sfwide", "sfwide")),
     (SMALL8, ("moderate", "full", "extreme", "tiny", "small", "equal", "ramp")),
     (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp", "divedge")),
     (CTX48, ("moderate", "full", "ramp")),
@@ -235,9 +263,9 @@ def check(r, s: Script):
     (WIDE, ("moderate", "extreme", "small")),
     (DEFAULT, ("edge", "edgeq", "divedge", "divedge")),
     (DEFAULT, ("vsmall", "vspread", "vsmall")),
-    (HD16, ("edge", "edgeq", "moderate")),
+    (HD16, ("edge", "edgeq", "moderate", "sfwide")),
     (MANYH, ("moderate", "ramp")),
-], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd8-sl48-maxw", "ed32-hd32-sl10",
+], ids=["default-a", "default-b", "default-sfwide", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd8-sl48-maxw", "ed32-hd32-sl10",
         "default-edge", "default-vh", "ed32-hd16-sl10", "ed32-hd4x8-sl40"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
