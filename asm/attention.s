@@ -751,7 +751,8 @@ fpatch: ldy     att_d
         sta     att_ql
         iny
         lda     (att_q),y               ; q high
-        sty     att_d                   ; 2d + 1
+        iny
+        sty     att_d                   ; 2(d + 1)
         adc     #<(-ATT_QHI_MIN)        ; C = 0
         cmp     #ATT_QHI_SPAN
         bcc     @inq
@@ -817,9 +818,7 @@ fpatch: ldy     att_d
         sta     att_kl + 2 * J + 1
         .endrepeat
 .endif
-        ldy     att_d                   ; 2d + 1 -> 2(d + 1)
-        iny
-        sty     att_d
+        ldy     att_d                   ; 2(d + 1)
         cpy     #2 * HEAD_DIM
         beq     @patched
         txa                             ; the next slot (C = 0: Y < 2 * HEAD_DIM)
