@@ -169,14 +169,14 @@ att_s4:         .res CONTEXT
 ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d: in zero page for heads of
 ; at most 8 (zp,x: a cycle less a store, 7 on the weighted sum's hot paths)
 ATT_NZP         = HEAD_DIM <= 8
-.if ATT_NZP
+.if ::ATT_NZP
 .segment "ZEROPAGE"
 .endif
 att_n0:         .res HEAD_DIM
 att_n1:         .res HEAD_DIM
 att_n2:         .res HEAD_DIM
 att_n3:         .res HEAD_DIM
-.if ATT_NZP
+.if ::ATT_NZP
 .segment "ENGBSS"
 att_npad:       .res 4 * HEAD_DIM       ; TEMP: gen/weights.py counts them here
 .endif
@@ -1138,11 +1138,14 @@ weights:
         ldx     att_im                  ; the sums start with position im
         ATT_VROW ni_l_row, ni_h_row, ni_l2_row, ni_h2_row
         ldx     #HEAD_DIM - 1
-ninit:  sec                             ; 255 v = 256 v - v: (-vl, vl - vh - b,
-        lda     #0                      ; vh - s - b, s), s = the sign byte of v
-        sbc     kv_v_lo,x
+.if ::ATT_NZP
+        ldy     #0                      ; the sign byte of v >= 0
+.endif
+        sec
+ninit:  lda     #0                      ; 255 v = 256 v - v: (-vl, vl - vh - b,
+        sbc     kv_v_lo,x               ; vh - s - b, s), s = the sign byte of v
 ni_l_row = * - 2        ; operand, patched: row im of v lo
-        sta     att_n0,x
+        sta     att_n0,x                ; (C = 1 at ninit)
         lda     kv_v_lo,x
 ni_l2_row = * - 2       ; operand, patched: the same
         sbc     kv_v_hi,x
@@ -1151,16 +1154,25 @@ ni_h_row = * - 2        ; operand, patched: row im of v hi
         lda     kv_v_hi,x
 ni_h2_row = * - 2       ; operand, patched: the same
         bmi     @neg
-        sbc     #0                      ; s = 0
+        sbc     #0                      ; s = 0 (no borrow: vh = 0 leaves b = 0, so C = 1)
         sta     att_n2,x
+.if ::ATT_NZP
+        sty     att_n3,x
+.else
         lda     #0
-        beq     @n3                     ; always
+        sta     att_n3,x
+.endif
+        dex
+        bpl     ninit                   ; C = 1
+        bmi     @start                  ; always
 @neg:   sbc     #$ff                    ; s = $ff
         sta     att_n2,x
         lda     #$ff
-@n3:    sta     att_n3,x
+        sta     att_n3,x
+        sec
         dex
-        bpl     ninit
+        bpl     ninit                   ; C = 1
+@start:
         lda     att_n
         sta     att_i
 vpos:   dec     att_i
