@@ -127,7 +127,7 @@ att_c   = att_p + 4             ; 4: fast setup: 1 - Q2 (bytes 1..3); Kc sums in
 att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2 - q low; attn_store_kv: -> Kc
 att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2 - q low
 att_dq  = att_p                 ; 2: division quotient (the final step)
-att_dr  = att_p + 2             ; division remainder, high byte
+att_rl  = att_p + 2             ; division remainder, low byte (the high byte in A)
 att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; byte 0 unused)
 att_wv  = att_c                 ; w of the weighted sum's position (w >= 2)
 att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to the weights
@@ -210,44 +210,31 @@ att_lay_blk:    ; block of head 0 of layer L
         .endrepeat
 .endif
 
-; ATT_DIV_STEP qbyte [, n]: one step of the unrolled division in attention_head.
+; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
 ; in: C = previous quotient bit; qbyte = the dividend byte being consumed
 ;     (quotient bits come in at the bottom as its dividend bits leave the top);
-;     A = R low, att_dr = R high (R < D = dv_den, D < 2^15); with n, the
-;     compare takes D from immediates att_dwN_lo/hi (patched per head:
-;     divide), without n from dv_den
-; out: C = this quotient bit, A/att_dr = the new remainder. clobbers: Y
-; cycles: 28 (bit 0) or 36 (bit 1); 2 less with n
-; ATT_DIV_CMP n: C = (att_dr:A >= D), A = att_dr - D high byte - borrow, D from
-; the immediates att_dwN_lo/hi. clobbers: A. cycles: 7
-.macro ATT_DIV_CMP n
-        cmp     #0                      ; R >= D ?
-.ident(.sprintf("att_dw%d_lo", n)) = * - 1      ; operand, patched: D low byte
-        lda     att_dr
-        sbc     #0
-.ident(.sprintf("att_dw%d_hi", n)) = * - 1      ; operand, patched: D high byte
-.endmacro
-ATT_DIV_NW      = 8             ; the patched compares (att_dw0..7)
-
-.macro ATT_DIV_STEP qbyte, n
+;     A = R high, att_rl = R low (R < D = dv_den, D < 2^15)
+; out: C = this quotient bit, A/att_rl = the new remainder. clobbers: Y
+; cycles: 18 (bit 0 by the high bytes), 36 (bit 1 by the high bytes); 27 or
+;   41 when 2R + bit and D share the high byte (the low bytes decide)
+.macro ATT_DIV_STEP qbyte
+        .local  sub, done
         rol     qbyte                   ; quotient bit in, the next dividend bit out
-        rol     a                       ; R = 2R + bit (< 2^16: C = 0 after)
-        rol     att_dr
-        tay
-.ifblank n
-        cmp     dv_den                  ; R >= D ?
-        lda     att_dr
-        sbc     dv_den+1
-.else
-        ATT_DIV_CMP n
-.endif
-        bcc     :+                      ; no: bit 0, R unchanged
-        sta     att_dr
+        rol     att_rl                  ; R = 2R + bit (< 2^16: C = 0 after)
+        rol     a
+        cmp     dv_den+1
+        bcc     done                    ; R high < D high: bit 0 (C = 0)
+        bne     sub                     ; R high > D high: R > D
+        ldy     att_rl                  ; the same high byte: the low bytes decide
+        cpy     dv_den
+        bcc     done                    ; bit 0 (C = 0)
+sub:    tay                             ; R >= D (C = 1): R -= D
+        lda     att_rl
+        sbc     dv_den
+        sta     att_rl
         tya
-        sbc     dv_den                  ; C = 1 here: R -= D
-        tay
-        sec                             ; bit 1
-:       tya
+        sbc     dv_den+1                ; C = 1 after (no borrow): bit 1
+done:
 .endmacro
 
 ; ATT_QS_MULCY lab, dst: kernels_b.inc's QS_MULC with the multiplier in Y:
@@ -1366,21 +1353,15 @@ v1h_row = * - 2         ; operand, patched: row i of v hi
         ;     floordiv(N', W) - 2^15 on N' = N + 2^15 * W (0 <= N' <= 65535 * W):
         ;     16 steps.
         ;     Restoring division, unrolled: the remainder R < W < 2^15 is kept in
-        ;     A (low) and att_dr (high); 2R + 1 < 2^16, so no 17th bit. Each step
+        ;     A (high) and att_rl (low); 2R + 1 < 2^16, so no 17th bit. Each step
         ;     rotates the previous quotient bit (C) into the dividend byte it
-        ;     consumes: one byte per 8 steps, 9 rols each. out = (att_dq,
-        ;     att_dq+1): the 8-step paths set att_dq+1 to +-k. W goes into
-        ;     the 8-step compares' immediates (att_dw0..7) once per head.
+        ;     consumes: one byte per 8 steps, 9 rols each; it compares the
+        ;     high bytes first (the low bytes only when they are equal). out =
+        ;     (att_dq, att_dq+1): the 8-step paths set att_dq+1 to +-k.
 divide: lda     att_w
         sta     dv_den
-        .repeat ::ATT_DIV_NW, I
-        sta     .ident(.sprintf("att_dw%d_lo", I))
-        .endrepeat
         lda     att_w+1
         sta     dv_den+1
-        .repeat ::ATT_DIV_NW, I
-        sta     .ident(.sprintf("att_dw%d_hi", I))
-        .endrepeat
         ldx     #HEAD_DIM - 1           ; X = d, from the last dimension down
 dloop:  lda     att_n3,x
         beq     @npos                   ; 0 <= N < 2^24
@@ -1389,10 +1370,10 @@ dloop:  lda     att_n3,x
         clc                             ; -2^24 <= N < 0: R = N >> 8 + k W for the
         lda     att_n1,x                ; least k >= 1 that carries out of 16 bits
         adc     dv_den                  ; (then 0 <= R < W), out high byte -k
-        tay
+        sta     att_rl
         lda     att_n2,x
         adc     dv_den+1
-        sta     att_dr
+        tay                             ; Y = R high
         lda     #$ff                    ; out high byte -1
         bcs     @fast
 @nnext: cmp     #<(-ATT_DIV_KMAX)       ; R still negative; A = -k
@@ -1400,45 +1381,49 @@ dloop:  lda     att_n3,x
         sbc     #1                      ; C = 1 (A > -KMAX): k += 1
         sta     att_dq+1
         clc                             ; R += W
-        tya
+        lda     att_rl
         adc     dv_den
-        tay
-        lda     att_dr
+        sta     att_rl
+        tya
         adc     dv_den+1
-        sta     att_dr
+        tay
         lda     att_dq+1
         bcc     @nnext
         bcs     @fast                   ; always: 0 <= R < W
-@npos:  lda     att_n2,x                ; R = N >> 8, out high byte k = 0; while
-        sta     att_dr                  ; R >= W: R -= W, k += 1
-        ldy     att_n1,x
-        lda     #0                      ; k = 0
-        sta     att_dq+1
-@pnext: cpy     dv_den                  ; R < W ?
-        lda     att_dr
+@npos:  lda     #0                      ; R = N >> 8 (high byte in Y), out high
+        sta     att_dq+1                ; byte k = 0; while R >= W: R -= W, k += 1
+        ldy     att_n2,x
+        lda     att_n1,x
+        sta     att_rl
+@pnext: cmp     dv_den                  ; R < W ? (A = R low)
+        tya
         sbc     dv_den+1
         bcc     @fast2                  ; yes: 8 steps, out = 256 k + quotient
-        sta     att_dr                  ; C = 1: R -= W
-        tya
+        tay                             ; C = 1: R -= W
+        lda     att_rl
         sbc     dv_den
-        tay
+        sta     att_rl
         inc     att_dq+1
         lda     att_dq+1
         cmp     #ATT_DIV_KMAX
-        bne     @pnext                  ; k = KMAX: out >= 256 * KMAX
+        lda     att_rl
+        bcc     @pnext                  ; k = KMAX: out >= 256 * KMAX
 @slow:  jmp     dslow                   ; out of line (beyond the branches' reach)
 @fast:  sta     att_dq+1
 @fast2: lda     att_n0,x
         sta     att_dq
-        tya                             ; A = R low
-dlow:   .repeat ::ATT_DIV_NW - 1, I          ; bits 7..1 into the low byte (the stale
-        ATT_DIV_STEP att_dq, I          ; bit again falls out at the 9th rol)
+        tya                             ; A = R high
+dlow:   .repeat 7                       ; bits 7..1 into the low byte (the stale
+        ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
         rol     att_dq                  ; bit 0: the last step needs no remainder
+        rol     att_rl
         rol     a
-        rol     att_dr
-        ATT_DIV_CMP ::ATT_DIV_NW - 1     ; C = (2R + bit >= D): bit 0
-        rol     att_dq
+        cmp     dv_den+1                ; C = (2R + bit >= D): the high bytes,
+        bne     :+                      ; or the low bytes when those are equal
+        ldy     att_rl
+        cpy     dv_den
+:       rol     att_dq
         txa                             ; out[d] at 2d
         asl     a
         tay
@@ -1464,10 +1449,10 @@ dslow:  lda     dv_den+1                ; N' = N + 2^15 * W: 2^15 W = (0, b1, b2
         sta     att_dq+1
         lda     att_n2,x
         adc     att_nb+2
-        tay
+        sta     att_rl
         lda     att_n3,x                ; R := N' >> 16 (< W)
         adc     att_nb+3
-        sta     att_dr
+        tay
         lda     att_n0,x
         sta     att_dq
         tya
