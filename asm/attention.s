@@ -30,6 +30,9 @@
 ;   first brought into 0..W-1 by a few subtractions of W (each adds 256 to
 ;   out) or additions (each -256). The quotient is a w-weighted mean of
 ;   int16 values, so it is always in int16 range: sat16 never changes it.
+; - The weights read sf and m as 16 bits (m - sf in 0..$ffff): the fast
+;   scores of heads up to 8 store sf + 2^15 (ATT_SF16); the general path
+;   and wider heads narrow their 24-bit sf after the max.
 ;
 ; KV cache layout (this file owns it; segment KVCACHE), k's high bytes stored
 ; ^ $80, v as it is:
@@ -130,7 +133,7 @@ att_dq  = att_p                 ; 2: division quotient (the final step)
 att_rl  = att_p + 2             ; division remainder, low byte (the high byte in A)
 att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; byte 0 unused)
 att_wv  = att_c                 ; w of the weighted sum's position (w >= 2)
-att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to the weights
+att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed; the weights read 16: ATT_SF16, narrow)
 att_w   = att_sp                ; word: W, from the weights to the division
 att_i   = att_sp2               ; the weighted sum's position, the division's d
 att_d   = kb_zp + 27            ; dimension counter / output index
@@ -654,7 +657,15 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   the weighted sum 77.2k -> 63.4k (~100 a position and dimension when
 ;   w > 1, per-position setup included: v signed, one product for vh in
 ;   {0, -1, 1, -2}, 91 % of those values; no -2^15 W bias; the weights
-;   taken in the position loop), the divisions 24.3k -> 23.7k
+;   taken in the position loop), the divisions 24.3k -> 23.7k.
+;   Issue 8's fifth attention round (`soul bench`, x64sc, the original
+;   soul): 166,186 -> 158,572 a token: sf in 16 bits for heads of 8 (the
+;   key loop ~20 a key, the weights 9 a position), the N sums in zero page
+;   (a cycle a store), the division's steps comparing the high bytes first
+;   (24.3k -> 22.6k), C + 1 as the key loop's immediates, the q^2 sum at
+;   Y = q low. Stops at the labels after it (per token): setup and patch
+;   16.0k, the scores 63.7k (724 a key), the weights, the sums' start and
+;   the w tests 9.2k, the weighted sums 54.8k, the divisions 22.6k (353 each)
 .proc attention_head
         stx     att_n
         sta     att_sb
