@@ -164,14 +164,17 @@ att_st:         .res 1          ; attn_store_kv: t (then h*CONTEXT + t)
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
 att_pos_lo:     .res CONTEXT    ; offset t * EMBED_DIM of position t in a layer of kv_v_lo/hi
 att_pos_hi:     .res CONTEXT    ; (attn_init; attn_store_kv reads them too, banked in)
-att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
+att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4 (the weights read 2..3)
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
 ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d: in zero page for heads of
-; at most 8 (zp,x: a cycle less a store, 7 on the weighted sum's hot paths)
+; at most 8 (zp,x: a cycle less a store, 7 on the weighted sum's hot paths;
+; 4 * HEAD_DIM bytes there; ATT_NZP = 0 from ca65 -D keeps them under I/O)
+.ifndef ATT_NZP
 ATT_NZP         = HEAD_DIM <= 8
+.endif
 .if ::ATT_NZP
 .segment "ZEROPAGE"
 .endif
@@ -181,7 +184,8 @@ att_n2:         .res HEAD_DIM
 att_n3:         .res HEAD_DIM
 .if ::ATT_NZP
 .segment "ENGBSS"
-att_npad:       .res 4 * HEAD_DIM       ; TEMP: gen/weights.py counts them here
+att_npad:       .res 4 * HEAD_DIM       ; unused: gen/weights.py's engbss_work_bytes still counts
+                                        ; the sums here (4 * head_dim); drop both together
 .endif
 
 .segment "RODATA"
