@@ -10,7 +10,7 @@
 .include "model.inc"
 
 .import w_te, w_pe
-.import mm_sq0, mm_sq1, mm_sq2          ; the squares tables (matmul.s), banked in
+.import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; the squares tables (matmul.s), banked in
 .import residual_add, rms_zeros
 .importzp rms_s, res_h, res_y
 .import logits_lo, logits_hi
@@ -101,6 +101,43 @@ k_best:         .res 1          ; argmax: best id so far
         .endif
 .endmacro
 
+;  embed's direct sum of squares (no shifts, no patched page) where xs =
+; asr(h, 4) is within -128..127: equal shifts s = EMB_SQ_SHIFT..8 (|h| <=
+; 256 << (8 - s) <= 2048), or both deshifted values small enough
+EMB_SQ_SHIFT    = 5
+.if TE_SHIFT >= 1 && TE_SHIFT <= 8      ; |deshift(v, s)| <= these for int8 v
+EMB_TE_MAX      = 128 << (8 - TE_SHIFT)
+.else
+EMB_TE_MAX      = (128 >> (TE_SHIFT - 8)) + 1
+.endif
+.if PE_SHIFT >= 1 && PE_SHIFT <= 8
+EMB_PE_MAX      = 128 << (8 - PE_SHIFT)
+.else
+EMB_PE_MAX      = (128 >> (PE_SHIFT - 8)) + 1
+.endif
+EMB_H_SMALL     = TE_SHIFT >= 1 && PE_SHIFT >= 1 && EMB_TE_MAX + EMB_PE_MAX <= 2048
+EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 + n
+
+; EMB_SQ_ADD bias: rms_s += xs^2 for xs = X - bias, |xs| <= 128 (bias = 2^k,
+; k <= 7, or 128): bytes 0 and 1 (byte 2 of xs^2 is 0 there); byte 0 from
+; mm_sq0 (period 128 in n: X + (-bias mod 128) has the residue of xs).
+; in: X ; out: C = 0 ; clobbers: A. cycles: 26-29 (+1 a page crossing)
+.macro EMB_SQ_ADD bias
+        .assert (bias) <= 128, error, "EMB_SQ_ADD: |xs| <= 128"
+        clc
+        lda     mm_sq0 + ((-(bias)) & 127),x
+        adc     rms_s
+        sta     rms_s
+        lda     EMB_SQ_BASE1 - (bias),x
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     :+
+        inc     rms_s+2                 ; (ED * 128^2 < 2^24: no carry beyond)
+        clc
+:
+.endmacro
+.assert EMBED_DIM * 128 * 128 < 1 << 24, error, "embed: the direct sum fits 3 bytes"
+
 ; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT)),
 ; and the sum of squares of h for the first RMSNorm (rmsnorm_s), as residual_add
 ; leaves it. te is stored as the output layer's weights are (gen/weights.py:
@@ -150,6 +187,34 @@ k_best:         .res 1          ; argmax: best id so far
         ldy     #0                      ; Y = 2i
         clc
 loop:                                   ; (C = 0: cleared, then from the cpy)
+.if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT >= ::EMB_SQ_SHIFT && ::TE_SHIFT <= 8
+        lda     $ffff                   ; equal shifts s = 5..8: from the biased sum
+em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
+        eor     #$80                    ; w = (te + 128) + (pe + 128) = 0..510,
+        adc     $ffff                   ; h = (w - 256) << (8 - s) and
+em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
+        sta     k_l                     ; xs = asr(h, 4) = (w >> (s - 4)) - 2^(12 - s)
+        ror     a                       ; (C = bit 8 of w)
+        .repeat ::TE_SHIFT - ::EMB_SQ_SHIFT
+        lsr     a
+        .endrepeat
+        tax                             ; X = w >> (s - 4): xs^2 at EMB_SQ_BASE + X
+        lsr     a
+        lsr     a
+        lsr     a
+        lsr     a
+        sec                             ; h hi = (w >> s) - 2^(8 - s)
+        sbc     #1 << (8 - ::TE_SHIFT)
+        sta     $ffff,y
+em_hh = * - 2           ; operand, patched: emb_out + 1
+        lda     k_l                     ; h lo = w << (8 - s)
+        .repeat 8 - ::TE_SHIFT
+        asl     a
+        .endrepeat
+        sta     $ffff,y
+em_hl = * - 2           ; operand, patched: emb_out
+        EMB_SQ_ADD (1 << (12 - ::TE_SHIFT))
+.else
 .if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
         lda     $ffff                   ; equal shifts: h = (te + pe) << (8 - s),
 em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
@@ -188,11 +253,30 @@ em_hl = * - 2           ; operand, patched: emb_out
 .endif
         sta     $ffff,y
 em_hh = * - 2           ; operand, patched: emb_out + 1
+.if ::EMB_H_SMALL
+        asl     a                       ; |h| < 2048: xs = asr(h, 4) is the byte
+        asl     a                       ; (h hi << 4) | (h lo >> 4), at
+        asl     a                       ; EMB_SQ_BASE + (xs + 128)
+        asl     a
+        sta     k_h
+        lda     k_l
+        lsr     a
+        lsr     a
+        lsr     a
+        lsr     a
+        ora     k_h
+        eor     #$80
+        tax
+        EMB_SQ_ADD 128
+.else
         RMS_SQ_ADD k_l, em_t1, em_t2    ; S += xs^2, xs = asr(h, 4) (as residual_add)
         bcc     :+
         inc     rms_s+3
         clc
-:       lda     em_te                   ; the next columns (C = 0)
+:
+.endif
+.endif
+        lda     em_te                   ; the next columns (C = 0)
         adc     #<VOCAB_SIZE
         sta     em_te
         bcc     :+

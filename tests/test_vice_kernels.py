@@ -150,11 +150,14 @@ def test_matmul_every_shift(tmp_path, big):
 
 
 # both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
-# equal-shift form at the edge: h = (te + pe) << 7, (8, 8) the same form with
-# no shift step, (9, 9) equal shifts above 8, which take the unequal form);
-# (0, 1) and (-1, 0) the 32-bit one, which saturates
-@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (1, 1), (8, 8), (9, 9), (-1, 0), (0, 1), (17, 8), (8, 14),
-                                               (-12, -13), (-15, -15)])
+# equal-shift form at the edge: h = (te + pe) << 7, (4, 4) the largest equal
+# shift whose squares take the shifted index; (5, 5) (the original soul's),
+# (6, 6) and (8, 8) the direct squares of the biased sum, (8, 8) with no shift
+# step; (9, 9) equal shifts above 8, which take the unequal form; (7, 8) (the
+# default soul's) and (8, 14) unequal with |h| < 2048, the direct squares of
+# xs, (11, 3) beyond); (0, 1) and (-1, 0) the 32-bit one, which saturates
+@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (1, 1), (4, 4), (5, 5), (6, 6), (8, 8), (9, 9), (7, 8),
+                                               (-1, 0), (0, 1), (17, 8), (8, 14), (-12, -13), (-15, -15)])
 def test_embed_shifts(tmp_path, te_shift, pe_shift):
     soul = make_soul(3, te_shift, pe_shift, big=True)
     pairs = [(t, p) for t in (0, 1, 2, 3, 64, 127) for p in (0, 7, CFG.context - 1)]
