@@ -106,9 +106,14 @@ rms_i   = kb_zp + 19            ; 2*i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
 rms_g9  = kb_zp + 24            ; g < 0, doubled: bit 8 of 2|g|
+rms_sg  = kb_zp + 25            ; s_g (the call's)
 res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
 res_y   = rms_q                 ; residual_add: y (word)
-.assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+.assert rms_sg < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+
+; the s_g whose elements with x hi = 0 or -1 take a quarter-square gain
+; product (y = asr(u g, 6) = bytes 1..2 of (u * 2g) << 1; see qs_gain)
+RMS_QS_SG       = 6
 
 ; T[k - 1] = k * a, k = 1..RMS_T_LEN (24 bits, bytes in rms_t0/1/2): the
 ; products of a small x hi (1..4 added, -4..-2 subtracted), made once per
@@ -289,6 +294,7 @@ lbit:   sta     rms_bit
         jsr     residual_add
         pla
 entry_s:                                ; (rmsnorm_s: rms_s = S already)
+        sta     rms_sg
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
         ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
@@ -348,13 +354,17 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         sta     elc_xh+1
         lda     rms_y
         sta     el_yl
+        sta     elq_yl
         clc
         adc     #1
         sta     el_yh
+        sta     elq_yh
         lda     rms_y+1
         sta     el_yl+1
+        sta     elq_yl+1
         adc     #0
         sta     el_yh+1
+        sta     elq_yh+1
         lda     rms_g
         sta     el_g
         lda     rms_g+1
@@ -488,6 +498,19 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         lda     rms_t2+1
         adc     #0
         sta     rms_t2+2
+        lda     rms_sg                  ; x hi = 0 and -1: the squares path, or
+        cmp     #RMS_QS_SG              ; for s_g = RMS_QS_SG quarter squares
+        beq     @qs
+        ldx     #<(narrow - el_bz - 1)
+        lda     #<narrow
+        ldy     #>narrow
+        bne     @sq                     ; (always: code is not in page 0)
+@qs:    ldx     #<(qs_gain - el_bz - 1)
+        lda     #<qs_gain
+        ldy     #>qs_gain
+@sq:    stx     el_bz
+        sta     el_bn
+        sty     el_bn+1
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
@@ -557,7 +580,44 @@ wide2:  sty     rms_xh                  ; else the products of x hi unsigned, an
         sbc     rms_inv+1
         sta     rms_uh
 @w3:    ldx     rms_i                   ; (gain takes i from X = 2i)
+to_gain:
         jmp     gain
+
+        ; --- s_g = RMS_QS_SG, x hi = 0 or -1 (rms_ul, rms_uh = Y = 0 or -1:
+        ;     |u| <= |x| as inv < 2^15): y = asr(u g, 6) = bytes 1..2 of
+        ;     P << 1, P = u * m, m = 2g patched into a quarter-square product
+        ;     with u lo (g < 0 takes the squares path). X = 2i is kept.
+.assert qs_gain - (el_bz + 1) >= -128 && narrow - (el_bz + 1) < 128, error, "rmsnorm: el_bz's targets in reach"
+qs_gain:
+        sta     rms_ul
+        sty     rms_uh
+        txa
+        lsr     a
+        tay
+        lda     (rms_g),y               ; g
+        asl     a                       ; m = 2g (0..254), C = g < 0
+        bcs     to_gain
+        QS_SET  gq
+        ldy     rms_ul
+        QS_MULY gq, rms_d0              ; A = byte 1 of u lo * m, C = 1
+        ldy     rms_uh
+        beq     qs_sh                   ; u hi = 0: P < 2^16, byte 2 = 0 = Y
+        sbc     gq_a                    ; u hi = -1: P = u lo * m - m << 8 (gq_a
+        bcc     qs_sh                   ; holds m): byte 1, and byte 2 = -1 = Y
+        ldy     #0                      ; on a borrow, else 0
+qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
+        rol     a                       ; 1..2 of P << 1
+        sta     $ffff,x
+elq_yl = * - 2          ; operand, patched: rms_y
+        tya
+        rol     a
+        sta     $ffff,x
+elq_yh = * - 2          ; operand, patched: rms_y + 1
+        dex
+        dex
+        stx     rms_i
+        bpl     elem
+        rts
 
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
         ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
@@ -582,19 +642,20 @@ mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
         adc     #0
         ldy     $ffff,x                 ; x hi
 el_xh = * - 2           ; operand, patched: rms_x + 1
-        beq     narrow
+        beq     narrow                  ; (Y = u hi = 0)
+el_bz = * - 1           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
         iny
         beq     xneg1
         jmp     wide                    ; (Y = x hi + 1)
-xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
-        lda     rms_p1
-        sec
+xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8,
+        lda     rms_p1                  ; -256..-1 (|u| <= |x|): the subtraction
+        sec                             ; always borrows, u hi = -1
         sbc     rms_inv
         lda     rms_p2
         sbc     rms_inv+1
-        ldy     #0
-        bcs     narrow
-        dey
+        ldy     #$ff
+        jmp     narrow
+el_bn = * - 2           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
         sty     rms_uh
 gain:   txa                             ; (X = 2i on every path here)
