@@ -290,8 +290,12 @@ em_hh = * - 2           ; operand, patched: emb_out + 1
 :       iny
         iny
         cpy     #2 * EMBED_DIM
+.if * + 2 - loop <= 128
+        bne     loop
+.else
         beq     done
         jmp     loop
+.endif
 done:   rts
 .else
         clc                             ; k_te := w_te + tok (column 0)

@@ -10,10 +10,10 @@
 ;   rms_x (zp word)  -> x: EMBED_DIM int16, little endian, interleaved (lo, hi)
 ;   rms_g (zp word)  -> g: EMBED_DIM int8 gains
 ;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x)
-;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm,
-;   or jsr rmsnorm_s when rms_s already holds sum xs[i]^2: residual_add (here)
-;   and embed (kernels.s) leave it there for the vector they write, so the
-;   engine's norms all take rmsnorm_s.
+;   rms_s = sum xs[i]^2 (residual_add, here, and embed, kernels.s, leave it
+;   there for the vector they write; for any other x, residual_add with
+;   y = rms_zeros computes it), A = s_g (signed byte, RMS_SHIFT_MIN..
+;   RMS_SHIFT_MAX), then jsr rmsnorm_s.
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 ; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
@@ -27,7 +27,7 @@
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
-.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add, rms_zeros
+.export rmsnorm_s, rms_isqrt, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -179,14 +179,47 @@ ra_yh = * - 2           ; operand, patched: y + 1
         bvs     ovf
 store:  sta     $ffff,y
 ra_hhs = * - 2          ; operand, patched: h + 1
-        RMS_SQ_ADD rms_u, ra_t1, ra_t2  ; S += xs^2, xs = asr(h, 4) (mm_sq_zero = 2048)
-        bcc     @next
-        inc     rms_s+3                 ; S <= 2^28: no carry out
-        clc
-@next:  dey
+        eor     #$80                    ; S += xs^2, xs = asr(h, 4): the squares
+        .repeat 4                       ; tables' index mm_sq_zero + xs =
+        lsr     a                       ; (h + 32768) >> 4, its page into ra_t1
+        ror     rms_u                   ; (and ra_t2), its low byte to X
+        .endrepeat
+        ora     #>mm_sq1
+        sta     ra_t1
+        ldx     rms_u
+        cmp     #RMS_SQ_PAGE            ; byte 2 of xs^2 is 0 for 0 <= xs < 256
+        beq     fast                    ; (the page of xs = 0) and -256 < xs < 0
+        cmp     #RMS_SQ_PAGE - 1        ; (the page below, X > 0)
+        bne     big
+        cpx     #0
+        beq     big                     ; (xs = -256: 65536)
+fast:   clc
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     next
+        inc     rms_s+2
+        bne     nextc
+inc3:   inc     rms_s+3                 ; S <= 2^28: no carry out
+nextc:  clc
+next:   dey                             ; (C = 0)
         dey
         bpl     loop
         rts
+big:    eor     #>mm_sq1 ^ >mm_sq2      ; |xs| >= 256: byte 2 first
+        sta     ra_t2
+        clc
+        lda     mm_sq2,x
+ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     fast
+        inc     rms_s+3
+        bcs     fast                    ; (always)
 ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         adc     #0                      ; $7fff or $8000
         tax
@@ -270,30 +303,22 @@ lbit:   sta     rms_bit
         rts
 .endproc
 
-; rmsnorm: y = RMSNorm(x) with gain g and shift s_g (see top of file).
-; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
+; rmsnorm_s: y = RMSNorm(x) with gain g and shift s_g (see top of file).
+; in: rms_x, rms_g, rms_y (zp pointers), rms_s = the sum of squares of x,
+;   A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
 ;   done) `soul bench` 8.6 k a call on the original soul (42.9 k a token for
 ;   5 calls, with the engine's glue up to the next sweep), 6.9 k on the default
-;   soul (34.5 k), whose calls mostly have a clamped inv; plain rmsnorm adds
-;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
+;   soul (34.5 k), whose calls mostly have a clamped inv. Profile stops in tests/asm/rmsnorm_driver.s on the
 ;   original soul's 100 calls of 20 tokens: the square root, the division and
 ;   the x hi table 0.76 k; the elements 229 each (the default soul's: 187),
 ;   by instruction count ~190 for 0 <= x < 256, ~220 for -256 <= x < 0, ~235
 ;   for other x hi -4..4, ~320 beyond, ~150 with inv clamped, +12 per shift
 ;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
 ;   division for r < 128 (~650 above), ~100 the x hi table
-.proc rmsnorm
-        pha                             ; S = sum of xs^2: residual_add
-        lda     #<RMS_ZEROS             ; adds a vector of zeros to x
-        sta     res_y
-        lda     #>RMS_ZEROS
-        sta     res_y+1
-        jsr     residual_add
-        pla
-entry_s:                                ; (rmsnorm_s: rms_s = S already)
+.proc rmsnorm_s
         sta     rms_sg
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
@@ -805,7 +830,4 @@ elc_xl = * - 2          ; operand, patched: rms_x
 @dec:   dec     rms_ul
 @u:     jmp     gain
 .endproc
-; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
-; (residual_add leaves it there for its h; rms_x must be that h)
-rmsnorm_s = rmsnorm::entry_s
 rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)
