@@ -181,6 +181,14 @@ def test_residual_relu_argmax(tmp_path):
         h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
         cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
         checks.append(("res", numerics.sat16(h + y)))
+    # the sum of squares' two-byte path (|xs| < 256) and its edges: xs = -256
+    # (h = -4096..-4081, xs^2 = 65536), -255, 255, 256, -257
+    edges = np.array([-4096, -4081, -4082, -4080, -4097, 4080, 4095, 4096, -4112, -4113, 0, -1, 15, -16, -17,
+                      255, 256, -256, -257, 4111, 32767, -32768, 100, -100, 2047, -2048, 1000, -1000, 3, -3, 8000, -4090])
+    for y in (np.zeros(ED, np.int64), rng.integers(-8, 8, ED)):
+        h = np.clip(edges[:ED] - y, -32768, 32767)
+        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
+        checks.append(("res", numerics.sat16(h + y)))
     # fc2 over relu(v), the ReLU folded into the sweep (mm_relu): x < 0 reads
     # as 0 on the fast path (huge negatives included) and next to the fallback
     w2, b2 = soul["l0.fc2_w"].values, soul["l0.fc2_b"].values
