@@ -85,8 +85,8 @@ RMS_LOG2 .set I
 rms_x   = kb_zp + 0             ; word
 rms_g   = kb_zp + 2             ; word
 rms_y   = kb_zp + 4             ; word
-rms_s   = kb_zp + 6             ; 4: sum of squares (29 bits), then ms (3 bytes)
-rms_m   = rms_s                 ; rms_isqrt input (24 bits)
+rms_s   = kb_zp + 6             ; 4: sum of squares (29 bits), then ms (bytes 1..3)
+rms_m   = rms_s + 1             ; rms_isqrt input (24 bits)
 rms_q   = kb_zp + 10            ; 2: rms_isqrt root
 rms_sqp = kb_zp + 12            ; 2: rms_isqrt: pointer to a page of mm_sq1
 rms_sqq = kb_zp + 14            ; 2: the same page of mm_sq2
@@ -395,16 +395,18 @@ lbit:   sta     rms_bit
         lda     rms_g+1
         sta     el_g+1
 
-        ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
-.if ::RMS_LOG2 > 0
-        ldx     #RMS_LOG2
-@sh:    lsr     rms_s+3
-        ror     rms_s+2
-        ror     rms_s+1
-        ror     rms_s
+        ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22) at rms_m = bytes
+        ;     1..3 of rms_s: S << (8 - log2 ED) for a power of two (S <= ED *
+        ;     2^22: no bit leaves), else the quotient moved up a byte
+.if ::RMS_LOG2 >= 0
+        ldx     #8 - RMS_LOG2
+@sh:    asl     rms_s
+        rol     rms_s+1
+        rol     rms_s+2
+        rol     rms_s+3
         dex
         bne     @sh
-.elseif ::RMS_LOG2 < 0
+.else
         .assert EMBED_DIM < 128, error, "rmsnorm: the remainder must fit a byte"
         lda     #0                      ; remainder
         ldx     #32
@@ -419,12 +421,19 @@ lbit:   sta     rms_bit
         inc     rms_s                   ; quotient bit (bit 0 cleared by asl)
 @dv1:   dex
         bne     @dv
-.endif
+        .assert rms_m = rms_s + 1, error, "rmsnorm: ms is bytes 1..3 of S"
+        lda     rms_s+2                 ; (ms < 2^24: byte 3 of the quotient is 0)
+        sta     rms_s+3
+        lda     rms_s+1
+        sta     rms_s+2
         lda     rms_s
-        ora     rms_s+1
-        ora     rms_s+2
+        sta     rms_s+1
+.endif
+        lda     rms_m
+        ora     rms_m+1
+        ora     rms_m+2
         bne     @ms_ok
-        inc     rms_s                   ; ms = max(1, ...)
+        inc     rms_m                   ; ms = max(1, ...)
 @ms_ok: jsr     rms_isqrt               ; r = isqrt(ms) >= 1
 
         ; --- inv = min(32767, 2^19 / r); a clamped inv takes the element
