@@ -532,19 +532,15 @@ lbit:   sta     rms_bit
         lda     rms_t2+1
         adc     #0
         sta     rms_t2+2
-        lda     rms_sg                  ; x hi = 0 and -1: the squares path, or
-        cmp     #RMS_QS_SG              ; for s_g = RMS_QS_SG quarter squares
-        beq     @qs
+        ldx     #<(qs_gain - el_bz - 1) ; x hi = 0 and -1: for s_g = RMS_QS_SG
+        ldy     #<(qs_gain - el_bn - 1) ; quarter squares, else the squares path
+        lda     rms_sg
+        cmp     #RMS_QS_SG
+        beq     @sq
         ldx     #<(narrow - el_bz - 1)
-        lda     #<narrow
-        ldy     #>narrow
-        bne     @sq                     ; (always: code is not in page 0)
-@qs:    ldx     #<(qs_gain - el_bz - 1)
-        lda     #<qs_gain
-        ldy     #>qs_gain
+        ldy     #<(narrow - el_bn - 1)
 @sq:    stx     el_bz
-        sta     el_bn
-        sty     el_bn+1
+        sty     el_bn
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
@@ -622,7 +618,21 @@ to_gain:
         ;     P << 1, P = u * m, m = 2g patched into a quarter-square product
         ;     with u lo (g < 0 takes the squares path). X = 2i is kept.
 .assert qs_gain - (el_bz + 1) >= -128 && narrow - (el_bz + 1) < 128, error, "rmsnorm: el_bz's targets in reach"
-qs_gain:
+.assert qs_gain - (el_bn + 1) >= -128 && narrow - (el_bn + 1) < 128, error, "rmsnorm: el_bn's targets in reach"
+qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
+        rol     a                       ; 1..2 of P << 1
+        sta     $ffff,x
+elq_yl = * - 2          ; operand, patched: rms_y
+        tya
+        rol     a
+        sta     $ffff,x
+elq_yh = * - 2          ; operand, patched: rms_y + 1
+        dex
+        dex
+        stx     rms_i
+        bpl     elem
+        rts
+qs_gain:                                ; (the entry, A = u lo, Y = u hi)
         sta     rms_ul
         sty     rms_uh
         txa
@@ -639,19 +649,7 @@ qs_gain:
         sbc     gq_a                    ; u hi = -1: P = u lo * m - m << 8 (gq_a
         bcc     qs_sh                   ; holds m): byte 1, and byte 2 = -1 = Y
         ldy     #0                      ; on a borrow, else 0
-qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
-        rol     a                       ; 1..2 of P << 1
-        sta     $ffff,x
-elq_yl = * - 2          ; operand, patched: rms_y
-        tya
-        rol     a
-        sta     $ffff,x
-elq_yh = * - 2          ; operand, patched: rms_y + 1
-        dex
-        dex
-        stx     rms_i
-        bpl     elem
-        rts
+        beq     qs_sh                   ; (always)
 
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
         ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
@@ -681,15 +679,12 @@ el_bz = * - 1           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
         iny
         beq     xneg1
         jmp     wide                    ; (Y = x hi + 1)
-xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8,
-        lda     rms_p1                  ; -256..-1 (|u| <= |x|): the subtraction
-        sec                             ; always borrows, u hi = -1
-        sbc     rms_inv
-        lda     rms_p2
-        sbc     rms_inv+1
+xneg1:  ldy     rms_p1                  ; -256 <= x < 0 (A = P2): u = bytes 2..3
+        cpy     rms_inv                 ; of P - a << 8, -256..-1 (|u| <= |x|):
+        sbc     rms_inv+1               ; the subtraction always borrows, u hi = -1
         ldy     #$ff
-        jmp     narrow
-el_bn = * - 2           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
+        bcc     narrow                  ; (always)
+el_bn = * - 1           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
         sty     rms_uh
 gain:   txa                             ; (X = 2i on every path here)
