@@ -179,21 +179,50 @@ ra_yh = * - 2           ; operand, patched: y + 1
         bvs     ovf
 store:  sta     $ffff,y
 ra_hhs = * - 2          ; operand, patched: h + 1
-        eor     #$80                    ; S += xs^2, xs = asr(h, 4): the squares
-        .repeat 4                       ; tables' index mm_sq_zero + xs =
-        lsr     a                       ; (h + 32768) >> 4, its page into ra_t1
-        ror     rms_u                   ; (and ra_t2), its low byte to X
+        .repeat 4                       ; S += xs^2, xs = asr(h, 4) = (A:rms_u)
+        lsr     a                       ; >> 4: A = h hi >> 4, rms_u = xs's low
+        ror     rms_u                   ; byte, the squares tables' index
         .endrepeat
+        ldx     rms_u
+        cmp     #1
+        bcc     fast                    ; 0 <= xs < 256: at X in the page of 0
+        cmp     #$0f
+        bne     big
+        txa                             ; -256 <= xs < 0: xs^2 = (256 - X)^2
+        eor     #$ff
+        tax
+        inx
+        beq     big                     ; (xs = -256: 65536; X = 0 again)
+fast:   clc                             ; |xs| < 256: bytes 0 and 1 (byte 2 is 0)
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1 + mm_sq_zero,x
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     next
+carry:  inc     rms_s+2
+        bne     nextc
+        inc     rms_s+3                 ; S <= 2^28: no carry out
+nextc:  clc
+next:   dey                             ; (C = 0)
+        dey
+        bpl     loop
+        rts
+big:    and     #$0f                    ; |xs| >= 256: the page of xs =
+        eor     #$08                    ; (h + 32768) >> 12 into the operands
         ora     #>mm_sq1
         sta     ra_t1
-        ldx     rms_u
-        cmp     #RMS_SQ_PAGE            ; byte 2 of xs^2 is 0 for 0 <= xs < 256
-        beq     fast                    ; (the page of xs = 0) and -256 < xs < 0
-        cmp     #RMS_SQ_PAGE - 1        ; (the page below, X > 0)
-        bne     big
-        cpx     #0
-        beq     big                     ; (xs = -256: 65536)
-fast:   clc
+        eor     #>mm_sq1 ^ >mm_sq2
+        sta     ra_t2
+        clc
+        lda     mm_sq2,x
+ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     :+
+        inc     rms_s+3
+:       clc
         lda     mm_sq0,x
         adc     rms_s
         sta     rms_s
@@ -202,24 +231,7 @@ ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
         adc     rms_s+1
         sta     rms_s+1
         bcc     next
-        inc     rms_s+2
-        bne     nextc
-inc3:   inc     rms_s+3                 ; S <= 2^28: no carry out
-nextc:  clc
-next:   dey                             ; (C = 0)
-        dey
-        bpl     loop
-        rts
-big:    eor     #>mm_sq1 ^ >mm_sq2      ; |xs| >= 256: byte 2 first
-        sta     ra_t2
-        clc
-        lda     mm_sq2,x
-ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
-        adc     rms_s+2
-        sta     rms_s+2
-        bcc     fast
-        inc     rms_s+3
-        bcs     fast                    ; (always)
+        bcs     carry                   ; (always)
 ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         adc     #0                      ; $7fff or $8000
         tax
