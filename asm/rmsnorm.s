@@ -106,10 +106,9 @@ rms_i   = kb_zp + 19            ; 2*i
 rms_inv = kb_zp + 21            ; 2: inv, then a = 2 * inv
 rms_cnt = kb_zp + 23            ; shift steps of the shift loops
 rms_g9  = kb_zp + 24            ; g < 0, doubled: bit 8 of 2|g|
-rms_sg  = kb_zp + 25            ; s_g (the call's)
 res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
 res_y   = rms_q                 ; residual_add: y (word)
-.assert rms_sg < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
+.assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
 ; the s_g whose elements with x hi = 0 or -1 take a quarter-square gain
 ; product (y = asr(u g, 6) = bytes 1..2 of (u * 2g) << 1; see qs_gain)
@@ -331,7 +330,14 @@ lbit:   sta     rms_bit
 ;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
 ;   division for r < 128 (~650 above), ~100 the x hi table
 .proc rmsnorm_s
-        sta     rms_sg
+        ldx     #<(qs_gain - el_bz - 1) ; x hi = 0 and -1: for s_g = RMS_QS_SG
+        ldy     #<(qs_gain - el_bn - 1) ; quarter squares, else the squares path
+        cmp     #RMS_QS_SG
+        beq     @sq
+        ldx     #<(narrow - el_bz - 1)
+        ldy     #<(narrow - el_bn - 1)
+@sq:    stx     el_bz
+        sty     el_bn
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
         ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
@@ -544,15 +550,6 @@ lbit:   sta     rms_bit
         lda     rms_t2+1
         adc     #0
         sta     rms_t2+2
-        ldx     #<(qs_gain - el_bz - 1) ; x hi = 0 and -1: for s_g = RMS_QS_SG
-        ldy     #<(qs_gain - el_bn - 1) ; quarter squares, else the squares path
-        lda     rms_sg
-        cmp     #RMS_QS_SG
-        beq     @sq
-        ldx     #<(narrow - el_bz - 1)
-        ldy     #<(narrow - el_bn - 1)
-@sq:    stx     el_bz
-        sty     el_bn
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
