@@ -518,38 +518,25 @@ lbit:   sta     rms_bit
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-        .assert RMS_T_LEN = 4, error, "rmsnorm: the x hi table is a, 2a, 3a, 4a"
-        lda     rms_inv                 ; T: a, 2a
+        lda     rms_inv                 ; T[0] = a, T[k] = T[k - 1] + a
         sta     rms_t0
-        asl     a
-        sta     rms_t0+1
         lda     rms_inv+1
         sta     rms_t1
-        rol     a
-        sta     rms_t1+1
-        lda     #0
-        sta     rms_t2
-        rol     a
-        sta     rms_t2+1
-        lda     rms_t0+1                ; 4a = 2a << 1
-        asl     a
-        sta     rms_t0+3
-        lda     rms_t1+1
-        rol     a
-        sta     rms_t1+3
-        lda     rms_t2+1
-        rol     a
-        sta     rms_t2+3
-        clc                             ; 3a = 2a + a
-        lda     rms_t0+1
-        adc     rms_t0
-        sta     rms_t0+2
-        lda     rms_t1+1
-        adc     rms_t1
-        sta     rms_t1+2
-        lda     rms_t2+1
+        ldx     #0
+        stx     rms_t2
+@t:     clc
+        lda     rms_t0,x
+        adc     rms_inv
+        sta     rms_t0+1,x
+        lda     rms_t1,x
+        adc     rms_inv+1
+        sta     rms_t1+1,x
+        lda     rms_t2,x
         adc     #0
-        sta     rms_t2+2
+        sta     rms_t2+1,x
+        inx
+        cpx     #RMS_T_LEN - 1
+        bne     @t
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
