@@ -476,22 +476,22 @@ lbit:   sta     rms_bit
         bne     @dstep
         ldy     rms_q
         bmi     @dstep
-        ldx     #8                      ; r < 128: R < 2r fits a byte; the
-@dbh:   asl     a                       ; quotient's bits 14..7 (C = 0)
-        cmp     rms_q
+        ldx     #1                      ; r < 128: R < 2r fits a byte; the
+        stx     rms_inv+1               ; quotient's bits 14..7 shift into
+        inx                             ; rms_inv+1 (a = 2 inv: a's high byte)
+        stx     rms_inv                 ; until its bit 0 of 1 leaves, bits
+@dbh:   asl     a                       ; 6..0 into rms_inv until its bit 1
+        cmp     rms_q                   ; does (C = 0 at each step)
         bcc     :+
         sbc     rms_q                   ; C stays 1: the quotient bit
-:       rol     rms_inv+1               ; (a = 2 inv: a's high byte)
-        dex
-        bne     @dbh
-        ldx     #7
-@dbl:   asl     a                       ; bits 6..0
+:       rol     rms_inv+1
+        bcc     @dbh
+@dbl:   asl     a
         cmp     rms_q
         bcc     :+
         sbc     rms_q
 :       rol     rms_inv                 ; (a's low byte, shifted once more below)
-        dex
-        bne     @dbl
+        bcc     @dbl
         asl     rms_inv
         jmp     @a
 @dstep: asl     a                       ; R = 2R
