@@ -397,21 +397,13 @@ lbit:   sta     rms_bit
         sta     elc_xh+1
         lda     rms_y
         sta     el_yl
-        sta     elq_yl
         clc
         adc     #1
         sta     el_yh
-        sta     elq_yh
         lda     rms_y+1
         sta     el_yl+1
-        sta     elq_yl+1
         adc     #0
         sta     el_yh+1
-        sta     elq_yh+1
-        lda     rms_g
-        sta     el_g
-        lda     rms_g+1
-        sta     el_g+1
 
         ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22) at rms_m = bytes
         ;     1..3 of rms_s: S << (8 - log2 ED) for a power of two (S <= ED *
@@ -606,7 +598,6 @@ wide2:  sty     rms_xh                  ; else the products of x hi unsigned, an
         sbc     rms_inv+1
         sta     rms_uh
 @w3:    ldx     rms_i                   ; (gain takes i from X = 2i)
-to_gain:
         jmp     gain
 
         ; --- s_g = RMS_QS_SG, x hi = 0 or -1 (rms_ul, rms_uh = Y = 0 or -1:
@@ -616,18 +607,11 @@ to_gain:
 .assert qs_gain - (el_bz + 1) >= -128 && narrow - (el_bz + 1) < 128, error, "rmsnorm: el_bz's targets in reach"
 .assert qs_gain - (el_bn + 1) >= -128 && narrow - (el_bn + 1) < 128, error, "rmsnorm: el_bn's targets in reach"
 qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
-        rol     a                       ; 1..2 of P << 1
-        sta     $ffff,x
-elq_yl = * - 2          ; operand, patched: rms_y
+        rol     a                       ; 1..2 of P << 1: the low byte to rms_d1,
+        sta     rms_d1                  ; the high byte in A, as sh_end stores them
         tya
         rol     a
-        sta     $ffff,x
-elq_yh = * - 2          ; operand, patched: rms_y + 1
-        dex
-        dex
-        stx     rms_i
-        bpl     elem
-        rts
+        jmp     sh_st
 qs_gain:                                ; (the entry, A = u lo, Y = u hi)
         sta     rms_ul
         sty     rms_uh
@@ -636,7 +620,7 @@ qs_gain:                                ; (the entry, A = u lo, Y = u hi)
         tay
         lda     (rms_g),y               ; g
         asl     a                       ; m = 2g (0..254), C = g < 0
-        bcs     to_gain
+        bcs     gain
         QS_SET  gq
         ldy     rms_ul
         QS_MULY gq, rms_d0              ; A = byte 1 of u lo * m, C = 1
@@ -686,8 +670,7 @@ narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
 gain:   txa                             ; (X = 2i on every path here)
         lsr     a
         tay
-        lda     $ffff,y                 ; g
-el_g = * - 2            ; operand, patched: rms_g
+        lda     (rms_g),y               ; g
         bmi     gneg
         clc                             ; Y, page: u + g (C = 0)
 g_dbl = * - 1           ; opcode, patched: clc, or asl a for 2g (0..254)
@@ -730,7 +713,7 @@ sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
         rol     a
         .endrepeat
 sh_end: ldx     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
-        sta     $ffff,x
+sh_st:  sta     $ffff,x
 el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
         sta     $ffff,x
