@@ -24,7 +24,7 @@
 .import mm_sweep, mm_init, mm_init_e, mm_relu
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm_s, residual_add
+.import rmsnorm_s, rms_bind, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init, attn_init
 .importzp att_q, att_out, kvs_k, kvs_v
@@ -257,9 +257,9 @@ range:  iny                             ; PlanRange::count
 .endproc
 
 ; eng_norm: vec_a := rmsnorm_s(vec_h) with this layer's gain and shift (embed
-; or residual_add has just summed vec_h's squares). eng_norm_a: the same with
-; rms_g set and A = the shift.
-; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm
+; or residual_add has just summed vec_h's squares; step_body bound vec_h ->
+; vec_a with rms_bind).
+; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm_s
 .proc eng_norm
         lda     (eng_lt),y
         sta     rms_g
@@ -269,13 +269,6 @@ range:  iny                             ; PlanRange::count
         txa
         tay
         lda     (eng_lt),y
-.endproc
-; (falls through)
-.proc eng_norm_a
-        tax
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
-        txa
         jmp     rmsnorm_s
 .endproc
 
@@ -284,11 +277,15 @@ range:  iny                             ; PlanRange::count
 .proc step_body
         ldx     #INTERLEAVED            ; the sweeps' default output layout
         stx     mm_ostep
+        ldy     #<vec_h
+        sty     emb_out
+        ldy     #>vec_h
+        sty     emb_out+1
         ldx     engine_pos
-        pha
-        LDPTR   emb_out, vec_h
-        pla
         jsr     embed
+        LDPTR   rms_x, vec_h            ; every norm of the step: vec_h -> vec_a
+        LDPTR   rms_y, vec_a
+        jsr     rms_bind
         lda     #0
         sta     eng_layer
         sta     eng_block
@@ -368,7 +365,7 @@ output:
         bne     done
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
-        jsr     eng_norm_a              ; (the last residual_add summed the squares)
+        jsr     rmsnorm_s               ; (the last residual_add summed the squares)
         lda     #1                      ; the logits as split lo/hi arrays
         sta     mm_pn
         sta     mm_ostep

@@ -8,8 +8,9 @@
 ;
 ; Interface (for engine_step):
 ;   rms_x (zp word)  -> x: EMBED_DIM int16, little endian, interleaved (lo, hi)
+;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x);
+;                       jsr rms_bind binds both (they stay bound), then
 ;   rms_g (zp word)  -> g: EMBED_DIM int8 gains
-;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x)
 ;   rms_s = sum xs[i]^2 (residual_add, here, and embed, kernels.s, leave it
 ;   there for the vector they write; for any other x, residual_add with
 ;   y = rms_zeros computes it), A = s_g (signed byte, RMS_SHIFT_MIN..
@@ -27,7 +28,7 @@
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
-.export rmsnorm_s, rms_isqrt, residual_add, rms_zeros
+.export rmsnorm_s, rms_bind, rms_isqrt, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -315,8 +316,8 @@ lbit:   sta     rms_bit
 .endproc
 
 ; rmsnorm_s: y = RMSNorm(x) with gain g and shift s_g (see top of file).
-; in: rms_x, rms_g, rms_y (zp pointers), rms_s = the sum of squares of x,
-;   A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
+; in: x and y bound (rms_bind), rms_g (zp pointer), rms_s = the sum of
+;   squares of x, A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
 ; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
@@ -381,30 +382,6 @@ lbit:   sta     rms_bit
         sty     sh_target+1
         stx     g_dbl
         stx     gn_dbl
-        ; --- the vectors' addresses into the loops' operands
-        lda     rms_x
-        sta     el_xl
-        sta     elc_xl
-        clc
-        adc     #1
-        sta     el_xh
-        sta     elc_xh
-        lda     rms_x+1
-        sta     el_xl+1
-        sta     elc_xl+1
-        adc     #0
-        sta     el_xh+1
-        sta     elc_xh+1
-        lda     rms_y
-        sta     el_yl
-        clc
-        adc     #1
-        sta     el_yh
-        lda     rms_y+1
-        sta     el_yl+1
-        adc     #0
-        sta     el_yh+1
-
         ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22) at rms_m = bytes
         ;     1..3 of rms_s: S << (8 - log2 ED) for a power of two (S <= ED *
         ;     2^22: no bit leaves), else the quotient moved up a byte
@@ -813,4 +790,36 @@ elc_xl = * - 2          ; operand, patched: rms_x
 @dec:   dec     rms_ul
 @u:     jmp     gain
 .endproc
+
+; rms_bind: bind rmsnorm_s to its vectors: x at rms_x, y at rms_y (the
+; element loops' patched operands). They stay bound until the next rms_bind
+; (the engine binds vec_h -> vec_a once a step: every norm of the step reads
+; vec_h and writes vec_a).
+; in: rms_x, rms_y ; out: - ; clobbers: A. cycles: 86
+.proc rms_bind
+        lda     rms_x
+        sta     rmsnorm_s::el_xl
+        sta     rmsnorm_s::elc_xl
+        clc
+        adc     #1
+        sta     rmsnorm_s::el_xh
+        sta     rmsnorm_s::elc_xh
+        lda     rms_x+1
+        sta     rmsnorm_s::el_xl+1
+        sta     rmsnorm_s::elc_xl+1
+        adc     #0
+        sta     rmsnorm_s::el_xh+1
+        sta     rmsnorm_s::elc_xh+1
+        lda     rms_y
+        sta     rmsnorm_s::el_yl
+        clc
+        adc     #1
+        sta     rmsnorm_s::el_yh
+        lda     rms_y+1
+        sta     rmsnorm_s::el_yl+1
+        adc     #0
+        sta     rmsnorm_s::el_yh+1
+        rts
+.endproc
+
 rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)

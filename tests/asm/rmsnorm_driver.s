@@ -6,7 +6,7 @@
 ; rms_call / rms_back bracket every rmsnorm call (profiling).
 
         .include "c64.inc"
-        .import rmsnorm_s, residual_add, rms_zeros, rms_isqrt, attention_init
+        .import rmsnorm_s, rms_bind, residual_add, rms_zeros, rms_isqrt, attention_init
         .import squares_load            ; the squares tables (squares_tables.s)
         .importzp rms_x, rms_g, rms_y, rms_m, rms_q, res_y
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
@@ -64,9 +64,10 @@ rcase:  clc                             ; g = src + 1, x = src + 1 + ED
         ldy     #0
         lda     (src),y                 ; s_g
 rms_call:
-        pha                             ; the sum of squares: x + zeros (res_h
-        lda     #<rms_zeros             ; is rms_x), then the norm
-        sta     res_y
+        pha
+        jsr     rms_bind                ; x -> y
+        lda     #<rms_zeros             ; the sum of squares: x + zeros (res_h
+        sta     res_y                   ; is rms_x), then the norm
         lda     #>rms_zeros
         sta     res_y+1
         jsr     residual_add
