@@ -24,7 +24,7 @@
 .import mm_sweep, mm_init, mm_init_e, mm_relu
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm_s, rms_bind, residual_add
+.import rmsnorm_s, rms_bind, res_bind, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init, attn_init
 .importzp att_q, att_out, kvs_k, kvs_v
@@ -336,7 +336,9 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         SWEEP   LT_PROJ, vec_att
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
-        jsr     residual_add            ; (sums the squares for rmsnorm_s)
+        jsr     res_bind                ; (vec_h += vec_y, twice a layer; nothing
+        jsr     residual_add            ; else writes res_h meanwhile) and the
+                                        ; sum of squares for rmsnorm_s
         ; feed-forward block
         ldy     #LT_N2
         ldx     #LT_N2_SHIFT
@@ -347,9 +349,7 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     #1                      ; fc2's input: relu(vec_z), read by the sweep
         sta     mm_relu
         SWEEP   LT_FC2, vec_z
-        LDPTR   res_h, vec_h
-        LDPTR   res_y, vec_y
-        jsr     residual_add
+        jsr     residual_add            ; (vec_h += vec_y again: still bound)
         ; next layer
         ADD16_8 eng_lt, #LT_SIZE
         inc     eng_layer

@@ -11,7 +11,7 @@
 
 .import w_te, w_pe
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; the squares tables (matmul.s), banked in
-.import residual_add, rms_zeros
+.import res_bind, residual_add, rms_zeros
 .importzp rms_s, res_h, res_y
 .import logits_lo, logits_hi
 .exportzp emb_out
@@ -377,6 +377,7 @@ done:   lda     emb_out                 ; the sum of squares: h + zeros
         sta     res_y
         lda     #>rms_zeros
         sta     res_y+1
+        jsr     res_bind
         jmp     residual_add
 .endif
 .endproc

@@ -28,7 +28,7 @@
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
-.export rmsnorm_s, rms_bind, rms_isqrt, residual_add, rms_zeros
+.export rmsnorm_s, rms_bind, rms_isqrt, res_bind, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -128,36 +128,17 @@ rms_t2:         .res RMS_T_LEN
 
 ; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1, and the sum of
 ; squares of the new h for the RMSNorm that follows (rmsnorm_s).
-; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
-; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
-; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles: ~130 + 118 per element (+3 when the sum's byte 3 takes a carry),
-;   by instruction count; `soul bench` (x64sc, PAL, screen on, ED=32) 4.2 k a
-;   call with the engine's glue up to the next norm (was 1.5 k without the
-;   sum, whose loop in rmsnorm took ~3.4 k)
+; in: h and y bound (res_bind), res_h -> h (a saturating element stores
+;   through it); the squares tables banked in
+; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with x = h)
+; clobbers: A, X, Y, kb_zp (rms_*)
+; cycles (by instruction count): ~30, then per
+;   element ~67 for h, ~36 for xs = asr(h, 4), and its square ~25 for 0 <= xs
+;   < 256 (the page of 0), ~32 for -256 < xs < 0 (read at -xs), ~60 beyond
+;   (the page patched, three bytes); `soul bench` (x64sc, PAL, screen on,
+;   ED=32, original soul) 3.7 k a call with the engine's glue up to the next
+;   norm (4.2 k before the two-byte squares, 1.5 k without the sum)
 .proc residual_add
-        lda     res_h                   ; the vectors' addresses into the operands
-        sta     ra_hl
-        sta     ra_hls
-        clc
-        adc     #1
-        sta     ra_hh
-        sta     ra_hhs
-        lda     res_h+1
-        sta     ra_hl+1
-        sta     ra_hls+1
-        adc     #0
-        sta     ra_hh+1
-        sta     ra_hhs+1
-        lda     res_y
-        sta     ra_yl
-        clc
-        adc     #1
-        sta     ra_yh
-        lda     res_y+1
-        sta     ra_yl+1
-        adc     #0
-        sta     ra_yh+1
         lda     #0
         sta     rms_s
         sta     rms_s+1
@@ -242,6 +223,36 @@ ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         jmp     store
 .endproc
 .assert 2 * EMBED_DIM - 2 < 128, error, "residual_add: Y counts down to bpl"
+
+; res_bind: bind residual_add to its vectors h (res_h) and y (res_y) (its
+; patched operands); they stay bound until the next res_bind.
+; in: res_h, res_y -> int16 vectors (not the same) ; out: - ; clobbers: A
+; cycles: 63
+.proc res_bind
+        lda     res_h                   ; the vectors' addresses into the operands
+        sta     residual_add::ra_hl
+        sta     residual_add::ra_hls
+        clc
+        adc     #1
+        sta     residual_add::ra_hh
+        sta     residual_add::ra_hhs
+        lda     res_h+1
+        sta     residual_add::ra_hl+1
+        sta     residual_add::ra_hls+1
+        adc     #0
+        sta     residual_add::ra_hh+1
+        sta     residual_add::ra_hhs+1
+        lda     res_y
+        sta     residual_add::ra_yl
+        clc
+        adc     #1
+        sta     residual_add::ra_yh
+        lda     res_y+1
+        sta     residual_add::ra_yl+1
+        adc     #0
+        sta     residual_add::ra_yh+1
+        rts
+.endproc
 
 ; rms_isqrt: exact floor square root, by binary search in the squares tables
 ; (11 trial bits c: c^2 <= n ? q = c).

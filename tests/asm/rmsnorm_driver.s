@@ -6,7 +6,7 @@
 ; rms_call / rms_back bracket every rmsnorm call (profiling).
 
         .include "c64.inc"
-        .import rmsnorm_s, rms_bind, residual_add, rms_zeros, rms_isqrt, attention_init
+        .import rmsnorm_s, rms_bind, res_bind, residual_add, rms_zeros, rms_isqrt, attention_init
         .import squares_load            ; the squares tables (squares_tables.s)
         .importzp rms_x, rms_g, rms_y, rms_m, rms_q, res_y
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
@@ -70,6 +70,7 @@ rms_call:
         sta     res_y                   ; is rms_x), then the norm
         lda     #>rms_zeros
         sta     res_y+1
+        jsr     res_bind
         jsr     residual_add
         pla
         jsr     rmsnorm_s
