@@ -29,7 +29,6 @@
 .import attention_head, attn_store_kv, attention_init, attn_init
 .importzp att_q, att_out, kvs_k, kvs_v
 .import embed
-.importzp emb_out
 
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
@@ -277,12 +276,8 @@ range:  iny                             ; PlanRange::count
 .proc step_body
         ldx     #INTERLEAVED            ; the sweeps' default output layout
         stx     mm_ostep
-        ldy     #<vec_h
-        sty     emb_out
-        ldy     #>vec_h
-        sty     emb_out+1
         ldx     engine_pos
-        jsr     embed
+        jsr     embed                   ; (into vec_h)
         LDPTR   rms_x, vec_h            ; every norm of the step: vec_h -> vec_a
         LDPTR   rms_y, vec_a
         jsr     rms_bind

@@ -13,8 +13,7 @@
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; the squares tables (matmul.s), banked in
 .import res_bind, residual_add, rms_zeros
 .importzp rms_s, res_h, res_y
-.import logits_lo, logits_hi
-.exportzp emb_out
+.import logits_lo, logits_hi, vec_h    ; (engine.s)
 .export embed, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
@@ -24,13 +23,11 @@
 .assert PE_SHIFT >= EMBED_MIN_SHIFT && PE_SHIFT <= EMBED_MAX_SHIFT, error, "embed: pe shift out of range"
 
 .segment "ZEROPAGE"
-k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
 k_te:           .res 2          ; embed (32-bit path): te column
 k_pe:           .res 2          ; embed (32-bit path): pe column
 k_h:            .res 1          ; embed: high byte of the deshifted te value
 k_h2:           .res 1          ; embed: high byte of the deshifted pe value
 k_l:            .res 1          ; embed: low byte of te's, then of h
-emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
 
 .segment "BSS"
 k_a:            .res 4          ; embed: deshifted te value (32 bits)
@@ -143,9 +140,9 @@ EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 
 ; leaves it. te is stored as the output layer's weights are (gen/weights.py:
 ; column-major, +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
 ; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
-; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM
-;   int16; the squares tables banked in
-; out: the vector at emb_out; rms_s = sum asr(h[i], 4)^2
+; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT); the squares
+;   tables banked in
+; out: h at vec_h (engine.s); rms_s = sum asr(h[i], 4)^2
 ; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands
 ; cycles: both shifts 1..127 (each deshifted value within +-16384: the sum
 ;   cannot saturate), by instruction count with the sum of squares: ~170 per
@@ -170,15 +167,6 @@ EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 
         lda     #>w_pe
         adc     #0
         sta     em_pe+1
-        lda     emb_out                 ; h's into the store operands
-        sta     em_hl
-        clc
-        adc     #1
-        sta     em_hh
-        lda     emb_out+1
-        sta     em_hl+1
-        adc     #0
-        sta     em_hh+1
         lda     #0
         sta     rms_s
         sta     rms_s+1
@@ -205,14 +193,12 @@ em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
         lsr     a
         sec                             ; h hi = (w >> s) - 2^(8 - s)
         sbc     #1 << (8 - ::TE_SHIFT)
-        sta     $ffff,y
-em_hh = * - 2           ; operand, patched: emb_out + 1
+        sta     vec_h+1,y
         lda     k_l                     ; h lo = w << (8 - s)
         .repeat 8 - ::TE_SHIFT
         asl     a
         .endrepeat
-        sta     $ffff,y
-em_hl = * - 2           ; operand, patched: emb_out
+        sta     vec_h,y
         EMB_SQ_ADD (1 << (12 - ::TE_SHIFT))
 .else
 .if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
@@ -230,8 +216,7 @@ em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
         asl     a
         rol     k_h
         .endrepeat
-        sta     $ffff,y
-em_hl = * - 2           ; operand, patched: emb_out
+        sta     vec_h,y
         sta     k_l
         lda     k_h
 .else
@@ -245,14 +230,12 @@ em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
         DESHIFT16 ::PE_SHIFT, k_h2
         clc                             ; h = the sum (no overflow, see above)
         adc     k_l
-        sta     $ffff,y
-em_hl = * - 2           ; operand, patched: emb_out
+        sta     vec_h,y
         sta     k_l
         lda     k_h2
         adc     k_h
 .endif
-        sta     $ffff,y
-em_hh = * - 2           ; operand, patched: emb_out + 1
+        sta     vec_h+1,y
 .if ::EMB_H_SMALL
         asl     a                       ; |h| < 2048: xs = asr(h, 4) is the byte
         asl     a                       ; (h hi << 4) | (h lo >> 4), at
@@ -360,19 +343,15 @@ store:  lda     k_i
         asl
         tay
         lda     k_a
-        sta     (emb_out),y
-        iny
+        sta     vec_h,y
         lda     k_a+1
-        sta     (emb_out),y
+        sta     vec_h+1,y
         inc     k_i
         lda     k_i
         cmp     #EMBED_DIM
         beq     done
         jmp     loop
-done:   lda     emb_out                 ; the sum of squares: h + zeros
-        sta     res_h
-        lda     emb_out+1
-        sta     res_h+1
+done:   LDPTR   res_h, vec_h            ; the sum of squares: h + zeros
         lda     #<rms_zeros
         sta     res_y
         lda     #>rms_zeros
