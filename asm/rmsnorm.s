@@ -595,11 +595,18 @@ wide2:  sty     rms_xh                  ; else the products of x hi unsigned, an
 .assert qs_gain - (el_bz + 1) >= -128 && narrow - (el_bz + 1) < 128, error, "rmsnorm: el_bz's targets in reach"
 .assert qs_gain - (el_bn + 1) >= -128 && narrow - (el_bn + 1) < 128, error, "rmsnorm: el_bn's targets in reach"
 qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
-        rol     a                       ; 1..2 of P << 1: the low byte to rms_d1,
-        sta     rms_d1                  ; the high byte in A, as sh_end stores them
+        rol     a                       ; 1..2 of P << 1
+        sta     $ffff,x
+elq_yl = * - 2          ; operand, patched: y (rms_bind)
         tya
         rol     a
-        jmp     sh_st
+        sta     $ffff,x
+elq_yh = * - 2          ; operand, patched: y + 1
+        dex
+        dex
+        stx     rms_i
+        bpl     elem                    ; (QS: inv not clamped, the next is elem)
+        rts
 qs_gain:                                ; (the entry, A = u lo, Y = u hi)
         sta     rms_ul
         sty     rms_uh
@@ -701,7 +708,7 @@ sh_top:                                 ; k = 1..3 (s_g = 5..3): D << k
         rol     a
         .endrepeat
 sh_end: ldx     rms_i                   ; y[i] = bytes 1..2 (A = byte 2)
-sh_st:  sta     $ffff,x
+        sta     $ffff,x
 el_yh = * - 2           ; operand, patched: rms_y + 1
         lda     rms_d1
         sta     $ffff,x
@@ -823,13 +830,17 @@ elc_xl = * - 2          ; operand, patched: rms_x
         sta     rmsnorm_s::elc_xh+1
         lda     rms_y
         sta     rmsnorm_s::el_yl
+        sta     rmsnorm_s::elq_yl
         clc
         adc     #1
         sta     rmsnorm_s::el_yh
+        sta     rmsnorm_s::elq_yh
         lda     rms_y+1
         sta     rmsnorm_s::el_yl+1
+        sta     rmsnorm_s::elq_yl+1
         adc     #0
         sta     rmsnorm_s::el_yh+1
+        sta     rmsnorm_s::elq_yh+1
         rts
 .endproc
 
