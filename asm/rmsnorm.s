@@ -350,6 +350,10 @@ lbit:   sta     rms_bit
         ldy     #<(narrow - el_bn - 1)
 @sq:    stx     el_bz
         sty     el_bn
+        ldx     rms_g                   ; the gains' address (A = s_g kept)
+        stx     el_g
+        ldx     rms_g+1
+        stx     el_g+1
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
         ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
@@ -665,7 +669,8 @@ narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
 gain:   txa                             ; (X = 2i on every path here)
         lsr     a
         tay
-        lda     (rms_g),y               ; g
+        lda     $ffff,y                 ; g
+el_g = * - 2            ; operand, patched: rms_g
         bmi     gneg
         clc                             ; Y, page: u + g (C = 0)
 g_dbl = * - 1           ; opcode, patched: clc, or asl a for 2g (0..254)
