@@ -143,15 +143,17 @@ EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 
 ; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT); the squares
 ;   tables banked in
 ; out: h at vec_h (engine.s); rms_s = sum asr(h[i], 4)^2
-; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands
+; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands (te, pe)
 ; cycles: both shifts 1..127 (each deshifted value within +-16384: the sum
-;   cannot saturate), by instruction count with the sum of squares: ~170 per
-;   dimension for equal shifts (5, 5: one biased sum, three shift steps), ~210
-;   at 7, 8; measured (`soul bench`, x64sc, PAL, screen on, ED=32) 6.2 k a
-;   token on the original soul, 6.5 k on the default soul (5.6 k and 4.6 k
-;   before, without the sum, which rmsnorm's loop then took at ~3.4 k). Else
-;   (32-bit sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift
-;   6), then residual_add's ~120 per dimension for the sum of squares.
+;   cannot saturate), by instruction count with the sum of squares: ~110 per
+;   dimension for equal shifts 5..8 (5, 5: one biased sum, xs^2 read at
+;   w >> (s - 4) without a patched page), ~155 at 7, 8 (|h| < 2048: xs is
+;   one byte), ~200 for the other shifts (xs by four shift steps);
+;   measured (`soul bench`, x64sc, PAL, screen on, ED=32) 4.0 k a token on
+;   the original soul, 5.7 k on the default soul (6.2 k and 6.5 k with
+;   RMS_SQ_ADD's shifts; 5.6 k and 4.6 k without the sum). Else (32-bit
+;   sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift 6),
+;   then residual_add's ~110 per dimension for the sum of squares.
 .proc embed
 .if ::TE_SHIFT >= 1 && ::PE_SHIFT >= 1
         clc                             ; the te and pe columns' operands

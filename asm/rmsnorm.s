@@ -132,12 +132,12 @@ rms_t2:         .res RMS_T_LEN
 ;   through it); the squares tables banked in
 ; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with x = h)
 ; clobbers: A, X, Y, kb_zp (rms_*)
-; cycles (by instruction count): ~30, then per
-;   element ~67 for h, ~36 for xs = asr(h, 4), and its square ~25 for 0 <= xs
-;   < 256 (the page of 0), ~32 for -256 < xs < 0 (read at -xs), ~60 beyond
-;   (the page patched, three bytes); `soul bench` (x64sc, PAL, screen on,
-;   ED=32, original soul) 3.7 k a call with the engine's glue up to the next
-;   norm (4.2 k before the two-byte squares, 1.5 k without the sum)
+; cycles (by instruction count): ~30, then per element ~99 for 0 <= xs <
+;   256 (xs = asr(h, 4): two bytes of xs^2 from the page of 0), ~112 for
+;   -256 < xs < 0 (read at -xs), ~145 beyond (the page patched, three
+;   bytes); `soul bench` (x64sc, PAL, screen on, ED=32, original soul) 3.7 k
+;   a call with the engine's glue up to the next norm (4.2 k before the
+;   two-byte squares, 1.5 k without the sum)
 .proc residual_add
         lda     #0
         sta     rms_s
@@ -331,16 +331,15 @@ lbit:   sta     rms_bit
 ;   squares of x, A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
-;   done) `soul bench` 8.6 k a call on the original soul (42.9 k a token for
-;   5 calls, with the engine's glue up to the next sweep), 6.9 k on the default
-;   soul (34.5 k), whose calls mostly have a clamped inv. Profile stops in tests/asm/rmsnorm_driver.s on the
-;   original soul's 100 calls of 20 tokens: the square root, the division and
-;   the x hi table 0.76 k; the elements 229 each (the default soul's: 187),
-;   by instruction count ~190 for 0 <= x < 256, ~220 for -256 <= x < 0, ~235
-;   for other x hi -4..4, ~320 beyond, ~150 with inv clamped, +12 per shift
-;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
-;   division for r < 128 (~650 above), ~100 the x hi table
+; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 8.2 k a call on the
+;   original soul (41.1 k a token for 5 calls, with the engine's glue up to
+;   the next sweep; 43.0 k before the quarter-square gain), 6.8 k on the
+;   default soul (33.9 k; 34.4 k), whose calls mostly have a clamped inv.
+;   By instruction count, per element: s_g = 6 (QS) ~168 for 0 <= x < 256,
+;   ~187 for -256 <= x < 0; else ~199 and ~220; ~235 for other x hi -4..4,
+;   ~320 beyond, ~150 with inv clamped, +12 per shift step left (s_g = 3, 4
+;   with the doubled gain). Per call ~190..400 isqrt, ~260 the division for
+;   r < 128 (~650 above), ~150 the x hi table, ~75 the mean
 .proc rmsnorm_s
         ldx     #<(qs_gain - el_bz - 1) ; x hi = 0 and -1: for s_g = RMS_QS_SG
         ldy     #<(qs_gain - el_bn - 1) ; quarter squares, else the squares path
