@@ -106,11 +106,15 @@ vec_att:        .res 2 * EMBED_DIM
 ; engine_init: compute the engine's tables at start: attention's quarter
 ; squares (divide.s), attention's position tables (under I/O), matmul.s's
 ; squares and every matrix's row constants E_r
-; (mm_desc_list of weights.inc). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
+; (mm_desc_list of weights.inc); binds rmsnorm_s to vec_h -> vec_a
+; (rms_bind). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
 ; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
 .proc engine_init
         jsr     attention_init
         jsr     mm_init
+        LDPTR   rms_x, vec_h            ; every norm reads vec_h and writes
+        LDPTR   rms_y, vec_a            ; vec_a (nothing else binds rmsnorm_s)
+        jsr     rms_bind
         php
         sei
         lda     CPU_PORT
@@ -256,7 +260,7 @@ range:  iny                             ; PlanRange::count
 .endproc
 
 ; eng_norm: vec_a := rmsnorm_s(vec_h) with this layer's gain and shift (embed
-; or residual_add has just summed vec_h's squares; step_body bound vec_h ->
+; or residual_add has just summed vec_h's squares; engine_init bound vec_h ->
 ; vec_a with rms_bind).
 ; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm_s
 .proc eng_norm
@@ -278,9 +282,6 @@ range:  iny                             ; PlanRange::count
         stx     mm_ostep
         ldx     engine_pos
         jsr     embed                   ; (into vec_h)
-        LDPTR   rms_x, vec_h            ; every norm of the step: vec_h -> vec_a
-        LDPTR   rms_y, vec_a
-        jsr     rms_bind
         lda     #0
         sta     eng_layer
         sta     eng_block

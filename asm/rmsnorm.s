@@ -815,7 +815,7 @@ elc_xl = * - 2          ; operand, patched: rms_x
 
 ; rms_bind: bind rmsnorm_s to its vectors: x at rms_x, y at rms_y (the
 ; element loops' patched operands). They stay bound until the next rms_bind
-; (the engine binds vec_h -> vec_a once a step: every norm of the step reads
+; (engine_init binds vec_h -> vec_a: every norm of a step reads
 ; vec_h and writes vec_a).
 ; in: rms_x, rms_y ; out: - ; clobbers: A. cycles: 86
 .proc rms_bind
