@@ -149,8 +149,8 @@ EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 
 ;   dimension for equal shifts 5..8 (5, 5: one biased sum, xs^2 read at
 ;   w >> (s - 4) without a patched page), ~155 at 7, 8 (|h| < 2048: xs is
 ;   one byte), ~200 for the other shifts (xs by four shift steps);
-;   measured (`soul bench`, x64sc, PAL, screen on, ED=32) 4.0 k a token on
-;   the original soul, 5.7 k on the default soul (6.2 k and 6.5 k with
+;   measured (`soul bench`, x64sc, PAL, screen on, ED=32) 3.9 k a token on
+;   the original soul, 5.5 k on the default soul (6.2 k and 6.5 k with
 ;   RMS_SQ_ADD's shifts; 5.6 k and 4.6 k without the sum). Else (32-bit
 ;   sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift 6),
 ;   then residual_add's ~110 per dimension for the sum of squares.

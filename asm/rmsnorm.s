@@ -334,7 +334,7 @@ lbit:   sta     rms_bit
 ; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 8.2 k a call on the
 ;   original soul (41.1 k a token for 5 calls, with the engine's glue up to
 ;   the next sweep; 43.0 k before the quarter-square gain), 6.8 k on the
-;   default soul (33.9 k; 34.4 k), whose calls mostly have a clamped inv.
+;   default soul (34.0 k; 34.4 k), whose calls mostly have a clamped inv.
 ;   By instruction count, per element: s_g = 6 (QS) ~168 for 0 <= x < 256,
 ;   ~187 for -256 <= x < 0; else ~199 and ~220; ~235 for other x hi -4..4,
 ;   ~320 beyond, ~150 with inv clamped, +12 per shift step left (s_g = 3, 4
