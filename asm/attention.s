@@ -190,7 +190,7 @@ att_npad:       .res 4 * HEAD_DIM       ; unused: gen/weights.py's engbss_work_b
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
-.assert EXP_LAST_VALUE = 0, error, "attention: positions far below the maximum (and im, moved there) add nothing"
+.assert EXP_LAST_VALUE = 0, error, "attention: positions far below the maximum add nothing"
 .assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v at the highest score"
 att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
         .repeat N_LAYERS * N_HEADS, I
@@ -663,12 +663,12 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   {0, -1, 1, -2}, 91 % of those values; no -2^15 W bias; the weights
 ;   taken in the position loop), the divisions 24.3k -> 23.7k.
 ;   Issue 8's fifth attention round (`soul bench`, x64sc, the original
-;   soul): 166,186 -> 158,572 a token: sf in 16 bits for heads of 8 (the
+;   soul): 166,230 -> 158,646 a token: sf in 16 bits for heads of 8 (the
 ;   key loop ~20 a key, the weights 9 a position), the N sums in zero page
 ;   (a cycle a store), the division's steps comparing the high bytes first
 ;   (24.3k -> 22.6k), C + 1 as the key loop's immediates, the q^2 sum at
 ;   Y = q low. Stops at the labels after it (per token): setup and patch
-;   16.0k, the scores 63.7k (724 a key), the weights, the sums' start and
+;   16.5k, the scores 63.8k (725 a key), the weights, the sums' start and
 ;   the w tests 9.2k, the weighted sums 54.8k, the divisions 22.6k (353 each)
 .proc attention_head
         stx     att_n
@@ -1122,17 +1122,15 @@ narrow: ldx     att_n
 
         ; --- W := w[im] = EXP[0]; the other w[i] = EXP[min(127, m - sf[i])]
         ;     are taken, and summed into W, in the weighted sum's position
-        ;     loop (vpos); im's sf is moved far below m there (w reads as
-        ;     EXP[EXP_LAST] = 0), its 255 v is in the sums' start
+        ;     loop (vpos); im's sf is moved 256 above m there (m - sf reads
+        ;     $ffxx: skipped as w = 0), its 255 v is in the sums' start
 weights:
         lda     #EXP_FIRST
         sta     att_w
         lda     #0
         sta     att_w+1
-        ldx     att_im
-        lda     att_m+1                 ; sf[im] := m - 2^15 (mod 2^16): the high
-        eor     #$80                    ; byte of m - sf reads $80
-        sta     att_s3,x
+        ldx     att_im                  ; sf[im] := m + 256 (mod 2^16): the high
+        inc     att_s3,x                ; byte of m - sf reads $ff
         ; --- N[d] = sum_i w[i] * v[i][d] (mod 2^32; |N| < 2^30), at X = d,
         ;     v = 256 vh + vl (vh signed, as stored): the sums start at
         ;     255 v[im] (w = EXP[0] = 255: 256 v - v, no product), which the
@@ -1409,19 +1407,19 @@ dloop:  lda     att_n3,x
         sta     att_dq+1                ; byte k = 0; while R >= W: R -= W, k += 1
         ldy     att_n2,x
         lda     att_n1,x
-        sta     att_rl
-@pnext: cmp     dv_den                  ; R < W ? (A = R low)
+@pnext: sta     att_rl                  ; R < W ? (A = R low)
+        cmp     dv_den
         tya
         sbc     dv_den+1
         bcc     @fast2                  ; yes: 8 steps, out = 256 k + quotient
         tay                             ; C = 1: R -= W
         lda     att_rl
         sbc     dv_den
-        sta     att_rl
         inc     att_dq+1
+        pha
         lda     att_dq+1
         cmp     #ATT_DIV_KMAX
-        lda     att_rl
+        pla
         bcc     @pnext                  ; k = KMAX: out >= 256 * KMAX
 @slow:  jmp     dslow                   ; out of line (beyond the branches' reach)
 @fast:  sta     att_dq+1
@@ -1465,12 +1463,10 @@ dslow:  lda     dv_den+1                ; N' = N + 2^15 * W: 2^15 W = (0, b1, b2
         lda     att_n2,x
         adc     att_nb+2
         sta     att_rl
+        lda     att_n0,x                ; (C kept)
+        sta     att_dq
         lda     att_n3,x                ; R := N' >> 16 (< W)
         adc     att_nb+3
-        tay
-        lda     att_n0,x
-        sta     att_dq
-        tya
         stx     att_i                   ; d
         ldx     #8                      ; quotient bits 15..8 into the high byte
 dhigh:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
