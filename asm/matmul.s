@@ -423,7 +423,16 @@ bias_row:
         tya
         bne     bias_row
 columns:
-        ; E -= w^2, column by column
+        ; E -= w^2, column by column; the weights are w + beta: w^2's bytes
+        ; at mm_sq0 + 128 - beta + (w + beta) (byte 0 of (w + 128)^2) and
+        ; mm_sq1 + MM_SQ_ZERO - beta + (w + beta)
+        ldy     #MM_DESC::beta
+        lda     #0
+        sec
+        sbc     (mm_dp),y               ; -beta (beta >= 1)
+        sta     i1+1
+        eor     #$80                    ; 128 - beta
+        sta     i0+1
         ldy     #MM_DESC::w
         lda     (mm_dp),y
         sec
@@ -435,13 +444,13 @@ columns:
         sta     wl+2
 column: ldx     mm_rows
 row:
-wl:     ldy     $ffff,x                 ; w + 128
+wl:     ldy     $ffff,x                 ; w + beta
         sec
 e0r:    lda     $ffff,x
-        sbc     mm_sq0,y                ; (y - 128)^2 = y^2 mod 256
+i0:     sbc     mm_sq0,y                ; (+ 128 - beta) w^2 = (w + 128)^2 mod 256
 e0w:    sta     $ffff,x
 e1r:    lda     $ffff,x
-        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+i1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
 e1w:    sta     $ffff,x
 e2r:    lda     $ffff,x
         sbc     mm_sq0                  ; 0 (w^2 <= 2^14: byte 2 is 0); absolute,
@@ -826,6 +835,15 @@ fallback:
 ; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
 ; cycles: ~120 per row and such column + ~130 per such column
 .proc mm_columns
+        ldy     #MM_DESC::beta          ; the weights are w + beta
+        lda     (mm_dp),y
+        sta     mm_h1
+        lda     #0
+        sec
+        sbc     mm_h1
+        sta     c1+1                    ; -beta
+        eor     #$80
+        sta     c0+1                    ; 128 - beta
         lda     #0
         sta     mm_xi
 column: ldy     mm_xi                   ; 2 * the record
@@ -837,26 +855,29 @@ column: ldy     mm_xi                   ; 2 * the record
         sta     kw+1
         lda     mm_bw+1,y
         sta     kw+2
-        ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
+        ; (q + w)^2 at the index q - beta + MM_SQ_ZERO + y, as in the slots:
+        ; page MM_P + qh + (ql >= beta), low byte ql - beta
         lda     mm_xl
-        asl                             ; C = ql >= $80
+        sec
+        sbc     mm_h1                   ; C = (ql >= beta)
+        sta     k1+1
+        sta     k2+1
+        sta     mm_sq
+        and     #MM_SQ0_PERIOD - 1
+        sta     k0+1
         lda     mm_xh
         adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
         sta     k1+2
         sta     mm_sq+1
         eor     #MM_PAGE_1TO2
         sta     k2+2
-        lda     mm_xl
-        eor     #$80
-        sta     k1+1
-        sta     k2+1
-        sta     mm_sq
-        and     #MM_SQ0_PERIOD - 1
-        sta     k0+1
-        tay                             ; q^2: at the index + 128
+        lda     k0+1                    ; q^2: at the index + beta
+        clc
+        adc     mm_h1
+        tay
         lda     mm_sq0,y
         sta     q0+1
-        ldy     #128
+        ldy     mm_h1
         lda     (mm_sq),y
         sta     q1+1
         lda     mm_sq+1
@@ -866,13 +887,13 @@ column: ldy     mm_xi                   ; 2 * the record
         sta     q2+1
         ldx     mm_rows
 row:
-kw:     ldy     $ffff,x                 ; w + 128
+kw:     ldy     $ffff,x                 ; w + beta
         sec                             ; (q + w)^2 - w^2
 k0:     lda     mm_sq0,y
-        sbc     mm_sq0,y                ; byte 0 of w^2 = (w + 128)^2 mod 256
+c0:     sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2 = (w + 128)^2 mod 256
         sta     mm_a0
 k1:     lda     $ffff,y
-        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+c1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
         sta     mm_a1
 k2:     lda     $ffff,y
         sbc     #0                      ; (w^2 <= 2^14)
@@ -960,15 +981,28 @@ q2:     sbc     #$ff
 
 ; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
-; The slots are filled from both ends (the sum does not mind the order):
-; columns with |x| <= 127 from the first used slot up (mm_sp), the others
-; from the last slot down (mm_spw), so a slot's tail mostly stays what the
-; last sweep left there. Each direction's operand stores are `sta page*256 +
-; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
-; patched when the direction's slot crosses into another page (every ~10
-; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
-; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
-; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
+; The weights are stored w + beta (the descriptor's beta, 1..128, the least
+; that keeps them >= 0), and a slot reads its squares at the table index
+; x - beta + MM_SQ_ZERO plus Y = w + beta: with m = x - beta = 256 (h' - 1) +
+; L' (h' = xh + (xl >= beta), L' = xl - beta mod 256) that is page MM_P + h',
+; low byte L'. A read crosses a page (a cycle) when L' + Y >= 256, so a small
+; beta crosses seldom (it was 128 for every matrix: measured below).
+; Two-byte columns, where every (x + w)^2 < 2^16 (the two-byte tail):
+;   h' = 0, L' <> 0 (x = beta - 256 + L', |x| <= 255): byte 1 from mm_sqc at
+;   m + 128 for L' >= 128 (reads cross only for x + w >= 128), from mm_sq1 at
+;   page MM_P for L' < 128 (they cross for x + w >= 0);
+;   h' = 1, L' < t2lim (beta <= x <= 255 - max w, x <= lim): page MM_P + 1,
+;   which holds n = 0..255, so no read crosses.
+; The others are range-checked (pages strictly inside +-lim need no 16-bit
+; compare) and take three bytes. The slots are filled from both ends (the sum
+; does not mind the order): two-byte columns from the first used slot up
+; (mm_sp), the others from the last slot down (mm_spw), so a slot's tail
+; mostly stays what the last sweep left there. Each direction's operand
+; stores are `sta page*256 + offset,y` (,x) with the index register = the
+; slot's low byte and their page patched when the direction's slot crosses
+; into another page (every ~10 slots), cheaper than `ldy #offset / sta
+; (ptr),y` per operand. sum x^2 reads the same tables at the index + beta
+; (= x + MM_SQ_ZERO; the reads' low bytes are beta, patched per sweep).
 ; Under mm_relu (fc2's input) the loop runs from col_relu: x < 0 is the
 ; column x = 0 (relu0), so the sweep is matmul(W, relu(x)).
 ; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
@@ -978,20 +1012,19 @@ q2:     sbc     #$ff
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
 ;     column - 1)
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
-;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~126
-;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
-;     count; under mm_relu ~90 for x < 0 and 5 more for x >= 0; + 50-90 per
-;     tail switch, + ~40 per page change of a direction;
-;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
-;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
-;     columns wrote their table page)
-MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
+;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
+; cycles: ~330 (~400 with a new limit or column count) + per column by
+;     instruction count ~121 (h' = 0, two bytes; 2 more for 0 <= x < beta),
+;     ~140 (h' = 1, two bytes), ~165 (three bytes); under mm_relu ~85 for
+;     x < 0 and 6 more for x >= 0; + 50-90 per tail switch, + ~40 per page
+;     change of a direction. Measured: see mm_sweep.
+MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n = -256..-1)
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
+        .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
 .proc mm_fast
-        ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
-        ; (the constants stay from the last sweep when its limit was the same;
+        ; the edge check: u = x + lim (16 bits) must be below 2 lim + 1 (the
+        ; constants stay from the last sweep when its limit was the same;
         ; lim_lo, lim_hi hold it, $ffff as assembled)
         lda     mm_lim
         cmp     lim_lo+1
@@ -1014,24 +1047,50 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x 
         iny
 :       stx     top_lo+1
         sty     top_hi+1
-        ; the index pages MM_P + h, h = xh + (xl >= $80): those strictly
-        ; between the pages of x = -lim (hmin = (128 - lim) >> 8) and x = lim
-        ; (hmax = (lim + 128) >> 8) hold only x within the limit
-        sec
-        lda     #128
-        sbc     mm_lim
-        lda     #0
-        sbc     mm_lim+1                ; hmin
+lim_known:
+        ; beta: the low byte of every x^2 read, -beta into the column's m
+        ldy     #MM_DESC::beta
+        lda     (mm_dp),y
+        sta     zs0+1
+        sta     zs1+1
+        sta     ws0+1
+        sta     ws1+1
+        sta     xs0+1
+        sta     xs1+1
+        sta     xs2+1
+        sta     mm_h1
+        eor     #$ff
         clc
-        adc     #MM_P + 1
-        sta     wlo+1
+        adc     #1
+        sta     kl+1
+        iny
+        .assert MM_DESC::t2lim = MM_DESC::beta + 1, error, "mm_fast: t2lim follows beta"
+        lda     (mm_dp),y
+        sta     t2l+1
+        ; the index pages strictly between those of x = -lim and x = lim
+        ; (MM_P + h' of each) hold only x within the limit
+        sec
+        lda     mm_lim
+        sbc     mm_h1
+        lda     mm_lim+1
+        sbc     #0                      ; C = 1 (lim >= 128 >= beta)
+        adc     #MM_P                   ; MM_P + 1 + >(lim - beta)
+        sta     whi+1
         clc
         lda     mm_lim
-        adc     #128
+        adc     mm_h1
+        sta     mm_h0
         lda     mm_lim+1
-        adc     #MM_P                   ; MM_P + hmax
-        sta     whi+1
-lim_known:
+        adc     #0
+        sta     mm_l0                   ; lim + beta
+        sec
+        lda     #0
+        sbc     mm_h0
+        lda     #0
+        sbc     mm_l0
+        clc
+        adc     #MM_P + 2               ; MM_P + 1 + >(-lim - beta), + 1
+        sta     wlo+1
         ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
         ; holds it from the last sweep when that had as many columns)
         lda     mm_cols
@@ -1120,62 +1179,58 @@ first_known:
         beq     plain
         lda     #<(col_relu - (xbr + 2))
         sta     xbr+1
-        bne     col_relu                ; (always: the offset is negative)
+        clc
+        bcc     col_relu                ; (always)
 plain:  lda     #<(column - (xbr + 2))
         sta     xbr+1
-        bne     column                  ; (always)
-up_neg: ; x < 0: table byte 1 at MM_P, L (= x + 128 = x mod 128, byte 0's
-        ; too); out of line, as inputs after a ReLU are >= 0 (col_relu)
-        ldy     mm_sp
-un1:    sta     $ff00 + MM_SO_T1,y
-un0:    sta     $ff00 + MM_SO_T0,y
+        clc
+        bcc     column                  ; (always)
+low_pg: ; L' < 128 (m < -128): mm_sq1 at page MM_P (reads cross for x + w >= 0)
+        bne     :+
+        jmp     low_zero                ; L' = 0: x + w = -256 for w = -beta
+:       ldy     mm_sp
+ul1:    sta     $ff00 + MM_SO_T1,y
+ul0:    sta     $ff00 + MM_SO_T0,y      ; (L' < 128)
         lda     #MM_P
-un1h:   sta     $ff00 + MM_SO_T1 + 1,y
+ul1h:   sta     $ff00 + MM_SO_T1 + 1,y
         jmp     utl
-set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
+set2:   MM_SET_TAIL2
         ldy     mm_sp
         sec
         bcs     up_w                    ; (always)
-relu0:  lda     #0                      ; ReLU'd x < 0: x = 0, a two-byte column
-        beq     up_pos                  ; with x >= 0 and x^2 = 0 (always)
-col_relu:                               ; X = 2 * column; the input ReLU'd
+relu0:  ldy     kl+1                    ; ReLU'd x < 0: x = 0, L' = -beta, h' = 0
+        jmp     col_h0
+col_relu:                               ; X = 2 * column, C = 0; the input ReLU'd
 xhr:    lda     $ffff,x
         bmi     relu0
-        bpl     col_xl                  ; (always)
-column:                                 ; X = 2 * column
-        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
-        ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
-        ; h = 0 exactly for -128 <= x <= 127
-xh_rd:  lda     $ffff,x
-col_xl:
-xl_rd:  ldy     $ffff,x
-        cpy     #$80                    ; C = xl >= $80
-        adc     #0                      ; h
-        bne     wide
-        tya
-        eor     #$80                    ; L
-        beq     wide_m                  ; x = -128 (A = h = 0, Y = xl, C = 1)
-        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
+column:                                 ; X = 2 * column, C = 0
+xl_rd:  lda     $ffff,x
+kl:     adc     #$ff                    ; (-beta) L' = xl - beta, C = (xl >= beta)
         tay
-        clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
-        lda     mm_sq0,y                ; byte 1 = mm_sqc[L] (x = L - 128)
+xh_rd:  lda     $ffff,x
+        adc     #0                      ; h' (C = 1 only for h' = 0)
+        bne     wide
+col_h0: ; h' = 0: x = beta - 256 + L', |x| <= 255
+        clc                             ; sum x^2 += x^2 (two bytes: x^2 <= 65025)
+zs0:    lda     mm_sq0,y                ; (+ beta) byte 0
         adc     mm_sx
         sta     mm_sx
-        lda     mm_sqc,y
+zs1:    lda     MM_P * 256,y            ; (+ beta) byte 1
         adc     mm_sx+1
         sta     mm_sx+1
         bcc     :+
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       tya                             ; N = (x >= 0)
-        bpl     up_neg
-        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
-up_pos: ldy     mm_sp                   ; the slot (its page in the stores)
-ut1:    sta     $ff00 + MM_SO_T1,y      ; x >= 0: table byte 1 in mm_sqc at x
-ut0:    sta     $ff00 + MM_SO_T0,y      ; (reads cross a page only for x + w
-        lda     #>mm_sqc                ; >= 128, at MM_P they would for
-ut1h:   sta     $ff00 + MM_SO_T1 + 1,y  ; x + w >= 0)
+:       tya                             ; N = (L' >= 128)
+        bpl     low_pg
+        eor     #$80                    ; -128 <= m < 0: mm_sqc at m + 128
+        ldy     mm_sp                   ; the slot (its page in the stores)
+us1:    sta     $ff00 + MM_SO_T1,y
+        and     #MM_SQ0_PERIOD - 1      ; (= L' mod 128)
+us0:    sta     $ff00 + MM_SO_T0,y
+        lda     #>mm_sqc
+us1h:   sta     $ff00 + MM_SO_T1 + 1,y
 utl:    lda     $ff00 + MM_SO_TAIL,y
         cmp     #OP_BCC
         bne     set2                    ; the two-byte tail is not in place
@@ -1195,24 +1250,24 @@ uw1:    sta     $ff00 + MM_SO_W + 1,y
 next:   inx
         inx
 x_end:  cpx     #$ff                    ; (2 cols)
-xbr:    bne     column                  ; (column or col_relu, patched)
+xbr:    bne     column                  ; (column or col_relu, patched; C = 0)
         jmp     sum_done
 up_next_page:
         inc     mm_sp+1
         lda     mm_sp+1
         jsr     up_page
         jmp     next
-wide_m: adc     #MM_P - 1               ; (C = 1) the page of h = 0
-        bcc     wide_pg                 ; (always)
-wide:   ; A = h <> 0, Y = xl, C = 0 (the carry out of xh + (xl >= $80) comes
-        ; only with h = 0): the range check on the page first
-        adc     #MM_P
-wide_pg:
-wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
-        bcc     edge
-whi:    cmp     #$ff                    ; (MM_P + hmax)
-        bcs     edge
-in_range:                               ; A = the page, Y = xl: three bytes
+h1_j:   jmp     h1
+wide:   ; h' <> 0: A = h', Y = L', C = 0
+        adc     #MM_P                   ; the page
+        cmp     #MM_P + 1
+        beq     h1_j
+wchk:
+wlo:    cmp     #$ff                    ; (MM_P + h' of x = -lim, + 1)
+        bcc     edge_j
+whi:    cmp     #$ff                    ; (MM_P + h' of x = lim)
+        bcs     edge_j
+in_range:                               ; A = the page, Y = L', C = 0: three bytes
         stx     mm_xi                   ; (2 * column)
         ldx     mm_spw                  ; X = the slot (its page in the stores)
 dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
@@ -1221,10 +1276,8 @@ dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
 dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
         sta     xs2+2
         tya
-        eor     #$80                    ; L
 dt1:    sta     $ff00 + MM_SO_T1,x
 dt2:    sta     $ff00 + MM_SO_T2,x
-        tay
         and     #MM_SQ0_PERIOD - 1
 dt0:    sta     $ff00 + MM_SO_T0,x
         lda     mm_wcol                 ; (C = 0) the weight column; mm_wcol
@@ -1236,13 +1289,13 @@ dw1:    sta     $ff00 + MM_SO_W + 1,x
         adc     #0
         sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
                                         ; sum x^2 += x^2 (three bytes)
-        lda     mm_sq0,y
+xs0:    lda     mm_sq0,y                ; (+ beta)
         adc     mm_sx
         sta     mm_sx
-xs1:    lda     $ff80,y                 ; (the page; + 128 = x^2)
+xs1:    lda     $ff00,y                 ; (+ beta; the page)
         adc     mm_sx+1
         sta     mm_sx+1
-xs2:    lda     $ff80,y
+xs2:    lda     $ff00,y
         adc     mm_sx+2
         sta     mm_sx+2
         bcc     :+
@@ -1262,12 +1315,62 @@ dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next 
         lda     mm_spw+1
         jsr     dn_page
         jmp     next
+edge_j: jmp     edge
+set3:   MM_SET_TAIL3                    ; (keeps X)
+        sec
+        jmp     dn_step
+h1:     ; (C = 1) h' = 1: two bytes when L' < t2lim (page MM_P + 1: n = 0..255)
+t2l:    cpy     #$ff                    ; (t2lim)
+        bcc     :+
+        jmp     wchk                    ; (A = MM_P + 1) three bytes
+:
+                                        ; sum x^2 += x^2 (x = L' + beta <= 255)
+ws0:    lda     mm_sq0,y                ; (+ beta)
+        adc     mm_sx
+        sta     mm_sx
+ws1:    lda     256 * (MM_P + 1),y      ; (+ beta)
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcc     :+
+        inc     mm_sx+2
+        bne     :+
+        inc     mm_sx+3
+:       tya
+        ldy     mm_sp
+uh1:    sta     $ff00 + MM_SO_T1,y
+        and     #MM_SQ0_PERIOD - 1
+uh0:    sta     $ff00 + MM_SO_T0,y
+        lda     #MM_P + 1
+uh1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        jmp     utl
+low_zero:
+        ; x = beta - 256 took its x^2 as two bytes: take it back (Y = 0:
+        ; the reads at beta), then three bytes at page MM_P
+        ldy     zs0+1
+        sec
+        lda     mm_sx
+        sbc     mm_sq0,y
+        sta     mm_sx
+        lda     mm_sx+1
+        sbc     MM_P * 256,y
+        sta     mm_sx+1
+        bcs     :+
+        lda     mm_sx+2
+        bne     lz_2
+        dec     mm_sx+3
+lz_2:   dec     mm_sx+2
+:       ldy     #0
+        lda     #MM_P
+        clc
+        jmp     in_range
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
         sta     mm_h1                   ; the page
-        sty     mm_xl
+        sty     mm_l0                   ; L'
         txa
         tay
+        lda     (mm_x),y
+        sta     mm_xl
         iny
         lda     (mm_x),y
         sta     mm_xh
@@ -1284,10 +1387,11 @@ top_lo: cmp     #$ff
 top_hi: sbc     #$ff
         bcs     beyond
         lda     mm_h1
-        ldy     mm_xl
+        ldy     mm_l0
+        clc
         jmp     in_range
-beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
-        ; takes r (page MM_P, the same L), mm_columns adds 256 q w later
+beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
+        ; the slot takes r (three bytes), mm_columns adds 256 q w later
         ldy     mm_nb
         lda     mm_wcol
         sta     mm_bw,y
@@ -1307,13 +1411,17 @@ beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
         iny
         iny
         sty     mm_nb
+        ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
+        lda     mm_xl                   ; h' = (beta <= xl < 128)
+        bmi     :+
+        clc
+        adc     kl+1                    ; C = (xl >= beta)
         lda     #MM_P
-        ldy     mm_xl
-        clc                             ; (in_range: C = 0)
+        adc     #0
+        bcc     r_pg                    ; (always)
+:       lda     #MM_P
+r_pg:   clc                             ; (in_range: C = 0)
         jmp     in_range
-set3:   MM_SET_TAIL3                    ; (keeps X)
-        sec
-        jmp     dn_step
 sum_done:
         ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
@@ -1372,14 +1480,17 @@ sum_done:
         rts
 
 ; up_page, dn_page: A = the page of the up / down direction's slot, into its
-; stores. clobbers: - ; cycles: 26 / 38
+; stores. clobbers: - ; cycles: 44 / 38
 up_page:
-        sta     ut1+2
-        sta     ut0+2
-        sta     ut1h+2
-        sta     un1+2
-        sta     un0+2
-        sta     un1h+2
+        sta     us1+2
+        sta     us0+2
+        sta     us1h+2
+        sta     ul1+2
+        sta     ul0+2
+        sta     ul1h+2
+        sta     uh1+2
+        sta     uh0+2
+        sta     uh1h+2
         sta     uw0+2
         sta     uw1+2
         sta     utl+2
