@@ -799,7 +799,10 @@ next:   inx
 ;     multiply-add with the finish, with fc2 reading relu(x) itself; of
 ;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
 ;     (~195 a column with the tail switches and the per-sweep work; 88 k
-;     before the page-patched stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     before the page-patched stores), the rows 762 k. With the weights
+;     stored w + beta (per matrix) and two-byte slots up to |x| = 255:
+;     819,437 a token (823,550 before; default soul 812,227 / 816,744 over
+;     positions 1..20). A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep

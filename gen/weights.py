@@ -19,7 +19,9 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   `w_norm` (int8).
 - a matmul M (R rows x C cols) is stored for the squares matmul of asm/matmul.s
   (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
-  weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
+  weight biased by the matrix's beta (`weight_bias`: the least that keeps
+  w + beta >= 0; 128 for a tied soul's out, whose bytes embed reads as
+  te + 128), column c at M_w + c*R;
   `M_e`: room (not in the load image; ENGBSS under I/O when all of them fit
   in MM_ENGBSS_ROOM beside the engine's work arrays there, else BSS) for the per-row constants
   E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
@@ -27,7 +29,7 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
   R low bytes, then R high bytes of the int16 bias (engine_init computes E_r
   from it); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
-  bias or 0, xmax, rows, cols). xmax is the largest |x| for which every row's
+  bias or 0, xmax, rows, cols, beta, t2lim: `two_byte_top`). xmax is the largest |x| for which every row's
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
   live in `layer_table` and model.inc (the fused q/k/v rows have three).

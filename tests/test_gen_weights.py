@@ -55,3 +55,24 @@ def test_attention_kc_goes_under_io_only_where_it_fits_beside_the_row_constants(
     e = 3 * (2 * (5 * 32 + 64) + 128)       # rows: q|k|v, proj, fc1, fc2 per layer; out
     assert weights.e_segment(big) == "ENGBSS" and e <= weights.MM_ENGBSS_ROOM
     assert e + weights.kc_bytes(big) > weights.MM_ENGBSS_ROOM and not weights.kc_underio(big)
+
+
+def test_weight_bias_and_two_byte_limit():
+    # beta: the least bias keeping w + beta >= 0, at least 1 and 256 - xmax
+    # (mm_fast's two-byte columns x = beta - 255 .. beta - 1 stay within xmax)
+    pos = np.array([[0, 5], [127, 3]])                  # no negative weight
+    neg = np.array([[-1, -5], [-20, -3]])               # no positive weight
+    full = np.array([[127, -128]])
+    assert weights.weight_bias(pos) == 1 and weights.two_byte_top(pos, 1, 1920) == 128
+    assert weights.weight_bias(neg) == 20 and weights.two_byte_top(neg, 20, 1920) == 236
+    assert weights.weight_bias(full) == 128 and weights.two_byte_top(full, 128, 1920) == 1
+    # a limit below 256 raises beta and caps the two-byte columns at x <= xmax
+    w = np.full((2, 200), 100)
+    b = np.array([0, 0])
+    xmax = weights.fast_xmax(w, b)
+    assert 128 <= xmax < 256 and weights.weight_bias(w, b) == 256 - xmax
+    assert weights.two_byte_top(w, 256 - xmax, xmax) == min(156 - (256 - xmax), 2 * xmax - 255)
+    text = "\n".join(weights._matmul_lines("m", neg))
+    assert "+20" in text and ".byte   2, 2, 20, 236" in text
+    with pytest.raises(SoulError, match="weight bias"):
+        weights._matmul_lines("m", neg, beta=19)
