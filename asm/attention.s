@@ -7,7 +7,7 @@
 ;   out[d]   = sat16(floordiv(sum_i w[i] * v[i][d], W))
 ;
 ; How (all exact):
-; - k and v are stored biased, k' = k + 32768 (high byte ^ $80), so every
+; - k is stored biased, k' = k + 32768 (high byte ^ $80), so every
 ;   product is unsigned. q is used as sign and magnitude, fixed per dimension:
 ;   score'[i] = sum_d q[d] * k'[i][d] = score[i] + 2^15 * sum_d q[d]. The extra
 ;   term is the same for every i and a multiple of 2^14, so m - sf[i] (all that
@@ -15,11 +15,13 @@
 ; - The scores: squares slots (ATF_SLOT) for heads of at most 16 dimensions
 ;   and |q| <= 1792; else (the general path) each 16x16 product is four 8x8
 ;   quarter-square products (kernels_b.inc).
-; - N = sum_i w[i] * v[i][d] = sum_i w[i] * v'[i][d] - 2^15 * W: the sums
-;   start at 255 v'[im] - 2^15 * W (mod 2^32; |N| < 2^30), im the position of
-;   the highest score (w = EXP[0] = 255: 256 v' - v', no product), which the
-;   loop then skips. w = 0 adds nothing, w = 1 adds v', other weights take two
-;   quarter-square products.
+; - N = sum_i w[i] * v[i][d] (v stored as it is, v = 256 vh + vl, vh
+;   signed): the sums start at 255 v[im] (mod 2^32; |N| < 2^30), im the
+;   position of the highest score (w = EXP[0] = 255: 256 v - v, no
+;   product), which the loop then skips. w = 0 adds nothing, w = 1 adds v;
+;   other weights take L = w * vl (one quarter-square product), then by vh:
+;   0, -1, 1, -2 (most values of trained souls) add L + 256 w vh with one
+;   adc/sbc of w on the high byte, other vh a second product w * vh.
 ; - out = floordiv(N, W): when -256 * W <= N < 256 * W (|out| <= 256, most
 ;   outputs of trained souls) one unsigned 8-step division of N (or N + 256 W)
 ;   with the remainder N >> 8 < W; else floordiv(N', W) - 2^15 with
@@ -29,7 +31,8 @@
 ;   out) or additions (each -256). The quotient is a w-weighted mean of
 ;   int16 values, so it is always in int16 range: sat16 never changes it.
 ;
-; KV cache layout (this file owns it; segment KVCACHE), high bytes stored ^ $80:
+; KV cache layout (this file owns it; segment KVCACHE), k's high bytes stored
+; ^ $80, v as it is:
 ; - kv_k_lo, kv_k_hi: N_LAYERS * EMBED_DIM rows of CONTEXT bytes; row
 ;   (layer*ED + j) holds dimension j of every position (the scores run over
 ;   positions with X = i, one dimension at a time);
@@ -55,7 +58,7 @@
 .importzp dv_den, kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .exportzp att_q, att_out, kvs_k, kvs_v
-.export attention_head, attn_store_kv
+.export attention_head, attn_store_kv, attn_init
 .import exp_table                       ; EXP (exp_table.s)
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .export kv_k_lo, kv_k_hi, kv_v_lo, kv_v_hi
@@ -116,7 +119,8 @@ att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2; attn_store
 att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_dr  = att_p + 2             ; division remainder, high byte
-att_nb  = att_c                 ; 4: -2^15 * W (in the weighted sums' start; byte 0 is 0)
+att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; byte 0 unused)
+att_wv  = att_c                 ; w of the weighted sum's position (w >= 2)
 att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed), from the scores to the weights
 att_w   = att_sp                ; word: W, from the weights to the division
 att_i   = att_sp2               ; the weighted sum's position, the division's d
@@ -129,7 +133,7 @@ kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t
 kv_k_hi:        .res ATT_CACHE
 kv_v_lo:        .res ATT_CACHE  ; row (layer*CONTEXT + t), column j
 kv_v_hi:        .res ATT_CACHE
-.assert kv_v_hi = kv_v_lo + ATT_CACHE, error, "attention: the v'hi rows follow the v'lo rows"
+.assert kv_v_hi = kv_v_lo + ATT_CACHE, error, "attention: the v hi rows follow the v lo rows"
 .assert kv_k_hi = kv_k_lo + ATT_CACHE, error, "attention: the k'hi rows follow the k'lo rows"
 .if ATT_FAST
 .if ATT_KC_UNDERIO
@@ -146,12 +150,13 @@ att_im:         .res 1          ; position of the highest score
 att_sb:         .res 1          ; attn_store_kv: layer, then block
 att_st:         .res 1          ; attn_store_kv: t (then h*CONTEXT + t)
 .segment "ENGBSS"               ; under I/O: only attention_head (banked in) touches these
+att_pos_lo:     .res CONTEXT    ; offset t * EMBED_DIM of position t in a layer of kv_v_lo/hi
+att_pos_hi:     .res CONTEXT    ; (attn_init; attn_store_kv reads them too, banked in)
 att_s0:         .res CONTEXT    ; score' (40 bits), then sf in bytes 2..4
 att_s1:         .res CONTEXT
 att_s2:         .res CONTEXT
 att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
-att_wt:         .res CONTEXT    ; w[i]
 att_n0:         .res HEAD_DIM       ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d
 att_n1:         .res HEAD_DIM
 att_n2:         .res HEAD_DIM
@@ -159,7 +164,8 @@ att_n3:         .res HEAD_DIM
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
-.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v' at the highest score"
+.assert EXP_LAST_VALUE = 0, error, "attention: positions far below the maximum (and im, moved there) add nothing"
+.assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v at the highest score"
 att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
         .repeat N_LAYERS * N_HEADS, I
         .byte   <(kv_k_lo + I * ATT_BLOCK)
@@ -184,14 +190,6 @@ att_lay_blk:    ; block of head 0 of layer L
         .byte   I * N_HEADS
         .endrepeat
 .endif
-att_pos_lo:     ; offset of position t in a layer of kv_v_lo/hi
-        .repeat CONTEXT, I
-        .byte   <(I * EMBED_DIM)
-        .endrepeat
-att_pos_hi:
-        .repeat CONTEXT, I
-        .byte   >(I * EMBED_DIM)
-        .endrepeat
 
 ; ATT_DIV_STEP qbyte: one step of the unrolled division in attention_head.
 ; in: C = previous quotient bit; qbyte = the dividend byte being consumed
@@ -297,7 +295,7 @@ lab = * - 1
 
 ; ATT_VROW lo_op, hi_op [, lo_op2, hi_op2]: point the operands lo_op, hi_op
 ; (abs,x loads of the weighted sum; and lo_op2, hi_op2 when given) at row X
-; (position i) of the head's v'lo and v'hi.
+; (position i) of the head's v lo and v hi.
 ; in: X = i. clobbers: A, C. cycles: 34 (ATT_CACHE a multiple of 256: both
 ; rows share the low byte), else 48; +16 with the second pair
 .macro ATT_VROW lo_op, hi_op, lo_op2, hi_op2
@@ -306,7 +304,7 @@ lab = * - 1
         adc     att_pos_lo,x
         ATT_STA2 lo_op, lo_op2, 0
 .if <::ATT_CACHE = 0
-        ATT_STA2 hi_op, hi_op2, 0       ; v'hi's row: the same low byte
+        ATT_STA2 hi_op, hi_op2, 0       ; v hi's row: the same low byte
 .endif
         lda     att_vl+1
         adc     att_pos_hi,x
@@ -333,10 +331,33 @@ lab = * - 1
         .endif
 .endmacro
 
+; attn_init: the position offset tables att_pos_lo/hi (t * EMBED_DIM), under
+; I/O: call once with the RAM there banked in, before attn_store_kv or
+; attention_head (engine_init does). in: - ; out: the tables
+; clobbers: A, X, Y. cycles: ~30 a position
+.proc attn_init
+        ldx     #0                      ; X = t
+        ldy     #0                      ; Y = high byte
+        txa                             ; A = low byte
+@pos:   sta     att_pos_lo,x
+        pha
+        tya
+        sta     att_pos_hi,x
+        pla
+        clc
+        adc     #EMBED_DIM
+        bcc     :+
+        iny
+:       inx
+        cpx     #CONTEXT
+        bne     @pos
+        rts
+.endproc
+
 ; attn_store_kv: append position t of one layer to the KV cache.
 ; in: kvs_k, kvs_v (zp) -> k, v (EMBED_DIM int16 LE each); A = layer; X = t
 ; out: kv_k_*[(layer*ED + j)*CONTEXT + t] = k[j],
-;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (high bytes ^ $80);
+;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (as it is);
 ;      with the fast scores, Kc of each of the layer's heads at position t
 ; clobbers: A, X, Y, att_kl/kh, att_c, att_d, att_t, the patched operands
 ; cycles (x64sc, ED 32, 4 heads of 8): ~6.0k (v ~33 per dimension, k with
@@ -345,7 +366,8 @@ lab = * - 1
 ;   5.2k a call (11,942 -> 10,462 a token: one low byte steps both k rows,
 ;   ~8 cycles a dimension; the k loop keeps C = 0, 6; the Kc rows of a
 ;   layer at X = h*CONTEXT + t, ~45 a head; the v row stored downward, 2 a
-;   dimension)
+;   dimension); v stored as it is since,
+;   no eor: 10,469 -> 10,425 a token)
 .proc attn_store_kv
         sta     att_sb
         stx     att_st
@@ -373,8 +395,7 @@ lab = * - 1
         sta     vst_hi_row+1
         ldx     #EMBED_DIM - 1          ; v row, from the last j down: X = j, Y = 2j + 1
         ldy     #2 * EMBED_DIM - 1
-vdim:   lda     (kvs_v),y
-        eor     #$80
+vdim:   lda     (kvs_v),y               ; vh, as it is (signed)
 vst_hi: sta     kv_v_hi,x
 vst_hi_row = * - 2      ; operand, patched: row t of the layer
         dey
@@ -605,6 +626,12 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;   page and back), the k and v row pointers from per-block address tables
 ;   (~90 a call), no sec/clc in the weighted sum's products (~4 a position
 ;   and dimension, 2 more for the v'hi = 0 test) and the key loop (2 a key)
+;   Issue 8's fourth attention round (`soul bench`, x64sc, the original
+;   soul): 180,419 -> 166,231 a token; the weights, the sums' start and
+;   the weighted sum 77.2k -> 63.4k (~100 a position and dimension when
+;   w > 1, per-position setup included: v signed, one product for vh in
+;   {0, -1, 1, -2}, 91 % of those values; no -2^15 W bias; the weights
+;   taken in the position loop), the divisions 24.3k -> 23.7k
 .proc attention_head
         stx     att_n
         sta     att_sb
@@ -640,7 +667,6 @@ one:    ATT_HI  att_vh, att_vl
 @copy:  txa
         tay
         lda     (att_vh),y
-        eor     #$80
         sta     att_p
         lda     (att_vl),y
         ldy     att_d
@@ -1018,65 +1044,29 @@ max:    dex
         ATT_TAKE_MAX
         jmp     max
 
-        ; --- w[i] = EXP[min(127, m - sf[i])], W = sum w[i]
+        ; --- W := w[im] = EXP[0]; the other w[i] = EXP[min(127, m - sf[i])]
+        ;     are taken, and summed into W, in the weighted sum's position
+        ;     loop (vpos); im's sf is moved far below m there (w reads as
+        ;     EXP[EXP_LAST] = 0), its 255 v is in the sums' start
 weights:
-        lda     #0
+        lda     #EXP_FIRST
         sta     att_w
+        lda     #0
         sta     att_w+1
-        ldx     att_n
-        dex
-wloop:  sec                             ; m - sf[i] >= 0 (24 bits)
-        lda     att_m
-        sbc     att_s2,x
-        tay
-        lda     att_m+1
-        sbc     att_s3,x
-        bne     @far                    ; >= 256
-        lda     att_m+2
-        sbc     att_s4,x
-        bne     @far
+        ldx     att_im
+        ldy     att_m+2                 ; sf[im] := m - 2^16 (mod 2^24): the top
+        iny                             ; byte of m - sf reads $ff or $fe
         tya
-        bpl     @near                   ; < 128
-@far:   ldy     #ATT_EXP_LAST
-@near:  lda     exp_table,y
-        sta     att_wt,x
-        clc
-        adc     att_w
-        sta     att_w
-        bcc     @wc
-        inc     att_w+1
-@wc:    dex
-        bpl     wloop
-
-        ; --- N[d] = sum_i w[i] * v'[i][d] - 2^15 * W = sum_i w[i] * v[i][d]
-        ;     (mod 2^32; |N| < 2^30), at X = d: the sums start at
-        ;     255 v'[im] - 2^15 * W
-        lda     att_w+1                 ; att_nb = 2^15 * W = (0, W << 7 in bytes 1..3)
-        lsr     a
-        sta     att_nb+3
-        lda     att_w
-        ror     a
-        sta     att_nb+2
-        lda     #0
-        ror     a
-        sta     att_nb+1
-        sec                             ; att_nb := -att_nb (byte 0 stays 0)
-        lda     #0
-        sbc     att_nb+1
-        sta     att_nb+1
-        lda     #0
-        sbc     att_nb+2
-        sta     att_nb+2
-        lda     #0
-        sbc     att_nb+3
-        sta     att_nb+3
-        ldx     att_im                  ; the sums start with position im, whose
-        lda     #0                      ; w = EXP[0] = 255 needs no product:
-        sta     att_wt,x                ; N := 255 v' - 2^15 W (the loop below skips im)
+        sta     att_s4,x
+        ; --- N[d] = sum_i w[i] * v[i][d] (mod 2^32; |N| < 2^30), at X = d,
+        ;     v = 256 vh + vl (vh signed, as stored): the sums start at
+        ;     255 v[im] (w = EXP[0] = 255: 256 v - v, no product), which the
+        ;     loop then skips
+        ldx     att_im                  ; the sums start with position im
         ATT_VROW ni_l_row, ni_h_row, ni_l2_row, ni_h2_row
         ldx     #HEAD_DIM - 1
-ninit:  sec                             ; 255 v' = 256 v' - v' = (-vl,
-        lda     #0                      ; vl - vh - b, vh - b, 0)
+ninit:  sec                             ; 255 v = 256 v - v: (-vl, vl - vh - b,
+        lda     #0                      ; vh - s - b, s), s = the sign byte of v
         sbc     kv_v_lo,x
 ni_l_row = * - 2        ; operand, patched: row im of v lo
         sta     att_n0,x
@@ -1084,21 +1074,18 @@ ni_l_row = * - 2        ; operand, patched: row im of v lo
 ni_l2_row = * - 2       ; operand, patched: the same
         sbc     kv_v_hi,x
 ni_h_row = * - 2        ; operand, patched: row im of v hi
-        tay
+        sta     att_n1,x
         lda     kv_v_hi,x
 ni_h2_row = * - 2       ; operand, patched: the same
-        sbc     #0                      ; C = 1 after: 255 v' >= 0
-        sta     att_p
-        clc                             ; + (0, nb1, nb2, nb3) = -2^15 W
-        tya
-        adc     att_nb+1
-        sta     att_n1,x
-        lda     att_p
-        adc     att_nb+2
+        bmi     @neg
+        sbc     #0                      ; s = 0
         sta     att_n2,x
-        lda     att_nb+3
-        adc     #0
-        sta     att_n3,x
+        lda     #0
+        beq     @n3                     ; always
+@neg:   sbc     #$ff                    ; s = $ff
+        sta     att_n2,x
+        lda     #$ff
+@n3:    sta     att_n3,x
         dex
         bpl     ninit
         lda     att_n
@@ -1107,67 +1094,186 @@ vpos:   dec     att_i
         bpl     @have
         jmp     divide
 @have:  ldx     att_i
-        lda     att_wt,x
-        beq     vpos                    ; w = 0: nothing to add
-        cmp     #1
-        bne     @mul
-        jmp     vone                    ; w = 1 (EXP[83..126]): N += v'
-@mul:   QS_SET  mv_lo, mv_hi
+        sec                             ; m - sf[i] >= 0 (24 bits)
+        lda     att_m
+        sbc     att_s2,x
+        tay
+        lda     att_m+1
+        sbc     att_s3,x
+        bne     vpos                    ; >= 256: w = 0, nothing to add
+        lda     att_m+2
+        sbc     att_s4,x
+        bne     vpos
+        tya
+        bmi     vpos                    ; >= 128
+        lda     exp_table,y
+        beq     vpos                    ; EXP[127] = 0
+        tay                             ; Y = w
+        clc                             ; W += w
+        adc     att_w
+        sta     att_w
+        bcc     :+
+        inc     att_w+1
+:       cpy     #1
+        bne     vmul
+        jmp     vone                    ; w = 1 (EXP[83..126]): N += v
+
+vl0:    lda     vh_row                  ; vl = 0 (C = 0): vh through a pointer to
+        sta     att_kh                  ; this row (vh_row, the operand patched
+        lda     vh_row+1                ; for the position)
+        sta     att_kh+1
+        txa
+        tay
+        lda     (att_kh),y
+        bne     :+
+        jmp     vnext                   ; v = 0 (C = 0)
+:       tay
+        sec
+        jmp     vhu
+
+vmul:   sty     att_wv                  ; w >= 2
+        tya
+        QS_SET  mv_lo, mv_hi
         ATT_VROW vl_row, vh_row         ; the loads read row i (C = 0 after)
         ldx     #HEAD_DIM - 1
-vdim:   ldy     kv_v_hi,x               ; X = d, from the head's last dimension down
-vh_row = * - 2          ; operand, patched: row i of v hi (the head's dimension 0)
-        beq     vh0                     ; (C = 0 here)
-        ATT_QS_MULCY mv_hi, att_p+2     ; C = 0: H - 1 (H = w * v'hi >= 1: C = 1 after)
-        sta     att_p+3
-vlo:    ldy     kv_v_lo,x
+        ; --- per dimension (X = d, from the head's last one down; C = 0 at
+        ;     vdim): L = w * vl first (vl = 0: vl0), then by vh: 0 (N += L),
+        ;     -1 (N += L - 256 w), 1 (N += L + 256 w); else N += L, then
+        ;     N += 256 w vh (vhu). L - 1 comes out of the product (C = 0),
+        ;     and the C = 1 it leaves adds the 1 back in the first byte.
+vdim:   ldy     kv_v_lo,x
 vl_row = * - 2          ; operand, patched: row i of v lo
-        ATT_QS_MULCY mv_lo, att_p       ; C = 1: L = w * v'lo, A = its high byte
-        adc     att_p+2                 ; C = 1: N += L + (H - 1 + 1) << 8
-        sta     att_p+1
-        bcc     @h1                     ; C = 0 for the sum either way
-        inc     att_p+3                 ; H <= 255*255: high byte <= 254
+        beq     vl0                     ; (C = 0)
+        ATT_QS_MULCY mv_lo, att_p       ; C = 0: A:p = L - 1 (L >= 1: C = 1 after)
+        ldy     kv_v_hi,x
+vh_row = * - 2          ; operand, patched: row i of v hi
+        beq     vadd                    ; vh = 0 (C = 1)
+        cpy     #$ff                    ; C = 1 at each target (the last cpy equal, or Y > 1)
+        beq     vm
+        cpy     #$fe
+        beq     vm2
+        cpy     #1
+        beq     vp
+        jmp     vgen
+vp:     clc                             ; vh = 1: A := hi(L - 1) + w; hi(L - 1) < w
+        adc     att_wv
+        bcs     vpbig                   ; (>= 256, w large: the 17-bit case)
+        sec                             ; + 1
+vadd:   tay                             ; C = 1: N += (A:p) + 1 (<= 65535)
+        lda     att_n0,x
+        adc     att_p
+        sta     att_n0,x
+        tya
+        adc     att_n1,x
+        sta     att_n1,x
+        bcc     vnext                   ; C = 0 for the next dimension either way
+        inc     att_n2,x
+        bne     :+
+        inc     att_n3,x
+:       clc
+vnext:  dex
+        bpl     vdim
+        jmp     vpos
+
+vm2:    sbc     att_wv                  ; vh = -2 (C = 1): A := hi(L - 1) - 2 w; the
+        sec                             ; first sbc always borrows (C = 0), the
+        sbc     att_wv                  ; second not when the result is >= -256
+        bcc     vm2big                  ; (w large: -512..-257)
+        bcs     vmt                     ; always: C = 1
+vm:     sbc     att_wv                  ; vh = -1 (C = 1): A := hi(L - 1) - w, always
+        sec                             ; negative (-w..-1): N += (s, A:p) + 1, s = $ffff
+vmt:    tay
+        lda     att_n0,x
+        adc     att_p
+        sta     att_n0,x
+        tya
+        adc     att_n1,x
+        sta     att_n1,x
+        bcc     @dec                    ; carry: + s + 1 leaves n2, n3 (C = 0 after)
         clc
-@h1:    lda     att_n0,x
+        dex
+        bpl     vdim
+        jmp     vpos
+@dec:   lda     att_n2,x                ; no carry: + s, n2:n3 - 1 (C = 0 stays)
+        bne     :+
+        dec     att_n3,x
+:       dec     att_n2,x
+        bcc     vnext                   ; always
+
+vpbig:  sbc     att_wv                  ; vh = 1, hi(L - 1) + w >= 256 (C = 1): A back
+        sec                             ; to hi(L - 1) (borrows), C = 1 for vgen
+        jmp     vgen
+vm2big: adc     att_wv                  ; vh = -2, -512 <= hi(L - 1) - 2 w < -256 (C = 0):
+        clc                             ; A back to hi(L - 1) (A + w + w, mod 256),
+        adc     att_wv                  ; C = 1 for vgen
+        sec
+        jmp     vgen
+
+vgen:   sta     att_p+1                 ; other vh (C = 1): N += (A:p) + 1 first
+        lda     att_n0,x
         adc     att_p
         sta     att_n0,x
         lda     att_n1,x
         adc     att_p+1
         sta     att_n1,x
+        bcc     :+
+        inc     att_n2,x
+        bne     :+
+        inc     att_n3,x
+:       sec
+        ; --- vhu: N += 256 w vh (vh <> 0 in Y, C = 1): U = w * (vh & $ff)
+        ;     is exact (C = 1); vh < 0: w vh = U - 256 w
+vhu:    ATT_QS_MULCY mv_hi, att_p+2     ; C = 1: U (A = its high byte), C = 1 after
+        cpy     #$80
+        bcc     @pos                    ; vh > 0: + (0, U) << 8
+        sbc     att_wv                  ; vh < 0 (C = 1): U - 256 w (-128 w..-w, 16 bits
+        ldy     #$ff                    ; signed): + ($ff, U - 256 w) << 8
+        bne     @add                    ; always
+@pos:   ldy     #0
+@add:   sta     att_p+3
+        clc
+        lda     att_n1,x
+        adc     att_p+2
+        sta     att_n1,x
         lda     att_n2,x
         adc     att_p+3
         sta     att_n2,x
-        bcc     @n3                     ; C = 0 for the next dimension either way
-        inc     att_n3,x
+        tya
+        adc     att_n3,x                ; (mod 2^32)
+        sta     att_n3,x
         clc
-@n3:    dex
-        bpl     vdim
-        jmp     vpos
-vh0:    lda     #$ff                    ; v'hi = 0: H - 1 = $ffff, and C = 1 for L
-        sta     att_p+2
-        sta     att_p+3
-        sec
-        bcs     vlo                     ; always
+        jmp     vnext
 
-        ; --- w[i] = 1: N[d] += v'[i][d], no product
+        ; --- w[i] = 1: N[d] += v[i][d], no product
 vone:   ATT_VROW v1l_row, v1h_row       ; X = i: the loads read row i (C = 0 after)
         ldx     #HEAD_DIM - 1
 v1dim:  lda     att_n0,x                ; X = d, from the head's last dimension down; C = 0
         adc     kv_v_lo,x
 v1l_row = * - 2         ; operand, patched: row i of v lo
         sta     att_n0,x
-        lda     att_n1,x
-        adc     kv_v_hi,x
+        lda     kv_v_hi,x
 v1h_row = * - 2         ; operand, patched: row i of v hi
+        bmi     @neg
+        adc     att_n1,x                ; vh >= 0: + (0, vh)
         sta     att_n1,x
-        bcc     :+                      ; C = 0 for the next dimension either way
-        clc
-        inc     att_n2,x                ; mod 2^32: n2 carries into n3
+        bcc     @next                   ; C = 0 for the next dimension either way
+        inc     att_n2,x
         bne     :+
         inc     att_n3,x
-:       dex
+:       clc
+@next:  dex
         bpl     v1dim
         jmp     vpos
+@neg:   adc     att_n1,x                ; vh < 0: + ($ffff, vh)
+        sta     att_n1,x
+        bcs     :+                      ; carry: n2, n3 unchanged
+        lda     att_n2,x                ; no carry: n2:n3 - 1 (C = 0)
+        bne     @dec
+        dec     att_n3,x
+@dec:   dec     att_n2,x
+        bcc     @next                   ; always
+:       clc
+        bcc     @next                   ; always
 
         ; --- out[d] = floordiv(N[d], W). When -256 * KMAX * W <= N < 256 * KMAX * W
         ;     (-2048 <= out < 2048: every output of the trained souls measured) an
@@ -1186,11 +1292,8 @@ divide: lda     att_w
         sta     dv_den
         lda     att_w+1
         sta     dv_den+1
-        lda     #0
-        sta     att_d                   ; 2*d
-        sta     att_i                   ; d
-@dloop: ldx     att_i
-        lda     att_n3,x
+        ldx     #HEAD_DIM - 1           ; X = d, from the last dimension down
+dloop:  lda     att_n3,x
         beq     @npos                   ; 0 <= N < 2^24
         cmp     #$ff
         bne     @slow
@@ -1234,30 +1337,12 @@ divide: lda     att_w
         lda     att_dq+1
         cmp     #$80 + ATT_DIV_KMAX
         bne     @pnext                  ; k = KMAX: out >= 256 * KMAX
-@slow:  sec                             ; N' = N + 2^15 * W = N - att_nb
-        lda     att_n1,x                ; quotient bytes := N' bits 0..15
-        sbc     att_nb+1
-        sta     att_dq+1
-        lda     att_n2,x
-        sbc     att_nb+2
-        tay
-        lda     att_n3,x                ; R := N' >> 16 (< W)
-        sbc     att_nb+3
-        sta     att_dr
-        lda     att_n0,x
-        sta     att_dq
-        tya
-        ldx     #8                      ; quotient bits 15..8 into the high byte
-@high:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
-        dex                             ; first one is stale and falls out at
-        bne     @high                   ; the 9th rol, where bit 8 goes in; a
-        rol     att_dq+1                ; loop: only out outside -2048..2047)
-        jmp     @low
+@slow:  jmp     dslow                   ; out of line (beyond the branches' reach)
 @fast:  sta     att_dq+1
 @fast2: lda     att_n0,x
         sta     att_dq
         tya                             ; A = R low
-@low:   .repeat 7                       ; bits 7..1 into the low byte (the stale
+dlow:   .repeat 7                       ; bits 7..1 into the low byte (the stale
         ATT_DIV_STEP att_dq             ; bit again falls out at the 9th rol)
         .endrepeat
         rol     att_dq                  ; bit 0: the last step needs no remainder
@@ -1267,18 +1352,45 @@ divide: lda     att_w
         lda     att_dr
         sbc     dv_den+1                ; C = (2R + bit >= D): bit 0
         rol     att_dq
-        ldy     att_d
+        txa                             ; out[d] at 2d
+        asl     a
+        tay
         lda     att_dq
         sta     (att_out),y
         iny
         lda     att_dq+1
         eor     #$80
         sta     (att_out),y
-        iny
-        sty     att_d
-        inc     att_i
-        cpy     #2 * HEAD_DIM
-        beq     @done
-        jmp     @dloop
+        dex
+        bmi     @done
+        jmp     dloop
 @done:  rts
+
+dslow:  lda     dv_den+1                ; N' = N + 2^15 * W: 2^15 W = (0, b1, b2, b3),
+        lsr     a                       ; b3 = W >> 9, b2 = (W >> 1) & $ff,
+        sta     att_nb+3                ; b1 = (W & 1) << 7
+        lda     dv_den
+        ror     a
+        sta     att_nb+2
+        lda     #0
+        ror     a                       ; C = 0 after
+        adc     att_n1,x                ; quotient bytes := N' bits 0..15
+        sta     att_dq+1
+        lda     att_n2,x
+        adc     att_nb+2
+        tay
+        lda     att_n3,x                ; R := N' >> 16 (< W)
+        adc     att_nb+3
+        sta     att_dr
+        lda     att_n0,x
+        sta     att_dq
+        tya
+        stx     att_i                   ; d
+        ldx     #8                      ; quotient bits 15..8 into the high byte
+dhigh:  ATT_DIV_STEP att_dq+1           ; (C in: the previous quotient bit; the
+        dex                             ; first one is stale and falls out at
+        bne     dhigh                   ; the 9th rol, where bit 8 goes in; a
+        rol     att_dq+1                ; loop: only out outside -2048..2047)
+        ldx     att_i                   ; (A and C kept)
+        jmp     dlow
 .endproc

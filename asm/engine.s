@@ -26,7 +26,7 @@
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .import rmsnorm_s, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
-.import attention_head, attn_store_kv, attention_init
+.import attention_head, attn_store_kv, attention_init, attn_init
 .importzp att_q, att_out, kvs_k, kvs_v
 .import embed
 .importzp emb_out
@@ -105,7 +105,8 @@ vec_att:        .res 2 * EMBED_DIM
 .segment "CODE"
 
 ; engine_init: compute the engine's tables at start: attention's quarter
-; squares (divide.s), matmul.s's squares and every matrix's row constants E_r
+; squares (divide.s), attention's position tables (under I/O), matmul.s's
+; squares and every matrix's row constants E_r
 ; (mm_desc_list of weights.inc). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
 ; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
 .proc engine_init
@@ -117,6 +118,7 @@ vec_att:        .res 2 * EMBED_DIM
         sta     eng_port
         lda     #BANK_ALL_RAM
         sta     CPU_PORT
+        jsr     attn_init               ; attention's tables under I/O
         LDPTR   eng_lt, mm_desc_list
 next:   ldy     #1
         lda     (eng_lt),y

@@ -11,6 +11,8 @@ regime:
 - small: |q|, |k| < 256 (the two-product path; scores hover around 0);
 - equal: every position has the same key (W = 255 * n) and negative values;
 - ramp: scores stepping by ~11/16 per position so m - sf runs past 127;
+- vsmall, vspread: values on the weighted sum's cases (high byte 0, -1, 1,
+  -2 and others, low byte 0), with large or spread weights;
 - edge, edgeq: q at the fast scores' limits -1792..1791 and just past them
   (the general path), with keys at the int16 limits or small;
 - divedge: equal keys (W = 255 * n), values whose mean sits on the division's
@@ -92,6 +94,18 @@ def regime(name, rng, dims):
         return uni(40), lambda n: rng.integers(-40, 10, n), uni(40)
     if name == "small":             # |q| < 256: the two-product path; sums hover around 0
         return uni(255), lambda n: rng.integers(-32768, 32768, n), uni(255)
+    if name in ("vsmall", "vspread"):
+        # v = 256 vh + vl with the weighted sum's cases: vh 0, -1, 1, -2 (one
+        # adc/sbc of w), others and the int16 limits (a second product), vl = 0;
+        # vsmall: near-equal keys, so every w is large (the 17-bit vh = 1 and
+        # vh = -2 cases); vspread: weights over the whole EXP table
+        def v(n):
+            vh = rng.choice([0, -1, 1, -2, 2, -3, 127, -128], n, p=[.2, .2, .2, .2, .05, .05, .05, .05])
+            vl = rng.choice([0, 1, 127, 128, 254, 255, -1], n)
+            vl = np.where(vl < 0, rng.integers(0, 256, n), vl)
+            return 256 * vh + vl
+        lim = 6 if name == "vsmall" else 300
+        return uni(lim), v, uni(lim)
     if name in ("edge", "edgeq"):   # the fast scores' q range -1792..1791 and just past it
         # edge: k at the int16 limits (|2 score| near its 2^31 bound); edgeq: small
         # k, so that a wrong score shows in the weights
@@ -141,7 +155,7 @@ class Script:
 
 def fill_scenario(s: Script, name, rng):
     d = s.d
-    if name in ("moderate", "full", "extreme", "tiny", "small", "edge", "edgeq"):
+    if name in ("moderate", "full", "extreme", "tiny", "small", "edge", "edgeq", "vsmall", "vspread"):
         gk, gv, gq = regime(name, rng, d)
         for layer in range(d.nl):
             for t in range(d.sl):
@@ -201,13 +215,13 @@ def check(r, s: Script):
     got = np.frombuffer(r.memory("out"), dtype="<i2").reshape(len(s.expect), d.hd)
     for i, (want, (block, n, q)) in enumerate(zip(s.expect, s.calls)):
         assert list(got[i]) == list(want), f"call {i}: block {block} n {n} q {q}"
-    # cache layout, high bytes ^ $80: k row (layer*ED + j), column t;
-    # v row (layer*CONTEXT + t), column j
+    # cache layout: k row (layer*ED + j), column t, high bytes ^ $80;
+    # v row (layer*CONTEXT + t), column j, as it is
     raw = lambda name, shape: np.frombuffer(r.memory(name), np.uint8).reshape(shape).astype(np.int64)
-    word = lambda lo, hi, shape: (lambda a: np.where(a >= 32768, a - 65536, a))(
-        raw(lo, shape) | ((raw(hi, shape) ^ 0x80) << 8))
-    k = word("klo", "khi", (d.nl, d.ed, d.sl)).transpose(0, 2, 1)
-    v = word("vlo", "vhi", (d.nl, d.sl, d.ed))
+    word = lambda lo, hi, shape, flip: (lambda a: np.where(a >= 32768, a - 65536, a))(
+        raw(lo, shape) | ((raw(hi, shape) ^ flip) << 8))
+    k = word("klo", "khi", (d.nl, d.ed, d.sl), 0x80).transpose(0, 2, 1)
+    v = word("vlo", "vhi", (d.nl, d.sl, d.ed), 0)
     assert (k == s.keys).all() and (v == s.values).all()
 
 
@@ -217,12 +231,14 @@ def check(r, s: Script):
     (SMALL8, ("moderate", "full", "extreme", "tiny", "small", "equal", "ramp")),
     (SMALL4, ("moderate", "extreme", "tiny", "small", "equal", "ramp", "divedge")),
     (CTX48, ("moderate", "full", "ramp")),
+    (CTX48, ("vsmall", "equal")),   # W up to 255 * 48
     (WIDE, ("moderate", "extreme", "small")),
     (DEFAULT, ("edge", "edgeq", "divedge", "divedge")),
+    (DEFAULT, ("vsmall", "vspread", "vsmall")),
     (HD16, ("edge", "edgeq", "moderate")),
     (MANYH, ("moderate", "ramp")),
-], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd32-sl10",
-        "default-edge", "ed32-hd16-sl10", "ed32-hd4x8-sl40"])
+], ids=["default-a", "default-b", "ed16-hd8-sl12", "ed16-hd4-sl12", "ed32-hd8-sl48", "ed32-hd8-sl48-maxw", "ed32-hd32-sl10",
+        "default-edge", "default-vh", "ed32-hd16-sl10", "ed32-hd4x8-sl40"])
 def test_attention_matches_reference(tmp_path, dims, names):
     rng = np.random.default_rng(zlib.crc32(",".join(names).encode()) + dims.ed)
     s = Script(dims)

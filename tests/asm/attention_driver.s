@@ -8,7 +8,7 @@
 ; att_call / att_back bracket every attention_head call (profiling).
 
         .include "c64.inc"
-        .import attention_head, attn_store_kv, attention_init
+        .import attention_head, attn_store_kv, attention_init, attn_init
         .import squares_load            ; the squares tables (squares_tables.s)
         .importzp att_q, att_out, kvs_k, kvs_v
         .export main, done, att_results, att_call, att_back
@@ -33,6 +33,7 @@ main:   sei                             ; as in engine_step: all RAM, the
         sta     CPU_PORT
         jsr     squares_load
         jsr     attention_init          ; the quarter-square tables
+        jsr     attn_init               ; the position offset tables
         lda     #<att_script
         sta     src
         lda     #>att_script
