@@ -124,7 +124,6 @@ mm_lsh:         .res 1          ; finish: left shifts
 mm_rsh:         .res 1          ; finish: right shifts
 mm_r:           .res 1          ; finish: current row
 mm_n:           .res 1          ; finish: rows left
-mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
@@ -807,12 +806,6 @@ next:   inx
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
-        ldy     #MM_DESC::xmax
-        lda     (mm_dp),y
-        sta     mm_lim
-        iny
-        lda     (mm_dp),y
-        sta     mm_lim+1
         jsr     mm_fast
         bcs     fallback
         lda     #1                      ; the fast path: fused tails
@@ -829,111 +822,6 @@ fallback:
         jsr     mm_ranges
         jsr     mm_columns
         jmp     mm_pending
-.endproc
-
-; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
-; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
-; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
-; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
-; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
-; cycles: ~120 per row and such column + ~130 per such column
-.proc mm_columns
-        ldy     #MM_DESC::beta          ; the weights are w + beta
-        lda     (mm_dp),y
-        sta     mm_h1
-        lda     #0
-        sec
-        sbc     mm_h1
-        sta     c1+1                    ; -beta
-        eor     #$80
-        sta     c0+1                    ; 128 - beta
-        lda     #0
-        sta     mm_xi
-column: ldy     mm_xi                   ; 2 * the record
-        lda     mm_bq,y
-        sta     mm_xl
-        lda     mm_bq+1,y
-        sta     mm_xh
-        lda     mm_bw,y
-        sta     kw+1
-        lda     mm_bw+1,y
-        sta     kw+2
-        ; (q + w)^2 at the index q - beta + MM_SQ_ZERO + y, as in the slots:
-        ; page MM_P + qh + (ql >= beta), low byte ql - beta
-        lda     mm_xl
-        sec
-        sbc     mm_h1                   ; C = (ql >= beta)
-        sta     k1+1
-        sta     k2+1
-        sta     mm_sq
-        and     #MM_SQ0_PERIOD - 1
-        sta     k0+1
-        lda     mm_xh
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     k1+2
-        sta     mm_sq+1
-        eor     #MM_PAGE_1TO2
-        sta     k2+2
-        lda     k0+1                    ; q^2: at the index + beta
-        clc
-        adc     mm_h1
-        tay
-        lda     mm_sq0,y
-        sta     q0+1
-        ldy     mm_h1
-        lda     (mm_sq),y
-        sta     q1+1
-        lda     mm_sq+1
-        eor     #MM_PAGE_1TO2
-        sta     mm_sq+1
-        lda     (mm_sq),y
-        sta     q2+1
-        ldx     mm_rows
-row:
-kw:     ldy     $ffff,x                 ; w + beta
-        sec                             ; (q + w)^2 - w^2
-k0:     lda     mm_sq0,y
-c0:     sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2 = (w + 128)^2 mod 256
-        sta     mm_a0
-k1:     lda     $ffff,y
-c1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
-        sta     mm_a1
-k2:     lda     $ffff,y
-        sbc     #0                      ; (w^2 <= 2^14)
-        sta     mm_a2
-        sec                             ; - q^2 = 2 q w
-        lda     mm_a0
-q0:     sbc     #$ff
-        sta     mm_a0
-        lda     mm_a1
-q1:     sbc     #$ff
-        sta     mm_a1
-        lda     mm_a2
-q2:     sbc     #$ff
-        cmp     #$80                    ; q w = asr(2 q w, 1)
-        ror
-        sta     mm_a2
-        ror     mm_a1
-        ror     mm_a0
-        clc                             ; acc += 256 q w
-        lda     mm_acc1-1,x
-        adc     mm_a0
-        sta     mm_acc1-1,x
-        lda     mm_acc2-1,x
-        adc     mm_a1
-        sta     mm_acc2-1,x
-        lda     mm_acc3-1,x
-        adc     mm_a2
-        sta     mm_acc3-1,x
-        dex
-        bne     row
-        inc     mm_xi
-        inc     mm_xi
-        lda     mm_xi
-        cmp     mm_nb
-        beq     :+
-        jmp     column
-:       rts
 .endproc
 
 ; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
@@ -982,7 +870,7 @@ q2:     sbc     #$ff
         sta     (mm_spw),y
 .endmacro
 
-; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
+; mm_fast: patch the row loop for an input vector within +-xmax: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
 ; The weights are stored w + beta (the descriptor's beta, 1..128, the least
 ; that keeps them >= 0), and a slot reads its squares at the table index
@@ -996,8 +884,9 @@ q2:     sbc     #$ff
 ;   page MM_P for L' < 128 (they cross for x + w >= 0);
 ;   h' = 1, L' < t2lim (beta <= x <= 255 - max w, x <= lim): page MM_P + 1,
 ;   which holds n = 0..255, so no read crosses.
-; The others are range-checked (pages strictly inside +-lim need no 16-bit
-; compare) and take three bytes. The slots are filled from both ends (the sum
+; L' = 0 there (x = beta - 256) takes three bytes (x + w = -256 for w = -beta).
+; The others are range-checked (the pages MM_P + hlo .. MM_P + hhi - 1,
+; strictly inside +-xmax, need no 16-bit compare) and take three bytes. The slots are filled from both ends (the sum
 ; does not mind the order): two-byte columns from the first used slot up
 ; (mm_sp), the others from the last slot down (mm_spw), so a slot's tail
 ; mostly stays what the last sweep left there. Each direction's operand
@@ -1008,16 +897,16 @@ q2:     sbc     #$ff
 ; (= x + MM_SQ_ZERO; the reads' low bytes are beta, patched per sweep).
 ; Under mm_relu (fc2's input) the loop runs from col_relu: x < 0 is the
 ; column x = 0 (relu0), so the sweep is matmul(W, relu(x)).
-; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
-;     MM_TABLE_XMAX), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
+; in: mm_dp -> descriptor (xmax 128 .. MM_TABLE_XMAX), mm_rows, mm_cols
+;     (<= 127), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
-;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
+;     xmax; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
-; cycles: ~330 (~400 with a new limit or column count) + per column by
+; cycles: ~390 (~450 with a new column count) + per column by
 ;     instruction count ~121 (h' = 0, two bytes; 2 more for 0 <= x < beta),
 ;     ~140 (h' = 1, two bytes), ~165 (three bytes); under mm_relu ~85 for
 ;     x < 0 and 6 more for x >= 0; + 50-90 per tail switch, + ~40 per page
@@ -1026,34 +915,23 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
 .proc mm_fast
-        ; the edge check: u = x + lim (16 bits) must be below 2 lim + 1 (the
-        ; constants stay from the last sweep when its limit was the same;
-        ; lim_lo, lim_hi hold it, $ffff as assembled)
-        lda     mm_lim
-        cmp     lim_lo+1
-        bne     :+
-        lda     mm_lim+1
-        cmp     lim_hi+1
-        beq     lim_known
-:       lda     mm_lim
-        sta     lim_lo+1
-        lda     mm_lim+1
-        sta     lim_hi+1
-        lda     mm_lim
-        asl
-        tax
-        lda     mm_lim+1
-        rol
-        tay
-        inx                             ; 2 lim + 1 (lim <= MM_TABLE_XMAX: no wrap)
-        bne     :+
-        iny
-:       stx     top_lo+1
-        sty     top_hi+1
-lim_known:
-        ; beta: the low byte of every x^2 read, -beta into the column's m
-        ldy     #MM_DESC::beta
+        ; the descriptor's per-matrix constants (gen/weights.py) into their
+        ; operands: the edge check's xmax and 2 xmax + 1, beta (the x^2 reads'
+        ; low bytes, -beta into the column's m), t2lim and the range pages
+        ldy     #MM_DESC::xmax
         lda     (mm_dp),y
+        sta     lim_lo+1
+        iny
+        lda     (mm_dp),y
+        sta     lim_hi+1
+        iny
+        lda     (mm_dp),y
+        sta     top_lo+1
+        iny
+        lda     (mm_dp),y
+        sta     top_hi+1
+        iny
+        lda     (mm_dp),y               ; beta
         sta     zs0+1
         sta     zs1+1
         sta     ws0+1
@@ -1061,39 +939,24 @@ lim_known:
         sta     xs0+1
         sta     xs1+1
         sta     xs2+1
-        sta     mm_h1
         eor     #$ff
-        clc
-        adc     #1
-        sta     kl+1
+        sec
+        adc     #0
+        sta     kl+1                    ; -beta
         iny
-        .assert MM_DESC::t2lim = MM_DESC::beta + 1, error, "mm_fast: t2lim follows beta"
         lda     (mm_dp),y
         sta     t2l+1
-        ; the index pages strictly between those of x = -lim and x = lim
-        ; (MM_P + h' of each) hold only x within the limit
-        sec
-        lda     mm_lim
-        sbc     mm_h1
-        lda     mm_lim+1
-        sbc     #0                      ; C = 1 (lim >= 128 >= beta)
-        adc     #MM_P                   ; MM_P + 1 + >(lim - beta)
-        sta     whi+1
+        iny
+        lda     (mm_dp),y
         clc
-        lda     mm_lim
-        adc     mm_h1
-        sta     mm_h0
-        lda     mm_lim+1
-        adc     #0
-        sta     mm_l0                   ; lim + beta
-        sec
-        lda     #0
-        sbc     mm_h0
-        lda     #0
-        sbc     mm_l0
-        clc
-        adc     #MM_P + 2               ; MM_P + 1 + >(-lim - beta), + 1
-        sta     wlo+1
+        adc     #MM_P
+        sta     whi+1                   ; MM_P + hhi (C = 0: no page wraps)
+        iny
+        lda     (mm_dp),y
+        adc     #MM_P
+        sta     wlo+1                   ; MM_P + hlo
+        .assert MM_DESC::xtop = MM_DESC::xmax + 2 && MM_DESC::beta = MM_DESC::xtop + 2, error, "mm_fast: the descriptor's order"
+        .assert MM_DESC::t2lim = MM_DESC::beta + 1 && MM_DESC::hhi = MM_DESC::t2lim + 1 && MM_DESC::hlo = MM_DESC::hhi + 1, error, "mm_fast: the descriptor's order"
         ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
         ; holds it from the last sweep when that had as many columns)
         lda     mm_cols
@@ -1166,54 +1029,64 @@ first_known:
         inx
 :       stx     xh_rd+2
         stx     xhr+2
-        ldy     mm_rows                 ; the weights' step
-        sty     dws+1
+        ldy     mm_rows                 ; the weights' step (C = 1 at both stores)
         dey
+        sty     dws+1
         sty     uws+1
         lda     mm_cols
         asl
         sta     x_end+1
         ldx     #0
         stx     mm_nb
-        ; the column loop's entry: col_relu (x < 0 reads as 0) for a ReLU'd
-        ; input, else column; x_end's branch goes back to the same
-        lda     mm_relu
+        ; the column loop's entry (xbr's target): col_relu (x < 0 reads as
+        ; 0) for a ReLU'd input, else column; x_end with X = 0 branches there
+        ; with C = 0
+        lda     #<(column - (xbr + 2))
+        ldy     mm_relu
         stx     mm_relu                 ; (one sweep)
-        beq     plain
+        beq     :+
         lda     #<(col_relu - (xbr + 2))
-        sta     xbr+1
+:       sta     xbr+1
+        jmp     x_end
+low_zero:
+        ; L' = 0 (x = beta - 256, x + w = -256 for w = -beta): three bytes;
+        ; its x^2 went in as two bytes: take it back (the reads at beta)
+        ldy     zs0+1
+        sec
+        lda     mm_sx
+        sbc     mm_sq0,y
+        sta     mm_sx
+        lda     mm_sx+1
+        sbc     MM_P * 256,y
+        sta     mm_sx+1
+        bcs     :+
+        lda     mm_sx+2
+        bne     lz_2
+        dec     mm_sx+3
+lz_2:   dec     mm_sx+2
+:       ldy     #0
+        lda     #MM_P
         clc
-        bcc     col_relu                ; (always)
-plain:  lda     #<(column - (xbr + 2))
-        sta     xbr+1
-        clc
-        bcc     column                  ; (always)
+        jmp     in_range
 low_pg: ; L' < 128 (m < -128): mm_sq1 at page MM_P (reads cross for x + w >= 0)
-        bne     :+
-        jmp     low_zero                ; L' = 0: x + w = -256 for w = -beta
-:       ldy     mm_sp
+        beq     low_zero
+        ldy     mm_sp
 ul1:    sta     $ff00 + MM_SO_T1,y
 ul0:    sta     $ff00 + MM_SO_T0,y      ; (L' < 128)
         lda     #MM_P
 ul1h:   sta     $ff00 + MM_SO_T1 + 1,y
-        jmp     utl
+        bne     utl                     ; (always)
 set2:   MM_SET_TAIL2
         ldy     mm_sp
         sec
         bcs     up_w                    ; (always)
+up_next_page:
+        inc     mm_sp+1
+        lda     mm_sp+1
+        jsr     up_page
+        bne     next                    ; (always: A = the page)
 relu0:  ldy     kl+1                    ; ReLU'd x < 0: x = 0, L' = -beta, h' = 0
-        jmp     col_h0
-col_relu:                               ; X = 2 * column, C = 0; the input ReLU'd
-xhr:    lda     $ffff,x
-        bmi     relu0
-column:                                 ; X = 2 * column, C = 0
-xl_rd:  lda     $ffff,x
-kl:     adc     #$ff                    ; (-beta) L' = xl - beta, C = (xl >= beta)
-        tay
-xh_rd:  lda     $ffff,x
-        adc     #0                      ; h' (C = 1 only for h' = 0)
-        bne     wide
-col_h0: ; h' = 0: x = beta - 256 + L', |x| <= 255
+col_h0: ; h' = 0: x = beta - 256 + L', |x| <= 255 (C = 0 from relu0)
         clc                             ; sum x^2 += x^2 (two bytes: x^2 <= 65025)
 zs0:    lda     mm_sq0,y                ; (+ beta) byte 0
         adc     mm_sx
@@ -1225,7 +1098,7 @@ zs1:    lda     MM_P * 256,y            ; (+ beta) byte 1
         inc     mm_sx+2
         bne     :+
         inc     mm_sx+3
-:       tya                             ; N = (L' >= 128)
+:       tya                             ; N = (L' >= 128), Z = (L' = 0)
         bpl     low_pg
         eor     #$80                    ; -128 <= m < 0: mm_sqc at m + 128
         ldy     mm_sp                   ; the slot (its page in the stores)
@@ -1255,79 +1128,24 @@ next:   inx
 x_end:  cpx     #$ff                    ; (2 cols)
 xbr:    bne     column                  ; (column or col_relu, patched; C = 0)
         jmp     sum_done
-up_next_page:
-        inc     mm_sp+1
-        lda     mm_sp+1
-        jsr     up_page
-        jmp     next
-h1_j:   jmp     h1
-wide:   ; h' <> 0: A = h', Y = L', C = 0
+col_relu:                               ; X = 2 * column, C = 0; the input ReLU'd
+xhr:    lda     $ffff,x
+        bmi     relu0
+column:                                 ; X = 2 * column, C = 0
+xl_rd:  lda     $ffff,x
+kl:     adc     #$ff                    ; (-beta) L' = xl - beta, C = (xl >= beta)
+        tay
+xh_rd:  lda     $ffff,x
+        adc     #0                      ; h' (C = 1 only for h' = 0)
+        beq     col_h0
+        ; h' <> 0: A = h', Y = L', C = 0
         adc     #MM_P                   ; the page
         cmp     #MM_P + 1
-        beq     h1_j
-wchk:
-wlo:    cmp     #$ff                    ; (MM_P + h' of x = -lim, + 1)
-        bcc     edge_j
-whi:    cmp     #$ff                    ; (MM_P + h' of x = lim)
-        bcs     edge_j
-in_range:                               ; A = the page, Y = L', C = 0: three bytes
-        stx     mm_xi                   ; (2 * column)
-        ldx     mm_spw                  ; X = the slot (its page in the stores)
-dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
-        sta     xs1+2
-        eor     #MM_PAGE_1TO2           ; mm_sq2's page
-dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
-        sta     xs2+2
-        tya
-dt1:    sta     $ff00 + MM_SO_T1,x
-dt2:    sta     $ff00 + MM_SO_T2,x
-        and     #MM_SQ0_PERIOD - 1
-dt0:    sta     $ff00 + MM_SO_T0,x
-        lda     mm_wcol                 ; (C = 0) the weight column; mm_wcol
-dw0:    sta     $ff00 + MM_SO_W,x       ; steps to the next column's
-dws:    adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        lda     mm_wcol+1
-dw1:    sta     $ff00 + MM_SO_W + 1,x
-        adc     #0
-        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
-                                        ; sum x^2 += x^2 (three bytes)
-xs0:    lda     mm_sq0,y                ; (+ beta)
-        adc     mm_sx
-        sta     mm_sx
-xs1:    lda     $ff00,y                 ; (+ beta; the page)
-        adc     mm_sx+1
-        sta     mm_sx+1
-xs2:    lda     $ff00,y
-        adc     mm_sx+2
-        sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-:
-dtl:    lda     $ff00 + MM_SO_TAIL,x
-        cmp     #OP_BCC
-        beq     set3                    ; the two-byte tail is in place
-dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next slot down
-        txa
-        sbc     #MM_SLOT_SIZE
-        sta     mm_spw
-        ldx     mm_xi
-        bcc     :+
-        jmp     next
-:       dec     mm_spw+1                ; (the page below)
-        lda     mm_spw+1
-        jsr     dn_page
-        jmp     next
-edge_j: jmp     edge
-set3:   MM_SET_TAIL3                    ; (keeps X)
-        sec
-        jmp     dn_step
-h1:     ; (C = 1) h' = 1: two bytes when L' < t2lim (page MM_P + 1: n = 0..255)
+        bne     wchk
+        ; (C = 1) h' = 1: two bytes when L' < t2lim (page MM_P + 1: n = 0..255)
 t2l:    cpy     #$ff                    ; (t2lim)
-        bcc     :+
-        jmp     wchk                    ; (A = MM_P + 1) three bytes
-:
-                                        ; sum x^2 += x^2 (x = L' + beta <= 255)
+        bcs     wchk                    ; (A = MM_P + 1) three bytes
+                                        ; C = 0: sum x^2 += x^2 (x = L' + beta <= 255)
 ws0:    lda     mm_sq0,y                ; (+ beta)
         adc     mm_sx
         sta     mm_sx
@@ -1346,26 +1164,63 @@ uh0:    sta     $ff00 + MM_SO_T0,y
         lda     #MM_P + 1
 uh1h:   sta     $ff00 + MM_SO_T1 + 1,y
         jmp     utl
-low_zero:
-        ; x = beta - 256 took its x^2 as two bytes: take it back (Y = 0:
-        ; the reads at beta), then three bytes at page MM_P
-        ldy     zs0+1
-        sec
-        lda     mm_sx
-        sbc     mm_sq0,y
+set3:   sty     mm_l0                   ; (L')
+        MM_SET_TAIL3                    ; (keeps X and C = 1)
+        ldy     mm_l0
+        bcs     dn_w                    ; (always)
+wchk:   ; A = the page MM_P + h', Y = L'
+wlo:    cmp     #$ff                    ; (MM_P + hlo)
+        bcc     edge
+whi:    cmp     #$ff                    ; (MM_P + hhi)
+        bcs     edge
+in_range:                               ; A = the page, Y = L', C = 0: three bytes
+        stx     mm_xi                   ; (2 * column)
+        ldx     mm_spw                  ; X = the slot (its page in the stores)
+dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
+        sta     xs1+2
+        eor     #MM_PAGE_1TO2           ; mm_sq2's page
+dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
+        sta     xs2+2
+        tya
+dt1:    sta     $ff00 + MM_SO_T1,x
+dt2:    sta     $ff00 + MM_SO_T2,x
+        and     #MM_SQ0_PERIOD - 1
+dt0:    sta     $ff00 + MM_SO_T0,x
+dtl:    lda     $ff00 + MM_SO_TAIL,x
+        cmp     #OP_BCC
+        beq     set3                    ; the two-byte tail is in place
+dn_w:   ; C = 1 (OP_LDA_ZP >= OP_BCC): the weight column; mm_wcol steps on
+        lda     mm_wcol
+dw0:    sta     $ff00 + MM_SO_W,x
+dws:    adc     #$ff                    ; (rows - 1, C = 1)
+        sta     mm_wcol
+        lda     mm_wcol+1
+dw1:    sta     $ff00 + MM_SO_W + 1,x
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+                                        ; sum x^2 += x^2 (three bytes)
+xs0:    lda     mm_sq0,y                ; (+ beta)
+        adc     mm_sx
         sta     mm_sx
-        lda     mm_sx+1
-        sbc     MM_P * 256,y
+xs1:    lda     $ff00,y                 ; (+ beta; the page)
+        adc     mm_sx+1
         sta     mm_sx+1
-        bcs     :+
-        lda     mm_sx+2
-        bne     lz_2
-        dec     mm_sx+3
-lz_2:   dec     mm_sx+2
-:       ldy     #0
-        lda     #MM_P
+xs2:    lda     $ff00,y
+        adc     mm_sx+2
+        sta     mm_sx+2
+        bcc     :+
+        inc     mm_sx+3
         clc
-        jmp     in_range
+:       txa                             ; C = 0: the next slot down
+        sbc     #MM_SLOT_SIZE - 1
+        sta     mm_spw
+        ldx     mm_xi
+        bcc     :+
+        jmp     next
+:       dec     mm_spw+1                ; (the page below)
+        lda     mm_spw+1
+        jsr     dn_page
+        jmp     next
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
         sta     mm_h1                   ; the page
@@ -1389,9 +1244,8 @@ top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
         bcs     beyond
-        lda     mm_h1
+        lda     mm_h1                   ; C = 0
         ldy     mm_l0
-        clc
         jmp     in_range
 beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
         ; the slot takes r (three bytes), mm_columns adds 256 q w later
@@ -1508,6 +1362,108 @@ dn_page:
         sta     dw1+2
         sta     dtl+2
         rts
+.endproc
+
+; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
+; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
+; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
+; cycles: ~120 per row and such column + ~130 per such column
+.proc mm_columns
+        lda     mm_fast::zs0+1          ; the weights are w + beta (mm_fast
+        sta     mm_h1                   ; patched beta and -beta this sweep)
+        lda     mm_fast::kl+1
+        sta     c1+1                    ; -beta
+        eor     #$80
+        sta     c0+1                    ; 128 - beta
+        lda     #0
+        sta     mm_xi
+column: ldy     mm_xi                   ; 2 * the record
+        lda     mm_bq,y
+        sta     mm_xl
+        lda     mm_bq+1,y
+        sta     mm_xh
+        lda     mm_bw,y
+        sta     kw+1
+        lda     mm_bw+1,y
+        sta     kw+2
+        ; (q + w)^2 at the index q - beta + MM_SQ_ZERO + y, as in the slots:
+        ; page MM_P + qh + (ql >= beta), low byte ql - beta
+        lda     mm_xl
+        sec
+        sbc     mm_h1                   ; C = (ql >= beta)
+        sta     k1+1
+        sta     k2+1
+        sta     mm_sq
+        and     #MM_SQ0_PERIOD - 1
+        sta     k0+1
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     k1+2
+        sta     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     k2+2
+        lda     k0+1                    ; q^2: at the index + beta
+        clc
+        adc     mm_h1
+        tay
+        lda     mm_sq0,y
+        sta     q0+1
+        ldy     mm_h1
+        lda     (mm_sq),y
+        sta     q1+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        sta     q2+1
+        ldx     mm_rows
+row:
+kw:     ldy     $ffff,x                 ; w + beta
+        sec                             ; (q + w)^2 - w^2
+k0:     lda     mm_sq0,y
+c0:     sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2 = (w + 128)^2 mod 256
+        sta     mm_a0
+k1:     lda     $ffff,y
+c1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
+        sta     mm_a1
+k2:     lda     $ffff,y
+        sbc     #0                      ; (w^2 <= 2^14)
+        sta     mm_a2
+        sec                             ; - q^2 = 2 q w
+        lda     mm_a0
+q0:     sbc     #$ff
+        sta     mm_a0
+        lda     mm_a1
+q1:     sbc     #$ff
+        sta     mm_a1
+        lda     mm_a2
+q2:     sbc     #$ff
+        cmp     #$80                    ; q w = asr(2 q w, 1)
+        ror
+        sta     mm_a2
+        ror     mm_a1
+        ror     mm_a0
+        clc                             ; acc += 256 q w
+        lda     mm_acc1-1,x
+        adc     mm_a0
+        sta     mm_acc1-1,x
+        lda     mm_acc2-1,x
+        adc     mm_a1
+        sta     mm_acc2-1,x
+        lda     mm_acc3-1,x
+        adc     mm_a2
+        sta     mm_acc3-1,x
+        dex
+        bne     row
+        inc     mm_xi
+        inc     mm_xi
+        lda     mm_xi
+        cmp     mm_nb
+        beq     :+
+        jmp     column
+:       rts
 .endproc
 
 

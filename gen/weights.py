@@ -29,7 +29,8 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
   R low bytes, then R high bytes of the int16 bias (engine_init computes E_r
   from it); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
-  bias or 0, xmax, rows, cols, beta, t2lim: `two_byte_top`). xmax is the largest |x| for which every row's
+  bias or 0, rows, cols, xmax, 2 xmax + 1, beta, t2lim: `two_byte_top`, hhi and
+  hlo: `index_pages`). xmax is the largest |x| for which every row's
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
   live in `layer_table` and model.inc (the fused q/k/v rows have three).
@@ -101,6 +102,14 @@ def two_byte_top(w, beta, xmax) -> int:
     return min(256 - wmax - beta, xmax + 1 - beta)
 
 
+def index_pages(xmax, beta) -> tuple:
+    """mm_fast's range check on the squares index page MM_P + h' of a column,
+    h' = ((x - beta) >> 8) + 1 (asm/matmul.s): pages from MM_P + lo (h' of x =
+    -xmax, + 1) up to below MM_P + hi (h' of x = xmax) hold only |x| <= xmax.
+    Returns (hi, lo mod 256): the descriptor's `hhi`, `hlo`."""
+    return ((xmax - beta) >> 8) + 1, (((-xmax - beta) >> 8) + 2) & 0xFF
+
+
 def _matrix_w_lines(label, w, beta) -> list:
     """`label_w`: the weights column-major, biased (w + beta)."""
     w = np.asarray(w, dtype=np.int64)
@@ -134,10 +143,12 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
         out.append(f"{label}_bias:")
         out += _bytes_lines(b & 0xFF)
         out += _bytes_lines((b >> 8) & 0xFF)
+    hhi, hlo = index_pages(xmax, beta)
     out += [f"{label}_desc:",
-            f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}, "
-            f"{xmax}",
-            f"        .byte   {rows}, {cols}, {beta}, {two_byte_top(w, beta, xmax)}",
+            f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}",
+            f"        .byte   {rows}, {cols}",
+            f"        .word   {xmax}, {2 * xmax + 1}",
+            f"        .byte   {beta}, {two_byte_top(w, beta, xmax)}, {hhi}, {hlo}",
             f"        .assert * - {label}_desc = .sizeof(MM_DESC), error, \"{label}: descriptor layout\""]
     return out
 

@@ -9,13 +9,13 @@ from soulplayer.gen import weights
 def test_matmul_layout_bias_and_none():
     w = np.array([[1, -2], [127, -128], [0, 5]])
     text = "\n".join(weights._matmul_lines("m", w, np.array([-1, 300, 0])))
-    assert "m_bias:" in text and ".word   m_w, m_e, m_bias, 1920" in text
+    assert "m_bias:" in text and ".word   m_w, m_e, m_bias\n" in text and ".word   1920, 3841" in text
     # column-major, biased: column 0 = 1, 127, 0 -> $81, $ff, $80
     assert "$81,$ff,$80,$7e,$00,$85" in text
     # bias lo bytes, then hi bytes
     assert "$ff,$2c,$00" in text and "$ff,$01,$00" in text
     text = "\n".join(weights._matmul_lines("n", w))
-    assert "n_bias" not in text and ".word   n_w, n_e, 0, 1920" in text
+    assert "n_bias" not in text and ".word   n_w, n_e, 0\n" in text
 
 
 def test_row_constants_and_fast_limit():
@@ -73,6 +73,19 @@ def test_weight_bias_and_two_byte_limit():
     assert 128 <= xmax < 256 and weights.weight_bias(w, b) == 256 - xmax
     assert weights.two_byte_top(w, 256 - xmax, xmax) == min(156 - (256 - xmax), 2 * xmax - 255)
     text = "\n".join(weights._matmul_lines("m", neg))
-    assert "+20" in text and ".byte   2, 2, 20, 236" in text
+    assert "+20" in text and ".byte   2, 2\n" in text and ".byte   20, 236, 8, 250" in text
     with pytest.raises(SoulError, match="weight bias"):
         weights._matmul_lines("m", neg, beta=19)
+
+
+def test_index_pages():
+    # mm_fast's range pages: MM_P + h', h' = ((x - beta) >> 8) + 1; the pages
+    # from h'(-xmax) + 1 up to below h'(xmax) hold only |x| <= xmax
+    def h(x, beta):
+        return ((x - beta) >> 8) + 1
+    for xmax, beta in ((1920, 1), (1920, 128), (128, 128), (300, 100), (1643, 127), (255, 1)):
+        hi, lo = weights.index_pages(xmax, beta)
+        assert hi == h(xmax, beta) and lo == (h(-xmax, beta) + 1) & 0xFF
+        for x in range(-2200, 2200):
+            inside = h(-xmax, beta) + 1 <= h(x, beta) < hi
+            assert not inside or abs(x) <= xmax
