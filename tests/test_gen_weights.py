@@ -89,3 +89,15 @@ def test_index_pages():
         for x in range(-2200, 2200):
             inside = h(-xmax, beta) + 1 <= h(x, beta) < hi
             assert not inside or abs(x) <= xmax
+
+
+def test_the_limit_raises_beta_only_beyond_the_engine():
+    # within the engine's column limit (spec.MAX_FF) xmax >= 255, and 255 only for
+    # a row of -128s with |bias| = 32768, whose beta is 128 anyway: the 256 -
+    # xmax term of weight_bias binds only for wider matrices (above: 200 columns)
+    from soulplayer import spec
+    w, b = np.full((1, spec.MAX_FF), -128), np.array([-32768])
+    assert weights.fast_xmax(w, b) == 255 and weights.weight_bias(w, b) == 128
+    w[0, 0] = -127
+    assert weights.fast_xmax(w, b) >= 256
+    assert weights.fast_xmax(np.full((1, spec.MAX_FF), 127), b) >= 256
