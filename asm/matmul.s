@@ -180,6 +180,9 @@ OP_LDA_ZP       = $a5
 OP_ADC_ABSY     = $79
 OP_STA_ZP       = $85
         .assert MM_TAIL_SIZE = 7 && MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: the tails' layout"
+; mm_fast tells the tails apart by their third byte's bit 7: OP_INC_ZP (two
+; bytes) has it, OP_ADC_ABSY (three bytes) has not
+        .assert (OP_INC_ZP & $80) <> 0 && (OP_ADC_ABSY & $80) = 0, error, "matmul: the tails' third bytes"
 
 .segment "CODE"
 
@@ -1029,8 +1032,7 @@ first_known:
         inx
 :       stx     xh_rd+2
         stx     xhr+2
-        ldy     mm_rows                 ; the weights' step (C = 1 at both stores)
-        dey
+        ldy     mm_rows                 ; the weights' step (C = 0 at both stores)
         sty     dws+1
         sty     uws+1
         lda     mm_cols
@@ -1078,13 +1080,18 @@ ul1h:   sta     $ff00 + MM_SO_T1 + 1,y
         bne     utl                     ; (always)
 set2:   MM_SET_TAIL2
         ldy     mm_sp
-        sec
-        bcs     up_w                    ; (always)
+        clc
+        bcc     up_w                    ; (always)
 up_next_page:
         inc     mm_sp+1
         lda     mm_sp+1
         jsr     up_page
         bne     next                    ; (always: A = the page)
+zs_c:   inc     mm_sx+2                 ; (the carry out of byte 1)
+        bne     :+
+        inc     mm_sx+3
+:       clc
+        bcc     zs_b                    ; (always)
 relu0:  ldy     kl+1                    ; ReLU'd x < 0: x = 0, L' = -beta, h' = 0
 col_h0: ; h' = 0: x = beta - 256 + L', |x| <= 255 (C = 0 from relu0)
         clc                             ; sum x^2 += x^2 (two bytes: x^2 <= 65025)
@@ -1094,11 +1101,8 @@ zs0:    lda     mm_sq0,y                ; (+ beta) byte 0
 zs1:    lda     MM_P * 256,y            ; (+ beta) byte 1
         adc     mm_sx+1
         sta     mm_sx+1
-        bcc     :+
-        inc     mm_sx+2
-        bne     :+
-        inc     mm_sx+3
-:       tya                             ; N = (L' >= 128), Z = (L' = 0)
+        bcs     zs_c
+zs_b:   tya                             ; C = 0; N = (L' >= 128), Z = (L' = 0)
         bpl     low_pg
         eor     #$80                    ; -128 <= m < 0: mm_sqc at m + 128
         ldy     mm_sp                   ; the slot (its page in the stores)
@@ -1107,13 +1111,12 @@ us1:    sta     $ff00 + MM_SO_T1,y
 us0:    sta     $ff00 + MM_SO_T0,y
         lda     #>mm_sqc
 us1h:   sta     $ff00 + MM_SO_T1 + 1,y
-utl:    lda     $ff00 + MM_SO_TAIL,y
-        cmp     #OP_BCC
-        bne     set2                    ; the two-byte tail is not in place
-up_w:   ; C = 1: the weight column; mm_wcol steps to the next column's
+utl:    lda     $ff00 + MM_SO_TAIL + 2,y
+        bpl     set2                    ; the two-byte tail is not in place
+up_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
         lda     mm_wcol
 uw0:    sta     $ff00 + MM_SO_W,y
-uws:    adc     #$ff                    ; (rows - 1, C = 1)
+uws:    adc     #$ff                    ; (rows)
         sta     mm_wcol
         lda     mm_wcol+1
 uw1:    sta     $ff00 + MM_SO_W + 1,y
@@ -1152,11 +1155,8 @@ ws0:    lda     mm_sq0,y                ; (+ beta)
 ws1:    lda     256 * (MM_P + 1),y      ; (+ beta)
         adc     mm_sx+1
         sta     mm_sx+1
-        bcc     :+
-        inc     mm_sx+2
-        bne     :+
-        inc     mm_sx+3
-:       tya
+        bcs     ws_c
+ws_b:   tya                             ; (C = 0)
         ldy     mm_sp
 uh1:    sta     $ff00 + MM_SO_T1,y
         and     #MM_SQ0_PERIOD - 1
@@ -1164,10 +1164,15 @@ uh0:    sta     $ff00 + MM_SO_T0,y
         lda     #MM_P + 1
 uh1h:   sta     $ff00 + MM_SO_T1 + 1,y
         jmp     utl
+ws_c:   inc     mm_sx+2                 ; (the carry out of byte 1)
+        bne     :+
+        inc     mm_sx+3
+:       clc
+        bcc     ws_b                    ; (always)
 set3:   sty     mm_l0                   ; (L')
-        MM_SET_TAIL3                    ; (keeps X and C = 1)
+        MM_SET_TAIL3                    ; (keeps X and C = 0)
         ldy     mm_l0
-        bcs     dn_w                    ; (always)
+        bcc     dn_w                    ; (always)
 wchk:   ; A = the page MM_P + h', Y = L'
 wlo:    cmp     #$ff                    ; (MM_P + hlo)
         bcc     edge
@@ -1186,13 +1191,12 @@ dt1:    sta     $ff00 + MM_SO_T1,x
 dt2:    sta     $ff00 + MM_SO_T2,x
         and     #MM_SQ0_PERIOD - 1
 dt0:    sta     $ff00 + MM_SO_T0,x
-dtl:    lda     $ff00 + MM_SO_TAIL,x
-        cmp     #OP_BCC
-        beq     set3                    ; the two-byte tail is in place
-dn_w:   ; C = 1 (OP_LDA_ZP >= OP_BCC): the weight column; mm_wcol steps on
+dtl:    lda     $ff00 + MM_SO_TAIL + 2,x
+        bmi     set3                    ; the two-byte tail is in place
+dn_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
         lda     mm_wcol
 dw0:    sta     $ff00 + MM_SO_W,x
-dws:    adc     #$ff                    ; (rows - 1, C = 1)
+dws:    adc     #$ff                    ; (rows)
         sta     mm_wcol
         lda     mm_wcol+1
 dw1:    sta     $ff00 + MM_SO_W + 1,x
@@ -1208,10 +1212,8 @@ xs1:    lda     $ff00,y                 ; (+ beta; the page)
 xs2:    lda     $ff00,y
         adc     mm_sx+2
         sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-        clc
-:       txa                             ; C = 0: the next slot down
+        bcs     xs_c
+xs_b:   txa                             ; C = 0: the next slot down
         sbc     #MM_SLOT_SIZE - 1
         sta     mm_spw
         ldx     mm_xi
@@ -1221,6 +1223,9 @@ xs2:    lda     $ff00,y
         lda     mm_spw+1
         jsr     dn_page
         jmp     next
+xs_c:   inc     mm_sx+3                 ; (the carry out of byte 2)
+        clc
+        bcc     xs_b                    ; (always)
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
         sta     mm_h1                   ; the page
