@@ -165,7 +165,7 @@ mm_sqc:         .res MM_SQC_LEN
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-; The slot tails, as MM_SET_TAIL2/3 write them (6502 opcodes):
+; The slot tails, as mm_fast's set2 / set3 write them (6502 opcodes):
 ;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
 ;       bcc +5      no carry out of byte 1: C = 0
 ;       inc mm_a2
@@ -827,52 +827,6 @@ fallback:
         jmp     mm_pending
 .endproc
 
-; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
-; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
-; (MM_SET_TAIL3 leaves the tail's operand alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 73 / 42
-.macro MM_SET_TAIL2
-        ldy     #MM_SO_TAIL
-        lda     #OP_BCC
-        sta     (mm_sp),y
-        iny
-        lda     #5
-        sta     (mm_sp),y
-        iny
-        lda     #OP_INC_ZP
-        sta     (mm_sp),y
-        iny
-        lda     #mm_a2
-        sta     (mm_sp),y
-        iny
-        lda     #OP_BEQ
-        sta     (mm_sp),y
-        iny
-        lda     #1
-        sta     (mm_sp),y
-        iny
-        lda     #OP_CLC
-        sta     (mm_sp),y
-.endmacro
-
-.macro MM_SET_TAIL3
-        ldy     #MM_SO_TAIL
-        lda     #OP_LDA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 2
-        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 5
-        lda     #OP_STA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-.endmacro
-
 ; mm_fast: patch the row loop for an input vector within +-xmax: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
 ; The weights are stored w + beta (the descriptor's beta, 1..128, the least
@@ -1078,10 +1032,21 @@ ul0:    sta     $ff00 + MM_SO_T0,y      ; (L' < 128)
         lda     #MM_P
 ul1h:   sta     $ff00 + MM_SO_T1 + 1,y
         bne     utl                     ; (always)
-set2:   MM_SET_TAIL2
-        ldy     mm_sp
-        clc
-        bcc     up_w                    ; (always)
+set2:   lda     #OP_BCC                 ; the two-byte tail (Y = the slot)
+ut0:    sta     $ff00 + MM_SO_TAIL,y
+        lda     #5
+ut1:    sta     $ff00 + MM_SO_TAIL + 1,y
+        lda     #OP_INC_ZP
+ut2:    sta     $ff00 + MM_SO_TAIL + 2,y
+        lda     #mm_a2
+ut3:    sta     $ff00 + MM_SO_TAIL + 3,y
+        lda     #OP_BEQ
+ut4:    sta     $ff00 + MM_SO_TAIL + 4,y
+        lda     #1
+ut5:    sta     $ff00 + MM_SO_TAIL + 5,y
+        lda     #OP_CLC
+ut6:    sta     $ff00 + MM_SO_TAIL + 6,y
+        bcc     up_w                    ; (always: C = 0)
 up_next_page:
         inc     mm_sp+1
         lda     mm_sp+1
@@ -1169,10 +1134,17 @@ ws_c:   inc     mm_sx+2                 ; (the carry out of byte 1)
         inc     mm_sx+3
 :       clc
         bcc     ws_b                    ; (always)
-set3:   sty     mm_l0                   ; (L')
-        MM_SET_TAIL3                    ; (keeps X and C = 0)
-        ldy     mm_l0
-        bcc     dn_w                    ; (always)
+set3:   lda     #OP_LDA_ZP              ; the three-byte tail (X = the slot;
+dtt0:   sta     $ff00 + MM_SO_TAIL,x    ; bytes 3, 4, its operand, are stored)
+        lda     #mm_a2
+dtt1:   sta     $ff00 + MM_SO_TAIL + 1,x
+        lda     #OP_ADC_ABSY
+dtt2:   sta     $ff00 + MM_SO_TAIL + 2,x
+        lda     #OP_STA_ZP
+dtt5:   sta     $ff00 + MM_SO_TAIL + 5,x
+        lda     #mm_a2
+dtt6:   sta     $ff00 + MM_SO_TAIL + 6,x
+        bcc     dn_w                    ; (always: C = 0)
 wchk:   ; A = the page MM_P + h', Y = L'
 wlo:    cmp     #$ff                    ; (MM_P + hlo)
         bcc     edge
@@ -1342,7 +1314,7 @@ sum_done:
         rts
 
 ; up_page, dn_page: A = the page of the up / down direction's slot, into its
-; stores. clobbers: - ; cycles: 44 / 38
+; stores. clobbers: - ; cycles: 72 / 58
 up_page:
         sta     us1+2
         sta     us0+2
@@ -1356,6 +1328,13 @@ up_page:
         sta     uw0+2
         sta     uw1+2
         sta     utl+2
+        sta     ut0+2
+        sta     ut1+2
+        sta     ut2+2
+        sta     ut3+2
+        sta     ut4+2
+        sta     ut5+2
+        sta     ut6+2
         rts
 dn_page:
         sta     dt1+2
@@ -1366,6 +1345,11 @@ dn_page:
         sta     dw0+2
         sta     dw1+2
         sta     dtl+2
+        sta     dtt0+2
+        sta     dtt1+2
+        sta     dtt2+2
+        sta     dtt5+2
+        sta     dtt6+2
         rts
 .endproc
 
@@ -1376,9 +1360,8 @@ dn_page:
 ; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
 ; cycles: ~120 per row and such column + ~130 per such column
 .proc mm_columns
-        lda     mm_fast::zs0+1          ; the weights are w + beta (mm_fast
-        sta     mm_h1                   ; patched beta and -beta this sweep)
-        lda     mm_fast::kl+1
+MM_BETA         = mm_fast::zs0+1        ; the weights are w + beta: mm_fast
+        lda     mm_fast::kl+1           ; patched beta and -beta this sweep
         sta     c1+1                    ; -beta
         eor     #$80
         sta     c0+1                    ; 128 - beta
@@ -1397,7 +1380,7 @@ column: ldy     mm_xi                   ; 2 * the record
         ; page MM_P + qh + (ql >= beta), low byte ql - beta
         lda     mm_xl
         sec
-        sbc     mm_h1                   ; C = (ql >= beta)
+        sbc     MM_BETA                 ; C = (ql >= beta)
         sta     k1+1
         sta     k2+1
         sta     mm_sq
@@ -1411,11 +1394,11 @@ column: ldy     mm_xi                   ; 2 * the record
         sta     k2+2
         lda     k0+1                    ; q^2: at the index + beta
         clc
-        adc     mm_h1
+        adc     MM_BETA
         tay
         lda     mm_sq0,y
         sta     q0+1
-        ldy     mm_h1
+        ldy     MM_BETA
         lda     (mm_sq),y
         sta     q1+1
         lda     mm_sq+1
