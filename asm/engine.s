@@ -24,12 +24,11 @@
 .import mm_sweep, mm_init, mm_init_e, mm_relu
 .importzp mm_x
 .import mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.import rmsnorm_s, residual_add
+.import rmsnorm_s, rms_bind, res_bind, residual_add
 .importzp rms_x, rms_g, rms_y, res_h, res_y
 .import attention_head, attn_store_kv, attention_init, attn_init
 .importzp att_q, att_out, kvs_k, kvs_v
 .import embed
-.importzp emb_out
 
 .export engine_init, engine_reset, engine_step, engine_prefill, engine_step_done, engine_pos, logits_lo, logits_hi
 .export vec_h, vec_a, vec_q, vec_k, vec_v, vec_att, vec_y, vec_z
@@ -107,11 +106,15 @@ vec_att:        .res 2 * EMBED_DIM
 ; engine_init: compute the engine's tables at start: attention's quarter
 ; squares (divide.s), attention's position tables (under I/O), matmul.s's
 ; squares and every matrix's row constants E_r
-; (mm_desc_list of weights.inc). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
+; (mm_desc_list of weights.inc); binds rmsnorm_s to vec_h -> vec_a
+; (rms_bind). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
 ; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
 .proc engine_init
         jsr     attention_init
         jsr     mm_init
+        LDPTR   rms_x, vec_h            ; every norm reads vec_h and writes
+        LDPTR   rms_y, vec_a            ; vec_a (nothing else binds rmsnorm_s)
+        jsr     rms_bind
         php
         sei
         lda     CPU_PORT
@@ -257,9 +260,9 @@ range:  iny                             ; PlanRange::count
 .endproc
 
 ; eng_norm: vec_a := rmsnorm_s(vec_h) with this layer's gain and shift (embed
-; or residual_add has just summed vec_h's squares). eng_norm_a: the same with
-; rms_g set and A = the shift.
-; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm
+; or residual_add has just summed vec_h's squares; engine_init bound vec_h ->
+; vec_a with rms_bind).
+; in: Y = the gain's offset in LayerRec, X = the shift's ; clobbers: as rmsnorm_s
 .proc eng_norm
         lda     (eng_lt),y
         sta     rms_g
@@ -269,13 +272,6 @@ range:  iny                             ; PlanRange::count
         txa
         tay
         lda     (eng_lt),y
-.endproc
-; (falls through)
-.proc eng_norm_a
-        tax
-        LDPTR   rms_x, vec_h
-        LDPTR   rms_y, vec_a
-        txa
         jmp     rmsnorm_s
 .endproc
 
@@ -285,10 +281,7 @@ range:  iny                             ; PlanRange::count
         ldx     #INTERLEAVED            ; the sweeps' default output layout
         stx     mm_ostep
         ldx     engine_pos
-        pha
-        LDPTR   emb_out, vec_h
-        pla
-        jsr     embed
+        jsr     embed                   ; (into vec_h)
         lda     #0
         sta     eng_layer
         sta     eng_block
@@ -339,7 +332,9 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         SWEEP   LT_PROJ, vec_att
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
-        jsr     residual_add            ; (sums the squares for rmsnorm_s)
+        jsr     res_bind                ; (vec_h += vec_y, twice a layer; nothing
+        jsr     residual_add            ; else writes res_h meanwhile) and the
+                                        ; sum of squares for rmsnorm_s
         ; feed-forward block
         ldy     #LT_N2
         ldx     #LT_N2_SHIFT
@@ -350,9 +345,7 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     #1                      ; fc2's input: relu(vec_z), read by the sweep
         sta     mm_relu
         SWEEP   LT_FC2, vec_z
-        LDPTR   res_h, vec_h
-        LDPTR   res_y, vec_y
-        jsr     residual_add
+        jsr     residual_add            ; (vec_h += vec_y again: still bound)
         ; next layer
         ADD16_8 eng_lt, #LT_SIZE
         inc     eng_layer
@@ -368,7 +361,7 @@ output:
         bne     done
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
-        jsr     eng_norm_a              ; (the last residual_add summed the squares)
+        jsr     rmsnorm_s               ; (the last residual_add summed the squares)
         lda     #1                      ; the logits as split lo/hi arrays
         sta     mm_pn
         sta     mm_ostep

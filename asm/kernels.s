@@ -10,11 +10,10 @@
 .include "model.inc"
 
 .import w_te, w_pe
-.import mm_sq0, mm_sq1, mm_sq2          ; the squares tables (matmul.s), banked in
-.import residual_add, rms_zeros
+.import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; the squares tables (matmul.s), banked in
+.import res_bind, residual_add, rms_zeros
 .importzp rms_s, res_h, res_y
-.import logits_lo, logits_hi
-.exportzp emb_out
+.import logits_lo, logits_hi, vec_h    ; (engine.s)
 .export embed, engine_argmax
 
 .assert EMBED_DIM <= 127 && FF_DIM <= 127, error, "kernels: Y = 2*i indexes a vector"
@@ -24,13 +23,11 @@
 .assert PE_SHIFT >= EMBED_MIN_SHIFT && PE_SHIFT <= EMBED_MAX_SHIFT, error, "embed: pe shift out of range"
 
 .segment "ZEROPAGE"
-k_p1:           .res 2          ; vector pointers (the kernels run one at a time)
 k_te:           .res 2          ; embed (32-bit path): te column
 k_pe:           .res 2          ; embed (32-bit path): pe column
 k_h:            .res 1          ; embed: high byte of the deshifted te value
 k_h2:           .res 1          ; embed: high byte of the deshifted pe value
 k_l:            .res 1          ; embed: low byte of te's, then of h
-emb_out = k_p1                  ; embed: output vector (EMBED_DIM int16)
 
 .segment "BSS"
 k_a:            .res 4          ; embed: deshifted te value (32 bits)
@@ -101,23 +98,62 @@ k_best:         .res 1          ; argmax: best id so far
         .endif
 .endmacro
 
+;  embed's direct sum of squares (no shifts, no patched page) where xs =
+; asr(h, 4) is within -128..127: equal shifts s = EMB_SQ_SHIFT..8 (|h| <=
+; 256 << (8 - s) <= 2048), or both deshifted values small enough
+EMB_SQ_SHIFT    = 5
+.if TE_SHIFT >= 1 && TE_SHIFT <= 8      ; |deshift(v, s)| <= these for int8 v
+EMB_TE_MAX      = 128 << (8 - TE_SHIFT)
+.else
+EMB_TE_MAX      = (128 >> (TE_SHIFT - 8)) + 1
+.endif
+.if PE_SHIFT >= 1 && PE_SHIFT <= 8
+EMB_PE_MAX      = 128 << (8 - PE_SHIFT)
+.else
+EMB_PE_MAX      = (128 >> (PE_SHIFT - 8)) + 1
+.endif
+EMB_H_SMALL     = TE_SHIFT >= 1 && PE_SHIFT >= 1 && EMB_TE_MAX + EMB_PE_MAX <= 2048
+EMB_SQ_BASE1    = mm_sq1 + mm_sq_zero           ; byte 1 of n^2 at EMB_SQ_BASE1 + n
+
+; EMB_SQ_ADD bias: rms_s += xs^2 for xs = X - bias, |xs| <= 128 (bias = 2^k,
+; k <= 7, or 128): bytes 0 and 1 (byte 2 of xs^2 is 0 there); byte 0 from
+; mm_sq0 (period 128 in n: X + (-bias mod 128) has the residue of xs).
+; in: X ; out: C = 0 ; clobbers: A. cycles: 26-29 (+1 a page crossing)
+.macro EMB_SQ_ADD bias
+        .assert (bias) <= 128, error, "EMB_SQ_ADD: |xs| <= 128"
+        clc
+        lda     mm_sq0 + ((-(bias)) & 127),x
+        adc     rms_s
+        sta     rms_s
+        lda     EMB_SQ_BASE1 - (bias),x
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     :+
+        inc     rms_s+2                 ; (ED * 128^2 < 2^24: no carry beyond)
+        clc
+:
+.endmacro
+.assert EMBED_DIM * 128 * 128 < 1 << 24, error, "embed: the direct sum fits 3 bytes"
+
 ; embed: h[i] = sat16(deshift(te[tok][i], TE_SHIFT) + deshift(pe[pos][i], PE_SHIFT)),
 ; and the sum of squares of h for the first RMSNorm (rmsnorm_s), as residual_add
 ; leaves it. te is stored as the output layer's weights are (gen/weights.py:
 ; column-major, +128; a tied soul's w_te is out_w itself): te[tok][i] + 128 at
 ; w_te + i*VOCAB_SIZE + tok; pe column-major, pe[pos][i] at w_pe + i*CONTEXT + pos.
-; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT), emb_out -> EMBED_DIM
-;   int16; the squares tables banked in
-; out: the vector at emb_out; rms_s = sum asr(h[i], 4)^2
-; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands
+; in: A = token id (< VOCAB_SIZE), X = position (< CONTEXT); the squares
+;   tables banked in
+; out: h at vec_h (engine.s); rms_s = sum asr(h[i], 4)^2
+; clobbers: A, X, Y, k_*, kb_zp (rms_*), the patched operands (te, pe)
 ; cycles: both shifts 1..127 (each deshifted value within +-16384: the sum
-;   cannot saturate), by instruction count with the sum of squares: ~170 per
-;   dimension for equal shifts (5, 5: one biased sum, three shift steps), ~210
-;   at 7, 8; measured (`soul bench`, x64sc, PAL, screen on, ED=32) 6.2 k a
-;   token on the original soul, 6.5 k on the default soul (5.6 k and 4.6 k
-;   before, without the sum, which rmsnorm's loop then took at ~3.4 k). Else
-;   (32-bit sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift
-;   6), then residual_add's ~120 per dimension for the sum of squares.
+;   cannot saturate), by instruction count with the sum of squares: ~110 per
+;   dimension for equal shifts 5..8 (5, 5: one biased sum, xs^2 read at
+;   w >> (s - 4) without a patched page), ~155 at 7, 8 (|h| < 2048: xs is
+;   one byte), ~200 for the other shifts (xs by four shift steps);
+;   measured (`soul bench`, x64sc, PAL, screen on, ED=32) 3.9 k a token on
+;   the original soul, 5.5 k on the default soul (6.2 k and 6.5 k with
+;   RMS_SQ_ADD's shifts; 5.6 k and 4.6 k without the sum). Else (32-bit
+;   sums, saturated) ~160 per dimension + each DESHIFT (~70 at shift 6),
+;   then residual_add's ~110 per dimension for the sum of squares.
 .proc embed
 .if ::TE_SHIFT >= 1 && ::PE_SHIFT >= 1
         clc                             ; the te and pe columns' operands
@@ -133,15 +169,6 @@ k_best:         .res 1          ; argmax: best id so far
         lda     #>w_pe
         adc     #0
         sta     em_pe+1
-        lda     emb_out                 ; h's into the store operands
-        sta     em_hl
-        clc
-        adc     #1
-        sta     em_hh
-        lda     emb_out+1
-        sta     em_hl+1
-        adc     #0
-        sta     em_hh+1
         lda     #0
         sta     rms_s
         sta     rms_s+1
@@ -150,6 +177,32 @@ k_best:         .res 1          ; argmax: best id so far
         ldy     #0                      ; Y = 2i
         clc
 loop:                                   ; (C = 0: cleared, then from the cpy)
+.if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT >= ::EMB_SQ_SHIFT && ::TE_SHIFT <= 8
+        lda     $ffff                   ; equal shifts s = 5..8: from the biased sum
+em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
+        eor     #$80                    ; w = (te + 128) + (pe + 128) = 0..510,
+        adc     $ffff                   ; h = (w - 256) << (8 - s) and
+em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
+        sta     k_l                     ; xs = asr(h, 4) = (w >> (s - 4)) - 2^(12 - s)
+        ror     a                       ; (C = bit 8 of w)
+        .repeat ::TE_SHIFT - ::EMB_SQ_SHIFT
+        lsr     a
+        .endrepeat
+        tax                             ; X = w >> (s - 4): xs^2 at EMB_SQ_BASE + X
+        lsr     a
+        lsr     a
+        lsr     a
+        lsr     a
+        sec                             ; h hi = (w >> s) - 2^(8 - s)
+        sbc     #1 << (8 - ::TE_SHIFT)
+        sta     vec_h+1,y
+        lda     k_l                     ; h lo = w << (8 - s)
+        .repeat 8 - ::TE_SHIFT
+        asl     a
+        .endrepeat
+        sta     vec_h,y
+        EMB_SQ_ADD (1 << (12 - ::TE_SHIFT))
+.else
 .if ::TE_SHIFT = ::PE_SHIFT && ::TE_SHIFT <= 8
         lda     $ffff                   ; equal shifts: h = (te + pe) << (8 - s),
 em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
@@ -165,8 +218,7 @@ em_te = * - 2           ; operand, patched: w_te + i*VOCAB_SIZE + tok
         asl     a
         rol     k_h
         .endrepeat
-        sta     $ffff,y
-em_hl = * - 2           ; operand, patched: emb_out
+        sta     vec_h,y
         sta     k_l
         lda     k_h
 .else
@@ -180,19 +232,36 @@ em_pe = * - 2           ; operand, patched: w_pe + i*CONTEXT + pos
         DESHIFT16 ::PE_SHIFT, k_h2
         clc                             ; h = the sum (no overflow, see above)
         adc     k_l
-        sta     $ffff,y
-em_hl = * - 2           ; operand, patched: emb_out
+        sta     vec_h,y
         sta     k_l
         lda     k_h2
         adc     k_h
 .endif
-        sta     $ffff,y
-em_hh = * - 2           ; operand, patched: emb_out + 1
+        sta     vec_h+1,y
+.if ::EMB_H_SMALL
+        asl     a                       ; |h| < 2048: xs = asr(h, 4) is the byte
+        asl     a                       ; (h hi << 4) | (h lo >> 4), at
+        asl     a                       ; EMB_SQ_BASE + (xs + 128)
+        asl     a
+        sta     k_h
+        lda     k_l
+        lsr     a
+        lsr     a
+        lsr     a
+        lsr     a
+        ora     k_h
+        eor     #$80
+        tax
+        EMB_SQ_ADD 128
+.else
         RMS_SQ_ADD k_l, em_t1, em_t2    ; S += xs^2, xs = asr(h, 4) (as residual_add)
         bcc     :+
         inc     rms_s+3
         clc
-:       lda     em_te                   ; the next columns (C = 0)
+:
+.endif
+.endif
+        lda     em_te                   ; the next columns (C = 0)
         adc     #<VOCAB_SIZE
         sta     em_te
         bcc     :+
@@ -206,8 +275,12 @@ em_hh = * - 2           ; operand, patched: emb_out + 1
 :       iny
         iny
         cpy     #2 * EMBED_DIM
+.if * + 2 - loop <= 128
+        bne     loop
+.else
         beq     done
         jmp     loop
+.endif
 done:   rts
 .else
         clc                             ; k_te := w_te + tok (column 0)
@@ -272,23 +345,20 @@ store:  lda     k_i
         asl
         tay
         lda     k_a
-        sta     (emb_out),y
-        iny
+        sta     vec_h,y
         lda     k_a+1
-        sta     (emb_out),y
+        sta     vec_h+1,y
         inc     k_i
         lda     k_i
         cmp     #EMBED_DIM
         beq     done
         jmp     loop
-done:   lda     emb_out                 ; the sum of squares: h + zeros
-        sta     res_h
-        lda     emb_out+1
-        sta     res_h+1
+done:   LDPTR   res_h, vec_h            ; the sum of squares: h + zeros
         lda     #<rms_zeros
         sta     res_y
         lda     #>rms_zeros
         sta     res_y+1
+        jsr     res_bind
         jmp     residual_add
 .endif
 .endproc

@@ -8,12 +8,13 @@
 ;
 ; Interface (for engine_step):
 ;   rms_x (zp word)  -> x: EMBED_DIM int16, little endian, interleaved (lo, hi)
+;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x);
+;                       jsr rms_bind binds both (they stay bound), then
 ;   rms_g (zp word)  -> g: EMBED_DIM int8 gains
-;   rms_y (zp word)  -> y: EMBED_DIM int16 out, same layout (may equal rms_x)
-;   A = s_g (signed byte, RMS_SHIFT_MIN..RMS_SHIFT_MAX), then jsr rmsnorm,
-;   or jsr rmsnorm_s when rms_s already holds sum xs[i]^2: residual_add (here)
-;   and embed (kernels.s) leave it there for the vector they write, so the
-;   engine's norms all take rmsnorm_s.
+;   rms_s = sum xs[i]^2 (residual_add, here, and embed, kernels.s, leave it
+;   there for the vector they write; for any other x, residual_add with
+;   y = rms_zeros computes it), A = s_g (signed byte, RMS_SHIFT_MIN..
+;   RMS_SHIFT_MAX), then jsr rmsnorm_s.
 ; The dimension EMBED_DIM comes from model.inc (or ca65 -D EMBED_DIM=..).
 ; A power of two uses a shift for the mean; any other size a 32/8 division.
 ; The matmul's squares tables (n^2, n = -2048..2047) must be banked in: the
@@ -27,7 +28,7 @@
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .import mm_sq0, mm_sq1, mm_sq2, mm_sq_zero      ; squares tables (matmul.s), banked in
 .exportzp rms_x, rms_g, rms_y, rms_m, rms_q, rms_s, res_h, res_y
-.export rmsnorm, rmsnorm_s, rms_isqrt, residual_add, rms_zeros
+.export rmsnorm_s, rms_bind, rms_isqrt, res_bind, residual_add, rms_zeros
 
 .ifndef EMBED_DIM
         .include "model.inc"            ; the engine build; tests pass -D EMBED_DIM
@@ -85,8 +86,8 @@ RMS_LOG2 .set I
 rms_x   = kb_zp + 0             ; word
 rms_g   = kb_zp + 2             ; word
 rms_y   = kb_zp + 4             ; word
-rms_s   = kb_zp + 6             ; 4: sum of squares (29 bits), then ms (3 bytes)
-rms_m   = rms_s                 ; rms_isqrt input (24 bits)
+rms_s   = kb_zp + 6             ; 4: sum of squares (29 bits), then ms (bytes 1..3)
+rms_m   = rms_s + 1             ; rms_isqrt input (24 bits)
 rms_q   = kb_zp + 10            ; 2: rms_isqrt root
 rms_sqp = kb_zp + 12            ; 2: rms_isqrt: pointer to a page of mm_sq1
 rms_sqq = kb_zp + 14            ; 2: the same page of mm_sq2
@@ -110,6 +111,10 @@ res_h   = rms_x                 ; residual_add: h (in/out), the next rmsnorm's x
 res_y   = rms_q                 ; residual_add: y (word)
 .assert rms_g9 < kb_zp + KB_ZP_SIZE, error, "rmsnorm: zero page scratch overflow"
 
+; the s_g whose elements with x hi = 0 or -1 take a quarter-square gain
+; product (y = asr(u g, 6) = bytes 1..2 of (u * 2g) << 1; see qs_gain)
+RMS_QS_SG       = 6
+
 ; T[k - 1] = k * a, k = 1..RMS_T_LEN (24 bits, bytes in rms_t0/1/2): the
 ; products of a small x hi (1..4 added, -4..-2 subtracted), made once per
 ; call when inv is not clamped
@@ -123,36 +128,17 @@ rms_t2:         .res RMS_T_LEN
 
 ; residual_add: h[i] = sat16(h[i] + y[i]), i = 0..EMBED_DIM-1, and the sum of
 ; squares of the new h for the RMSNorm that follows (rmsnorm_s).
-; in: res_h, res_y -> int16 vectors (not the same); the squares tables banked in
-; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with rms_x = h)
-; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles: ~130 + 118 per element (+3 when the sum's byte 3 takes a carry),
-;   by instruction count; `soul bench` (x64sc, PAL, screen on, ED=32) 4.2 k a
-;   call with the engine's glue up to the next norm (was 1.5 k without the
-;   sum, whose loop in rmsnorm took ~3.4 k)
+; in: h and y bound (res_bind), res_h -> h (a saturating element stores
+;   through it); the squares tables banked in
+; out: h; rms_s = sum asr(h[i], 4)^2 (rmsnorm_s's input, with x = h)
+; clobbers: A, X, Y, kb_zp (rms_*)
+; cycles (by instruction count): ~30, then per element ~99 for 0 <= xs <
+;   256 (xs = asr(h, 4): two bytes of xs^2 from the page of 0), ~112 for
+;   -256 < xs < 0 (read at -xs), ~145 beyond (the page patched, three
+;   bytes); `soul bench` (x64sc, PAL, screen on, ED=32, original soul) 3.7 k
+;   a call with the engine's glue up to the next norm (4.2 k before the
+;   two-byte squares, 1.5 k without the sum)
 .proc residual_add
-        lda     res_h                   ; the vectors' addresses into the operands
-        sta     ra_hl
-        sta     ra_hls
-        clc
-        adc     #1
-        sta     ra_hh
-        sta     ra_hhs
-        lda     res_h+1
-        sta     ra_hl+1
-        sta     ra_hls+1
-        adc     #0
-        sta     ra_hh+1
-        sta     ra_hhs+1
-        lda     res_y
-        sta     ra_yl
-        clc
-        adc     #1
-        sta     ra_yh
-        lda     res_y+1
-        sta     ra_yl+1
-        adc     #0
-        sta     ra_yh+1
         lda     #0
         sta     rms_s
         sta     rms_s+1
@@ -174,14 +160,59 @@ ra_yh = * - 2           ; operand, patched: y + 1
         bvs     ovf
 store:  sta     $ffff,y
 ra_hhs = * - 2          ; operand, patched: h + 1
-        RMS_SQ_ADD rms_u, ra_t1, ra_t2  ; S += xs^2, xs = asr(h, 4) (mm_sq_zero = 2048)
-        bcc     @next
+        .repeat 4                       ; S += xs^2, xs = asr(h, 4) = (A:rms_u)
+        lsr     a                       ; >> 4: A = h hi >> 4, rms_u = xs's low
+        ror     rms_u                   ; byte, the squares tables' index
+        .endrepeat
+        ldx     rms_u
+        cmp     #1
+        bcc     fast                    ; 0 <= xs < 256: at X in the page of 0
+        cmp     #$0f
+        bne     big
+        txa                             ; -256 <= xs < 0: xs^2 = (256 - X)^2
+        eor     #$ff
+        tax
+        inx
+        beq     big                     ; (xs = -256: 65536; X = 0 again)
+fast:   clc                             ; |xs| < 256: bytes 0 and 1 (byte 2 is 0)
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1 + mm_sq_zero,x
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     next
+carry:  inc     rms_s+2
+        bne     nextc
         inc     rms_s+3                 ; S <= 2^28: no carry out
-        clc
-@next:  dey
+nextc:  clc
+next:   dey                             ; (C = 0)
         dey
         bpl     loop
         rts
+big:    and     #$0f                    ; |xs| >= 256: the page of xs =
+        eor     #$08                    ; (h + 32768) >> 12 into the operands
+        ora     #>mm_sq1
+        sta     ra_t1
+        eor     #>mm_sq1 ^ >mm_sq2
+        sta     ra_t2
+        clc
+        lda     mm_sq2,x
+ra_t2 = * - 1           ; operand high byte, patched: the page of xs^2 byte 2
+        adc     rms_s+2
+        sta     rms_s+2
+        bcc     :+
+        inc     rms_s+3
+:       clc
+        lda     mm_sq0,x
+        adc     rms_s
+        sta     rms_s
+        lda     mm_sq1,x
+ra_t1 = * - 1           ; operand high byte, patched: the page of xs^2 byte 1
+        adc     rms_s+1
+        sta     rms_s+1
+        bcc     next
+        bcs     carry                   ; (always)
 ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         adc     #0                      ; $7fff or $8000
         tax
@@ -192,6 +223,36 @@ ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         jmp     store
 .endproc
 .assert 2 * EMBED_DIM - 2 < 128, error, "residual_add: Y counts down to bpl"
+
+; res_bind: bind residual_add to its vectors h (res_h) and y (res_y) (its
+; patched operands); they stay bound until the next res_bind.
+; in: res_h, res_y -> int16 vectors (not the same) ; out: - ; clobbers: A
+; cycles: 63
+.proc res_bind
+        lda     res_h                   ; the vectors' addresses into the operands
+        sta     residual_add::ra_hl
+        sta     residual_add::ra_hls
+        clc
+        adc     #1
+        sta     residual_add::ra_hh
+        sta     residual_add::ra_hhs
+        lda     res_h+1
+        sta     residual_add::ra_hl+1
+        sta     residual_add::ra_hls+1
+        adc     #0
+        sta     residual_add::ra_hh+1
+        sta     residual_add::ra_hhs+1
+        lda     res_y
+        sta     residual_add::ra_yl
+        clc
+        adc     #1
+        sta     residual_add::ra_yh
+        lda     res_y+1
+        sta     residual_add::ra_yl+1
+        adc     #0
+        sta     residual_add::ra_yh+1
+        rts
+.endproc
 
 ; rms_isqrt: exact floor square root, by binary search in the squares tables
 ; (11 trial bits c: c^2 <= n ? q = c).
@@ -265,30 +326,33 @@ lbit:   sta     rms_bit
         rts
 .endproc
 
-; rmsnorm: y = RMSNorm(x) with gain g and shift s_g (see top of file).
-; in: rms_x, rms_g, rms_y (zp pointers), A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
+; rmsnorm_s: y = RMSNorm(x) with gain g and shift s_g (see top of file).
+; in: x and y bound (rms_bind), rms_g (zp pointer), rms_s = the sum of
+;   squares of x, A = s_g (RMS_SHIFT_MIN..RMS_SHIFT_MAX)
 ; out: y[0..EMBED_DIM) written
 ; clobbers: A, X, Y, kb_zp (rms_*), the patched operands
-; cycles (ED=32, x64sc, PAL, screen on): rmsnorm_s (the sum of squares
-;   done) `soul bench` 8.6 k a call on the original soul (42.9 k a token for
-;   5 calls, with the engine's glue up to the next sweep), 6.9 k on the default
-;   soul (34.5 k), whose calls mostly have a clamped inv; plain rmsnorm adds
-;   residual_add's ~4.2 k. Profile stops in tests/asm/rmsnorm_driver.s on the
-;   original soul's 100 calls of 20 tokens: the square root, the division and
-;   the x hi table 0.76 k; the elements 229 each (the default soul's: 187),
-;   by instruction count ~190 for 0 <= x < 256, ~220 for -256 <= x < 0, ~235
-;   for other x hi -4..4, ~320 beyond, ~150 with inv clamped, +12 per shift
-;   step left (s_g = 3, 4 with the doubled gain); ~190..400 isqrt, ~290 the
-;   division for r < 128 (~650 above), ~100 the x hi table
-.proc rmsnorm
-        pha                             ; S = sum of xs^2: residual_add
-        lda     #<RMS_ZEROS             ; adds a vector of zeros to x
-        sta     res_y
-        lda     #>RMS_ZEROS
-        sta     res_y+1
-        jsr     residual_add
-        pla
-entry_s:                                ; (rmsnorm_s: rms_s = S already)
+; cycles (ED=32, x64sc, PAL, screen on): `soul bench` 8.2 k a call on the
+;   original soul (41.1 k a token for 5 calls, with the engine's glue up to
+;   the next sweep; 43.0 k before the quarter-square gain), 6.8 k on the
+;   default soul (34.0 k; 34.4 k), whose calls mostly have a clamped inv.
+;   By instruction count, per element: s_g = 6 (QS) ~168 for 0 <= x < 256,
+;   ~187 for -256 <= x < 0; else ~199 and ~220; ~235 for other x hi -4..4,
+;   ~320 beyond, ~150 with inv clamped, +12 per shift step left (s_g = 3, 4
+;   with the doubled gain). Per call ~190..400 isqrt, ~260 the division for
+;   r < 128 (~650 above), ~150 the x hi table, ~75 the mean
+.proc rmsnorm_s
+        ldx     #<(qs_gain - el_bz - 1) ; x hi = 0 and -1: for s_g = RMS_QS_SG
+        ldy     #<(qs_gain - el_bn - 1) ; quarter squares, else the squares path
+        cmp     #RMS_QS_SG
+        beq     @sq
+        ldx     #<(narrow - el_bz - 1)
+        ldy     #<(narrow - el_bn - 1)
+@sq:    stx     el_bz
+        sty     el_bn
+        ldx     rms_g                   ; the gains' address (A = s_g kept)
+        stx     el_g
+        ldx     rms_g+1
+        stx     el_g+1
         ; --- plan the final shift: y = bytes 1..2 of D << k, k = 6 - s_g
         ;     (D = 4 u g). k = 0..3: the unrolled steps' entry; k >= 4: the
         ;     left loop (overflow checked); k < 0: the right loop. k = 1..3
@@ -332,44 +396,18 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         sty     sh_target+1
         stx     g_dbl
         stx     gn_dbl
-        ; --- the vectors' addresses into the loops' operands
-        lda     rms_x
-        sta     el_xl
-        sta     elc_xl
-        clc
-        adc     #1
-        sta     el_xh
-        sta     elc_xh
-        lda     rms_x+1
-        sta     el_xl+1
-        sta     elc_xl+1
-        adc     #0
-        sta     el_xh+1
-        sta     elc_xh+1
-        lda     rms_y
-        sta     el_yl
-        clc
-        adc     #1
-        sta     el_yh
-        lda     rms_y+1
-        sta     el_yl+1
-        adc     #0
-        sta     el_yh+1
-        lda     rms_g
-        sta     el_g
-        lda     rms_g+1
-        sta     el_g+1
-
-        ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22: 3 bytes)
-.if ::RMS_LOG2 > 0
-        ldx     #RMS_LOG2
-@sh:    lsr     rms_s+3
-        ror     rms_s+2
-        ror     rms_s+1
-        ror     rms_s
+        ; --- ms = max(1, floordiv(S, EMBED_DIM)) (<= 2^22) at rms_m = bytes
+        ;     1..3 of rms_s: S << (8 - log2 ED) for a power of two (S <= ED *
+        ;     2^22: no bit leaves), else the quotient moved up a byte
+.if ::RMS_LOG2 >= 0
+        ldx     #8 - RMS_LOG2
+@sh:    asl     rms_s
+        rol     rms_s+1
+        rol     rms_s+2
+        rol     rms_s+3
         dex
         bne     @sh
-.elseif ::RMS_LOG2 < 0
+.else
         .assert EMBED_DIM < 128, error, "rmsnorm: the remainder must fit a byte"
         lda     #0                      ; remainder
         ldx     #32
@@ -384,12 +422,19 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         inc     rms_s                   ; quotient bit (bit 0 cleared by asl)
 @dv1:   dex
         bne     @dv
-.endif
+        .assert rms_m = rms_s + 1, error, "rmsnorm: ms is bytes 1..3 of S"
+        lda     rms_s+2                 ; (ms < 2^24: byte 3 of the quotient is 0)
+        sta     rms_s+3
+        lda     rms_s+1
+        sta     rms_s+2
         lda     rms_s
-        ora     rms_s+1
-        ora     rms_s+2
+        sta     rms_s+1
+.endif
+        lda     rms_m
+        ora     rms_m+1
+        ora     rms_m+2
         bne     @ms_ok
-        inc     rms_s                   ; ms = max(1, ...)
+        inc     rms_m                   ; ms = max(1, ...)
 @ms_ok: jsr     rms_isqrt               ; r = isqrt(ms) >= 1
 
         ; --- inv = min(32767, 2^19 / r); a clamped inv takes the element
@@ -414,22 +459,22 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         bne     @dstep
         ldy     rms_q
         bmi     @dstep
-        ldx     #8                      ; r < 128: R < 2r fits a byte; the
-@dbh:   asl     a                       ; quotient's bits 14..7 (C = 0)
-        cmp     rms_q
+        ldx     #1                      ; r < 128: R < 2r fits a byte; the
+        stx     rms_inv+1               ; quotient's bits 14..7 shift into
+        inx                             ; rms_inv+1 (a = 2 inv: a's high byte)
+        stx     rms_inv                 ; until its bit 0 of 1 leaves, bits
+@dbh:   asl     a                       ; 6..0 into rms_inv until its bit 1
+        cmp     rms_q                   ; does (C = 0 at each step)
         bcc     :+
         sbc     rms_q                   ; C stays 1: the quotient bit
-:       rol     rms_inv+1               ; (a = 2 inv: a's high byte)
-        dex
-        bne     @dbh
-        ldx     #7
-@dbl:   asl     a                       ; bits 6..0
+:       rol     rms_inv+1
+        bcc     @dbh
+@dbl:   asl     a
         cmp     rms_q
         bcc     :+
         sbc     rms_q
 :       rol     rms_inv                 ; (a's low byte, shifted once more below)
-        dex
-        bne     @dbl
+        bcc     @dbl
         asl     rms_inv
         jmp     @a
 @dstep: asl     a                       ; R = 2R
@@ -456,38 +501,25 @@ entry_s:                                ; (rmsnorm_s: rms_s = S already)
         QS_SET  mh, mu_01
         lda     rms_inv+1
         QS_SET  mu_10, mu_11
-        .assert RMS_T_LEN = 4, error, "rmsnorm: the x hi table is a, 2a, 3a, 4a"
-        lda     rms_inv                 ; T: a, 2a
+        lda     rms_inv                 ; T[0] = a, T[k] = T[k - 1] + a
         sta     rms_t0
-        asl     a
-        sta     rms_t0+1
         lda     rms_inv+1
         sta     rms_t1
-        rol     a
-        sta     rms_t1+1
-        lda     #0
-        sta     rms_t2
-        rol     a
-        sta     rms_t2+1
-        lda     rms_t0+1                ; 4a = 2a << 1
-        asl     a
-        sta     rms_t0+3
-        lda     rms_t1+1
-        rol     a
-        sta     rms_t1+3
-        lda     rms_t2+1
-        rol     a
-        sta     rms_t2+3
-        clc                             ; 3a = 2a + a
-        lda     rms_t0+1
-        adc     rms_t0
-        sta     rms_t0+2
-        lda     rms_t1+1
-        adc     rms_t1
-        sta     rms_t1+2
-        lda     rms_t2+1
+        ldx     #0
+        stx     rms_t2
+@t:     clc
+        lda     rms_t0,x
+        adc     rms_inv
+        sta     rms_t0+1,x
+        lda     rms_t1,x
+        adc     rms_inv+1
+        sta     rms_t1+1,x
+        lda     rms_t2,x
         adc     #0
-        sta     rms_t2+2
+        sta     rms_t2+1,x
+        inx
+        cpx     #RMS_T_LEN - 1
+        bne     @t
         lda     #<elem
         ldy     #>elem
 @entry: sta     el_next
@@ -559,6 +591,44 @@ wide2:  sty     rms_xh                  ; else the products of x hi unsigned, an
 @w3:    ldx     rms_i                   ; (gain takes i from X = 2i)
         jmp     gain
 
+        ; --- s_g = RMS_QS_SG, x hi = 0 or -1 (rms_ul, rms_uh = Y = 0 or -1:
+        ;     |u| <= |x| as inv < 2^15): y = asr(u g, 6) = bytes 1..2 of
+        ;     P << 1, P = u * m, m = 2g patched into a quarter-square product
+        ;     with u lo (g < 0 takes the squares path). X = 2i is kept.
+.assert qs_gain - (el_bz + 1) >= -128 && narrow - (el_bz + 1) < 128, error, "rmsnorm: el_bz's targets in reach"
+.assert qs_gain - (el_bn + 1) >= -128 && narrow - (el_bn + 1) < 128, error, "rmsnorm: el_bn's targets in reach"
+qs_sh:  asl     rms_d0                  ; (A = byte 1, Y = byte 2) y = bytes
+        rol     a                       ; 1..2 of P << 1
+        sta     $ffff,x
+elq_yl = * - 2          ; operand, patched: y (rms_bind)
+        tya
+        rol     a
+        sta     $ffff,x
+elq_yh = * - 2          ; operand, patched: y + 1
+        dex
+        dex
+        stx     rms_i
+        bpl     elem                    ; (QS: inv not clamped, the next is elem)
+        rts
+qs_gain:                                ; (the entry, A = u lo, Y = u hi)
+        sta     rms_ul
+        sty     rms_uh
+        txa
+        lsr     a
+        tay
+        lda     (rms_g),y               ; g
+        asl     a                       ; m = 2g (0..254), C = g < 0
+        bcs     gain
+        QS_SET  gq
+        ldy     rms_ul
+        QS_MULY gq, rms_d0              ; A = byte 1 of u lo * m, C = 1
+        ldy     rms_uh
+        beq     qs_sh                   ; u hi = 0: P < 2^16, byte 2 = 0 = Y
+        sbc     gq_a                    ; u hi = -1: P = u lo * m - m << 8 (gq_a
+        bcc     qs_sh                   ; holds m): byte 1, and byte 2 = -1 = Y
+        ldy     #0                      ; on a borrow, else 0
+        beq     qs_sh                   ; (always)
+
         ; --- y[i] = sat16(asr(u * g, s_g)), u = asr(x[i] * inv, 15), for
         ;     i = ED-1..0 (X = 2i). u = bytes 2..3 of P = x * a (a = 2 * inv,
         ;     x's bytes unsigned; x < 0 subtracts a << 16). D = 4 u g =
@@ -582,19 +652,17 @@ mh_nah = * - 2          ; operand, patched: qs_sq2_hi + ~a lo
         adc     #0
         ldy     $ffff,x                 ; x hi
 el_xh = * - 2           ; operand, patched: rms_x + 1
-        beq     narrow
+        beq     narrow                  ; (Y = u hi = 0)
+el_bz = * - 1           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
         iny
         beq     xneg1
         jmp     wide                    ; (Y = x hi + 1)
-xneg1:  sta     rms_p2                  ; -256 <= x < 0: u = bytes 2..3 of P - a << 8
-        lda     rms_p1
-        sec
-        sbc     rms_inv
-        lda     rms_p2
-        sbc     rms_inv+1
-        ldy     #0
-        bcs     narrow
-        dey
+xneg1:  ldy     rms_p1                  ; -256 <= x < 0 (A = P2): u = bytes 2..3
+        cpy     rms_inv                 ; of P - a << 8, -256..-1 (|u| <= |x|):
+        sbc     rms_inv+1               ; the subtraction always borrows, u hi = -1
+        ldy     #$ff
+        bcc     narrow                  ; (always)
+el_bn = * - 1           ; operand, patched: narrow, or qs_gain (s_g = RMS_QS_SG)
 narrow: sta     rms_ul                  ; 0 <= x < 256: u = P2
         sty     rms_uh
 gain:   txa                             ; (X = 2i on every path here)
@@ -744,7 +812,40 @@ elc_xl = * - 2          ; operand, patched: rms_x
 @dec:   dec     rms_ul
 @u:     jmp     gain
 .endproc
-; rmsnorm_s: rmsnorm with the sum of squares of x already in rms_s
-; (residual_add leaves it there for its h; rms_x must be that h)
-rmsnorm_s = rmsnorm::entry_s
+
+; rms_bind: bind rmsnorm_s to its vectors: x at rms_x, y at rms_y (the
+; element loops' patched operands). They stay bound until the next rms_bind
+; (engine_init binds vec_h -> vec_a: every norm of a step reads
+; vec_h and writes vec_a).
+; in: rms_x, rms_y ; out: - ; clobbers: A. cycles: 86
+.proc rms_bind
+        lda     rms_x
+        sta     rmsnorm_s::el_xl
+        sta     rmsnorm_s::elc_xl
+        clc
+        adc     #1
+        sta     rmsnorm_s::el_xh
+        sta     rmsnorm_s::elc_xh
+        lda     rms_x+1
+        sta     rmsnorm_s::el_xl+1
+        sta     rmsnorm_s::elc_xl+1
+        adc     #0
+        sta     rmsnorm_s::el_xh+1
+        sta     rmsnorm_s::elc_xh+1
+        lda     rms_y
+        sta     rmsnorm_s::el_yl
+        sta     rmsnorm_s::elq_yl
+        clc
+        adc     #1
+        sta     rmsnorm_s::el_yh
+        sta     rmsnorm_s::elq_yh
+        lda     rms_y+1
+        sta     rmsnorm_s::el_yl+1
+        sta     rmsnorm_s::elq_yl+1
+        adc     #0
+        sta     rmsnorm_s::el_yh+1
+        sta     rmsnorm_s::elq_yh+1
+        rts
+.endproc
+
 rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)

@@ -186,11 +186,14 @@ def test_matmul_slot_classes(tmp_path):
 
 
 # both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
-# equal-shift form at the edge: h = (te + pe) << 7, (8, 8) the same form with
-# no shift step, (9, 9) equal shifts above 8, which take the unequal form);
-# (0, 1) and (-1, 0) the 32-bit one, which saturates
-@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (1, 1), (8, 8), (9, 9), (-1, 0), (0, 1), (17, 8), (8, 14),
-                                               (-12, -13), (-15, -15)])
+# equal-shift form at the edge: h = (te + pe) << 7, (4, 4) the largest equal
+# shift whose squares take the shifted index; (5, 5) (the original soul's),
+# (6, 6) and (8, 8) the direct squares of the biased sum, (8, 8) with no shift
+# step; (9, 9) equal shifts above 8, which take the unequal form; (7, 8) (the
+# default soul's) and (8, 14) unequal with |h| < 2048, the direct squares of
+# xs, (11, 3) beyond); (0, 1) and (-1, 0) the 32-bit one, which saturates
+@pytest.mark.parametrize("te_shift,pe_shift", [(11, 3), (1, 1), (4, 4), (5, 5), (6, 6), (8, 8), (9, 9), (7, 8),
+                                               (-1, 0), (0, 1), (17, 8), (8, 14), (-12, -13), (-15, -15)])
 def test_embed_shifts(tmp_path, te_shift, pe_shift):
     soul = make_soul(3, te_shift, pe_shift, big=True)
     pairs = [(t, p) for t in (0, 1, 2, 3, 64, 127) for p in (0, 7, CFG.context - 1)]
@@ -212,6 +215,14 @@ def test_residual_relu_argmax(tmp_path):
     for _ in range(6):
         h, y = rng.integers(-32768, 32768, ED), rng.integers(-32768, 32768, ED)
         h[:4], y[:4] = [32767, -32768, 20000, -1], [1, -1, 20000, 1]
+        cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
+        checks.append(("res", numerics.sat16(h + y)))
+    # the sum of squares' two-byte path (|xs| < 256) and its edges: xs = -256
+    # (h = -4096..-4081, xs^2 = 65536), -255, 255, 256, -257
+    edges = np.array([-4096, -4081, -4082, -4080, -4097, 4080, 4095, 4096, -4112, -4113, 0, -1, 15, -16, -17,
+                      255, 256, -256, -257, 4111, 32767, -32768, 100, -100, 2047, -2048, 1000, -1000, 3, -3, 8000, -4090])
+    for y in (np.zeros(ED, np.int64), rng.integers(-8, 8, ED)):
+        h = np.clip(edges[:ED] - y, -32768, 32767)
         cmds.append((bytes([3]) + i16(h) + i16(y), 2 * ED + 4))
         checks.append(("res", numerics.sat16(h + y)))
     # fc2 over relu(v), the ReLU folded into the sweep (mm_relu): x < 0 reads

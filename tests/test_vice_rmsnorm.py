@@ -5,7 +5,7 @@ One VICE run per embedding size (32: the default, 16: the small test config,
 RMS_DOUBLE_MAX_DIM, so s_g = 3..5 shift D instead of doubling g), each with ~150 RMSNorm
 cases (random and edge: zeros, +-32767/-32768 everywhere, r around the
 r <= 16 clamp of inv, gains +-127/-128, s_g from -16 to 24, saturation both
-ways) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
+ways, s_g = 6 with x hi = 0 and -1 next to large x) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
 grid up to 2047^2, 2^22 - 1, 2^22, random). Cycles are measured by
 `soul bench`, not here. The 6502 code's fast gain product needs |u| =
 |asr(x * inv, 15)| + |g| < 2048, which test_u_bound checks for every x.
@@ -60,6 +60,13 @@ def rms_cases(ed: int, rng: np.random.Generator):
     for s in range(0, 8):                                                # big gains, small shifts
         x = rng.integers(-32768, 32768, ed) // int(rng.choice([1, 16, 256]))
         cases.append((x, rng.choice([-128, 127, -127, 126], ed), s))
+    for n in range(6):                                                   # s_g = 6, x hi = 0 and -1:
+        x = rng.integers(-256, 256, ed)                                  # the quarter-square gain product
+        x[:4] = [-256, -1, 0, 255]
+        x[4 + n % 3] = [32767, -32768, 4000][n % 3]                       # inv not clamped
+        g = rng.integers(-128, 128, ed)
+        g[7:13] = [0, 1, 127, -1, -128, 126]
+        cases.append((x, g if n else np.abs(g).clip(0, 127), 6))
     while len(cases) < 150:
         scale = int(rng.choice([1, 4, 16, 64, 256, 4096]))
         x = rng.integers(-32768, 32768, ed) // scale

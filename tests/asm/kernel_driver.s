@@ -22,8 +22,8 @@
 .import engine_init, mm_sweep, mm_ostep, mm_pn, mm_pcount, mm_pshift
 .import mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
 .importzp mm_x, mm_out
-.import embed, residual_add, engine_argmax, mm_relu
-.importzp emb_out, res_h, res_y, rms_s
+.import embed, res_bind, residual_add, engine_argmax, mm_relu
+.importzp res_h, res_y, rms_s
 .import layer_table, out_desc, logits_lo, logits_hi, vec_a, vec_h, vec_y, vec_z
 .export main, drv_done, kt_cmds, drv_out
 
@@ -190,7 +190,6 @@ op_embed:
         lda     (kt_p),y
         tax
         ADD16_8 kt_p, #2
-        LDPTR   emb_out, vec_h
         ldy     #BANK_ALL_RAM           ; the squares tables under I/O
         sty     CPU_PORT
         pla
@@ -215,6 +214,7 @@ op_residual:
         jsr     take
         LDPTR   res_h, vec_h
         LDPTR   res_y, vec_y
+        jsr     res_bind
         ldy     #BANK_ALL_RAM           ; the squares tables under I/O
         sty     CPU_PORT
         jsr     residual_add

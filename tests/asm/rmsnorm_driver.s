@@ -6,9 +6,9 @@
 ; rms_call / rms_back bracket every rmsnorm call (profiling).
 
         .include "c64.inc"
-        .import rmsnorm, rms_isqrt, attention_init
+        .import rmsnorm_s, rms_bind, res_bind, residual_add, rms_zeros, rms_isqrt, attention_init
         .import squares_load            ; the squares tables (squares_tables.s)
-        .importzp rms_x, rms_g, rms_y, rms_m, rms_q
+        .importzp rms_x, rms_g, rms_y, rms_m, rms_q, res_y
         .export main, done, rms_out, sqrt_out, rms_call, rms_back
 
         .include "rmsnorm_cases.inc"
@@ -64,7 +64,16 @@ rcase:  clc                             ; g = src + 1, x = src + 1 + ED
         ldy     #0
         lda     (src),y                 ; s_g
 rms_call:
-        jsr     rmsnorm
+        pha
+        jsr     rms_bind                ; x -> y
+        lda     #<rms_zeros             ; the sum of squares: x + zeros (res_h
+        sta     res_y                   ; is rms_x), then the norm
+        lda     #>rms_zeros
+        sta     res_y+1
+        jsr     res_bind
+        jsr     residual_add
+        pla
+        jsr     rmsnorm_s
 rms_back:
         clc
         lda     src
