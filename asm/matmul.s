@@ -802,9 +802,11 @@ next:   inx
 ;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
 ;     (~195 a column with the tail switches and the per-sweep work; 88 k
 ;     before the page-patched stores), the rows 762 k. With the weights
-;     stored w + beta (per matrix) and two-byte slots up to |x| = 255:
-;     819,437 a token (823,550 before; default soul 812,227 / 816,744 over
-;     positions 1..20). A fallback sweep: the setup (splitting the
+;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
+;     per-matrix constants in the descriptor, the tail checks by the third
+;     byte and the tail switches by page-patched stores: 816,768 a token
+;     (823,860 before; default soul 807,799 / 815,825 over positions 1..20).
+;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
@@ -863,11 +865,11 @@ fallback:
 ;     column - 1)
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
-; cycles: ~390 (~450 with a new column count) + per column by
-;     instruction count ~121 (h' = 0, two bytes; 2 more for 0 <= x < beta),
-;     ~140 (h' = 1, two bytes), ~165 (three bytes); under mm_relu ~85 for
-;     x < 0 and 6 more for x >= 0; + 50-90 per tail switch, + ~40 per page
-;     change of a direction. Measured: see mm_sweep.
+; cycles: ~420 (~480 with a new column count) + per column by
+;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
+;     ~164 (three bytes); under mm_relu ~113 for x < 0 and 6 more for x >=
+;     0; + ~53 / ~39 per tail switch to two / three bytes, + ~100 / ~80 per
+;     page change of the up / down direction. Measured: see mm_sweep.
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n = -256..-1)
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
