@@ -80,10 +80,6 @@ eng_layer:      .res 1
 eng_head:       .res 1
 eng_block:      .res 1          ; attention block: layer * N_HEADS + head
 eng_py:         .res 1          ; set_plan: the record's byte index
-vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
-vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
-vec_y:          .res 2 * EMBED_DIM
-vec_z:          .res 2 * FF_DIM
 logits_lo:      .res VOCAB_SIZE
 logits_hi:      .res VOCAB_SIZE
 
@@ -94,6 +90,10 @@ logits_hi:      .res VOCAB_SIZE
 ; counts them (engbss_bytes) to decide where E_r goes; the .assert keeps the
 ; count honest.
 .segment "ENGBSS"
+vec_h:          .res 2 * EMBED_DIM      ; the residual stream h[t]
+vec_a:          .res 2 * EMBED_DIM      ; normed input of a sweep
+vec_y:          .res 2 * EMBED_DIM
+vec_z:          .res 2 * FF_DIM
 vec_q:          .res 2 * EMBED_DIM
 vec_k:          .res 2 * EMBED_DIM
 vec_v:          .res 2 * EMBED_DIM

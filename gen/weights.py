@@ -181,11 +181,12 @@ def row_constants(w, b) -> np.ndarray:
 def engbss_work_bytes(config) -> int:
     """The work arrays segment ENGBSS (under I/O) always holds: those only code
     inside engine_step touches. engine.s: vec_q, vec_k, vec_v, vec_att (2*ED
-    each); matmul.s: mm_bq, mm_bw (2 per slot); attention.s: att_s0..4,
+    each) and vec_h, vec_a, vec_y (2*ED each), vec_z (2*FF); matmul.s: mm_bq,
+    mm_bw (2 per slot); attention.s: att_s0..4,
     att_pos_lo/hi (a byte per position each), att_n0..3 (a byte per head
     dimension each). engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    return 4 * 2 * c.embed_dim + 4 * mm_slots(c) + 7 * c.context + 4 * c.head_dim
+    return 7 * 2 * c.embed_dim + 2 * c.ff_dim + 4 * mm_slots(c) + 7 * c.context + 4 * c.head_dim
 
 
 def e_bytes(config) -> int:

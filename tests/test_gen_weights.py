@@ -45,12 +45,16 @@ def test_matmul_bias_must_be_int16():
 
 def test_attention_kc_goes_under_io_only_where_it_fits_beside_the_row_constants():
     from soulplayer.config import ModelConfig
-    default = ModelConfig()
-    assert weights.kc_bytes(default) == 4 * 2 * 4 * 20
-    assert weights.e_segment(default) == "ENGBSS" and weights.kc_underio(default)
+    # context 12: the row constants and Kc both fit under I/O beside the work arrays
+    small = ModelConfig(context=12)
+    assert weights.kc_bytes(small) == 4 * 2 * 4 * 12
+    assert weights.e_segment(small) == "ENGBSS" and weights.kc_underio(small)
+    assert weights.engbss_bytes(small) == (weights.engbss_work_bytes(small) + weights.e_bytes(small)
+                                           + weights.kc_bytes(small)) <= weights.MM_ENGBSS_ROOM
     wide = ModelConfig(embed_dim=32, n_heads=1, head_dim=32)      # the general scores only: no Kc
     assert weights.kc_bytes(wide) == 0 and not weights.kc_underio(wide)
-    # context 64: the row constants (3 bytes a row) fit under I/O, Kc beside them not
+    # context 20 and 64: the row constants (3 bytes a row) fit under I/O, Kc beside them not
+    assert not weights.kc_underio(ModelConfig()) and weights.e_segment(ModelConfig()) == "ENGBSS"
     big = ModelConfig(context=64)
     e = 3 * (2 * (5 * 32 + 64) + 128)       # rows: q|k|v, proj, fc1, fc2 per layer; out
     assert weights.e_segment(big) == "ENGBSS" and e <= weights.MM_ENGBSS_ROOM

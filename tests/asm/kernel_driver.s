@@ -45,27 +45,34 @@ drv_out:        .res 1
 .segment "CODE"
 
 ; copy kt_n bytes from the command stream to (mm_out) and advance the stream
+; (the engine's vectors lie under I/O: RAM banked in for the copy)
 .proc take
+        ldy     #BANK_ALL_RAM
+        sty     CPU_PORT
         ldy     #0
 :       lda     (kt_p),y
         sta     (mm_out),y
         iny
         cpy     kt_n
         bne     :-
-        tya
-        sta     kt_n
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         ADD16_8 kt_p, kt_n
         rts
 .endproc
 
-; append kt_n bytes from (mm_out) to the output
+; append kt_n bytes from (mm_out) to the output (RAM banked in, as take)
 .proc emit
+        ldy     #BANK_ALL_RAM
+        sty     CPU_PORT
         ldy     #0
 :       lda     (mm_out),y
         sta     (kt_o),y
         iny
         cpy     kt_n
         bne     :-
+        ldy     #BANK_NO_BASIC
+        sty     CPU_PORT
         ADD16_8 kt_o, kt_n
         rts
 .endproc
