@@ -108,6 +108,7 @@ mm_pouth_h:     .res MM_RANGES
 mm_prow0:       .res MM_RANGES  ; sweep: range i's first row
 mm_ppend:       .res MM_RANGES  ; sweep: nonzero when mm_finish must run range i
 mm_fuse:        .res 1          ; sweep: nonzero when the tails may be fused
+mm_anyp:        .res 1          ; sweep: nonzero when some range took the acc tail
 mm_relu:        .res 1          ; in: nonzero: the next sweep reads its input as
                                 ; max(0, x) (fc2 after fc1's ReLU); mm_fast clears it
 mm_top:         .res 1          ; sweep: the current range's top X
@@ -656,7 +657,8 @@ mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
 ; a pending mark (mm_finish runs it afterwards, mm_pending).
 ; in: mm_rows, mm_pn, mm_pcount, mm_pshift, mm_pout*, mm_ostep, mm_fuse; the
 ;     row loop's slots, e and nx patched (mm_fast)
-; out: mm_prow0, mm_ppend; the fused ranges' outputs, the others' mm_acc
+; out: mm_prow0, mm_ppend, mm_anyp := 1 when some range is pending; the fused
+;     ranges' outputs, the others' mm_acc
 ; clobbers: A, X, Y, mm_a0..2, mm_top, mm_ri, the row loop's operands
 ; cycles: ~140 per fused range, ~60 per other, + the rows
 .proc mm_ranges
@@ -683,6 +685,7 @@ range:  dex
 general:
         lda     #1
         sta     mm_ppend,x
+        sta     mm_anyp
         lda     #MM_TAIL_ACC
         sta     mm_rowloop::tail+1
         jmp     run
@@ -815,8 +818,13 @@ next:   inx
         bcs     fallback
         lda     #1                      ; the fast path: fused tails
         sta     mm_fuse
+        lsr
+        sta     mm_anyp                 ; (0)
         jsr     mm_ranges
+        lda     mm_anyp
+        beq     :+                      ; every range fused (shifts 6..8)
         jmp     mm_pending
+:       rts
 fallback:
         ; mm_fast ran x with r in the columns beyond the limit (x = 256 q + r,
         ; r the signed low byte, q the high byte + (r < 0), both within
