@@ -807,8 +807,9 @@ next:   inx
 ;     before the page-patched stores), the rows 762 k. With the weights
 ;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
 ;     per-matrix constants in the descriptor, the tail checks by the third
-;     byte and the tail switches by page-patched stores: 816,768 a token
-;     (823,860 before; default soul 807,799 / 815,825 over positions 1..20).
+;     byte, the tail switches by page-patched stores and mm_pending only
+;     when needed: 816,399 a token (824,022 before; default soul 807,436 /
+;     815,786 over positions 1..20).
 ;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
