@@ -5,9 +5,11 @@
 ;   engine_step    A = token id: embeds it at engine_pos, runs all layers
 ;                  (k, v appended to the KV cache of attention.s), leaves the
 ;                  logits in logits_lo / logits_hi, engine_pos += 1
-;   engine_prefill the same without the final RMSNorm and output projection
-;                  (for prompt tokens whose logits are not used; logits_lo/hi
-;                  are left as they were)
+;   engine_prefill the same KV cache entry without the logits (for prompt
+;                  tokens whose logits are not used; logits_lo/hi are left as
+;                  they were): the last layer stops once its k and v are
+;                  stored, since its attention output, feed-forward block and
+;                  the output layer only feed this position's logits
 ; A step runs with interrupts off and the RAM under I/O and KERNAL banked in
 ; (the squares tables of matmul.s live there); the caller's CPU port and I
 ; flag are restored when it returns.
@@ -165,7 +167,8 @@ done:   lda     eng_port
         jsr     mm_sweep
 .endmacro
 
-; engine_prefill: engine_step without the output layer (see the file header).
+; engine_prefill: engine_step without the logits: the last layer ends after
+; its k and v are stored (see the file header).
 ; in, out, clobbers: as engine_step, but logits_lo/hi are not written
 .proc engine_prefill
         ldx     #1
@@ -298,7 +301,13 @@ layer:                                  ; (vec_a = the attention block's norm)
         lda     eng_layer
         ldx     engine_pos
         jsr     attn_store_kv
-        lda     #0
+        lda     eng_prefill             ; prefill: nothing after the last
+        beq     heads                   ; layer's k and v reaches the cache
+        lda     eng_layer
+        cmp     #N_LAYERS - 1
+        bne     heads
+        jmp     done
+heads:  lda     #0
         sta     eng_head
 head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*head
         asl
@@ -356,9 +365,7 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         ldx     #LT_N1_SHIFT
         jsr     eng_norm
         jmp     layer
-output:
-        lda     eng_prefill
-        bne     done
+output:                                 ; (engine_step only: prefill left above)
         LDPTR   rms_g, w_norm
         lda     #<NORM_SHIFT
         jsr     rmsnorm_s               ; (the last residual_add summed the squares)
