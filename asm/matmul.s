@@ -808,8 +808,8 @@ next:   inx
 ;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
 ;     per-matrix constants in the descriptor, the tail checks by the third
 ;     byte, the tail switches by page-patched stores and mm_pending only
-;     when needed: 816,399 a token (824,022 before; default soul 807,436 /
-;     815,786 over positions 1..20).
+;     when needed: 816,740 a token (823,617 before; default soul 807,595 /
+;     815,301 over positions 1..20).
 ;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
