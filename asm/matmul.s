@@ -108,6 +108,7 @@ mm_pouth_h:     .res MM_RANGES
 mm_prow0:       .res MM_RANGES  ; sweep: range i's first row
 mm_ppend:       .res MM_RANGES  ; sweep: nonzero when mm_finish must run range i
 mm_fuse:        .res 1          ; sweep: nonzero when the tails may be fused
+mm_anyp:        .res 1          ; sweep: nonzero when some range took the acc tail
 mm_relu:        .res 1          ; in: nonzero: the next sweep reads its input as
                                 ; max(0, x) (fc2 after fc1's ReLU); mm_fast clears it
 mm_top:         .res 1          ; sweep: the current range's top X
@@ -124,7 +125,6 @@ mm_lsh:         .res 1          ; finish: left shifts
 mm_rsh:         .res 1          ; finish: right shifts
 mm_r:           .res 1          ; finish: current row
 mm_n:           .res 1          ; finish: rows left
-mm_lim:         .res 2          ; sweep: the fast path's input limit
 mm_wcol:        .res 2          ; sweep setup: this column's weights - 1
 mm_sx:          .res 4          ; sweep setup: sum of x^2 (exact)
 .segment "ENGBSS"                       ; under I/O: only mm_init/mm_sweep, banked in, touch these
@@ -166,7 +166,7 @@ mm_sqc:         .res MM_SQC_LEN
 MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
-; The slot tails, as MM_SET_TAIL2/3 write them (6502 opcodes):
+; The slot tails, as mm_fast's set2 / set3 write them (6502 opcodes):
 ;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
 ;       bcc +5      no carry out of byte 1: C = 0
 ;       inc mm_a2
@@ -181,6 +181,9 @@ OP_LDA_ZP       = $a5
 OP_ADC_ABSY     = $79
 OP_STA_ZP       = $85
         .assert MM_TAIL_SIZE = 7 && MM_SO_T2 - MM_SO_TAIL = 3, error, "matmul: the tails' layout"
+; mm_fast tells the tails apart by their third byte's bit 7: OP_INC_ZP (two
+; bytes) has it, OP_ADC_ABSY (three bytes) has not
+        .assert (OP_INC_ZP & $80) <> 0 && (OP_ADC_ABSY & $80) = 0, error, "matmul: the tails' third bytes"
 
 .segment "CODE"
 
@@ -423,7 +426,16 @@ bias_row:
         tya
         bne     bias_row
 columns:
-        ; E -= w^2, column by column
+        ; E -= w^2, column by column; the weights are w + beta: w^2's bytes
+        ; at mm_sq0 + 128 - beta + (w + beta) (byte 0 of (w + 128)^2) and
+        ; mm_sq1 + MM_SQ_ZERO - beta + (w + beta)
+        ldy     #MM_DESC::beta
+        lda     #0
+        sec
+        sbc     (mm_dp),y               ; -beta (beta >= 1)
+        sta     i1+1
+        eor     #$80                    ; 128 - beta
+        sta     i0+1
         ldy     #MM_DESC::w
         lda     (mm_dp),y
         sec
@@ -435,13 +447,13 @@ columns:
         sta     wl+2
 column: ldx     mm_rows
 row:
-wl:     ldy     $ffff,x                 ; w + 128
+wl:     ldy     $ffff,x                 ; w + beta
         sec
 e0r:    lda     $ffff,x
-        sbc     mm_sq0,y                ; (y - 128)^2 = y^2 mod 256
+i0:     sbc     mm_sq0,y                ; (+ 128 - beta) w^2 = (w + 128)^2 mod 256
 e0w:    sta     $ffff,x
 e1r:    lda     $ffff,x
-        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
+i1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
 e1w:    sta     $ffff,x
 e2r:    lda     $ffff,x
         sbc     mm_sq0                  ; 0 (w^2 <= 2^14: byte 2 is 0); absolute,
@@ -645,7 +657,8 @@ mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
 ; a pending mark (mm_finish runs it afterwards, mm_pending).
 ; in: mm_rows, mm_pn, mm_pcount, mm_pshift, mm_pout*, mm_ostep, mm_fuse; the
 ;     row loop's slots, e and nx patched (mm_fast)
-; out: mm_prow0, mm_ppend; the fused ranges' outputs, the others' mm_acc
+; out: mm_prow0, mm_ppend, mm_anyp := 1 when some range is pending; the fused
+;     ranges' outputs, the others' mm_acc
 ; clobbers: A, X, Y, mm_a0..2, mm_top, mm_ri, the row loop's operands
 ; cycles: ~140 per fused range, ~60 per other, + the rows
 .proc mm_ranges
@@ -672,6 +685,7 @@ range:  dex
 general:
         lda     #1
         sta     mm_ppend,x
+        sta     mm_anyp
         lda     #MM_TAIL_ACC
         sta     mm_rowloop::tail+1
         jmp     run
@@ -790,23 +804,28 @@ next:   inx
 ;     multiply-add with the finish, with fc2 reading relu(x) itself; of
 ;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
 ;     (~195 a column with the tail switches and the per-sweep work; 88 k
-;     before the page-patched stores), the rows 762 k. A fallback sweep: the setup (splitting the
+;     before the page-patched stores), the rows 762 k. With the weights
+;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
+;     per-matrix constants in the descriptor, the tail checks by the third
+;     byte, the tail switches by page-patched stores and mm_pending only
+;     when needed: 816,740 a token (823,617 before; default soul 807,595 /
+;     815,301 over positions 1..20).
+;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
 .proc mm_sweep
         MM_OPEN_DESC
-        ldy     #MM_DESC::xmax
-        lda     (mm_dp),y
-        sta     mm_lim
-        iny
-        lda     (mm_dp),y
-        sta     mm_lim+1
         jsr     mm_fast
         bcs     fallback
         lda     #1                      ; the fast path: fused tails
         sta     mm_fuse
+        lsr
+        sta     mm_anyp                 ; (0)
         jsr     mm_ranges
+        lda     mm_anyp
+        beq     :+                      ; every range fused (shifts 6..8)
         jmp     mm_pending
+:       rts
 fallback:
         ; mm_fast ran x with r in the columns beyond the limit (x = 256 q + r,
         ; r the signed low byte, q the high byte + (r < 0), both within
@@ -819,219 +838,93 @@ fallback:
         jmp     mm_pending
 .endproc
 
-; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
-; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
-; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
-; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
-; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
-; cycles: ~120 per row and such column + ~130 per such column
-.proc mm_columns
-        lda     #0
-        sta     mm_xi
-column: ldy     mm_xi                   ; 2 * the record
-        lda     mm_bq,y
-        sta     mm_xl
-        lda     mm_bq+1,y
-        sta     mm_xh
-        lda     mm_bw,y
-        sta     kw+1
-        lda     mm_bw+1,y
-        sta     kw+2
-        ; (q + w)^2 at the index q - 128 + MM_SQ_ZERO + y, as in the slots
-        lda     mm_xl
-        asl                             ; C = ql >= $80
-        lda     mm_xh
-        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
-        sta     k1+2
-        sta     mm_sq+1
-        eor     #MM_PAGE_1TO2
-        sta     k2+2
-        lda     mm_xl
-        eor     #$80
-        sta     k1+1
-        sta     k2+1
-        sta     mm_sq
-        and     #MM_SQ0_PERIOD - 1
-        sta     k0+1
-        tay                             ; q^2: at the index + 128
-        lda     mm_sq0,y
-        sta     q0+1
-        ldy     #128
-        lda     (mm_sq),y
-        sta     q1+1
-        lda     mm_sq+1
-        eor     #MM_PAGE_1TO2
-        sta     mm_sq+1
-        lda     (mm_sq),y
-        sta     q2+1
-        ldx     mm_rows
-row:
-kw:     ldy     $ffff,x                 ; w + 128
-        sec                             ; (q + w)^2 - w^2
-k0:     lda     mm_sq0,y
-        sbc     mm_sq0,y                ; byte 0 of w^2 = (w + 128)^2 mod 256
-        sta     mm_a0
-k1:     lda     $ffff,y
-        sbc     mm_sq1 + MM_SQ_ZERO - 128,y
-        sta     mm_a1
-k2:     lda     $ffff,y
-        sbc     #0                      ; (w^2 <= 2^14)
-        sta     mm_a2
-        sec                             ; - q^2 = 2 q w
-        lda     mm_a0
-q0:     sbc     #$ff
-        sta     mm_a0
-        lda     mm_a1
-q1:     sbc     #$ff
-        sta     mm_a1
-        lda     mm_a2
-q2:     sbc     #$ff
-        cmp     #$80                    ; q w = asr(2 q w, 1)
-        ror
-        sta     mm_a2
-        ror     mm_a1
-        ror     mm_a0
-        clc                             ; acc += 256 q w
-        lda     mm_acc1-1,x
-        adc     mm_a0
-        sta     mm_acc1-1,x
-        lda     mm_acc2-1,x
-        adc     mm_a1
-        sta     mm_acc2-1,x
-        lda     mm_acc3-1,x
-        adc     mm_a2
-        sta     mm_acc3-1,x
-        dex
-        bne     row
-        inc     mm_xi
-        inc     mm_xi
-        lda     mm_xi
-        cmp     mm_nb
-        beq     :+
-        jmp     column
-:       rts
-.endproc
-
-; MM_SET_TAIL2, MM_SET_TAIL3 (mm_fast's tail switches): the slot at mm_sp
-; (MM_SET_TAIL2) or mm_spw (MM_SET_TAIL3) gets the two- or three-byte tail
-; (MM_SET_TAIL3 leaves the tail's operand alone).
-; in: mm_sp / mm_spw ; clobbers: A, Y ; cycles: 73 / 42
-.macro MM_SET_TAIL2
-        ldy     #MM_SO_TAIL
-        lda     #OP_BCC
-        sta     (mm_sp),y
-        iny
-        lda     #5
-        sta     (mm_sp),y
-        iny
-        lda     #OP_INC_ZP
-        sta     (mm_sp),y
-        iny
-        lda     #mm_a2
-        sta     (mm_sp),y
-        iny
-        lda     #OP_BEQ
-        sta     (mm_sp),y
-        iny
-        lda     #1
-        sta     (mm_sp),y
-        iny
-        lda     #OP_CLC
-        sta     (mm_sp),y
-.endmacro
-
-.macro MM_SET_TAIL3
-        ldy     #MM_SO_TAIL
-        lda     #OP_LDA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 2
-        lda     #OP_ADC_ABSY            ; (bytes 3, 4: the operand, left alone)
-        sta     (mm_spw),y
-        ldy     #MM_SO_TAIL + 5
-        lda     #OP_STA_ZP
-        sta     (mm_spw),y
-        iny
-        lda     #mm_a2
-        sta     (mm_spw),y
-.endmacro
-
-; mm_fast: patch the row loop for an input vector within +-mm_lim: every used
+; mm_fast: patch the row loop for an input vector within +-xmax: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
-; The slots are filled from both ends (the sum does not mind the order):
-; columns with |x| <= 127 from the first used slot up (mm_sp), the others
-; from the last slot down (mm_spw), so a slot's tail mostly stays what the
-; last sweep left there. Each direction's operand stores are `sta page*256 +
-; offset,y` with Y = the slot's low byte (mm_sp, mm_spw) and their page
-; patched when the direction's slot crosses into another page (every ~10
-; slots), which is cheaper than `ldy #offset / sta (ptr),y` per operand.
-; A two-byte column's byte 1 table is mm_sq1 (page MM_P) for x < 0 (up_neg)
-; and mm_sqc for x >= 0, so that the slot's reads seldom cross a page.
+; The weights are stored w + beta (the descriptor's beta, 1..128, the least
+; that keeps them >= 0), and a slot reads its squares at the table index
+; x - beta + MM_SQ_ZERO plus Y = w + beta: with m = x - beta = 256 (h' - 1) +
+; L' (h' = xh + (xl >= beta), L' = xl - beta mod 256) that is page MM_P + h',
+; low byte L'. A read crosses a page (a cycle) when L' + Y >= 256, so a small
+; beta crosses seldom (it was 128 for every matrix: measured below).
+; Two-byte columns, where every (x + w)^2 < 2^16 (the two-byte tail):
+;   h' = 0, L' <> 0 (x = beta - 256 + L', |x| <= 255): byte 1 from mm_sqc at
+;   m + 128 for L' >= 128 (reads cross only for x + w >= 128), from mm_sq1 at
+;   page MM_P for L' < 128 (they cross for x + w >= 0);
+;   h' = 1, L' < t2lim (beta <= x <= 255 - max w, x <= lim): page MM_P + 1,
+;   which holds n = 0..255, so no read crosses.
+; L' = 0 there (x = beta - 256) takes three bytes (x + w = -256 for w = -beta).
+; The others are range-checked (the pages MM_P + hlo .. MM_P + hhi - 1,
+; strictly inside +-xmax, need no 16-bit compare) and take three bytes. The slots are filled from both ends (the sum
+; does not mind the order): two-byte columns from the first used slot up
+; (mm_sp), the others from the last slot down (mm_spw), so a slot's tail
+; mostly stays what the last sweep left there. Each direction's operand
+; stores are `sta page*256 + offset,y` (,x) with the index register = the
+; slot's low byte and their page patched when the direction's slot crosses
+; into another page (every ~10 slots), cheaper than `ldy #offset / sta
+; (ptr),y` per operand. sum x^2 reads the same tables at the index + beta
+; (= x + MM_SQ_ZERO; the reads' low bytes are beta, patched per sweep).
 ; Under mm_relu (fc2's input) the loop runs from col_relu: x < 0 is the
 ; column x = 0 (relu0), so the sweep is matmul(W, relu(x)).
-; in: mm_dp -> descriptor, mm_rows, mm_cols (<= 127), mm_lim (128 ..
-;     MM_TABLE_XMAX), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
+; in: mm_dp -> descriptor (xmax 128 .. MM_TABLE_XMAX), mm_rows, mm_cols
+;     (<= 127), mm_x, mm_relu (nonzero: x < 0 reads as 0; cleared)
 ; out: the row loop ready (mm_ranges runs the rows); C = 0: every |x| <=
-;     mm_lim; C = 1: some are beyond: those columns run with r (x = 256 q +
+;     xmax; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
 ;     column - 1)
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_xi, mm_nb, mm_bq, mm_bw, mm_sx, mm_wcol,
-;     the operands
-; cycles: ~250 (~400 with a new limit or column count) + per column ~126
-;     (0 <= x <= 127) / ~128 (-127 <= x < 0) / ~170 (else) by instruction
-;     count; under mm_relu ~90 for x < 0 and 5 more for x >= 0; + 50-90 per
-;     tail switch, + ~40 per page change of a direction;
-;     measured (profile stops, x64sc, original soul: 9 sweeps, 354 columns
-;     and 67 tail switches a token) 71 k a token (69 k before the two-byte
-;     columns wrote their table page)
-MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for -128 <= x <= 127
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
+;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
+; cycles: ~420 (~480 with a new column count) + per column by
+;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
+;     ~164 (three bytes); under mm_relu ~113 for x < 0 and 6 more for x >=
+;     0; + ~53 / ~39 per tail switch to two / three bytes, + ~100 / ~80 per
+;     page change of the up / down direction. Measured: see mm_sweep.
+MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n = -256..-1)
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
+        .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
 .proc mm_fast
-        ; the range check: u = x + lim (16 bits) must be below 2 lim + 1
-        ; (the constants stay from the last sweep when its limit was the same;
-        ; lim_lo, lim_hi hold it, $ffff as assembled)
-        lda     mm_lim
-        cmp     lim_lo+1
-        bne     :+
-        lda     mm_lim+1
-        cmp     lim_hi+1
-        beq     lim_known
-:       lda     mm_lim
+        ; the descriptor's per-matrix constants (gen/weights.py) into their
+        ; operands: the edge check's xmax and 2 xmax + 1, beta (the x^2 reads'
+        ; low bytes, -beta into the column's m), t2lim and the range pages
+        ldy     #MM_DESC::xmax
+        lda     (mm_dp),y
         sta     lim_lo+1
-        lda     mm_lim+1
-        sta     lim_hi+1
-        lda     mm_lim
-        asl
-        tax
-        lda     mm_lim+1
-        rol
-        tay
-        inx                             ; 2 lim + 1 (lim <= MM_TABLE_XMAX: no wrap)
-        bne     :+
         iny
-:       stx     top_lo+1
-        sty     top_hi+1
-        ; the index pages MM_P + h, h = xh + (xl >= $80): those strictly
-        ; between the pages of x = -lim (hmin = (128 - lim) >> 8) and x = lim
-        ; (hmax = (lim + 128) >> 8) hold only x within the limit
+        lda     (mm_dp),y
+        sta     lim_hi+1
+        iny
+        lda     (mm_dp),y
+        sta     top_lo+1
+        iny
+        lda     (mm_dp),y
+        sta     top_hi+1
+        iny
+        lda     (mm_dp),y               ; beta
+        sta     zs0+1
+        sta     zs1+1
+        sta     ws0+1
+        sta     ws1+1
+        sta     xs0+1
+        sta     xs1+1
+        sta     xs2+1
+        eor     #$ff
         sec
-        lda     #128
-        sbc     mm_lim
-        lda     #0
-        sbc     mm_lim+1                ; hmin
+        adc     #0
+        sta     kl+1                    ; -beta
+        iny
+        lda     (mm_dp),y
+        sta     t2l+1
+        iny
+        lda     (mm_dp),y
         clc
-        adc     #MM_P + 1
-        sta     wlo+1
-        clc
-        lda     mm_lim
-        adc     #128
-        lda     mm_lim+1
-        adc     #MM_P                   ; MM_P + hmax
-        sta     whi+1
-lim_known:
+        adc     #MM_P
+        sta     whi+1                   ; MM_P + hhi (C = 0: no page wraps)
+        iny
+        lda     (mm_dp),y
+        adc     #MM_P
+        sta     wlo+1                   ; MM_P + hlo
+        .assert MM_DESC::xtop = MM_DESC::xmax + 2 && MM_DESC::beta = MM_DESC::xtop + 2, error, "mm_fast: the descriptor's order"
+        .assert MM_DESC::t2lim = MM_DESC::beta + 1 && MM_DESC::hhi = MM_DESC::t2lim + 1 && MM_DESC::hlo = MM_DESC::hhi + 1, error, "mm_fast: the descriptor's order"
         ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
         ; holds it from the last sweep when that had as many columns)
         lda     mm_cols
@@ -1104,85 +997,102 @@ first_known:
         inx
 :       stx     xh_rd+2
         stx     xhr+2
-        ldy     mm_rows                 ; the weights' step
+        ldy     mm_rows                 ; the weights' step (C = 0 at both stores)
         sty     dws+1
-        dey
         sty     uws+1
         lda     mm_cols
         asl
         sta     x_end+1
         ldx     #0
         stx     mm_nb
-        ; the column loop's entry: col_relu (x < 0 reads as 0) for a ReLU'd
-        ; input, else column; x_end's branch goes back to the same
-        lda     mm_relu
+        ; the column loop's entry (xbr's target): col_relu (x < 0 reads as
+        ; 0) for a ReLU'd input, else column; x_end with X = 0 branches there
+        ; with C = 0
+        lda     #<(column - (xbr + 2))
+        ldy     mm_relu
         stx     mm_relu                 ; (one sweep)
-        beq     plain
+        beq     :+
         lda     #<(col_relu - (xbr + 2))
-        sta     xbr+1
-        bne     col_relu                ; (always: the offset is negative)
-plain:  lda     #<(column - (xbr + 2))
-        sta     xbr+1
-        bne     column                  ; (always)
-up_neg: ; x < 0: table byte 1 at MM_P, L (= x + 128 = x mod 128, byte 0's
-        ; too); out of line, as inputs after a ReLU are >= 0 (col_relu)
-        ldy     mm_sp
-un1:    sta     $ff00 + MM_SO_T1,y
-un0:    sta     $ff00 + MM_SO_T0,y
-        lda     #MM_P
-un1h:   sta     $ff00 + MM_SO_T1 + 1,y
-        jmp     utl
-set2:   MM_SET_TAIL2                    ; (here: within reach of both branches)
-        ldy     mm_sp
+:       sta     xbr+1
+        jmp     x_end
+low_zero:
+        ; L' = 0 (x = beta - 256, x + w = -256 for w = -beta): three bytes;
+        ; its x^2 went in as two bytes: take it back (the reads at beta)
+        ldy     zs0+1
         sec
-        bcs     up_w                    ; (always)
-relu0:  lda     #0                      ; ReLU'd x < 0: x = 0, a two-byte column
-        beq     up_pos                  ; with x >= 0 and x^2 = 0 (always)
-col_relu:                               ; X = 2 * column; the input ReLU'd
-xhr:    lda     $ffff,x
-        bmi     relu0
-        bpl     col_xl                  ; (always)
-column:                                 ; X = 2 * column
-        ; the table index x - 128 + MM_SQ_ZERO (in mm_sq1): page MM_P + h,
-        ; h = xh + (xl >= $80), low byte L = xl ^ $80 (= x + 128 - 256 h);
-        ; h = 0 exactly for -128 <= x <= 127
-xh_rd:  lda     $ffff,x
-col_xl:
-xl_rd:  ldy     $ffff,x
-        cpy     #$80                    ; C = xl >= $80
-        adc     #0                      ; h
-        bne     wide
-        tya
-        eor     #$80                    ; L
-        beq     wide_m                  ; x = -128 (A = h = 0, Y = xl, C = 1)
-        ; -127 <= x <= 127: the square fits 16 bits, the two-byte tail
-        tay
-        clc                             ; sum x^2 += x^2: byte 0 = L^2 mod 256,
-        lda     mm_sq0,y                ; byte 1 = mm_sqc[L] (x = L - 128)
-        adc     mm_sx
+        lda     mm_sx
+        sbc     mm_sq0,y
         sta     mm_sx
-        lda     mm_sqc,y
-        adc     mm_sx+1
+        lda     mm_sx+1
+        sbc     MM_P * 256,y
         sta     mm_sx+1
-        bcc     :+
-        inc     mm_sx+2
+        bcs     :+
+        lda     mm_sx+2
+        bne     lz_2
+        dec     mm_sx+3
+lz_2:   dec     mm_sx+2
+:       ldy     #0
+        lda     #MM_P
+        clc
+        jmp     in_range
+low_pg: ; L' < 128 (m < -128): mm_sq1 at page MM_P (reads cross for x + w >= 0)
+        beq     low_zero
+        ldy     mm_sp
+ul1:    sta     $ff00 + MM_SO_T1,y
+ul0:    sta     $ff00 + MM_SO_T0,y      ; (L' < 128)
+        lda     #MM_P
+ul1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        bne     utl                     ; (always)
+set2:   lda     #OP_BCC                 ; the two-byte tail (Y = the slot)
+ut0:    sta     $ff00 + MM_SO_TAIL,y
+        lda     #5
+ut1:    sta     $ff00 + MM_SO_TAIL + 1,y
+        lda     #OP_INC_ZP
+ut2:    sta     $ff00 + MM_SO_TAIL + 2,y
+        lda     #mm_a2
+ut3:    sta     $ff00 + MM_SO_TAIL + 3,y
+        lda     #OP_BEQ
+ut4:    sta     $ff00 + MM_SO_TAIL + 4,y
+        lda     #1
+ut5:    sta     $ff00 + MM_SO_TAIL + 5,y
+        lda     #OP_CLC
+ut6:    sta     $ff00 + MM_SO_TAIL + 6,y
+        bcc     up_w                    ; (always: C = 0)
+up_next_page:
+        inc     mm_sp+1
+        lda     mm_sp+1
+        jsr     up_page
+        bne     next                    ; (always: A = the page)
+zs_c:   inc     mm_sx+2                 ; (the carry out of byte 1)
         bne     :+
         inc     mm_sx+3
-:       tya                             ; N = (x >= 0)
-        bpl     up_neg
-        and     #MM_SQ0_PERIOD - 1      ; x = x mod 128
-up_pos: ldy     mm_sp                   ; the slot (its page in the stores)
-ut1:    sta     $ff00 + MM_SO_T1,y      ; x >= 0: table byte 1 in mm_sqc at x
-ut0:    sta     $ff00 + MM_SO_T0,y      ; (reads cross a page only for x + w
-        lda     #>mm_sqc                ; >= 128, at MM_P they would for
-ut1h:   sta     $ff00 + MM_SO_T1 + 1,y  ; x + w >= 0)
-utl:    lda     $ff00 + MM_SO_TAIL,y
-        cmp     #OP_BCC
-        bne     set2                    ; the two-byte tail is not in place
-up_w:   ; C = 1: the weight column; mm_wcol steps to the next column's
+:       clc
+        bcc     zs_b                    ; (always)
+relu0:  ldy     kl+1                    ; ReLU'd x < 0: x = 0, L' = -beta, h' = 0
+col_h0: ; h' = 0: x = beta - 256 + L', |x| <= 255 (C = 0 from relu0)
+        clc                             ; sum x^2 += x^2 (two bytes: x^2 <= 65025)
+zs0:    lda     mm_sq0,y                ; (+ beta) byte 0
+        adc     mm_sx
+        sta     mm_sx
+zs1:    lda     MM_P * 256,y            ; (+ beta) byte 1
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcs     zs_c
+zs_b:   tya                             ; C = 0; N = (L' >= 128), Z = (L' = 0)
+        bpl     low_pg
+        eor     #$80                    ; -128 <= m < 0: mm_sqc at m + 128
+        ldy     mm_sp                   ; the slot (its page in the stores)
+us1:    sta     $ff00 + MM_SO_T1,y
+        and     #MM_SQ0_PERIOD - 1      ; (= L' mod 128)
+us0:    sta     $ff00 + MM_SO_T0,y
+        lda     #>mm_sqc
+us1h:   sta     $ff00 + MM_SO_T1 + 1,y
+utl:    lda     $ff00 + MM_SO_TAIL + 2,y
+        bpl     set2                    ; the two-byte tail is not in place
+up_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
         lda     mm_wcol
 uw0:    sta     $ff00 + MM_SO_W,y
-uws:    adc     #$ff                    ; (rows - 1, C = 1)
+uws:    adc     #$ff                    ; (rows)
         sta     mm_wcol
         lda     mm_wcol+1
 uw1:    sta     $ff00 + MM_SO_W + 1,y
@@ -1195,24 +1105,63 @@ uw1:    sta     $ff00 + MM_SO_W + 1,y
 next:   inx
         inx
 x_end:  cpx     #$ff                    ; (2 cols)
-xbr:    bne     column                  ; (column or col_relu, patched)
+xbr:    bne     column                  ; (column or col_relu, patched; C = 0)
         jmp     sum_done
-up_next_page:
-        inc     mm_sp+1
-        lda     mm_sp+1
-        jsr     up_page
-        jmp     next
-wide_m: adc     #MM_P - 1               ; (C = 1) the page of h = 0
-        bcc     wide_pg                 ; (always)
-wide:   ; A = h <> 0, Y = xl, C = 0 (the carry out of xh + (xl >= $80) comes
-        ; only with h = 0): the range check on the page first
-        adc     #MM_P
-wide_pg:
-wlo:    cmp     #$ff                    ; (MM_P + hmin + 1)
+col_relu:                               ; X = 2 * column, C = 0; the input ReLU'd
+xhr:    lda     $ffff,x
+        bmi     relu0
+column:                                 ; X = 2 * column, C = 0
+xl_rd:  lda     $ffff,x
+kl:     adc     #$ff                    ; (-beta) L' = xl - beta, C = (xl >= beta)
+        tay
+xh_rd:  lda     $ffff,x
+        adc     #0                      ; h' (C = 1 only for h' = 0)
+        beq     col_h0
+        ; h' <> 0: A = h', Y = L', C = 0
+        adc     #MM_P                   ; the page
+        cmp     #MM_P + 1
+        bne     wchk
+        ; (C = 1) h' = 1: two bytes when L' < t2lim (page MM_P + 1: n = 0..255)
+t2l:    cpy     #$ff                    ; (t2lim)
+        bcs     wchk                    ; (A = MM_P + 1) three bytes
+                                        ; C = 0: sum x^2 += x^2 (x = L' + beta <= 255)
+ws0:    lda     mm_sq0,y                ; (+ beta)
+        adc     mm_sx
+        sta     mm_sx
+ws1:    lda     256 * (MM_P + 1),y      ; (+ beta)
+        adc     mm_sx+1
+        sta     mm_sx+1
+        bcs     ws_c
+ws_b:   tya                             ; (C = 0)
+        ldy     mm_sp
+uh1:    sta     $ff00 + MM_SO_T1,y
+        and     #MM_SQ0_PERIOD - 1
+uh0:    sta     $ff00 + MM_SO_T0,y
+        lda     #MM_P + 1
+uh1h:   sta     $ff00 + MM_SO_T1 + 1,y
+        jmp     utl
+ws_c:   inc     mm_sx+2                 ; (the carry out of byte 1)
+        bne     :+
+        inc     mm_sx+3
+:       clc
+        bcc     ws_b                    ; (always)
+set3:   lda     #OP_LDA_ZP              ; the three-byte tail (X = the slot;
+dtt0:   sta     $ff00 + MM_SO_TAIL,x    ; bytes 3, 4, its operand, are stored)
+        lda     #mm_a2
+dtt1:   sta     $ff00 + MM_SO_TAIL + 1,x
+        lda     #OP_ADC_ABSY
+dtt2:   sta     $ff00 + MM_SO_TAIL + 2,x
+        lda     #OP_STA_ZP
+dtt5:   sta     $ff00 + MM_SO_TAIL + 5,x
+        lda     #mm_a2
+dtt6:   sta     $ff00 + MM_SO_TAIL + 6,x
+        bcc     dn_w                    ; (always: C = 0)
+wchk:   ; A = the page MM_P + h', Y = L'
+wlo:    cmp     #$ff                    ; (MM_P + hlo)
         bcc     edge
-whi:    cmp     #$ff                    ; (MM_P + hmax)
+whi:    cmp     #$ff                    ; (MM_P + hhi)
         bcs     edge
-in_range:                               ; A = the page, Y = xl: three bytes
+in_range:                               ; A = the page, Y = L', C = 0: three bytes
         stx     mm_xi                   ; (2 * column)
         ldx     mm_spw                  ; X = the slot (its page in the stores)
 dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
@@ -1221,14 +1170,15 @@ dt1h:   sta     $ff00 + MM_SO_T1 + 1,x
 dt2h:   sta     $ff00 + MM_SO_T2 + 1,x
         sta     xs2+2
         tya
-        eor     #$80                    ; L
 dt1:    sta     $ff00 + MM_SO_T1,x
 dt2:    sta     $ff00 + MM_SO_T2,x
-        tay
         and     #MM_SQ0_PERIOD - 1
 dt0:    sta     $ff00 + MM_SO_T0,x
-        lda     mm_wcol                 ; (C = 0) the weight column; mm_wcol
-dw0:    sta     $ff00 + MM_SO_W,x       ; steps to the next column's
+dtl:    lda     $ff00 + MM_SO_TAIL + 2,x
+        bmi     set3                    ; the two-byte tail is in place
+dn_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
+        lda     mm_wcol
+dw0:    sta     $ff00 + MM_SO_W,x
 dws:    adc     #$ff                    ; (rows)
         sta     mm_wcol
         lda     mm_wcol+1
@@ -1236,24 +1186,18 @@ dw1:    sta     $ff00 + MM_SO_W + 1,x
         adc     #0
         sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
                                         ; sum x^2 += x^2 (three bytes)
-        lda     mm_sq0,y
+xs0:    lda     mm_sq0,y                ; (+ beta)
         adc     mm_sx
         sta     mm_sx
-xs1:    lda     $ff80,y                 ; (the page; + 128 = x^2)
+xs1:    lda     $ff00,y                 ; (+ beta; the page)
         adc     mm_sx+1
         sta     mm_sx+1
-xs2:    lda     $ff80,y
+xs2:    lda     $ff00,y
         adc     mm_sx+2
         sta     mm_sx+2
-        bcc     :+
-        inc     mm_sx+3
-:
-dtl:    lda     $ff00 + MM_SO_TAIL,x
-        cmp     #OP_BCC
-        beq     set3                    ; the two-byte tail is in place
-dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next slot down
-        txa
-        sbc     #MM_SLOT_SIZE
+        bcs     xs_c
+xs_b:   txa                             ; C = 0: the next slot down
+        sbc     #MM_SLOT_SIZE - 1
         sta     mm_spw
         ldx     mm_xi
         bcc     :+
@@ -1262,12 +1206,17 @@ dn_step:                                ; C = 1 (OP_LDA_ZP >= OP_BCC): the next 
         lda     mm_spw+1
         jsr     dn_page
         jmp     next
+xs_c:   inc     mm_sx+3                 ; (the carry out of byte 2)
+        clc
+        bcc     xs_b                    ; (always)
 edge:   ; the first or last page (or beyond): u = x + lim (16 bits) must be
         ; below 2 lim + 1
         sta     mm_h1                   ; the page
-        sty     mm_xl
+        sty     mm_l0                   ; L'
         txa
         tay
+        lda     (mm_x),y
+        sta     mm_xl
         iny
         lda     (mm_x),y
         sta     mm_xh
@@ -1283,11 +1232,11 @@ top_lo: cmp     #$ff
         tya
 top_hi: sbc     #$ff
         bcs     beyond
-        lda     mm_h1
-        ldy     mm_xl
+        lda     mm_h1                   ; C = 0
+        ldy     mm_l0
         jmp     in_range
-beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
-        ; takes r (page MM_P, the same L), mm_columns adds 256 q w later
+beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
+        ; the slot takes r (three bytes), mm_columns adds 256 q w later
         ldy     mm_nb
         lda     mm_wcol
         sta     mm_bw,y
@@ -1307,13 +1256,17 @@ beyond: ; x = 256 q + r (r = L - 128, the signed low byte; q = h): the slot
         iny
         iny
         sty     mm_nb
+        ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
+        lda     mm_xl                   ; h' = (beta <= xl < 128)
+        bmi     :+
+        clc
+        adc     kl+1                    ; C = (xl >= beta)
         lda     #MM_P
-        ldy     mm_xl
-        clc                             ; (in_range: C = 0)
+        adc     #0
+        bcc     r_pg                    ; (always)
+:       lda     #MM_P
+r_pg:   clc                             ; (in_range: C = 0)
         jmp     in_range
-set3:   MM_SET_TAIL3                    ; (keeps X)
-        sec
-        jmp     dn_step
 sum_done:
         ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
@@ -1372,17 +1325,27 @@ sum_done:
         rts
 
 ; up_page, dn_page: A = the page of the up / down direction's slot, into its
-; stores. clobbers: - ; cycles: 26 / 38
+; stores. clobbers: - ; cycles: 72 / 58
 up_page:
-        sta     ut1+2
-        sta     ut0+2
-        sta     ut1h+2
-        sta     un1+2
-        sta     un0+2
-        sta     un1h+2
+        sta     us1+2
+        sta     us0+2
+        sta     us1h+2
+        sta     ul1+2
+        sta     ul0+2
+        sta     ul1h+2
+        sta     uh1+2
+        sta     uh0+2
+        sta     uh1h+2
         sta     uw0+2
         sta     uw1+2
         sta     utl+2
+        sta     ut0+2
+        sta     ut1+2
+        sta     ut2+2
+        sta     ut3+2
+        sta     ut4+2
+        sta     ut5+2
+        sta     ut6+2
         rts
 dn_page:
         sta     dt1+2
@@ -1393,7 +1356,113 @@ dn_page:
         sta     dw0+2
         sta     dw1+2
         sta     dtl+2
+        sta     dtt0+2
+        sta     dtt1+2
+        sta     dtt2+2
+        sta     dtt5+2
+        sta     dtt6+2
         rts
+.endproc
+
+; mm_columns: acc[r] += 256 q_c w_rc for every column c beyond the limit that
+; mm_fast recorded (q_c in mm_bq, its weight column - 1 in mm_bw), every row,
+; exactly: 2 q w = (q + w)^2 - w^2 - q^2 from the squares tables.
+; in: mm_rows, mm_nb, mm_bq, mm_bw, mm_acc0..3 ; out: mm_acc0..3
+; clobbers: A, X, Y, mm_a0..2, mm_sq, mm_xi, mm_xl, mm_xh, the operands
+; cycles: ~120 per row and such column + ~130 per such column
+.proc mm_columns
+MM_BETA         = mm_fast::zs0+1        ; the weights are w + beta: mm_fast
+        lda     mm_fast::kl+1           ; patched beta and -beta this sweep
+        sta     c1+1                    ; -beta
+        eor     #$80
+        sta     c0+1                    ; 128 - beta
+        lda     #0
+        sta     mm_xi
+column: ldy     mm_xi                   ; 2 * the record
+        lda     mm_bq,y
+        sta     mm_xl
+        lda     mm_bq+1,y
+        sta     mm_xh
+        lda     mm_bw,y
+        sta     kw+1
+        lda     mm_bw+1,y
+        sta     kw+2
+        ; (q + w)^2 at the index q - beta + MM_SQ_ZERO + y, as in the slots:
+        ; page MM_P + qh + (ql >= beta), low byte ql - beta
+        lda     mm_xl
+        sec
+        sbc     MM_BETA                 ; C = (ql >= beta)
+        sta     k1+1
+        sta     k2+1
+        sta     mm_sq
+        and     #MM_SQ0_PERIOD - 1
+        sta     k0+1
+        lda     mm_xh
+        adc     #>(mm_sq1 + MM_SQ_ZERO) - 1
+        sta     k1+2
+        sta     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     k2+2
+        lda     k0+1                    ; q^2: at the index + beta
+        clc
+        adc     MM_BETA
+        tay
+        lda     mm_sq0,y
+        sta     q0+1
+        ldy     MM_BETA
+        lda     (mm_sq),y
+        sta     q1+1
+        lda     mm_sq+1
+        eor     #MM_PAGE_1TO2
+        sta     mm_sq+1
+        lda     (mm_sq),y
+        sta     q2+1
+        ldx     mm_rows
+row:
+kw:     ldy     $ffff,x                 ; w + beta
+        sec                             ; (q + w)^2 - w^2
+k0:     lda     mm_sq0,y
+c0:     sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2 = (w + 128)^2 mod 256
+        sta     mm_a0
+k1:     lda     $ffff,y
+c1:     sbc     mm_sq1 + MM_SQ_ZERO - 256,y     ; (low byte -beta)
+        sta     mm_a1
+k2:     lda     $ffff,y
+        sbc     #0                      ; (w^2 <= 2^14)
+        sta     mm_a2
+        sec                             ; - q^2 = 2 q w
+        lda     mm_a0
+q0:     sbc     #$ff
+        sta     mm_a0
+        lda     mm_a1
+q1:     sbc     #$ff
+        sta     mm_a1
+        lda     mm_a2
+q2:     sbc     #$ff
+        cmp     #$80                    ; q w = asr(2 q w, 1)
+        ror
+        sta     mm_a2
+        ror     mm_a1
+        ror     mm_a0
+        clc                             ; acc += 256 q w
+        lda     mm_acc1-1,x
+        adc     mm_a0
+        sta     mm_acc1-1,x
+        lda     mm_acc2-1,x
+        adc     mm_a1
+        sta     mm_acc2-1,x
+        lda     mm_acc3-1,x
+        adc     mm_a2
+        sta     mm_acc3-1,x
+        dex
+        bne     row
+        inc     mm_xi
+        inc     mm_xi
+        lda     mm_xi
+        cmp     mm_nb
+        beq     :+
+        jmp     column
+:       rts
 .endproc
 
 

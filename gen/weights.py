@@ -19,7 +19,9 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   `w_norm` (int8).
 - a matmul M (R rows x C cols) is stored for the squares matmul of asm/matmul.s
   (2*sum w*x = sum (x+w)^2 - sum x^2 - sum w^2): `M_w`: column-major, each
-  weight biased (w ^ $80, i.e. w + 128 unsigned), column c at M_w + c*R;
+  weight biased by the matrix's beta (`weight_bias`: the least that keeps
+  w + beta >= 0; 128 for a tied soul's out, whose bytes embed reads as
+  te + 128), column c at M_w + c*R;
   `M_e`: room (not in the load image; ENGBSS under I/O when all of them fit
   in MM_ENGBSS_ROOM beside the engine's work arrays there, else BSS) for the per-row constants
   E_r = 2*b_r - sum_c w_rc^2 modulo 2^24 - 1 (`row_constants`), three arrays
@@ -27,7 +29,8 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   weights and the bias (the load image must end below $A000); `M_bias` (layers with a bias only):
   R low bytes, then R high bytes of the int16 bias (engine_init computes E_r
   from it); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
-  bias or 0, xmax, rows, cols). xmax is the largest |x| for which every row's
+  bias or 0, rows, cols, xmax, 2 xmax + 1, beta, t2lim: `two_byte_top`, hhi and
+  hlo: `index_pages`). xmax is the largest |x| for which every row's
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
   live in `layer_table` and model.inc (the fused q/k/v rows have three).
@@ -74,20 +77,48 @@ def _bytes_lines(values, per_line=16) -> list:
             for i in range(0, len(vals), per_line)]
 
 
-def _matmul_lines(label, w, bias=None, e_segment="BSS") -> list:
+def _matmul_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
     """A matrix's weights, then its E_r room, bias and descriptor."""
-    return _matrix_w_lines(label, w) + _matmul_desc_lines(label, w, bias, e_segment)
+    beta = weight_bias(w, bias) if beta is None else beta
+    return _matrix_w_lines(label, w, beta) + _matmul_desc_lines(label, w, bias, e_segment, beta)
 
 
-def _matrix_w_lines(label, w) -> list:
-    """`label_w`: the weights column-major, biased (w + 128)."""
+def weight_bias(w, b=None) -> int:
+    """The matrix's weight bias beta (stored w + beta, 0..255): the least that
+    keeps every weight >= 0, at least 1 and at least 256 - xmax (asm/matmul.s
+    mm_fast: the slots read their squares at x - beta + (w + beta), so a
+    small beta seldom crosses a page; its two-byte columns x = beta - 255 ..
+    beta - 1 must lie within the fast path's limit)."""
+    w = np.asarray(w, dtype=np.int64)
+    b = np.zeros(w.shape[0], np.int64) if b is None else b
+    return max(1, -int(w.min()), 256 - fast_xmax(w, b))
+
+
+def two_byte_top(w, beta, xmax) -> int:
+    """The column setup's two-byte limit for x >= beta (asm/matmul.s mm_fast,
+    `t2lim`): x - beta below it keeps every (x + w)^2 below 2^16 (x + w <= 255)
+    and x within the fast path's limit."""
+    wmax = max(0, int(np.asarray(w, dtype=np.int64).max()))
+    return min(256 - wmax - beta, xmax + 1 - beta)
+
+
+def index_pages(xmax, beta) -> tuple:
+    """mm_fast's range check on the squares index page MM_P + h' of a column,
+    h' = ((x - beta) >> 8) + 1 (asm/matmul.s): pages from MM_P + lo (h' of x =
+    -xmax, + 1) up to below MM_P + hi (h' of x = xmax) hold only |x| <= xmax.
+    Returns (hi, lo mod 256): the descriptor's `hhi`, `hlo`."""
+    return ((xmax - beta) >> 8) + 1, (((-xmax - beta) >> 8) + 2) & 0xFF
+
+
+def _matrix_w_lines(label, w, beta) -> list:
+    """`label_w`: the weights column-major, biased (w + beta)."""
     w = np.asarray(w, dtype=np.int64)
     rows, cols = w.shape
-    return [f"; {label}: {rows} rows x {cols} cols, column-major, +128",
-            f"{label}_w:"] + _bytes_lines((w.T + 128).reshape(-1))
+    return [f"; {label}: {rows} rows x {cols} cols, column-major, +{beta}",
+            f"{label}_w:"] + _bytes_lines((w.T + beta).reshape(-1))
 
 
-def _matmul_desc_lines(label, w, bias=None, e_segment="BSS") -> list:
+def _matmul_desc_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
     """`label_e` (E_r room in e_segment), `label_bias` and `label_desc`; checks the matrix."""
     w = np.asarray(w, dtype=np.int64)
     rows, cols = w.shape
@@ -101,6 +132,10 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS") -> list:
     if fast_bound(w, b, MM_FALLBACK_X) >= MM_SUM_LIMIT:
         raise SoulError(f"matmul {label}: a sum can reach 2^22 even for inputs within "
                         f"+-{MM_FALLBACK_X} (the engine's exact fallback)")
+    xmax = fast_xmax(w, b)
+    beta = weight_bias(w, b) if beta is None else beta
+    if not max(-int(w.min()), 256 - xmax, 1) <= beta <= min(255 - int(w.max()), 128):
+        raise SoulError(f"matmul {label}: weight bias {beta} does not fit its weights")
     out = [f'        .segment "{e_segment}"  ; E_r: computed by engine_init (row_constants)',
            f"{label}_e:     .res    3 * {rows}",
            '        .segment "WEIGHTS"']
@@ -108,10 +143,12 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS") -> list:
         out.append(f"{label}_bias:")
         out += _bytes_lines(b & 0xFF)
         out += _bytes_lines((b >> 8) & 0xFF)
+    hhi, hlo = index_pages(xmax, beta)
     out += [f"{label}_desc:",
-            f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}, "
-            f"{fast_xmax(w, b)}",
+            f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}",
             f"        .byte   {rows}, {cols}",
+            f"        .word   {xmax}, {2 * xmax + 1}",
+            f"        .byte   {beta}, {two_byte_top(w, beta, xmax)}, {hhi}, {hlo}",
             f"        .assert * - {label}_desc = .sizeof(MM_DESC), error, \"{label}: descriptor layout\""]
     return out
 
@@ -200,7 +237,7 @@ def embed_lines(soul) -> list:
     `w_pe` (column-major, not biased)."""
     t = soul.tensors
     if tied(soul):
-        lines = ["w_te            = out_w         ; tied: te[tok][i] = out[tok][i] (the +128 bias of out_w)"]
+        lines = ["w_te            = out_w         ; tied: te[tok][i] = out[tok][i] (out_w's bias is 128 then)"]
     else:
         lines = ["w_te:           ; te column-major, +128 (out's layout): te[tok][i] at w_te + i*VS + tok"]
         lines += _bytes_lines(np.asarray(t["te"].values, dtype=np.int64).T + 128)
@@ -237,8 +274,10 @@ def weights_inc_text(soul) -> str:
              "; read column c as w_c - 1 + X, X = rows..1, so a column of 32, 64 or 128 rows",
              "; that starts there never crosses a page (each crossing costs a cycle per row)",
              "        .byte   0"]
+    # a tied soul's embedding reads out_w as te + 128 (asm/kernels.s embed)
+    betas = {label: 128 if label == "out" and tied(soul) else weight_bias(w, b) for label, (w, b) in mats.items()}
     for label, (w, _) in mats.items():
-        lines += _matrix_w_lines(label, w)
+        lines += _matrix_w_lines(label, w, betas[label])
     lines += embed_lines(soul)
     for i in range(c.n_layers):
         for g in ("n1", "n2"):
@@ -250,7 +289,7 @@ def weights_inc_text(soul) -> str:
     # starts at a page + 128 (asm/soul.cfg: after the squares, mm_dbl, mm_sqc)
     lines += [f'        .segment "{seg}"', "mm_e_pad:       .res    1", '        .segment "WEIGHTS"']
     for label, (w, b) in mats.items():
-        lines += _matmul_desc_lines(label, w, b, seg)
+        lines += _matmul_desc_lines(label, w, b, seg, betas[label])
     lines.append("; every matmul descriptor, for engine_init (E_r); 0 ends the list")
     lines.append("mm_desc_list:")
     for i in range(c.n_layers):

@@ -9,13 +9,13 @@ from soulplayer.gen import weights
 def test_matmul_layout_bias_and_none():
     w = np.array([[1, -2], [127, -128], [0, 5]])
     text = "\n".join(weights._matmul_lines("m", w, np.array([-1, 300, 0])))
-    assert "m_bias:" in text and ".word   m_w, m_e, m_bias, 1920" in text
+    assert "m_bias:" in text and ".word   m_w, m_e, m_bias\n" in text and ".word   1920, 3841" in text
     # column-major, biased: column 0 = 1, 127, 0 -> $81, $ff, $80
     assert "$81,$ff,$80,$7e,$00,$85" in text
     # bias lo bytes, then hi bytes
     assert "$ff,$2c,$00" in text and "$ff,$01,$00" in text
     text = "\n".join(weights._matmul_lines("n", w))
-    assert "n_bias" not in text and ".word   n_w, n_e, 0, 1920" in text
+    assert "n_bias" not in text and ".word   n_w, n_e, 0\n" in text
 
 
 def test_row_constants_and_fast_limit():
@@ -59,3 +59,49 @@ def test_attention_kc_goes_under_io_only_where_it_fits_beside_the_row_constants(
     e = 3 * (2 * (5 * 32 + 64) + 128)       # rows: q|k|v, proj, fc1, fc2 per layer; out
     assert weights.e_segment(big) == "ENGBSS" and e <= weights.MM_ENGBSS_ROOM
     assert e + weights.kc_bytes(big) > weights.MM_ENGBSS_ROOM and not weights.kc_underio(big)
+
+
+def test_weight_bias_and_two_byte_limit():
+    # beta: the least bias keeping w + beta >= 0, at least 1 and 256 - xmax
+    # (mm_fast's two-byte columns x = beta - 255 .. beta - 1 stay within xmax)
+    pos = np.array([[0, 5], [127, 3]])                  # no negative weight
+    neg = np.array([[-1, -5], [-20, -3]])               # no positive weight
+    full = np.array([[127, -128]])
+    assert weights.weight_bias(pos) == 1 and weights.two_byte_top(pos, 1, 1920) == 128
+    assert weights.weight_bias(neg) == 20 and weights.two_byte_top(neg, 20, 1920) == 236
+    assert weights.weight_bias(full) == 128 and weights.two_byte_top(full, 128, 1920) == 1
+    # a limit below 256 raises beta and caps the two-byte columns at x <= xmax
+    w = np.full((2, 200), 100)
+    b = np.array([0, 0])
+    xmax = weights.fast_xmax(w, b)
+    assert 128 <= xmax < 256 and weights.weight_bias(w, b) == 256 - xmax
+    assert weights.two_byte_top(w, 256 - xmax, xmax) == min(156 - (256 - xmax), 2 * xmax - 255)
+    text = "\n".join(weights._matmul_lines("m", neg))
+    assert "+20" in text and ".byte   2, 2\n" in text and ".byte   20, 236, 8, 250" in text
+    with pytest.raises(SoulError, match="weight bias"):
+        weights._matmul_lines("m", neg, beta=19)
+
+
+def test_index_pages():
+    # mm_fast's range pages: MM_P + h', h' = ((x - beta) >> 8) + 1; the pages
+    # from h'(-xmax) + 1 up to below h'(xmax) hold only |x| <= xmax
+    def h(x, beta):
+        return ((x - beta) >> 8) + 1
+    for xmax, beta in ((1920, 1), (1920, 128), (128, 128), (300, 100), (1643, 127), (255, 1)):
+        hi, lo = weights.index_pages(xmax, beta)
+        assert hi == h(xmax, beta) and lo == (h(-xmax, beta) + 1) & 0xFF
+        for x in range(-2200, 2200):
+            inside = h(-xmax, beta) + 1 <= h(x, beta) < hi
+            assert not inside or abs(x) <= xmax
+
+
+def test_the_limit_raises_beta_only_beyond_the_engine():
+    # within the engine's column limit (spec.MAX_FF) xmax >= 255, and 255 only for
+    # a row of -128s with |bias| = 32768, whose beta is 128 anyway: the 256 -
+    # xmax term of weight_bias binds only for wider matrices (above: 200 columns)
+    from soulplayer import spec
+    w, b = np.full((1, spec.MAX_FF), -128), np.array([-32768])
+    assert weights.fast_xmax(w, b) == 255 and weights.weight_bias(w, b) == 128
+    w[0, 0] = -127
+    assert weights.fast_xmax(w, b) >= 256
+    assert weights.fast_xmax(np.full((1, spec.MAX_FF), 127), b) >= 256

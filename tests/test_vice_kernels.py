@@ -149,6 +149,42 @@ def test_matmul_every_shift(tmp_path, big):
         assert sat > 100       # the big soul really exercises saturation
 
 
+def test_matmul_slot_classes(tmp_path):
+    # mm_fast's column classes at each matrix's own weight bias beta (asm/matmul.s:
+    # m = x - beta, page h' and low byte L'): h' = 0 with L' >= 128 (mm_sqc),
+    # L' < 128 (page MM_P) and L' = 0 (x = beta - 256 with a weight -beta: x + w
+    # = -256, three bytes), h' = 1 below and at t2lim, three bytes beyond; the
+    # slots' tails switched both ways between consecutive vectors
+    soul = make_soul(21, 5, 5, big=False)
+    rng = np.random.default_rng(21)
+    mats = []
+    for name, bias, lo, hi in (("l0.fc1_w", "l0.fc1_b", -100, 20), ("out", None, -5, 120)):
+        w = rng.integers(lo, hi + 1, soul[name].values.shape)
+        w[0], w[1] = lo, hi                 # every column holds -beta and the largest weight
+        soul[name].values = w
+        b = soul[bias].values if bias else None
+        beta = gen_weights.weight_bias(w, b)
+        xmax = gen_weights.fast_xmax(w, np.zeros(w.shape[0], np.int64) if b is None else b)
+        t2 = gen_weights.two_byte_top(w, beta, xmax)
+        assert beta == -lo and 0 < t2 < 256 - beta
+        edges = [beta - 256, beta - 255, beta - 129, beta - 128, beta - 127, beta - 1, beta, beta + 1,
+                 beta + t2 - 1, beta + t2, 255, 256, -255, -256, -beta, 0, xmax, -xmax]
+        mats.append((w, b, edges))
+    cmds, want = [], []
+    for i in range(8):
+        for sel, (w, b, edges) in enumerate(mats):
+            if i % 2:                       # every slot three bytes, then back
+                x = rng.integers(300, 1500, ED) * rng.choice([-1, 1], ED)
+            else:
+                x = rng.permutation(np.resize(np.roll(edges, i), ED))
+            ranges = [(w.shape[0], 7)]
+            cmds.append(matmul_cmd(sel, ranges, x))
+            want.append(numerics.matmul(w, 7, x, b, post_shift=0).tolist())
+    got = run(soul, tmp_path, cmds)
+    for i, (g, wv) in enumerate(zip(got, want)):
+        assert matmul_result(i % 2, g) == wv, f"vector {i // 2} matrix {i % 2}"
+
+
 # both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
 # equal-shift form at the edge: h = (te + pe) << 7, (4, 4) the largest equal
 # shift whose squares take the shifted index; (5, 5) (the original soul's),
