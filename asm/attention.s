@@ -171,10 +171,9 @@ att_s3:         .res CONTEXT
 att_s4:         .res CONTEXT
 ; N[d] = sum_i w[i] * v[i][d] (mod 2^32), at X = d: in zero page for heads of
 ; at most 8 (zp,x: a cycle less a store, 7 on the weighted sum's hot paths;
-; 4 * HEAD_DIM bytes there; ATT_NZP = 0 from ca65 -D keeps them under I/O)
-.ifndef ATT_NZP
-ATT_NZP         = HEAD_DIM <= 8
-.endif
+; 4 * HEAD_DIM bytes there; wider heads keep them under I/O, where
+; gen/weights.py's engbss_work_bytes counts them by the same spec constant)
+ATT_NZP         = HEAD_DIM <= ATT_NZP_HEAD_DIM
 .if ::ATT_NZP
 .segment "ZEROPAGE"
 .endif
@@ -184,8 +183,6 @@ att_n2:         .res HEAD_DIM
 att_n3:         .res HEAD_DIM
 .if ::ATT_NZP
 .segment "ENGBSS"
-att_npad:       .res 4 * HEAD_DIM       ; unused: gen/weights.py's engbss_work_bytes still counts
-                                        ; the sums here (4 * head_dim); drop both together
 .endif
 
 .segment "RODATA"

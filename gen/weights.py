@@ -46,7 +46,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
-from ..spec import (ATT_FAST_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
+from ..spec import (ATT_FAST_HEAD_DIM, ATT_NZP_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
                     engine_limit_problems)
 
 # asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
@@ -184,9 +184,11 @@ def engbss_work_bytes(config) -> int:
     each) and vec_h, vec_a, vec_y (2*ED each), vec_z (2*FF); matmul.s: mm_bq,
     mm_bw (2 per slot); attention.s: att_s0..4,
     att_pos_lo/hi (a byte per position each), att_n0..3 (a byte per head
-    dimension each). engine.s .asserts the segment's size against engbss_bytes."""
+    dimension each) for heads wider than ATT_NZP_HEAD_DIM (narrower ones keep
+    them in zero page). engine.s .asserts the segment's size against engbss_bytes."""
     c = config
-    return 7 * 2 * c.embed_dim + 2 * c.ff_dim + 4 * mm_slots(c) + 7 * c.context + 4 * c.head_dim
+    sums = 4 * c.head_dim if c.head_dim > ATT_NZP_HEAD_DIM else 0
+    return 7 * 2 * c.embed_dim + 2 * c.ff_dim + 4 * mm_slots(c) + 7 * c.context + sums
 
 
 def e_bytes(config) -> int:

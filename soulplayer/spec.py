@@ -23,6 +23,7 @@ POST_SHIFT = 1          # q, k, v, proj, fc1, fc2
 OUT_POST_SHIFT = 0      # the output layer
 SCORE_SHIFT = 14        # attention: sf = asr(score, 14)
 ATT_FAST_HEAD_DIM = 16  # attention's squares scores take heads up to this wide (|2 score| < 2^31)
+ATT_NZP_HEAD_DIM = 8    # attention keeps a head's weighted sums in zero page up to this wide
 RMS_IN_SHIFT = 4        # RMSNorm: xs = asr(x, 4)
 RMS_ONE_LOG2 = 19       # inv = min(INV_MAX, 2^19 // r)
 RMS_ONE = 1 << RMS_ONE_LOG2
