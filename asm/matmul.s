@@ -81,13 +81,13 @@ mm_outh:        .res 2          ; finish: where high bytes go
 mm_a0:          .res 1          ; the row's sum, bytes 0..2 (mod 2^24 - 1)
 mm_a1:          .res 1
 mm_a2:          .res 1
-mm_sp:          .res 2          ; sweep setup: the next slot for |x| <= 127
-mm_spw:         .res 2          ; sweep setup: the next slot for the others
+mm_sp:          .res 2          ; sweep setup: the next slot for a two-byte column
+mm_spw:         .res 2          ; sweep setup: the next slot for a three-byte one
 mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
-mm_h0:          .res 1
-mm_h1:          .res 1
-mm_l0:          .res 1
+mm_h0:          .res 1          ; mm_ranges: ostep * (row0 + 1)
+mm_h1:          .res 1          ; mm_init: 2n + 1's high byte; mm_fast: a page
+mm_l0:          .res 1          ; mm_init: 2n + 1's low byte; mm_fast: L'
 mm_xi:          .res 1          ; finish: output index; mm_columns: 2 * record;
                                 ; mm_fast: 2 * column
 mm_nb:          .res 1          ; mm_fast: 2 * the columns beyond the limit (mm_bq, mm_bw)
@@ -155,9 +155,9 @@ mm_sq0:         .res MM_SQ0_LEN ; byte 0: mm_sq0[j] = j^2 mod 256
 mm_dbl:         .res MM_INDEX_LEN
         .assert MM_INDEX_LEN = 128 && <mm_dbl = $80, error, "matmul: the index table's layout"
 ; byte 1 of n^2 for n = -128..254 at n + 128 (from mm_sq1, by mm_init): the
-; two-byte slots with x >= 0 read it at x + (w + 128), which crosses a page
-; only for x + w >= 128 (mm_sq1 at x - 128 + MM_SQ_ZERO + (w + 128) crosses for
-; x + w >= 0); bytes 1 of x^2 for the sum, at L = x + 128 for |x| <= 127
+; two-byte slots with -128 <= m = x - beta < 0 read it at m + 128 + (w + beta),
+; which crosses a page only for x + w >= 128 (mm_sq1 at page MM_P would cross
+; for x + w >= 0)
 mm_sqc:         .res MM_SQC_LEN
         .assert <mm_sqc = 0 && MM_SQC_LEN = 3 * 128, error, "matmul: mm_sqc's layout"
         .assert <mm_sq0 = 0 && <mm_sq1 = 0 && mm_sq2 - mm_sq1 = MM_SQ_LEN, error, "matmul: squares tables layout"
@@ -167,7 +167,7 @@ MM_PAGE_1TO2    = >mm_sq1 ^ >mm_sq2
         .assert (mm_sq1 & $0fff) = 0 && (mm_sq2 & $0fff) = 0 && MM_SQ_PAGES = 16, error, "matmul: eor page steps need 4 KB aligned tables"
 
 ; The slot tails, as mm_fast's set2 / set3 write them (6502 opcodes):
-;   two-byte (|x| <= 127: the square fits 16 bits), MM_TAIL_SIZE bytes:
+;   two-byte (every (x + w)^2 of the column below 2^16: mm_fast), MM_TAIL_SIZE bytes:
 ;       bcc +5      no carry out of byte 1: C = 0
 ;       inc mm_a2
 ;       beq +1      mm_a2 wrapped: C = 1 is the end-around carry
@@ -189,8 +189,8 @@ OP_STA_ZP       = $85
 
 ; mm_init: compute the squares tables and point the NMI vector at an RTI.
 ; Once at start.
-; in: - ; out: mm_sq0..2, mm_dbl, mm_sqc, NMI_VECTOR ; clobbers: A, X, Y, mm_a0..2,
-; mm_sp, mm_sq, mm_h0, mm_h1, mm_l0 (CPU port and I flag restored)
+; in: - ; out: mm_sq0..2, mm_dbl, mm_sqc, NMI_VECTOR, mm_relu = 0 ; clobbers: A, X,
+; Y, mm_a0..2, mm_sp, mm_sq, mm_h1, mm_l0 (CPU port and I flag restored)
 ; cycles: ~250 k (by instruction count: ~115 per n)
 .proc mm_init
         php
@@ -659,7 +659,7 @@ mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
 ;     row loop's slots, e and nx patched (mm_fast)
 ; out: mm_prow0, mm_ppend, mm_anyp := 1 when some range is pending; the fused
 ;     ranges' outputs, the others' mm_acc
-; clobbers: A, X, Y, mm_a0..2, mm_top, mm_ri, the row loop's operands
+; clobbers: A, X, Y, mm_a0..2, mm_h0, mm_top, mm_ri, the row loop's operands
 ; cycles: ~140 per fused range, ~60 per other, + the rows
 .proc mm_ranges
         lda     mm_rows
@@ -794,12 +794,12 @@ next:   inx
 ;     mm_relu nonzero: the input is read as max(0, x) (mm_fast clears it);
 ;     BANK_ALL_RAM with interrupts off
 ; out: the ranges' outputs; mm_acc0..3 for the ranges mm_finish ran
-; clobbers: A, X, Y, mm_a0..2, mm_sp, mm_dp, mm_sq, mm_e, the slots' and row
-;     loop's operands, mm_finish's
-; cycles: fast path ~117 per column with |x| <= 127, ~170 per other column
-;     (+ 55-90 when its slot switches tails) + ~450 + rows * (~70 + ~37 per
-;     column with |x| > 127, ~29 per column with |x| <= 127) + ~150 per range
-;     (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
+; clobbers: A, X, Y, mm_dp, mm_rows, mm_cols and what mm_fast, mm_ranges,
+;     mm_columns and mm_finish clobber
+; cycles: fast path mm_fast's setup (~120 per two-byte column, ~164 per
+;     three-byte one, + the tail switches and ~450 a sweep) + rows * (~50 +
+;     the tail + ~37 per three-byte column, ~29 per two-byte one) + ~150 per
+;     range (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
 ;     original soul, positions 1..20) 824 k cycles a token = 40.2 per
 ;     multiply-add with the finish, with fc2 reading relu(x) itself; of
 ;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
@@ -872,7 +872,7 @@ fallback:
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
 ;     column - 1)
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
 ; cycles: ~420 (~480 with a new column count) + per column by
 ;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
