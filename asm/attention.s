@@ -181,9 +181,6 @@ att_n0:         .res HEAD_DIM
 att_n1:         .res HEAD_DIM
 att_n2:         .res HEAD_DIM
 att_n3:         .res HEAD_DIM
-.if ::ATT_NZP
-.segment "ENGBSS"
-.endif
 
 .segment "RODATA"
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
