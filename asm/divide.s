@@ -25,7 +25,9 @@ qs_sq2_hi:      .res QS_HALF
 .assert <qs_sq1_lo = 0, error, "quarter-square tables must be page aligned"
 
 .segment "ZEROPAGE"
-qs_f:           .res 2          ; QS_F_STEP off, add: store f(n) = qs_f at qs_sq1_lo/hi + off + X, then
+qs_f:           .res 2          ; attention_init: f(n) so far
+
+; QS_F_STEP off, add: store f(n) = qs_f at qs_sq1_lo/hi + off + X, then
 ; qs_f += add + floor((X + 1) / 2) (the step to f(n + 1) for n = off + X) and
 ; X += 1. out: Z = X wrapped to 0. clobbers: A, C
 .macro QS_F_STEP off, add
@@ -49,12 +51,10 @@ qs_f:           .res 2          ; QS_F_STEP off, add: store f(n) = qs_f at qs_sq
 :       inx
 .endmacro
 
-; attention_init: f(n) so far
-
 .segment "CODE"
 
 ; attention_init: build the quarter-square tables (call once before the first
-; rmsnorm or attention_head; the engine's start does).
+; rmsnorm_s or attention_head; engine_init does).
 ;   qs_sq1[n] = f(n) for n = 0..511, from f(n + 1) = f(n) + floor((n + 1) / 2)
 ;   qs_sq2[n] = f(n - 255) = qs_sq1[|n - 255|]
 ; in: - ; out: the tables. clobbers: A, X, Y, qs_f. cycles: ~40k
