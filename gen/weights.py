@@ -62,7 +62,7 @@ MM_FALLBACK_X = 128
 # Y = 2 X for X = 0..127)
 MM_INDEX_LEN = 128
 # byte 1 of n^2 for n = -128..254, page aligned after mm_dbl (asm/matmul.s
-# mm_sqc: the two-byte slots with x >= 0 read it)
+# mm_sqc: the two-byte slots with -128 <= x - beta < 0 read it)
 MM_SQC_LEN = 384
 # RAM under I/O and KERNAL (asm/soul.cfg UNDERIO, $D000-$FFF9) less the squares
 # tables of asm/matmul.s (bytes 1, 2: 4 KB each; byte 0: 384) and the index
