@@ -110,7 +110,8 @@ vec_att:        .res 2 * EMBED_DIM
 ; squares and every matrix's row constants E_r
 ; (mm_desc_list of weights.inc); binds rmsnorm_s to vec_h -> vec_a
 ; (rms_bind). Once, before any step. in: - ; out: - ; clobbers: A, X, Y, the kernels' zero page (the
-; CPU port and I flag are kept) ; cycles: 1.46 M for the default soul (x64sc)
+; CPU port and I flag are kept) ; cycles: 1,502,195 for the default soul (x64sc,
+; to the chat program's next call)
 .proc engine_init
         jsr     attention_init
         jsr     mm_init
