@@ -657,6 +657,9 @@ def test_forced_corpus_tokens_skip_logits_as_soul_chat_does(tmp_path):
     tok = Tokenizer.load(DEFAULT_TOKENIZER)
     config = ModelConfig()
     soul = random_soul(config, seed=11)
+    # te tied to out, as the trainer ties them: one 4 KB copy, so the load
+    # image stays well below $A000 whatever the engine's code size
+    soul.tensors["te"].values = soul.tensors["out"].values.copy()
     soul.fingerprint = tok.fingerprint()
     save_soul(soul, tmp_path / "soul.bin")
     replies = ["i am fine, thanks", "i am fine, and you?", "i am here with you now", "i like you a lot, really",
