@@ -47,7 +47,8 @@ RMS_MAX_DIM     = 48
 RMS_1TO2        = >mm_sq1 ^ >mm_sq2     ; mm_sq1's page -> mm_sq2's (eor keeps C)
 RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
 ; byte 2 of n^2 is 0 for |n| < 256: 2 * EMBED_DIM zeros from n = -128 (the
-; int16 vector plain rmsnorm adds to x to get the sum of squares)
+; int16 vector y = rms_zeros that residual_add adds to x for a plain sum of
+; squares)
 RMS_ZEROS       = mm_sq2 + mm_sq_zero - 128
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
@@ -57,8 +58,9 @@ RMS_ZEROS       = mm_sq2 + mm_sq_zero - 128
 RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r > RMS_INV_MAX
 .assert (1 << RMS_ONE_LOG2) / (RMS_R_SAT + 1) <= RMS_INV_MAX, error, "rmsnorm: inv clamp edge"
 .assert RMS_INV_MAX = 32767, error, "rmsnorm: a = 2 * inv fits 16 bits"
-RMS_SHIFT_MIN   = -16           ; supported s_g (asr by a negative count shifts left)
-RMS_SHIFT_MAX   = 24
+RMS_SHIFT_MIN   = GAIN_MIN_SHIFT        ; supported s_g (spec.inc; asr by a negative
+RMS_SHIFT_MAX   = GAIN_MAX_SHIFT        ; count shifts left)
+.assert RMS_SHIFT_MIN >= -128 && RMS_SHIFT_MAX <= 127, error, "rmsnorm: s_g is a signed byte"
 RMS_ISQRT_TOP   = $40           ; byte 2 of 2^22, the largest ms (xs = -2048 everywhere)
 ; y = asr(D, s_g + 2), D = 4 u g: bytes 1..2 of D << k, k = 6 - s_g. k = 0..3
 ; (s_g = 3..6) unrolled, where y cannot saturate (|D| < 2^20); k >= 4 a loop

@@ -47,7 +47,7 @@ from ..errors import SoulError
 from ..fileio import atomic_write_text
 from ..paths import ASM_DIR
 from ..spec import (ATT_FAST_HEAD_DIM, ATT_NZP_HEAD_DIM, LAYER_FIELDS, POST_SHIFT, SCORE_SHIFT, embed_shift_problem,
-                    engine_limit_problems)
+                    engine_limit_problems, gain_shift_problem)
 
 # asm/matmul.s sums 2*(W.x + b) modulo 2^24 - 1: exact while |W.x + b| < 2^22
 MM_SUM_LIMIT = 1 << 22
@@ -335,12 +335,14 @@ def write_weights_inc(soul, path) -> Path:
 
 
 def check_engine_limits(config, soul=None) -> None:
-    """The sizes (and embedding shifts) the 6502 engine handles: soulplayer.spec's
-    limits, which model.inc also .asserts. One line naming the first one a soul
-    breaks, before ca65 runs."""
+    """The sizes (and embedding and gain shifts) the 6502 engine handles:
+    soulplayer.spec's limits, which model.inc and spec.inc also .assert. One
+    line naming the first one a soul breaks, before ca65 runs."""
     problems = engine_limit_problems(config)
     if soul is not None:
         problems += [p for p in (embed_shift_problem(n, soul[n].shift) for n in ("te", "pe")) if p]
+        gains = [f"l{i}.{g}" for i in range(config.n_layers) for g in ("n1", "n2")] + ["norm"]
+        problems += [p for p in (gain_shift_problem(n, soul[n].shift) for n in gains) if p]
     if problems:
         raise SoulError(f"this soul does not fit the 6502 engine: {problems[0]}")
 

@@ -69,6 +69,8 @@ MAX_LAYERS = 6          # layers * heads <= 252: attention's block numbers are b
 MAX_CONTEXT = 64        # positions are indexed by X; the division needs 255 * context < 2^15
 EMBED_MIN_SHIFT = -15   # te/pe deshifted and summed in 32 bits (asm/kernels.s)
 EMBED_MAX_SHIFT = 127
+GAIN_MIN_SHIFT = -16    # RMSNorm gains: the s_g its final shift takes (asm/rmsnorm.s,
+GAIN_MAX_SHIFT = 24     # tests/test_vice_rmsnorm.py checks the whole range)
 
 
 def _range_problem(name, value, low, high, why):
@@ -98,3 +100,8 @@ def engine_limit_problems(config) -> list:
 def embed_shift_problem(name, shift):
     """Why a te/pe shift does not fit the engine's 32-bit embedding sum, or None."""
     return _range_problem(f"{name} shift", shift, EMBED_MIN_SHIFT, EMBED_MAX_SHIFT, "")
+
+
+def gain_shift_problem(name, shift):
+    """Why an RMSNorm gain's shift is outside what the engine's RMSNorm takes, or None."""
+    return _range_problem(f"{name} shift", shift, GAIN_MIN_SHIFT, GAIN_MAX_SHIFT, "")

@@ -61,6 +61,19 @@ def random_soul(config, seed: int, big: bool = False):
     return Soul(config, tensors)
 
 
+def full_range_soul(config, seed: int):
+    """A random soul whose int8/int16 values span their whole ranges (-128..127,
+    -32768..32767), shifts 1..7: the reference and format tests' worst case."""
+    import numpy as np
+    from soulplayer.soulfile import Soul, Tensor, record_layout
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, kind, rows, cols in record_layout(config):
+        lim = 128 if kind == 0 else 32768
+        tensors[name] = Tensor(rng.integers(-lim, lim, (rows, cols)), int(rng.integers(1, 8)), kind)
+    return Soul(config, tensors)
+
+
 def squares_image_inc():
     """squares_image.inc for tests/asm/squares_tables.s: the matmul's squares
     tables (sizes read from asm/matmul.s), computed here independently, for

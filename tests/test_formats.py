@@ -8,7 +8,7 @@ from soulplayer.config import ModelConfig
 from soulplayer.errors import SoulError
 from soulplayer.soulfile import MAGIC, load_soul, parse_soul, save_soul, soul_bytes
 from soulplayer.tokenizer import Tokenizer, normalize
-from test_reference import random_soul
+from conftest import full_range_soul
 
 
 def test_v3_round_trip_is_byte_identical(original_soul_path, tmp_path):
@@ -23,7 +23,7 @@ def test_v3_round_trip_is_byte_identical(original_soul_path, tmp_path):
 
 def test_other_dims_carry_a_header(tmp_path):
     config = ModelConfig(vocab_size=64, embed_dim=16, n_heads=2, head_dim=8, ff_dim=32, n_layers=1, context=12)
-    soul = random_soul(config, 3)
+    soul = full_range_soul(config, 3)
     save_soul(soul, tmp_path / "small.bin")
     data = (tmp_path / "small.bin").read_bytes()
     assert data.startswith(MAGIC)

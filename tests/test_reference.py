@@ -4,8 +4,10 @@ import pytest
 
 from soulplayer.config import ModelConfig
 from soulplayer.numerics import EXP, Decoder, attention_head, forward, isqrt, matmul, rmsnorm
-from soulplayer.soulfile import Soul, Tensor, load_soul, record_layout
+from soulplayer.soulfile import Tensor, load_soul
 from soulplayer.tokenizer import Tokenizer
+
+from conftest import full_range_soul
 
 SPEC_EXP_HEAD = [255, 240, 225, 211, 199, 187, 175, 165, 155, 145, 136, 128, 120, 113, 106, 100,
                  94, 88, 83, 78, 73, 69, 64, 61, 57, 53, 50, 47, 44, 42, 39, 37,
@@ -52,22 +54,13 @@ def test_synthetic_saturates(synthetic_cases):
     assert (logits == 32767).any() and (logits == -32768).any()
 
 
-def random_soul(config: ModelConfig, seed: int) -> Soul:
-    rng = np.random.default_rng(seed)
-    tensors = {}
-    for name, kind, rows, cols in record_layout(config):
-        lim = 128 if kind == 0 else 32768
-        tensors[name] = Tensor(rng.integers(-lim, lim, (rows, cols)), int(rng.integers(1, 8)), kind)
-    return Soul(config, tensors)
-
-
 @pytest.mark.parametrize("config", [
     ModelConfig(),
     ModelConfig(vocab_size=64, embed_dim=16, n_heads=2, head_dim=8, ff_dim=32, n_layers=1, context=12),
     ModelConfig(vocab_size=96, embed_dim=24, n_heads=3, head_dim=8, ff_dim=48, n_layers=3, context=8),
 ])
 def test_kv_cache_equals_full_recompute(config):
-    soul = random_soul(config, seed=config.embed_dim)
+    soul = full_range_soul(config, seed=config.embed_dim)
     ids = list(np.random.default_rng(1).integers(0, config.vocab_size, config.context))
     full = forward(soul, ids)
     decoder = Decoder(soul)
@@ -117,7 +110,7 @@ def test_embedding_terms_are_exact_before_saturation():
     """te << 20 plus pe << 21 must not cancel to 0 (exact sum saturates to -32768)."""
     from soulplayer.numerics import embed
     config = ModelConfig(vocab_size=4, embed_dim=8, n_heads=1, head_dim=8, ff_dim=8, n_layers=1, context=2)
-    soul = random_soul(config, 0)
+    soul = full_range_soul(config, 0)
     soul.tensors["te"] = Tensor(np.ones((4, 8), dtype=np.int64), -12, 0)
     soul.tensors["pe"] = Tensor(-np.ones((2, 8), dtype=np.int64), -13, 0)
     assert embed(soul, 0, 0).tolist() == [-32768] * 8

@@ -18,14 +18,16 @@ import pytest
 
 from conftest import squares_image_inc
 from soulplayer.numerics import isqrt, rmsnorm
+from soulplayer.spec import GAIN_MAX_SHIFT, GAIN_MIN_SHIFT
 from soulplayer.tools import build, vice
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "asm" / "rmsnorm_driver.s"
 SOURCES = [build.ASM_DIR / "basic_stub.s", DRIVER, DRIVER.parent / "squares_tables.s",
            build.ASM_DIR / "rmsnorm.s", build.ASM_DIR / "divide.s"]
-SHIFT_MIN, SHIFT_MAX = -16, 24          # RMS_SHIFT_MIN/MAX in asm/rmsnorm.s
-MAX_DIM = 48                            # RMS_MAX_DIM in asm/rmsnorm.s
+SHIFT_MIN, SHIFT_MAX = GAIN_MIN_SHIFT, GAIN_MAX_SHIFT   # the s_g the engine takes (spec.py)
+MAX_DIM = int(re.search(r"^RMS_MAX_DIM\s*=\s*(\d+)",
+                        (build.ASM_DIR / "rmsnorm.s").read_text(), re.M).group(1))
 # RMS_DOUBLE_MAX_DIM: up to this ED, s_g = 3..5 take u +- 2g (read from the source)
 DOUBLE_MAX_DIM = int(re.search(r"^RMS_DOUBLE_MAX_DIM\s*=\s*(\d+)",
                                (build.ASM_DIR / "rmsnorm.s").read_text(), re.M).group(1))
