@@ -19,10 +19,10 @@ import torch.nn as nn
 
 from soulplayer.config import PAD, UNK, ModelConfig
 from soulplayer.numerics import EXP
+from soulplayer.spec import (INV_MAX, OUT_POST_SHIFT, POST_SHIFT, RMS_IN_SHIFT, RMS_ONE, RMS_OUT_SHIFT,
+                             SCORE_SHIFT)
 
 DTYPE = torch.float64
-POST_SHIFT = 1
-SCORE_SHIFT = 14
 INT16_MIN, INT16_MAX = -32768.0, 32767.0
 MIN_SHIFT, MAX_SHIFT = -8, 15
 EXP_TABLE = torch.tensor(EXP.tolist(), dtype=DTYPE)
@@ -118,11 +118,11 @@ class QATModel(nn.Module):
     def rmsnorm(x, g, Q):
         ed = x.shape[-1]
         gi, s_g = Q.weight(g)
-        xs = Q.floor(x / 16.0)
+        xs = Q.floor(x / 2.0 ** RMS_IN_SHIFT)
         ms = Q.floor((xs * xs).sum(-1, keepdim=True) / ed).clamp(min=1.0)
         r = Q.floor(torch.sqrt(ms)).clamp(min=1.0)
-        inv = Q.floor(2.0 ** 19 / r).clamp(max=32767.0)
-        return sat16(Q.floor(Q.floor(x * inv / 2.0 ** 15) * gi / 2.0 ** s_g))
+        inv = Q.floor(RMS_ONE / r).clamp(max=float(INV_MAX))
+        return sat16(Q.floor(Q.floor(x * inv / 2.0 ** RMS_OUT_SHIFT) * gi / 2.0 ** s_g))
 
     def attention(self, q, k, v, Q):
         B, T, _ = q.shape
@@ -152,7 +152,7 @@ class QATModel(nn.Module):
             f = self.rmsnorm(h, L["n2"], Q)
             z = torch.relu(self.matmul(f, L["fc1_w"], Q, L["fc1_b"]))
             h = sat16(h + self.matmul(z, L["fc2_w"], Q, L["fc2_b"]))
-        return self.matmul(self.rmsnorm(h, self.norm, Q), self.out_weight(), Q, post_shift=0)
+        return self.matmul(self.rmsnorm(h, self.norm, Q), self.out_weight(), Q, post_shift=OUT_POST_SHIFT)
 
 
 def deshift(v, s, Q):
