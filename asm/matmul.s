@@ -809,7 +809,8 @@ next:   inx
 ;     per-matrix constants in the descriptor, the tail checks by the third
 ;     byte, the tail switches by page-patched stores and mm_pending only
 ;     when needed: 816,740 a token (823,617 before; default soul 807,595 /
-;     815,301 over positions 1..20).
+;     815,301 over positions 1..40; on main after the merges 808,996 over
+;     1..20, 807,636 over 1..40, the original soul 816,677).
 ;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
 ;     per row and column beyond the limit) and mm_finish.
