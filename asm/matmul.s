@@ -209,32 +209,21 @@ OP_STA_ZP       = $85
         sta     mm_sq1
         lda     mm_a2
         sta     mm_sq2
-        ; byte 0: mm_sq0[j] = j^2 mod 256, j = 0..MM_SQ0_LEN - 1
-        LDPTR   mm_sp, mm_sq0
+        ; byte 0: mm_sq0[j] = j^2 mod 256, j = 0..MM_SQ0_LEN - 1, period 128
         lda     #0
         sta     mm_relu                 ; (BSS is not cleared)
+        tax                             ; j = 0..127, A = j^2 mod 256
+sq0:    sta     mm_sq0,x
+        sta     mm_sq0 + MM_SQ0_PERIOD,x
+        sta     mm_sq0 + 2 * MM_SQ0_PERIOD,x
         sta     mm_a0
-        lda     #1
-        sta     mm_l0                   ; 2j + 1 (mod 256)
-        ldy     #0
-sq0:    lda     mm_a0
-        sta     (mm_sp),y
-        clc                             ; j^2 += 2j + 1; 2j + 1 += 2 (mod 256)
-        adc     mm_l0
-        sta     mm_a0
-        clc
-        lda     mm_l0
-        adc     #2
-        sta     mm_l0
-        inc     mm_sp
-        bne     :+
-        inc     mm_sp+1
-:       lda     mm_sp
-        cmp     #<(mm_sq0 + MM_SQ0_LEN)
-        bne     sq0
-        lda     mm_sp+1
-        cmp     #>(mm_sq0 + MM_SQ0_LEN)
-        bne     sq0
+        txa                             ; (j + 1)^2 = j^2 + 2j + 1
+        asl                             ; (C = 0: j < 128)
+        sec
+        adc     mm_a0
+        inx
+        bpl     sq0
+        .assert MM_SQ0_PERIOD = 128 && MM_SQ0_LEN = 3 * MM_SQ0_PERIOD, error, "mm_init: mm_sq0's loop"
         ; mm_sqc[k] = byte 1 of (k - 128)^2, k = 0..MM_SQC_LEN - 1
         ldy     #0
 :       lda     mm_sq1 + MM_SQ_ZERO - 128,y
@@ -632,6 +621,33 @@ acc_st: ror
 stopa:  cpx     #$ff
         bne     row
         rts
+qb:     ; the q-block: one column beyond the squares tables' reach, x = 256 q +
+        ; r, whose slot takes r (mm_fast): add 256 D, D = (q + w)^2 - w^2 +
+        ; 2^15 = q^2 + 2 q w + 2^15 (0..65535 for |q| <= 90), so that with
+        ; 256 (q^2 + 2^15) in sum x^2 the row gets 2 w x. Entered from `enter`
+        ; with C = the end-around carry, which php / plp keep; on to the
+        ; first used slot.
+        php
+qw:     ldy     a:$0000,x               ; (the column's weights - 1; 0: the q-block is free)
+        sec
+qt0:    lda     mm_sq0,y                ; (+ (q - beta) mod 128) byte 0 of (q + w)^2
+qc0:    sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2
+        sta     mm_l0
+qt1:    lda     $ffff,y                 ; (mm_sq1 + MM_SQ_ZERO + q - beta) byte 1
+qc1:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
+        eor     #$80                    ; + 2^15
+        tay
+        plp
+        lda     mm_a0                   ; the sum += (0, D's bytes 0, 1)
+        adc     #0
+        sta     mm_a0
+        lda     mm_a1
+        adc     mm_l0
+        sta     mm_a1
+        tya
+        adc     mm_a2
+        sta     mm_a2                   ; C: the end-around carry
+qj:     jmp     $ffff                   ; (the first used slot)
 .endproc
 
 ; the row loop's tails by shift - MM_FUSE_K0 (mm_ranges)
@@ -884,6 +900,14 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
 .proc mm_fast
+        ; the row loop enters its first used slot (qj holds it), the q-block
+        ; free (the last sweep may have taken it)
+        lda     mm_rowloop::qj+1
+        sta     mm_rowloop::enter+1
+        lda     mm_rowloop::qj+2
+        sta     mm_rowloop::enter+2
+        lda     #0
+        sta     mm_rowloop::qw+2
         ; the descriptor's per-matrix constants (gen/weights.py) into their
         ; operands: the edge check's xmax and 2 xmax + 1, beta (the x^2 reads'
         ; low bytes, -beta into the column's m), t2lim and the range pages
@@ -912,6 +936,9 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         sec
         adc     #0
         sta     kl+1                    ; -beta
+        sta     mm_rowloop::qc1+1       ; the q-block's w^2 reads
+        eor     #$80
+        sta     mm_rowloop::qc0+1       ; (128 - beta)
         iny
         lda     (mm_dp),y
         sta     t2l+1
@@ -924,8 +951,15 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         lda     (mm_dp),y
         adc     #MM_P
         sta     wlo+1                   ; MM_P + hlo
+        iny
+        lda     (mm_dp),y
+        sta     qmx+1                   ; qmax
+        iny
+        lda     (mm_dp),y
+        sta     qtp+1                   ; 2 qmax + 1
         .assert MM_DESC::xtop = MM_DESC::xmax + 2 && MM_DESC::beta = MM_DESC::xtop + 2, error, "mm_fast: the descriptor's order"
         .assert MM_DESC::t2lim = MM_DESC::beta + 1 && MM_DESC::hhi = MM_DESC::t2lim + 1 && MM_DESC::hlo = MM_DESC::hhi + 1, error, "mm_fast: the descriptor's order"
+        .assert MM_DESC::qmax = MM_DESC::hlo + 1 && MM_DESC::qtop = MM_DESC::qmax + 1, error, "mm_fast: the descriptor's order"
         ; the first slot: MM_SLOTS - cols slots in (the row loop's enter
         ; holds it from the last sweep when that had as many columns)
         lda     mm_cols
@@ -957,9 +991,11 @@ lcols:  cmp     #0                      ; (the last sweep's cols; 0 as assembled
         lda     mm_sp
         adc     #<mm_rowloop::s0
         sta     mm_rowloop::enter+1
+        sta     mm_rowloop::qj+1
         lda     mm_sp+1
         adc     #>mm_rowloop::s0
         sta     mm_rowloop::enter+2
+        sta     mm_rowloop::qj+2
 first_known:
         lda     mm_rowloop::enter+1
         sta     mm_sp
@@ -1254,10 +1290,17 @@ beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
         lda     #$ff                    ; the high byte's sign ...
 :       adc     #0                      ; ... + the carry out of q's low byte
         sta     mm_bq+1,y
-        iny
+        lda     mm_rowloop::qw+2        ; the q-block is taken (by an earlier column)
+        bne     record
+        lda     mm_bq,y                 ; |q| <= qmax (q = -128..128, qmax <= 90)
+        clc
+qmx:    adc     #$ff                    ; (qmax)
+qtp:    cmp     #$ff                    ; (2 qmax + 1)
+        bcc     qblock
+record: iny
         iny
         sty     mm_nb
-        ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
+r_slot: ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
         lda     mm_xl                   ; h' = (beta <= xl < 128)
         bmi     :+
         clc
@@ -1268,6 +1311,41 @@ beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
 :       lda     #MM_P
 r_pg:   clc                             ; (in_range: C = 0)
         jmp     in_range
+qblock: ; the q-block takes 256 q w (not recorded): its weights column, its
+        ; (q + w)^2 reads at q - beta (page MM_P + qh + (ql >= beta))
+        lda     mm_wcol
+        sta     mm_rowloop::qw+1
+        lda     mm_wcol+1
+        sta     mm_rowloop::qw+2
+        lda     mm_bq,y
+        sec
+        sbc     zs0+1                   ; beta
+        sta     mm_rowloop::qt1+1
+        and     #MM_SQ0_PERIOD - 1
+        sta     mm_rowloop::qt0+1
+        lda     mm_bq+1,y
+        adc     #MM_P
+        sta     mm_rowloop::qt1+2
+        ; the row loop enters through the q-block (which goes on to qj)
+        lda     #<mm_rowloop::qb
+        sta     mm_rowloop::enter+1
+        lda     #>mm_rowloop::qb
+        sta     mm_rowloop::enter+2
+        ; sum x^2 += 256 (q^2 + 2^15): q^2 (< 2^13) from mm_sq0, mm_sqc at q + 128
+        lda     mm_bq,y
+        eor     #$80
+        tay
+        clc
+        lda     mm_sq0,y
+        adc     mm_sx+1
+        sta     mm_sx+1
+        lda     mm_sqc,y
+        ora     #$80
+        adc     mm_sx+2
+        sta     mm_sx+2
+        bcc     r_slot
+        inc     mm_sx+3
+        bcs     r_slot                  ; (always: C = 1)
 sum_done:
         ; nx = -(sum x^2 + 1) = ~((sum x^2 + 1) mod 2^24 - 1): the rows start
         ; at E_r + nx + C, C = 1
@@ -1467,18 +1545,6 @@ q2:     sbc     #$ff
 .endproc
 
 
-; MM_SAT_STORE: the saturated int16 for the sign of acc row X (mm_acc3's bit
-; 7), $7fff or $8000, to (mm_out),y and (mm_outh),y. clobbers: A, C
-.macro MM_SAT_STORE
-        lda     mm_acc3,x
-        asl                             ; C = the sign
-        lda     #$ff
-        adc     #0                      ; low byte: $00 / $ff
-        sta     (mm_out),y
-        eor     #$80                    ; high byte: $80 / $7f
-        sta     (mm_outh),y
-.endmacro
-
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
 ; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),
 ;     mm_out / mm_outh -> where the low / high bytes go, mm_ostep = index step
@@ -1486,70 +1552,14 @@ q2:     sbc     #$ff
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
 ;     mm_n, mm_xi
-; cycles: shift 8: ~55 per row, 7: ~75; others ~150 per row for shifts 1..4 and 9..12
-;     (one shift step), ~40 more per extra step (by instruction count). Only the ranges the row loop's
+; cycles: ~150 per row for shifts 1..4 and 7..12 (one shift step), ~40 more
+;     per extra step (by instruction count). Only the ranges the row loop's
 ;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
-;     fallback's.
+;     fallback's (the short loops for shifts 7 and 8, ~75 and ~55 a row, went
+;     when the q-block made those fallbacks rare: 120 bytes).
 .proc mm_finish
         lda     mm_count
         sta     mm_n
-        ldx     mm_row0
-        ldy     #0
-        lda     mm_shift
-        cmp     #7
-        beq     row7
-        cmp     #8
-        bne     any
-row8:   ; shift 8: bytes 1, 2 of acc; they fit iff byte 3 is byte 2's sign
-        lda     mm_acc2,x
-        asl                             ; C = byte 2's sign
-        lda     mm_acc3,x
-        adc     #0                      ; 0 iff byte 3 = $ff and C = 1, or 0 and 0
-        bne     sat8
-        lda     mm_acc1,x
-        sta     (mm_out),y
-        lda     mm_acc2,x
-        sta     (mm_outh),y
-next8:  tya
-        clc
-        adc     mm_ostep
-        tay
-        inx
-        dec     mm_n
-        bne     row8
-        rts
-sat8:   MM_SAT_STORE
-        jmp     next8
-row7:   ; shift 7: bytes 1, 2 of 2 acc; they fit iff bits 22..31 of acc agree
-        lda     mm_acc0,x
-        asl
-        lda     mm_acc1,x
-        rol
-        sta     mm_e
-        lda     mm_acc2,x
-        rol
-        sta     mm_e+1
-        lda     mm_acc3,x
-        rol                             ; C = bit 31, the sign
-        adc     #0                      ; 0 iff bits 23..31 are the sign
-        bne     sat7
-        lda     mm_e+1
-        eor     mm_acc3,x
-        bmi     sat7                    ; bit 22 is not
-        lda     mm_e
-        sta     (mm_out),y
-        lda     mm_e+1
-        sta     (mm_outh),y
-next7:  tya
-        clc
-        adc     mm_ostep
-        tay
-        inx
-        dec     mm_n
-        bne     row7
-        rts
-sat7:   MM_SAT_STORE
-        jmp     next7
 any:    ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0
         sta     mm_q

@@ -30,7 +30,7 @@ E_r arrays, read as E - 1 + X too, after a byte of padding):
   R low bytes, then R high bytes of the int16 bias (engine_init computes E_r
   from it); `M_desc`: the descriptor, `.struct MM_DESC` of asm/matmul.inc (w, e,
   bias or 0, rows, cols, xmax, 2 xmax + 1, beta, t2lim: `two_byte_top`, hhi and
-  hlo: `index_pages`). xmax is the largest |x| for which every row's
+  hlo: `index_pages`, qmax and 2 qmax + 1: `q_limit`). xmax is the largest |x| for which every row's
   true sum stays below 2^22 in magnitude (`fast_xmax`), so the modular sum is
   exact; other input vectors take the exact fallback. Shifts (s_w + post-shift)
   live in `layer_table` and model.inc (the fused q/k/v rows have three).
@@ -58,6 +58,10 @@ MM_TABLE_XMAX = 1920
 # the exact fallback runs the fast path with the signed low byte r of the columns
 # beyond the limit (|r| <= 128), so every matrix's limit must reach 128
 MM_FALLBACK_X = 128
+# the row loop's q-block (asm/matmul.s) adds 256 ((q + w)^2 - w^2 + 2^15) per row
+# for one column beyond the tables' reach, x = 256 q + r: a 16-bit value for
+# |q| <= 90 (q^2 + 2 q w + 2^15 stays within 0..65535 for w = -128..127)
+MM_QBLOCK_QMAX = 90
 # the row loop's output index table after the squares (asm/matmul.s mm_dbl:
 # Y = 2 X for X = 0..127)
 MM_INDEX_LEN = 128
@@ -149,6 +153,7 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
             f"        .byte   {rows}, {cols}",
             f"        .word   {xmax}, {2 * xmax + 1}",
             f"        .byte   {beta}, {two_byte_top(w, beta, xmax)}, {hhi}, {hlo}",
+            f"        .byte   {q_limit(w, b)}, {2 * q_limit(w, b) + 1}",
             f"        .assert * - {label}_desc = .sizeof(MM_DESC), error, \"{label}: descriptor layout\""]
     return out
 
@@ -159,15 +164,30 @@ def fast_bound(w, b, xmax) -> int:
     return int((np.abs(w).sum(axis=1) * xmax + np.abs(np.asarray(b, dtype=np.int64))).max())
 
 
-def fast_xmax(w, b) -> int:
-    """The fast path's input limit for a matrix: the largest xmax <= MM_TABLE_XMAX
-    with every row's |W.x + b| < 2^22 for |x| <= xmax (build-time bound)."""
+def sum_xmax(w, b) -> int:
+    """The largest input limit with every row's |W.x + b| < 2^22 (the modular
+    sum exact), whatever the squares tables reach."""
     w = np.asarray(w, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64).reshape(-1)
     wsum = np.abs(w).sum(axis=1)
     room = MM_SUM_LIMIT - 1 - np.abs(b)
     used = wsum > 0
-    xmax = min([MM_TABLE_XMAX] + (room[used] // wsum[used]).tolist())
+    return min([1 << 15] + (room[used] // wsum[used]).tolist())
+
+
+def q_limit(w, b) -> int:
+    """The q-block's limit qmax (asm/matmul.s mm_fast): a column beyond the fast
+    path's limit, x = 256 q + r (r the signed low byte, |x| <= 256 |q| + 128),
+    may take the q-block when |q| <= qmax: then every input of the sweep is
+    within sum_xmax and the modular sum stays exact."""
+    return max(0, min(MM_QBLOCK_QMAX, (sum_xmax(w, b) - MM_FALLBACK_X) // 256))
+
+
+def fast_xmax(w, b) -> int:
+    """The fast path's input limit for a matrix: the largest xmax <= MM_TABLE_XMAX
+    with every row's |W.x + b| < 2^22 for |x| <= xmax (build-time bound)."""
+    b = np.asarray(b, dtype=np.int64).reshape(-1)
+    xmax = min(MM_TABLE_XMAX, sum_xmax(w, b))
     assert fast_bound(w, b, xmax) < MM_SUM_LIMIT
     return xmax
 

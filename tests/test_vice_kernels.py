@@ -185,6 +185,47 @@ def test_matmul_slot_classes(tmp_path):
         assert matmul_result(i % 2, g) == wv, f"vector {i // 2} matrix {i % 2}"
 
 
+
+def test_matmul_q_block(tmp_path):
+    # a column beyond the squares tables' reach with |q| <= qmax (x = 256 q + r,
+    # gen.weights.q_limit) takes the row loop's q-block, the other beyond
+    # columns mm_columns: q = +-qmax at the edges (fc1's qmax 90 with weights
+    # -128 and 127 in that column: the q-block's 16-bit value at its ends) and
+    # one past them, the tables' reach +-1, both signs; two beyond columns in
+    # either order; fused and acc tails; each vector after one that took it
+    soul = make_soul(31, 5, 5, big=False)
+    rng = np.random.default_rng(31)
+    w = rng.integers(-1, 2, soul["l0.fc1_w"].values.shape)
+    w[:, 5] = np.where(np.arange(FF) % 2, 127, -128)
+    soul["l0.fc1_w"].values = w
+    b = soul["l0.fc1_b"].values
+    mats = [(w, b, FC1_RANGES), (soul["out"].values, None, OUT_RANGES)]
+    cmds, want = [], []
+    for sel, (wm, bm, ranges) in enumerate(mats):
+        qmax = gen_weights.q_limit(wm, np.zeros(wm.shape[0], np.int64) if bm is None else bm)
+        assert qmax == 90 if sel == 0 else 4 <= qmax < 90
+        top, edge = 256 * qmax + 127, XT + 1
+        singles = [top, -top - 1, top + 1, -top - 2, edge, -edge, 2047, -2048, 2048, -2049, 256 + XT, -256 - XT]
+        xs = []
+        for v in singles:
+            x = rng.integers(-XT, XT + 1, ED)
+            x[5] = v
+            xs.append(x)
+        for a, c in ((top, top + 1), (top + 1, -top - 1), (-edge, edge), (edge, 30000)):
+            x = rng.integers(-XT, XT + 1, ED)
+            x[[5, 9]] = a, c
+            xs.append(x)
+        xs.append(rng.integers(-XT, XT + 1, ED))
+        for x in xs:
+            for rs in ([(wm.shape[0], 7)], ranges):
+                cmds.append((sel, matmul_cmd(sel, rs, x)))
+                row0 = np.cumsum([0] + [n for n, _ in rs])
+                want.append(sum((numerics.matmul(wm[r:r + n], k, x, None if bm is None else bm[r:r + n],
+                                                 post_shift=0).tolist() for r, (n, k) in zip(row0, rs)), []))
+    got = run(soul, tmp_path, [c for _, c in cmds])
+    for i, ((sel, _), g, wv) in enumerate(zip(cmds, got, want)):
+        assert matmul_result(sel, g) == wv, f"case {i} matrix {sel}"
+
 # both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
 # equal-shift form at the edge: h = (te + pe) << 7, (4, 4) the largest equal
 # shift whose squares take the shifted index; (5, 5) (the original soul's),
