@@ -21,7 +21,11 @@
 ; is split as x = 256 q + r (r the signed low byte, q the high byte + (r < 0),
 ; both within +-128), one fast pass runs on x with r in those columns (the
 ; build checks the bound for |x| <= 128 too) into 32-bit accumulators, and
-; mm_columns adds 256 q w row by row for each such column.
+; mm_columns adds 256 q w row by row for each such column. The first such
+; column with |q| <= the descriptor's qmax (gen/weights.py q_limit: every
+; sum stays below 2^22 with it) instead takes the row loop's q-block, which
+; adds its 256 q w to the modular sum (mm_rowloop qb): with no other column
+; beyond, the sweep stays on the fast path.
 ;
 ; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
 ; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
@@ -829,7 +833,11 @@ next:   inx
 ;     1..20, 807,636 over 1..40, the original soul 816,677).
 ;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
-;     per row and column beyond the limit) and mm_finish.
+;     per row and column beyond the limit) and mm_finish; the q-block's
+;     column costs ~65 a row instead (~150 a sweep to set it up). Measured
+;     with the q-block (default soul, positions 1..20: 9 of its 12 fallback
+;     sweeps stay fused, 3 keep one column for mm_columns): 806,198 a token
+;     (808,984 before), the original soul 816,719 (816,832).
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
@@ -888,10 +896,12 @@ fallback:
 ;     xmax; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
-;     column - 1)
+;     column - 1), except the first with |q| <= qmax, which the q-block takes
+;     (its operands patched, `enter` -> qb, qj -> the first used slot, sum
+;     x^2 += 256 (q^2 + 2^15)); the next mm_fast frees the q-block again
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
-; cycles: ~420 (~480 with a new column count) + per column by
+; cycles: ~450 (~510 with a new column count) + per column by
 ;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
 ;     ~164 (three bytes); under mm_relu ~113 for x < 0 and 6 more for x >=
 ;     0; + ~53 / ~39 per tail switch to two / three bytes, + ~100 / ~80 per
@@ -1556,7 +1566,7 @@ q2:     sbc     #$ff
 ;     per extra step (by instruction count). Only the ranges the row loop's
 ;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
 ;     fallback's (the short loops for shifts 7 and 8, ~75 and ~55 a row, went
-;     when the q-block made those fallbacks rare: 120 bytes).
+;     when the q-block made those fallbacks rare: 136 bytes of code).
 .proc mm_finish
         lda     mm_count
         sta     mm_n
