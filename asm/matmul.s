@@ -21,11 +21,11 @@
 ; is split as x = 256 q + r (r the signed low byte, q the high byte + (r < 0),
 ; both within +-128), one fast pass runs on x with r in those columns (the
 ; build checks the bound for |x| <= 128 too) into 32-bit accumulators, and
-; mm_columns adds 256 q w row by row for each such column. The first such
-; column with |q| <= the descriptor's qmax (gen/weights.py q_limit: every
-; sum stays below 2^22 with it) instead takes the row loop's q-block, which
-; adds its 256 q w to the modular sum (mm_rowloop qb): with no other column
-; beyond, the sweep stays on the fast path.
+; mm_columns adds 256 q w row by row for each such column. The first two
+; such columns with |q| <= the descriptor's qmax (gen/weights.py q_limit:
+; every sum stays below 2^22 with them) instead take the row loop's
+; q-blocks, which add their 256 q w to the modular sum (mm_rowloop qb, qb2):
+; with no other column beyond, the sweep stays on the fast path.
 ;
 ; The squares tables live in the RAM under I/O and KERNAL ($D000-$FFF9,
 ; segment SQUARES): mm_sq1, mm_sq2 = bytes 1, 2 of n^2 for n = -2048..2047 at
@@ -119,9 +119,6 @@ mm_top:         .res 1          ; sweep: the current range's top X
 mm_ri:          .res 1          ; sweep: the current range
 mm_ostep:       .res 1          ; output index step: 2 = interleaved (high bytes at
                                 ; the low bytes + 1), 1 = split lo/hi arrays
-mm_row0:        .res 1          ; finish: first row
-mm_count:       .res 1          ; finish: rows
-mm_shift:       .res 1          ; finish: s_w + post-shift (signed)
 mm_rows:        .res 1          ; descriptor: rows, cols
 mm_cols:        .res 1
 mm_q:           .res 1          ; finish: result byte offset in mm_e
@@ -388,14 +385,9 @@ eops:   sec
         ldy     mm_rows
         ora     mm_sp
         bne     bias
-zero:   dey
-        lda     #0
-        sta     (MM_E0),y
-        sta     (MM_E1),y
-        sta     (MM_E2),y
-        tya
-        bne     zero
-        beq     columns                 ; (always)
+        ; no bias: read it from zeros, byte 2 of n^2 for n = -255..254
+        LDPTR   mm_sp, mm_sq2 + MM_SQ_ZERO - 255
+        .assert MM_MAX_ROWS <= 255, error, "mm_init_e: the zeros hold 2 * 255 bytes"
 bias:   clc
         lda     mm_sp
         adc     mm_rows
@@ -482,6 +474,32 @@ next:   tya
 .proc engine_nmi
         rti
 .endproc
+
+; MM_QBLOCK: a q-block's row step (mm_rowloop qb), its operands labelled
+; w_ (the column's weights - 1; 0: free), t0_, t1_ ((q + w)^2's bytes 0, 1
+; at q - beta), c0_, c1_ (w^2's at -beta). clobbers: A, Y, mm_l0; keeps C.
+.macro MM_QBLOCK w_, t0_, c0_, t1_, c1_
+        php
+w_:     ldy     a:$0000,x
+        sec
+t0_:    lda     mm_sq0,y                ; (+ (q - beta) mod 128) byte 0 of (q + w)^2
+c0_:    sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2
+        sta     mm_l0
+t1_:    lda     $ffff,y                 ; (mm_sq1 + MM_SQ_ZERO + q - beta) byte 1
+c1_:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
+        eor     #$80                    ; + 2^15
+        tay
+        plp
+        lda     mm_a0                   ; the sum += (0, D's bytes 0, 1)
+        adc     #0
+        sta     mm_a0
+        lda     mm_a1
+        adc     mm_l0
+        sta     mm_a1
+        tya
+        adc     mm_a2
+        sta     mm_a2                   ; C: the end-around carry
+.endmacro
 
 ; mm_rowloop: the rows X = top .. stop+1 of one output range: each row's
 ; squares sum, then its tail (patched per range by mm_ranges): `fN` writes
@@ -625,32 +643,15 @@ acc_st: ror
 stopa:  cpx     #$ff
         bne     row
         rts
-qb:     ; the q-block: one column beyond the squares tables' reach, x = 256 q +
-        ; r, whose slot takes r (mm_fast): add 256 D, D = (q + w)^2 - w^2 +
-        ; 2^15 = q^2 + 2 q w + 2^15 (0..65535 for |q| <= 90), so that with
-        ; 256 (q^2 + 2^15) in sum x^2 the row gets 2 w x. Entered from `enter`
-        ; with C = the end-around carry, which php / plp keep; on to the
-        ; first used slot.
-        php
-qw:     ldy     a:$0000,x               ; (the column's weights - 1; 0: the q-block is free)
-        sec
-qt0:    lda     mm_sq0,y                ; (+ (q - beta) mod 128) byte 0 of (q + w)^2
-qc0:    sbc     mm_sq0,y                ; (+ 128 - beta) byte 0 of w^2
-        sta     mm_l0
-qt1:    lda     $ffff,y                 ; (mm_sq1 + MM_SQ_ZERO + q - beta) byte 1
-qc1:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
-        eor     #$80                    ; + 2^15
-        tay
-        plp
-        lda     mm_a0                   ; the sum += (0, D's bytes 0, 1)
-        adc     #0
-        sta     mm_a0
-        lda     mm_a1
-        adc     mm_l0
-        sta     mm_a1
-        tya
-        adc     mm_a2
-        sta     mm_a2                   ; C: the end-around carry
+qb2:    ; the q-blocks: a column beyond the squares tables' reach each, x =
+        ; 256 q + r, whose slot takes r (mm_fast): add 256 D, D = (q + w)^2 -
+        ; w^2 + 2^15 = q^2 + 2 q w + 2^15 (0..65535 for |q| <= 90), so that
+        ; with 256 (q^2 + 2^15) in sum x^2 the row gets 2 w x. Entered from
+        ; `enter` (qb2 only when qb is taken too: it goes on into qb) with C =
+        ; the end-around carry, which php / plp keep; on to the first used slot.
+        MM_QBLOCK qw2, qt0b, qc0b, qt1b, qc1b
+qb:     MM_QBLOCK qw, qt0, qc0, qt1, qc1
+        .assert qw - qb = qw2 - qb2 && qt0 - qb = qt0b - qb2 && qt1 - qb = qt1b - qb2, error, "mm_rowloop: the q-blocks' layout"
 qj:     jmp     $ffff                   ; (the first used slot)
 .endproc
 
@@ -781,12 +782,6 @@ run:    ldx     mm_top
 range:  lda     mm_ppend,x
         beq     next
         stx     mm_ri
-        lda     mm_prow0,x
-        sta     mm_row0
-        lda     mm_pcount,x
-        sta     mm_count
-        lda     mm_pshift,x
-        sta     mm_shift
         lda     mm_pout_l,x
         sta     mm_out
         lda     mm_pout_h,x
@@ -833,11 +828,11 @@ next:   inx
 ;     1..20, 807,636 over 1..40, the original soul 816,677).
 ;     A fallback sweep: the setup (splitting the
 ;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
-;     per row and column beyond the limit) and mm_finish; the q-block's
-;     column costs ~65 a row instead (~150 a sweep to set it up). Measured
-;     with the q-block (default soul, positions 1..20: 9 of its 12 fallback
-;     sweeps stay fused, 3 keep one column for mm_columns): 806,198 a token
-;     (808,984 before), the original soul 816,719 (816,832).
+;     per row and column beyond the limit) and mm_finish; a q-block's
+;     column costs ~65 a row instead (~150 to set it up). Measured with the
+;     two q-blocks (default soul, positions 1..20: its 12 fallback sweeps
+;     stay fused): 805,180 a token (808,984 before), the original soul
+;     816,837 (816,832).
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
@@ -896,9 +891,10 @@ fallback:
 ;     xmax; C = 1: some are beyond: those columns run with r (x = 256 q +
 ;     r, r the signed low byte, q the high byte + (r < 0)) and are recorded
 ;     for mm_columns (mm_nb = 2 * how many, mm_bq = q, mm_bw = the weight
-;     column - 1), except the first with |q| <= qmax, which the q-block takes
-;     (its operands patched, `enter` -> qb, qj -> the first used slot, sum
-;     x^2 += 256 (q^2 + 2^15)); the next mm_fast frees the q-block again
+;     column - 1), except the first two with |q| <= qmax, which the
+;     q-blocks take (qb, then qb2: its operands patched, `enter` -> it, sum
+;     x^2 += 256 (q^2 + 2^15); qj holds the first used slot); the next
+;     mm_fast frees them again
 ; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
 ; cycles: ~450 (~510 with a new column count) + per column by
@@ -918,6 +914,7 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         sta     mm_rowloop::enter+2
         lda     #0
         sta     mm_rowloop::qw+2
+        sta     mm_rowloop::qw2+2
         ; the descriptor's per-matrix constants (gen/weights.py) into their
         ; operands: the edge check's xmax and 2 xmax + 1, beta (the x^2 reads'
         ; low bytes, -beta into the column's m), t2lim and the range pages
@@ -946,9 +943,11 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         sec
         adc     #0
         sta     kl+1                    ; -beta
-        sta     mm_rowloop::qc1+1       ; the q-block's w^2 reads
+        sta     mm_rowloop::qc1+1       ; the q-blocks' w^2 reads
+        sta     mm_rowloop::qc1b+1
         eor     #$80
         sta     mm_rowloop::qc0+1       ; (128 - beta)
+        sta     mm_rowloop::qc0b+1
         iny
         lda     (mm_dp),y
         sta     t2l+1
@@ -1300,14 +1299,20 @@ beyond: ; x = 256 q + r (r the signed low byte; q the high byte + (r < 0)):
         lda     #$ff                    ; the high byte's sign ...
 :       adc     #0                      ; ... + the carry out of q's low byte
         sta     mm_bq+1,y
-        lda     mm_rowloop::qw+2        ; the q-block is taken (by an earlier column)
-        bne     record
+        stx     mm_xi                   ; (2 * column)
+        ldx     #mm_rowloop::qb - mm_rowloop::qb2       ; qb first, then qb2
         lda     mm_bq,y                 ; |q| <= qmax (q = -128..128, qmax <= 90)
         clc
 qmx:    adc     #$ff                    ; (qmax)
 qtp:    cmp     #$ff                    ; (2 qmax + 1)
-        bcc     qblock
-record: iny
+        bcs     record
+        lda     mm_rowloop::qw+2        ; a free q-block
+        beq     qblock
+        ldx     #0
+        lda     mm_rowloop::qw2+2
+        beq     qblock
+record: ldx     mm_xi
+        iny
         iny
         sty     mm_nb
 r_slot: ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
@@ -1321,26 +1326,29 @@ r_slot: ldy     mm_l0                   ; r's L' is x's; its page MM_P + h',
 :       lda     #MM_P
 r_pg:   clc                             ; (in_range: C = 0)
         jmp     in_range
-qblock: ; the q-block takes 256 q w (not recorded): its weights column, its
-        ; (q + w)^2 reads at q - beta (page MM_P + qh + (ql >= beta))
+qblock: ; the q-block at qb2 + X takes 256 q w (not recorded): its weights
+        ; column, its (q + w)^2 reads at q - beta (page MM_P + qh + (ql >= beta))
         lda     mm_wcol
-        sta     mm_rowloop::qw+1
+        sta     mm_rowloop::qw2+1,x
         lda     mm_wcol+1
-        sta     mm_rowloop::qw+2
+        sta     mm_rowloop::qw2+2,x
         lda     mm_bq,y
         sec
         sbc     zs0+1                   ; beta
-        sta     mm_rowloop::qt1+1
+        sta     mm_rowloop::qt1b+1,x
         and     #MM_SQ0_PERIOD - 1
-        sta     mm_rowloop::qt0+1
+        sta     mm_rowloop::qt0b+1,x
         lda     mm_bq+1,y
         adc     #MM_P
-        sta     mm_rowloop::qt1+2
-        ; the row loop enters through the q-block (which goes on to qj)
-        lda     #<mm_rowloop::qb
+        sta     mm_rowloop::qt1b+2,x
+        txa                             ; the row loop enters through it (qb
+        clc                             ; goes on to qj, qb2 into qb)
+        adc     #<mm_rowloop::qb2
         sta     mm_rowloop::enter+1
-        lda     #>mm_rowloop::qb
+        lda     #>mm_rowloop::qb2
+        adc     #0
         sta     mm_rowloop::enter+2
+        ldx     mm_xi
         ; sum x^2 += 256 (q^2 + 2^15): q^2 (< 2^13) from mm_sq0, mm_sqc at q + 128
         lda     mm_bq,y
         eor     #$80
@@ -1555,27 +1563,30 @@ q2:     sbc     #$ff
 .endproc
 
 
-; mm_finish: out[i] = sat16(asr(acc[row0 + i], mm_shift)), i = 0..count-1.
-; in: mm_row0, mm_count (>= 1), mm_shift (signed: < 0 shifts left),
-;     mm_out / mm_outh -> where the low / high bytes go, mm_ostep = index step
+; mm_finish: out[i] = sat16(asr(acc[row0 + i], shift)), i = 0..count-1, for
+; range X of the plan.
+; in: X = the range: row0 = mm_prow0,x, count = mm_pcount,x (>= 1), shift =
+;     mm_pshift,x (signed: < 0 shifts left), mm_out / mm_outh -> where the low / high bytes go, mm_ostep = index step
 ;     (2 with mm_outh = mm_out + 1 for an interleaved int16 vector, 1 for split
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
-;     mm_n, mm_xi
+;     mm_n, mm_xi (mm_pending sets the pointers)
 ; cycles: ~150 per row for shifts 1..4 and 7..12 (one shift step), ~40 more
 ;     per extra step (by instruction count). Only the ranges the row loop's
 ;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
 ;     fallback's (the short loops for shifts 7 and 8, ~75 and ~55 a row, went
 ;     when the q-block made those fallbacks rare: 136 bytes of code).
 .proc mm_finish
-        lda     mm_count
+        lda     mm_pcount,x
         sta     mm_n
-any:    ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
+        lda     mm_prow0,x
+        sta     mm_r
+        ; shift k -> drop mm_q whole bytes after mm_lsh left or mm_rsh right steps
         lda     #0
         sta     mm_q
         sta     mm_lsh
         sta     mm_rsh
-        lda     mm_shift
+        lda     mm_pshift,x
         bpl     right
         eor     #$ff                    ; -k = ~k + 1
         clc
@@ -1605,8 +1616,6 @@ right:  cmp     #40                     ; asr by >= 32 leaves only the sign
         sta     mm_lsh
         inc     mm_q
 setup_done:
-        lda     mm_row0
-        sta     mm_r
         lda     #0
         sta     mm_xi
 row:

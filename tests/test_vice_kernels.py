@@ -188,11 +188,12 @@ def test_matmul_slot_classes(tmp_path):
 
 def test_matmul_q_block(tmp_path):
     # a column beyond the squares tables' reach with |q| <= qmax (x = 256 q + r,
-    # gen.weights.q_limit) takes the row loop's q-block, the other beyond
-    # columns mm_columns: q = +-qmax at the edges (fc1's qmax 90 with weights
+    # gen.weights.q_limit) takes one of the row loop's two q-blocks, the other
+    # beyond columns mm_columns: q = +-qmax at the edges (fc1's qmax 90 with weights
     # -128 and 127 in that column: the q-block's 16-bit value at its ends) and
-    # one past them, the tables' reach +-1, both signs; two beyond columns in
-    # either order; fused and acc tails; each vector after one that took it
+    # one past them, the tables' reach +-1, both signs; two to four beyond
+    # columns (both q-blocks, and mm_columns for the rest), in either order;
+    # fused and acc tails; each vector after one that took them
     soul = make_soul(31, 5, 5, big=False)
     rng = np.random.default_rng(31)
     w = rng.integers(-1, 2, soul["l0.fc1_w"].values.shape)
@@ -211,9 +212,10 @@ def test_matmul_q_block(tmp_path):
             x = rng.integers(-XT, XT + 1, ED)
             x[5] = v
             xs.append(x)
-        for a, c in ((top, top + 1), (top + 1, -top - 1), (-edge, edge), (edge, 30000)):
+        for cols in ((top, top + 1), (top + 1, -top - 1), (-edge, edge), (edge, 30000), (-top - 1, edge, top),
+                     (edge, -edge, -top - 1, 2100)):
             x = rng.integers(-XT, XT + 1, ED)
-            x[[5, 9]] = a, c
+            x[[5, 9, 13, 20][:len(cols)]] = cols
             xs.append(x)
         xs.append(rng.integers(-XT, XT + 1, ED))
         for x in xs:
