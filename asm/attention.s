@@ -284,6 +284,18 @@ lab = * - 1
         sta     att_m+2
 .endmacro
 
+; ATT_N01_ADD: bytes 0, 1 of the weighted sum N[X] += (A:att_p) + C, the
+; carry out of byte 1 left in C for the caller's high bytes. clobbers: A, Y
+.macro ATT_N01_ADD
+        tay
+        lda     att_n0,x
+        adc     att_p
+        sta     att_n0,x
+        tya
+        adc     att_n1,x
+        sta     att_n1,x
+.endmacro
+
 ; ATT_PTR ptr, base: ptr := base + (att_t, att_t+1). clobbers: A, C
 .macro ATT_PTR ptr, base
         clc
@@ -1235,13 +1247,7 @@ vp:     clc                             ; vh = 1: A := hi(L - 1) + w; hi(L - 1) 
         adc     att_wv
         bcs     vpbig                   ; (>= 256, w large: the 17-bit case)
         sec                             ; + 1
-vadd:   tay                             ; C = 1: N += (A:p) + 1 (<= 65535)
-        lda     att_n0,x
-        adc     att_p
-        sta     att_n0,x
-        tya
-        adc     att_n1,x
-        sta     att_n1,x
+vadd:   ATT_N01_ADD                     ; C = 1: N += (A:p) + 1 (<= 65535)
         bcc     vnext                   ; C = 0 for the next dimension either way
         inc     att_n2,x
         bne     :+
@@ -1258,13 +1264,7 @@ vm2:    sbc     att_wv                  ; vh = -2 (C = 1): A := hi(L - 1) - 2 w;
         bcs     vmt                     ; always: C = 1
 vm:     sbc     att_wv                  ; vh = -1 (C = 1): A := hi(L - 1) - w, always
         sec                             ; negative (-w..-1): N += (s, A:p) + 1, s = $ffff
-vmt:    tay
-        lda     att_n0,x
-        adc     att_p
-        sta     att_n0,x
-        tya
-        adc     att_n1,x
-        sta     att_n1,x
+vmt:    ATT_N01_ADD
         bcc     @dec                    ; carry: + s + 1 leaves n2, n3 (C = 0 after)
         clc
         dex
