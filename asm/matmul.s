@@ -831,8 +831,8 @@ next:   inx
 ;     per row and column beyond the limit) and mm_finish; a q-block's
 ;     column costs ~65 a row instead (~150 to set it up). Measured with the
 ;     two q-blocks (default soul, positions 1..20: its 12 fallback sweeps
-;     stay fused): 805,180 a token (808,984 before), the original soul
-;     816,837 (816,832).
+;     stay fused): 805,208 a token (808,913 before), the original soul
+;     816,812 (816,749).
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
