@@ -906,8 +906,8 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
 .proc mm_fast
-        ; the row loop enters its first used slot (qj holds it), the q-block
-        ; free (the last sweep may have taken it)
+        ; the row loop enters its first used slot (qj holds it), the q-blocks
+        ; free (the last sweep may have taken them)
         lda     mm_rowloop::qj+1
         sta     mm_rowloop::enter+1
         lda     mm_rowloop::qj+2
@@ -1566,7 +1566,8 @@ q2:     sbc     #$ff
 ; mm_finish: out[i] = sat16(asr(acc[row0 + i], shift)), i = 0..count-1, for
 ; range X of the plan.
 ; in: X = the range: row0 = mm_prow0,x, count = mm_pcount,x (>= 1), shift =
-;     mm_pshift,x (signed: < 0 shifts left), mm_out / mm_outh -> where the low / high bytes go, mm_ostep = index step
+;     mm_pshift,x (signed: < 0 shifts left); mm_out / mm_outh -> where the
+;     low / high bytes go, mm_ostep = index step
 ;     (2 with mm_outh = mm_out + 1 for an interleaved int16 vector, 1 for split
 ;     lo/hi arrays)
 ; out: the output vector; clobbers: A, X, Y, mm_e, mm_q, mm_lsh, mm_rsh, mm_r,
@@ -1575,7 +1576,7 @@ q2:     sbc     #$ff
 ;     per extra step (by instruction count). Only the ranges the row loop's
 ;     tails do not finish come here (mm_sweep): shifts other than 6..8 and the
 ;     fallback's (the short loops for shifts 7 and 8, ~75 and ~55 a row, went
-;     when the q-block made those fallbacks rare: 136 bytes of code).
+;     when the q-blocks made those fallbacks rare: 136 bytes of code).
 .proc mm_finish
         lda     mm_pcount,x
         sta     mm_n

@@ -32,6 +32,26 @@ def test_row_constants_and_fast_limit():
     assert weights.fast_xmax(np.zeros((2, 2), np.int64), np.zeros(2, np.int64)) == weights.MM_TABLE_XMAX
 
 
+
+def test_q_limit_keeps_the_sums_exact():
+    # the q-blocks (asm/matmul.s) take a column x = 256 q + r (|x| <= 256 |q| +
+    # 128) when |q| <= qmax: every row must stay below 2^22 for inputs that
+    # large, and qmax is the largest such up to a cap that keeps the q-block's
+    # 16-bit value q^2 + 2 q w + 2^15 within 0..65535
+    rng = np.random.default_rng(4)
+    for lim, cols in ((127, 32), (10, 32), (1, 64)):
+        w = rng.integers(-lim, lim + 1, (64, cols))
+        b = rng.integers(-2000, 2001, 64)
+        q = weights.q_limit(w, b)
+        assert weights.fast_bound(w, b, 256 * q + 128) < weights.MM_SUM_LIMIT
+        assert q == weights.MM_QBLOCK_QMAX or weights.fast_bound(w, b, 256 * (q + 1) + 128) >= weights.MM_SUM_LIMIT
+    qm, wv = weights.MM_QBLOCK_QMAX, np.arange(-128, 128)
+    for qq in (qm, -qm):
+        d = qq * qq + 2 * qq * wv + (1 << 15)
+        assert d.min() >= 0 and d.max() < 1 << 16
+    text = "\n".join(weights._matmul_lines("m", np.array([[1, -2], [3, 0]])))
+    assert ".byte   90, 181" in text      # qmax, 2 qmax + 1 after the index pages
+
 def test_matmul_fallback_bound_is_checked():
     # 255 columns of -128 with a full bias: even inputs within +-128 can reach 2^22
     with pytest.raises(SoulError, match="reach 2\\^22"):
