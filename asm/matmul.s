@@ -651,7 +651,7 @@ qb2:    ; the q-blocks: a column beyond the squares tables' reach each, x =
         ; the end-around carry, which php / plp keep; on to the first used slot.
         MM_QBLOCK qw2, qt0b, qc0b, qt1b, qc1b
 qb:     MM_QBLOCK qw, qt0, qc0, qt1, qc1
-        .assert qw - qb = qw2 - qb2 && qt0 - qb = qt0b - qb2 && qt1 - qb = qt1b - qb2, error, "mm_rowloop: the q-blocks' layout"
+        .assert qw - qb = qw2 - qb2 && qt0 - qb = qt0b - qb2 && qt1 - qb = qt1b - qb2 && qc0 - qb = qc0b - qb2 && qc1 - qb = qc1b - qb2, error, "mm_rowloop: the q-blocks' layout"
 qj:     jmp     $ffff                   ; (the first used slot)
 .endproc
 
@@ -831,8 +831,8 @@ next:   inx
 ;     per row and column beyond the limit) and mm_finish; a q-block's
 ;     column costs ~65 a row instead (~150 to set it up). Measured with the
 ;     two q-blocks (default soul, positions 1..20: its 12 fallback sweeps
-;     stay fused): 805,208 a token (808,913 before), the original soul
-;     816,812 (816,749).
+;     stay fused): 805,013 a token (808,913 before), the original soul
+;     816,586 (816,749).
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
@@ -943,11 +943,6 @@ MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n 
         sec
         adc     #0
         sta     kl+1                    ; -beta
-        sta     mm_rowloop::qc1+1       ; the q-blocks' w^2 reads
-        sta     mm_rowloop::qc1b+1
-        eor     #$80
-        sta     mm_rowloop::qc0+1       ; (128 - beta)
-        sta     mm_rowloop::qc0b+1
         iny
         lda     (mm_dp),y
         sta     t2l+1
@@ -1341,6 +1336,10 @@ qblock: ; the q-block at qb2 + X takes 256 q w (not recorded): its weights
         lda     mm_bq+1,y
         adc     #MM_P
         sta     mm_rowloop::qt1b+2,x
+        lda     kl+1                    ; its w^2 reads at -beta, 128 - beta
+        sta     mm_rowloop::qc1b+1,x
+        eor     #$80
+        sta     mm_rowloop::qc0b+1,x
         txa                             ; the row loop enters through it (qb
         clc                             ; goes on to qj, qb2 into qb)
         adc     #<mm_rowloop::qb2
