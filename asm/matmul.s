@@ -858,6 +858,22 @@ fallback:
         jmp     mm_pending
 .endproc
 
+; MM_WCOL_PATCH w0, ws, w1, reg: the slot at page*256 + reg (mm_fast's two
+; fill directions: Y up, X down) takes the weight column mm_wcol, and mm_wcol
+; steps to the next column's (ws's operand: rows - 1 with C = 1 in, patched
+; per sweep). w0, w1: the labels of the two page-patched stores.
+; in: C = 0 ; out: C = 0 (the weights end below $10000) ; clobbers: A
+.macro MM_WCOL_PATCH w0, ws, w1, reg
+        lda     mm_wcol
+w0:     sta     $ff00 + MM_SO_W,reg
+ws:     adc     #$ff                    ; (rows)
+        sta     mm_wcol
+        lda     mm_wcol+1
+w1:     sta     $ff00 + MM_SO_W + 1,reg
+        adc     #0
+        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+.endmacro
+
 ; mm_fast: patch the row loop for an input vector within +-xmax: every used
 ; slot's operands and tail, the first slot, E_r's arrays and -(sum x^2 + 1).
 ; The weights are stored w + beta (the descriptor's beta, 1..128, the least
@@ -1131,14 +1147,7 @@ us1h:   sta     $ff00 + MM_SO_T1 + 1,y
 utl:    lda     $ff00 + MM_SO_TAIL + 2,y
         bpl     set2                    ; the two-byte tail is not in place
 up_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
-        lda     mm_wcol
-uw0:    sta     $ff00 + MM_SO_W,y
-uws:    adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        lda     mm_wcol+1
-uw1:    sta     $ff00 + MM_SO_W + 1,y
-        adc     #0
-        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+        MM_WCOL_PATCH uw0, uws, uw1, y
         tya                             ; the next slot up
         adc     #MM_SLOT_SIZE
         sta     mm_sp
@@ -1218,14 +1227,7 @@ dt0:    sta     $ff00 + MM_SO_T0,x
 dtl:    lda     $ff00 + MM_SO_TAIL + 2,x
         bmi     set3                    ; the two-byte tail is in place
 dn_w:   ; C = 0: the weight column; mm_wcol steps to the next column's
-        lda     mm_wcol
-dw0:    sta     $ff00 + MM_SO_W,x
-dws:    adc     #$ff                    ; (rows)
-        sta     mm_wcol
-        lda     mm_wcol+1
-dw1:    sta     $ff00 + MM_SO_W + 1,x
-        adc     #0
-        sta     mm_wcol+1               ; C = 0 (the weights end below $10000)
+        MM_WCOL_PATCH dw0, dws, dw1, x
                                         ; sum x^2 += x^2 (three bytes)
 xs0:    lda     mm_sq0,y                ; (+ beta)
         adc     mm_sx
