@@ -432,11 +432,11 @@ lab = * - 1
         ldx     #EMBED_DIM - 1          ; v row, from the last j down: X = j, Y = 2j + 1
         ldy     #2 * EMBED_DIM - 1
 vdim:   lda     (kvs_v),y               ; vh, as it is (signed)
-vst_hi: sta     kv_v_hi,x
+        sta     kv_v_hi,x
 vst_hi_row = * - 2      ; operand, patched: row t of the layer
         dey
         lda     (kvs_v),y
-vst_lo: sta     kv_v_lo,x
+        sta     kv_v_lo,x
 vst_lo_row = * - 2      ; operand, patched: row t of the layer
         dey
         dex
@@ -995,14 +995,14 @@ qdim:   lda     att_d
         ldx     att_n
         dex
 pos:
-kl_op:  lda     kv_k_lo,x
+        lda     kv_k_lo,x
 kl_row = * - 2          ; operand, patched: row d of k'lo
         tay
         QS_MULY mk_a0b0, att_p
         sta     att_p+1
         QS_MULY mk_a1b0, att_p+2
         sta     att_p+3
-kh_op:  lda     kv_k_hi,x
+        lda     kv_k_hi,x
 kh_row = * - 2          ; operand, patched: row d of k'hi
         tay
         QS_MULY mk_a0b1, att_p+4
