@@ -290,11 +290,11 @@ range:  iny                             ; PlanRange::count
         sta     eng_layer
         sta     eng_block
         LDPTR   eng_lt, layer_table
-        ldy     #LT_N1                  ; (embed summed the squares)
-        ldx     #LT_N1_SHIFT
-        jsr     eng_norm
-layer:                                  ; (vec_a = the attention block's norm)
+layer:
         ; attention block
+        ldy     #LT_N1                  ; (embed or the last residual_add summed
+        ldx     #LT_N1_SHIFT            ; the squares)
+        jsr     eng_norm
         PLAN    plan_qkv
         SWEEP   LT_QKV, vec_a
         LDPTR   kvs_k, vec_k
@@ -362,9 +362,6 @@ head:   lda     eng_head                ; att_q, att_out := vec + 2*HEAD_DIM*hea
         lda     eng_layer
         cmp     #N_LAYERS
         beq     output
-        ldy     #LT_N1
-        ldx     #LT_N1_SHIFT
-        jsr     eng_norm
         jmp     layer
 output:                                 ; (engine_step only: prefill left above)
         LDPTR   rms_g, w_norm
