@@ -354,10 +354,7 @@ store:  lda     k_i
         beq     done
         jmp     loop
 done:   LDPTR   res_h, vec_h            ; the sum of squares: h + zeros
-        lda     #<rms_zeros
-        sta     res_y
-        lda     #>rms_zeros
-        sta     res_y+1
+        LDPTR   res_y, rms_zeros
         jsr     res_bind
         jmp     residual_add
 .endif

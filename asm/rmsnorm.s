@@ -48,8 +48,8 @@ RMS_1TO2        = >mm_sq1 ^ >mm_sq2     ; mm_sq1's page -> mm_sq2's (eor keeps C
 RMS_SQ_PAGE     = >(mm_sq1 + mm_sq_zero)        ; page of n = 0 in mm_sq1
 ; byte 2 of n^2 is 0 for |n| < 256: 2 * EMBED_DIM zeros from n = -128 (the
 ; int16 vector y = rms_zeros that residual_add adds to x for a plain sum of
-; squares)
-RMS_ZEROS       = mm_sq2 + mm_sq_zero - 128
+; squares; embed's 32-bit path sums its squares with it)
+rms_zeros       = mm_sq2 + mm_sq_zero - 128
 
 ; RMS_IN_SHIFT (xs = asr(x, 4): |xs| <= 2048), RMS_ONE_LOG2, RMS_INV_MAX,
 ; RMS_OUT_SHIFT come from spec.inc
@@ -849,5 +849,3 @@ elc_xl = * - 2          ; operand, patched: rms_x
         sta     rmsnorm_s::elq_yh+1
         rts
 .endproc
-
-rms_zeros = RMS_ZEROS              ; (embed's 32-bit path sums its squares with it)
