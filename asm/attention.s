@@ -58,7 +58,7 @@
 .include "spec.inc"
 .include "kernels_b.inc"
 
-.importzp dv_den, kb_zp
+.importzp kb_zp
 .import qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 .exportzp att_q, att_out, kvs_k, kvs_v
 .export attention_head, attn_store_kv, attn_init
@@ -139,6 +139,9 @@ att_i   = att_sp2               ; the weighted sum's position, the division's d
 att_d   = kb_zp + 27            ; dimension counter / output index
 .assert att_sp2 + 1 < att_d && att_d < kb_zp + KB_ZP_SIZE, error, "attention: zero page scratch overflow"
 .assert att_w + 1 < att_i && att_i < att_m && att_m + 2 < att_d, error, "attention: W, i, m and d overlap"
+
+.segment "ZEROPAGE"
+dv_den:         .res 2          ; the division's divisor D = W
 
 .segment "KVCACHE"
 kv_k_lo:        .res ATT_CACHE  ; row (layer*ED + j), column t

@@ -1,17 +1,15 @@
-; divide.s - what rmsnorm.s and attention.s share: attention's divisor
-; (dv_den; each kernel divides with its own loop now), the
-; page-aligned quarter-square tables of kernels_b.inc (2 KiB, segment PAGEBSS:
-; built by attention_init at start, not loaded) and the zero page scratch
-; block kb_zp (the two kernels never run at once).
+; divide.s - what rmsnorm.s and attention.s share (each kernel divides with
+; its own loop now): the page-aligned quarter-square tables of kernels_b.inc
+; (2 KiB, segment PAGEBSS: built by attention_init at start, not loaded) and
+; the zero page scratch block kb_zp (the two kernels never run at once).
 
 .include "kernels_b.inc"
 
-.exportzp dv_den, kb_zp
+.exportzp kb_zp
 .export attention_init
 .export qs_sq1_lo, qs_sq1_hi, qs_sq2_lo, qs_sq2_hi
 
 .segment "ZEROPAGE"
-dv_den:         .res 2          ; attention.s: its divisor
 kb_zp:          .res KB_ZP_SIZE ; scratch shared by rmsnorm.s and attention.s
 
 .segment "PAGEBSS"                      ; page aligned (asm/soul.cfg); attention_init fills them
