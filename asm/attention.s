@@ -189,14 +189,8 @@ att_n3:         .res HEAD_DIM
 .assert ATT_EXP_LAST = 127, error, "attention: m - sf >= 128 is detected by bit 7"
 .assert EXP_LAST_VALUE = 0, error, "attention: positions far below the maximum add nothing"
 .assert EXP_FIRST = 255, error, "attention: the weighted sums start with 255 v at the highest score"
-att_kb_lo:      ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   <(kv_k_lo + I * ATT_BLOCK)
-        .endrepeat
-att_kb_hi:
-        .repeat N_LAYERS * N_HEADS, I
-        .byte   >(kv_k_lo + I * ATT_BLOCK)
-        .endrepeat
+        ; kv_k_lo + the offset of block b = L*N_HEADS + h (row 0 of the head)
+        STEP_TABLE_LOHI att_kb_lo, att_kb_hi, {N_LAYERS * N_HEADS}, ATT_BLOCK, kv_k_lo
 att_vb_lo:      ; kv_v_lo + layer L's offset + h*HEAD_DIM (the head in row 0, position 0)
         .repeat N_LAYERS * N_HEADS, I
         .byte   <(kv_v_lo + (I / N_HEADS) * ATT_LAYER + (I .mod N_HEADS) * HEAD_DIM)
@@ -205,9 +199,9 @@ att_vb_hi:
         .repeat N_LAYERS * N_HEADS, I
         .byte   >(kv_v_lo + (I / N_HEADS) * ATT_LAYER + (I .mod N_HEADS) * HEAD_DIM)
         .endrepeat
-        STEP_TABLE_LOHI att_lay_lo, att_lay_hi, {N_LAYERS}, ATT_LAYER   ; offset of layer L in each cache array
+        STEP_TABLE_LOHI att_lay_lo, att_lay_hi, {N_LAYERS}, ATT_LAYER, 0        ; offset of layer L in each cache array
 .if ATT_FAST
-        STEP_TABLE_LOHI att_kcb_lo, att_kcb_hi, {N_LAYERS * N_HEADS}, CONTEXT   ; b * CONTEXT: block b's row in each Kc byte array
+        STEP_TABLE_LOHI att_kcb_lo, att_kcb_hi, {N_LAYERS * N_HEADS}, CONTEXT, 0        ; b * CONTEXT: block b's row in each Kc byte array
 att_lay_blk:    ; block of head 0 of layer L
         .repeat N_LAYERS, I
         .byte   I * N_HEADS
