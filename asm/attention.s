@@ -393,14 +393,9 @@ lab = * - 1
 ;      kv_v_*[(layer*CONTEXT + t)*ED + j] = v[j] (as it is);
 ;      with the fast scores, Kc of each of the layer's heads at position t
 ; clobbers: A, X, Y, att_kl/kh, att_c, att_d, att_t, the patched operands
-; cycles (x64sc, ED 32, 4 heads of 8): ~6.0k (v ~33 per dimension, k with
-;   its Kc term ~116 per dimension, the Kc stores ~90 per head) before
-;   issue 8's third attention round; `soul bench` on the original soul now
-;   5.2k a call (11,942 -> 10,462 a token: one low byte steps both k rows,
-;   ~8 cycles a dimension; the k loop keeps C = 0, 6; the Kc rows of a
-;   layer at X = h*CONTEXT + t, ~45 a head; the v row stored downward, 2 a
-;   dimension); v stored as it is since,
-;   no eor: 10,469 -> 10,425 a token)
+; cycles (`soul bench`, x64sc, PAL, screen on, the original soul, 2 calls a
+;   token, as of issue 8's fifth attention round): 10,402 a token, ~5.2k a
+;   call; earlier rounds: docs/architecture.md
 .proc attn_store_kv
         sta     att_sb
         stx     att_st
@@ -642,37 +637,13 @@ ATF_PST_N       = 14            ; the per-query patch's stores (ATF_PST 0..13)
 ;     A = cache block L*N_HEADS + h, X = t + 1 (1..CONTEXT)
 ; out: out[0..HEAD_DIM) written
 ; clobbers: A, X, Y, att_* zero page, dv_den, the patched operands
-; cycles (x64sc, HD=8, CONTEXT=20, stopwatch around the call in
-;   tests/asm/attention_driver.s; k in +-1000, v in the full int16 range, so
-;   most divisions take 16 steps after eight reductions that fall short):
-;   t+1 = 1: ~0.6k (out = v[0]); t+1 = 2: 12.9k .. 14.2k; t+1 = 20: 40.4k
-;   (|q[d]| in 300..1000) .. 47.2k (|q[d]| < 256). The original soul's own
-;   q, k, v (positions 0..19, 8 heads each): 183.8k per token, of which the
-;   setup and the per-query patching 20.1k, the scores with the running
-;   max 62.6k (~750 a key), the weights 6.3k, the sums' start at the
-;   highest score 4.6k, the weighted sum 66.7k (by instruction count ~107
-;   a position and dimension when w > 1), the divisions 23.5k (~367 each:
-;   all of them 8 steps, |out| < 2048). Since then (issue 8's third
-;   attention round, `soul bench` on the original soul, x64sc): 185,331 ->
-;   180,578 a token: the patch stores at abs,x with X kept and C = 0 (~55
-;   cycles a dimension less, ~130 a call more for moving their operands a
-;   page and back), the k and v row pointers from per-block address tables
-;   (~90 a call), no sec/clc in the weighted sum's products (~4 a position
-;   and dimension, 2 more for the v'hi = 0 test) and the key loop (2 a key)
-;   Issue 8's fourth attention round (`soul bench`, x64sc, the original
-;   soul): 180,419 -> 166,231 a token; the weights, the sums' start and
-;   the weighted sum 77.2k -> 63.4k (~100 a position and dimension when
-;   w > 1, per-position setup included: v signed, one product for vh in
-;   {0, -1, 1, -2}, 91 % of those values; no -2^15 W bias; the weights
-;   taken in the position loop), the divisions 24.3k -> 23.7k.
-;   Issue 8's fifth attention round (`soul bench`, x64sc, the original
-;   soul): 166,230 -> 158,646 a token: sf in 16 bits for heads of 8 (the
-;   key loop ~20 a key, the weights 9 a position), the N sums in zero page
-;   (a cycle a store), the division's steps comparing the high bytes first
-;   (24.3k -> 22.6k), C + 1 as the key loop's immediates, the q^2 sum at
-;   Y = q low. Stops at the labels after it (per token): setup and patch
-;   16.5k, the scores 63.8k (725 a key), the weights, the sums' start and
-;   the w tests 9.2k, the weighted sums 54.8k, the divisions 22.6k (353 each)
+; cycles (`soul bench`, x64sc, PAL, screen on, the original soul, 8 calls a
+;   token over positions 1..20, as of issue 8's fifth attention round):
+;   158,646 a token, ~19.8k a call. Per token: the per-query setup and patch
+;   16.5k, the scores with the running max 63.7k (724 a key), the weights
+;   and the sums' start 3.9k, the w tests 5.3k, the weighted sums 54.8k
+;   (w > 1: 808 a position, w = 1: 355), the divisions 22.6k (353 each, all
+;   8 steps). Earlier rounds and the default soul: docs/architecture.md
 .proc attention_head
         stx     att_n
         sta     att_sb
