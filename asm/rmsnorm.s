@@ -61,7 +61,8 @@ RMS_R_SAT       = (1 << RMS_ONE_LOG2) / (RMS_INV_MAX + 1)  ; r <= this: 2^19 / r
 RMS_SHIFT_MIN   = GAIN_MIN_SHIFT        ; supported s_g (spec.inc; asr by a negative
 RMS_SHIFT_MAX   = GAIN_MAX_SHIFT        ; count shifts left)
 .assert RMS_SHIFT_MIN >= -128 && RMS_SHIFT_MAX <= 127, error, "rmsnorm: s_g is a signed byte"
-RMS_ISQRT_TOP   = $40           ; byte 2 of 2^22, the largest ms (xs = -2048 everywhere)
+RMS_XS_MAX      = 32768 >> RMS_IN_SHIFT  ; |xs| <= 2048
+RMS_ISQRT_TOP   = (RMS_XS_MAX * RMS_XS_MAX) >> 16       ; byte 2 of 2^22, the largest ms (xs = -2048 everywhere)
 ; y = asr(D, s_g + 2), D = 4 u g: bytes 1..2 of D << k, k = 6 - s_g. k = 0..3
 ; (s_g = 3..6) unrolled, where y cannot saturate (|D| < 2^20); k >= 4 a loop
 ; that checks for overflow, k < 0 a right-shift loop.
@@ -273,7 +274,7 @@ ovf:    lda     #$7f                    ; signed overflow: C = the sum's sign
         lda     rms_m+2
         cmp     #RMS_ISQRT_TOP
         bcc     high
-        lda     #>2048                  ; n = 2^22: 2048 (beyond the tables)
+        lda     #>RMS_XS_MAX            ; n = 2^22: 2048 (beyond the tables)
         sta     rms_q+1
         rts
 high:   tax                             ; n < 2^16: q hi = 0
