@@ -497,7 +497,7 @@ lbit:   sta     rms_bit
         tya
         dex
         bne     @dstep
-@dend:  asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
+        asl     rms_inv                 ; a = 2 * inv (<= 61680): u = bytes 2..3 of x * a
         rol     rms_inv+1
 @a:
         lda     rms_inv                 ; multiplicands a lo / a hi
