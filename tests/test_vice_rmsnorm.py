@@ -2,13 +2,15 @@
 
 One VICE run per embedding size (32: the default, 16: the small test config,
 24: not a power of two, so the mean is a division; 44: above
-RMS_DOUBLE_MAX_DIM, so s_g = 3..5 shift D instead of doubling g), each with ~150 RMSNorm
-cases (random and edge: zeros, +-32767/-32768 everywhere, r around the
-r <= 16 clamp of inv, gains +-127/-128, s_g from -16 to 24, saturation both
-ways, s_g = 6 with x hi = 0 and -1 next to large x) and ~400 isqrt cases (0, 1, every perfect square k^2 and k^2 +- 1 on a
-grid up to 2047^2, 2^22 - 1, 2^22, random). Cycles are measured by
-`soul bench`, not here. The 6502 code's fast gain product needs |u| =
-|asr(x * inv, 15)| + |g| < 2048, which test_u_bound checks for every x.
+RMS_DOUBLE_MAX_DIM, so s_g = 3..5 shift D instead of doubling g), each with
+~150 RMSNorm cases (random and edge: zeros, +-32767/-32768 everywhere, r
+around the r <= 16 clamp of inv, gains +-127/-128, every s_g of spec.py's
+GAIN_MIN_SHIFT..GAIN_MAX_SHIFT, saturation both ways, s_g = 6 with x hi = 0
+and -1 next to large x) and the isqrt cases (0, 1, every perfect square k^2
+and k^2 +- 1 on a grid up to 2047^2, 2^22 - 1, 2^22, random). Cycles are
+measured by `soul bench`, not here. The 6502 code's fast gain product needs
+|u| + |g| < 2048 for u = asr(x * inv, 15), which test_u_bound checks for
+every x.
 """
 import re
 from pathlib import Path
