@@ -227,7 +227,8 @@ plan_fc2:       .byte   1, EMBED_DIM, LT_FC2_SHIFT
 .segment "CODE"
 
 ; set_plan: mm_sweep's plan from a plan record, the shifts from this layer's
-; LayerRec. in: A/X = the record, eng_lt ; clobbers: A, X, Y, eng_pp
+; LayerRec. in: A/X = the record, eng_lt ; out: mm_pn and per range mm_pcount,
+; mm_pshift, mm_pout_l/h, mm_pouth_l/h ; clobbers: A, X, Y, eng_pp, eng_py
 ; cycles: ~20 + ~70 per range
 .proc set_plan
         sta     eng_pp
