@@ -131,7 +131,7 @@ att_sp  = kb_zp + 21            ; word: fast setup: -> byte 1 of q^2 - q low; at
 att_sp2 = kb_zp + 23            ; word: fast setup: -> byte 2 of q^2 - q low
 att_dq  = att_p                 ; 2: division quotient (the final step)
 att_rl  = att_p + 2             ; division remainder, low byte (the high byte in A)
-att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; byte 0 unused)
+att_nb  = att_c                 ; 4: 2^15 * W (the division's 16-step path; bytes 2, 3 only: byte 0 is 0, byte 1 stays in A)
 att_wv  = att_c                 ; w of the weighted sum's position (w >= 2)
 att_m   = att_sp2 + 1           ; 3: max sf (24 bits signed; the weights read 16: ATT_SF16, narrow)
 att_w   = att_sp                ; word: W, from the weights to the division
