@@ -447,7 +447,8 @@ def test_c64_check_measures_the_real_program_and_stops_a_soul_that_does_not_fit(
 
 
 def test_default_epochs_follow_the_corpus_size(tmp_path):
-    from soulplayer.training.trainer import MAX_EPOCHS, STEP_BUDGET, auto_epochs
+    from soulplayer.training.train_config import MAX_EPOCHS, STEP_BUDGET
+    from soulplayer.training.trainer import auto_epochs
     small = tiny_trainer(tmp_path, epochs=0)                 # 6 exchanges, 2 steps an epoch
     assert small.tc.epochs == MAX_EPOCHS and TrainConfig().epochs == 0
     assert auto_epochs(31) == round(STEP_BUDGET / 31) and auto_epochs(10 ** 6) == 100

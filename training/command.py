@@ -9,6 +9,8 @@ import click
 from soulplayer.config import TRAIN_DEFAULT_CONTEXT, ModelConfig
 from soulplayer.errors import SoulError
 
+from .train_config import MAX_EPOCHS, MIN_EPOCHS, STEP_BUDGET, TrainConfig
+
 DEFAULT_OUTPUT = "runs/default"
 HEAD_DIM = ModelConfig.head_dim   # --embed keeps the heads this size
 SHOWN_PROBLEMS = 10       # skipped lines listed when training starts (`--check` lists all)
@@ -75,10 +77,12 @@ def read_holdout(path):
 @click.command("train")
 @click.argument("corpus", required=False, type=click.Path(dir_okay=False))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Most training epochs (default: about 14400 optimizer steps, 100..600 epochs); more than "
+              help=f"Most training epochs (default: about {STEP_BUDGET} optimizer steps, "
+                   f"{MIN_EPOCHS}..{MAX_EPOCHS} epochs); more than "
                    "a finished run had goes on training it.")
 @click.option("--patience", type=click.IntRange(min=0), default=None,
-              help="Stop when the int8 score has not improved for this many epochs (default 100; 0 = never).")
+              help=f"Stop when the int8 score has not improved for this many epochs "
+                   f"(default {TrainConfig.patience}; 0 = never).")
 @click.option("--output", "-o", default=DEFAULT_OUTPUT, show_default=True, type=click.Path(file_okay=False),
               help="Run directory: checkpoints/, soul.bin, tokenizer.json, weights.inc, training.png.")
 @click.option("--context", type=click.IntRange(min=9, max=255), default=TRAIN_DEFAULT_CONTEXT, show_default=True,
@@ -87,7 +91,7 @@ def read_holdout(path):
 @click.option("--ff", type=click.IntRange(min=1), default=64, show_default=True, help="Feed-forward width.")
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="Transformer layers.")
 @click.option("--noise", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Share of inputs given a random typing edit each epoch (default 0.5; 0 = off).")
+              help=f"Share of inputs given a random typing edit each epoch (default {TrainConfig.noise}; 0 = off).")
 @click.option("--no-noise", is_flag=True, help="Train without input noise (same as --noise 0).")
 @click.option("--holdout", type=click.Path(dir_okay=False),
               help="Held-out prompts (corpus format) scored at every evaluation: exact, well-formed, broken.")
@@ -97,7 +101,7 @@ def read_holdout(path):
 @click.option("--keep-checkpoints", is_flag=True, help="Keep the checkpoint of every evaluation.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=None,
-              help="Score the int8 soul every N epochs (default 50).")
+              help=f"Score the int8 soul every N epochs (default {TrainConfig.eval_every}).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True,
               help="Overwrite soul.bin/tokenizer.json in an --output that has no checkpoints/last.pt.")
@@ -118,7 +122,7 @@ def train(corpus, epochs, patience, output, context, embed, ff, layers, noise, n
     held = read_holdout(holdout)
     import torch
 
-    from .trainer import TrainConfig, Trainer
+    from .trainer import Trainer
 
     # one thread: these matrices are tiny, and a second thread only waits at every op (measured:
     # 0.18 s of CPU per epoch with one thread, 3.6 s with two on a busy 2-core machine)
