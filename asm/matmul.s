@@ -89,7 +89,8 @@ mm_sp:          .res 2          ; sweep setup: the next slot for a two-byte colu
 mm_spw:         .res 2          ; sweep setup: the next slot for a three-byte one
 mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
-mm_h0:          .res 1          ; mm_ranges: ostep * (row0 + 1)
+mm_h0:          .res 1          ; mm_ranges: ostep * (row0 + 1); mm_fast: x + xmax's
+                                ; low byte (edge)
 mm_h1:          .res 1          ; mm_init: 2n + 1's high byte; mm_fast: a page
 mm_l0:          .res 1          ; mm_init: 2n + 1's low byte; mm_fast: L'
 mm_xi:          .res 1          ; finish: output index; mm_columns: 2 * record;
@@ -477,7 +478,8 @@ next:   tya
 
 ; MM_QBLOCK: a q-block's row step (mm_rowloop qb), its operands labelled
 ; w_ (the column's weights - 1; 0: free), t0_, t1_ ((q + w)^2's bytes 0, 1
-; at q - beta), c0_, c1_ (w^2's at -beta). clobbers: A, Y, mm_l0; keeps C.
+; at q - beta), c0_, c1_ (w^2's at -beta). clobbers: A, Y, mm_l0; C: the
+; end-around carry in and out.
 .macro MM_QBLOCK w_, t0_, c0_, t1_, c1_
         php
 w_:     ldy     a:$0000,x
@@ -510,7 +512,8 @@ c1_:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
 ;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
 ;     first used slot; the slots patched; stop, tail (the branch's offset),
 ;     index and the tails' store operands patched (mm_ranges); mm_dbl
-; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
+; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2, mm_l0
+;     (the q-blocks)
 ; cycles: per row the slots + ~50 + the tail, by instruction count: row
 ;     start 30, index 4 (split outputs 6), the quick fold and the branch to
 ;     the tail 8 (the exact fold, for a0 + C >= 255, ~35 more), next 7; tails
@@ -680,7 +683,8 @@ mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
 ;     row loop's slots, e and nx patched (mm_fast)
 ; out: mm_prow0, mm_ppend, mm_anyp := 1 when some range is pending; the fused
 ;     ranges' outputs, the others' mm_acc
-; clobbers: A, X, Y, mm_a0..2, mm_h0, mm_top, mm_ri, the row loop's operands
+; clobbers: A, X, Y, mm_a0..2, mm_h0, mm_l0, mm_top, mm_ri, the row loop's
+;     operands
 ; cycles: ~140 per fused range, ~60 per other, + the rows
 .proc mm_ranges
         lda     mm_rows
@@ -911,7 +915,7 @@ w1:     sta     $ff00 + MM_SO_W + 1,reg
 ;     q-blocks take (qb, then qb2: its operands patched, `enter` -> it, sum
 ;     x^2 += 256 (q^2 + 2^15); qj holds the first used slot); the next
 ;     mm_fast frees them again
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h1, mm_l0, mm_xi, mm_nb,
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
 ; cycles: ~450 (~510 with a new column count) + per column by
 ;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
