@@ -42,10 +42,10 @@
 .include "model.inc"
 .include "matmul.inc"
 
-.exportzp mm_x, mm_out, mm_outh
+.exportzp mm_x, mm_out
 .export mm_relu
 .export mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
+.export mm_sweep
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
 .export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
 
