@@ -818,25 +818,14 @@ next:   inx
 ; cycles: fast path mm_fast's setup (~120 per two-byte column, ~164 per
 ;     three-byte one, + the tail switches and ~450 a sweep) + rows * (~50 +
 ;     the tail + ~37 per three-byte column, ~29 per two-byte one) + ~150 per
-;     range (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul, positions 1..20) 824 k cycles a token = 40.2 per
-;     multiply-add with the finish, with fc2 reading relu(x) itself; of
-;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
-;     (~195 a column with the tail switches and the per-sweep work; 88 k
-;     before the page-patched stores), the rows 762 k. With the weights
-;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
-;     per-matrix constants in the descriptor, the tail checks by the third
-;     byte, the tail switches by page-patched stores and mm_pending only
-;     when needed: 816,740 a token (823,617 before; default soul 807,595 /
-;     815,301 over positions 1..40; on main after the merges 808,996 over
-;     1..20, 807,636 over 1..40, the original soul 816,677).
-;     A fallback sweep: the setup (splitting the
-;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
-;     per row and column beyond the limit) and mm_finish; a q-block's
-;     column costs ~65 a row instead (~150 to set it up). Measured with the
-;     two q-blocks (default soul, positions 1..20: its 12 fallback sweeps
-;     stay fused): 805,013 a token (808,913 before), the original soul
-;     816,586 (816,749).
+;     range (shifts 6..8; others: + mm_finish). A fallback sweep: the
+;     setup (splitting the columns beyond the limit), the rows with the acc
+;     tail, mm_columns (~120 per row and column beyond the limit) and
+;     mm_finish; a q-block's column costs ~65 a row instead (~150 to set it
+;     up). Measured (soul bench, x64sc, positions 1..20): mm_sweep's
+;     cycles a token, default soul 805,013 (its 12 fallback sweeps stay
+;     fused), original soul 816,586; the earlier rounds' figures are in
+;     docs/architecture.md.
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
@@ -921,7 +910,8 @@ w1:     sta     $ff00 + MM_SO_W + 1,reg
 ;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
 ;     ~164 (three bytes); under mm_relu ~113 for x < 0 and 6 more for x >=
 ;     0; + ~53 / ~39 per tail switch to two / three bytes, + ~100 / ~80 per
-;     page change of the up / down direction. Measured: see mm_sweep.
+;     page change of the up / down direction. Measured (the column setup
+;     of a token, by round): docs/architecture.md.
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n = -256..-1)
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
