@@ -510,17 +510,17 @@ c1_:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
 ; 32-bit W.x + b into mm_acc0..3 for mm_finish.
 ; in: X = top (> stop), C = 1; e0..e2 -> E_r's bytes - 1; nx0..nx2 =
 ;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
-;     first used slot; the slots patched; stop, tail (the branch's offset),
+;     first used slot, or a q-block that mm_fast patched (qj -> that slot);
+;     the slots patched; stop, tail (the branch's offset),
 ;     index and the tails' store operands patched (mm_ranges); mm_dbl
 ; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2, mm_l0
 ;     (the q-blocks)
 ; cycles: per row the slots + ~50 + the tail, by instruction count: row
 ;     start 30, index 4 (split outputs 6), the quick fold and the branch to
 ;     the tail 8 (the exact fold, for a0 + C >= 255, ~35 more), next 7; tails
-;     f8 16, f9 22, f7 31 (S >= 0), acc ~48. Measured (a profile stop at
-;     mm_ranges, x64sc, original soul, positions 1..20): the rows of a token
-;     757 k with the slots (762 k with the index by txa / asl / tay, the
-;     keep store and the jmp to the tail)
+;     f8 16, f9 22, f7 31 (S >= 0), acc ~48; a q-block ~65. Measured (a
+;     profile stop at mm_ranges, x64sc; the rows of a token, by round):
+;     docs/architecture.md.
 MM_INDEX_OPS    = 3                     ; mm_rowloop's index: bytes
 .proc mm_rowloop
         .include "mm_slots.inc"
