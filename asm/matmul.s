@@ -328,7 +328,7 @@ square: lda     mm_a1
 ; the descriptor's e arrays. Once per matrix at start, after mm_init.
 ; in: A/X = descriptor address; BANK_ALL_RAM (the squares are read)
 ; out: e arrays ; clobbers: A, X, Y, mm_dp, mm_sp, mm_sq, mm_e, mm_rows, mm_cols
-; cycles: ~30 per weight
+; cycles: ~50 per weight (by instruction count: the column loop's row)
 MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
 MM_E1           = mm_e + 2
 MM_E2           = mm_e + 4
