@@ -171,8 +171,6 @@ def test_input_rule_follows_the_context():
         assert f"REPLY_ROOM = {REPLY_ROOM}\n" in const and f"CONTEXT = {context}\n" in const
 
 
-
-
 def test_chat_mode_option(tmp_path, original_soul_path, original_tokenizer_path, default_soul):
     args = ["chat", "--soul", original_soul_path, "--tokenizer", original_tokenizer_path]
     run = run_soul(*args, "--mode", "corpus", stdin="hello\n")
