@@ -42,10 +42,10 @@
 .include "model.inc"
 .include "matmul.inc"
 
-.exportzp mm_x, mm_out, mm_outh
+.exportzp mm_x, mm_out
 .export mm_relu
 .export mm_ostep, mm_pn, mm_pcount, mm_pshift, mm_pout_l, mm_pout_h, mm_pouth_l, mm_pouth_h
-.export mm_sweep, mm_finish, mm_acc0, mm_acc1, mm_acc2, mm_acc3
+.export mm_sweep
 .export mm_init, mm_init_e, mm_sq0, mm_sq1, mm_sq2
 .export mm_sq_zero                      ; attention.s: the index of n = 0 in mm_sq1/2
 
@@ -89,7 +89,8 @@ mm_sp:          .res 2          ; sweep setup: the next slot for a two-byte colu
 mm_spw:         .res 2          ; sweep setup: the next slot for a three-byte one
 mm_dp:          .res 2          ; sweep: the descriptor
 mm_sq:          .res 2          ; sweep setup: squares table pointer
-mm_h0:          .res 1          ; mm_ranges: ostep * (row0 + 1)
+mm_h0:          .res 1          ; mm_ranges: ostep * (row0 + 1); mm_fast: x + xmax's
+                                ; low byte (edge)
 mm_h1:          .res 1          ; mm_init: 2n + 1's high byte; mm_fast: a page
 mm_l0:          .res 1          ; mm_init: 2n + 1's low byte; mm_fast: L'
 mm_xi:          .res 1          ; finish: output index; mm_columns: 2 * record;
@@ -327,7 +328,7 @@ square: lda     mm_a1
 ; the descriptor's e arrays. Once per matrix at start, after mm_init.
 ; in: A/X = descriptor address; BANK_ALL_RAM (the squares are read)
 ; out: e arrays ; clobbers: A, X, Y, mm_dp, mm_sp, mm_sq, mm_e, mm_rows, mm_cols
-; cycles: ~30 per weight
+; cycles: ~50 per weight (by instruction count: the column loop's row)
 MM_E0           = mm_e          ; init: pointers to E's byte arrays 0, 1, 2
 MM_E1           = mm_e + 2
 MM_E2           = mm_e + 4
@@ -477,7 +478,8 @@ next:   tya
 
 ; MM_QBLOCK: a q-block's row step (mm_rowloop qb), its operands labelled
 ; w_ (the column's weights - 1; 0: free), t0_, t1_ ((q + w)^2's bytes 0, 1
-; at q - beta), c0_, c1_ (w^2's at -beta). clobbers: A, Y, mm_l0; keeps C.
+; at q - beta), c0_, c1_ (w^2's at -beta). clobbers: A, Y, mm_l0; C: the
+; end-around carry in and out.
 .macro MM_QBLOCK w_, t0_, c0_, t1_, c1_
         php
 w_:     ldy     a:$0000,x
@@ -508,16 +510,17 @@ c1_:    sbc     MM_P * 256,y            ; (low byte -beta) byte 1 of w^2
 ; 32-bit W.x + b into mm_acc0..3 for mm_finish.
 ; in: X = top (> stop), C = 1; e0..e2 -> E_r's bytes - 1; nx0..nx2 =
 ;     -(sum x^2 + 1) (the 1 is the carry every row starts with); enter -> the
-;     first used slot; the slots patched; stop, tail (the branch's offset),
+;     first used slot, or a q-block that mm_fast patched (qj -> that slot);
+;     the slots patched; stop, tail (the branch's offset),
 ;     index and the tails' store operands patched (mm_ranges); mm_dbl
-; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2
+; out: the range's rows written; clobbers: A, X (= stop), Y, mm_a0..2, mm_l0
+;     (the q-blocks)
 ; cycles: per row the slots + ~50 + the tail, by instruction count: row
 ;     start 30, index 4 (split outputs 6), the quick fold and the branch to
 ;     the tail 8 (the exact fold, for a0 + C >= 255, ~35 more), next 7; tails
-;     f8 16, f9 22, f7 31 (S >= 0), acc ~48. Measured (a profile stop at
-;     mm_ranges, x64sc, original soul, positions 1..20): the rows of a token
-;     757 k with the slots (762 k with the index by txa / asl / tay, the
-;     keep store and the jmp to the tail)
+;     f8 16, f9 22, f7 31 (S >= 0), acc ~48; a q-block ~65. Measured (a
+;     profile stop at mm_ranges, x64sc; the rows of a token, by round):
+;     docs/architecture.md.
 MM_INDEX_OPS    = 3                     ; mm_rowloop's index: bytes
 .proc mm_rowloop
         .include "mm_slots.inc"
@@ -680,7 +683,8 @@ mm_index_ops:   .byte   OP_TXA, OP_TAY, OP_NOP
 ;     row loop's slots, e and nx patched (mm_fast)
 ; out: mm_prow0, mm_ppend, mm_anyp := 1 when some range is pending; the fused
 ;     ranges' outputs, the others' mm_acc
-; clobbers: A, X, Y, mm_a0..2, mm_h0, mm_top, mm_ri, the row loop's operands
+; clobbers: A, X, Y, mm_a0..2, mm_h0, mm_l0, mm_top, mm_ri, the row loop's
+;     operands
 ; cycles: ~140 per fused range, ~60 per other, + the rows
 .proc mm_ranges
         lda     mm_rows
@@ -814,25 +818,14 @@ next:   inx
 ; cycles: fast path mm_fast's setup (~120 per two-byte column, ~164 per
 ;     three-byte one, + the tail switches and ~450 a sweep) + rows * (~50 +
 ;     the tail + ~37 per three-byte column, ~29 per two-byte one) + ~150 per
-;     range (shifts 6..8; others: + mm_finish); measured (soul bench, x64sc,
-;     original soul, positions 1..20) 824 k cycles a token = 40.2 per
-;     multiply-add with the finish, with fc2 reading relu(x) itself; of
-;     832 k before that and the mm3 round, the column setup (mm_fast) 69 k
-;     (~195 a column with the tail switches and the per-sweep work; 88 k
-;     before the page-patched stores), the rows 762 k. With the weights
-;     stored w + beta (per matrix), two-byte slots up to |x| = 255, the
-;     per-matrix constants in the descriptor, the tail checks by the third
-;     byte, the tail switches by page-patched stores and mm_pending only
-;     when needed: 816,740 a token (823,617 before; default soul 807,595 /
-;     815,301 over positions 1..40; on main after the merges 808,996 over
-;     1..20, 807,636 over 1..40, the original soul 816,677).
-;     A fallback sweep: the setup (splitting the
-;     columns beyond the limit), the rows with the acc tail, mm_columns (~120
-;     per row and column beyond the limit) and mm_finish; a q-block's
-;     column costs ~65 a row instead (~150 to set it up). Measured with the
-;     two q-blocks (default soul, positions 1..20: its 12 fallback sweeps
-;     stay fused): 805,013 a token (808,913 before), the original soul
-;     816,586 (816,749).
+;     range (shifts 6..8; others: + mm_finish). A fallback sweep: the
+;     setup (splitting the columns beyond the limit), the rows with the acc
+;     tail, mm_columns (~120 per row and column beyond the limit) and
+;     mm_finish; a q-block's column costs ~65 a row instead (~150 to set it
+;     up). Measured (soul bench, x64sc, positions 1..20): mm_sweep's
+;     cycles a token, default soul 805,013 (its 12 fallback sweeps stay
+;     fused), original soul 816,586; the earlier rounds' figures are in
+;     docs/architecture.md.
 .proc mm_sweep
         MM_OPEN_DESC
         jsr     mm_fast
@@ -911,13 +904,14 @@ w1:     sta     $ff00 + MM_SO_W + 1,reg
 ;     q-blocks take (qb, then qb2: its operands patched, `enter` -> it, sum
 ;     x^2 += 256 (q^2 + 2^15); qj holds the first used slot); the next
 ;     mm_fast frees them again
-; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h1, mm_l0, mm_xi, mm_nb,
+; clobbers: A, X, Y, mm_sp, mm_spw, mm_e, mm_h0, mm_h1, mm_l0, mm_xi, mm_nb,
 ;     mm_bq, mm_bw, mm_sx, mm_wcol, the operands
 ; cycles: ~450 (~510 with a new column count) + per column by
 ;     instruction count ~119 (h' = 0, two bytes), ~125 (h' = 1, two bytes),
 ;     ~164 (three bytes); under mm_relu ~113 for x < 0 and 6 more for x >=
 ;     0; + ~53 / ~39 per tail switch to two / three bytes, + ~100 / ~80 per
-;     page change of the up / down direction. Measured: see mm_sweep.
+;     page change of the up / down direction. Measured (the column setup
+;     of a token, by round): docs/architecture.md.
 MM_P            = >(mm_sq1 + MM_SQ_ZERO) - 1   ; the index's page for h' = 0 (n = -256..-1)
         .assert MM_P >= 16 && MM_P <= 255 - 16, error, "mm_fast: the index pages must not wrap"
         .assert <mm_sq0 = 0 && <(mm_sq1 + MM_SQ_ZERO) = 0, error, "mm_fast: the x^2 reads' low bytes are beta"
@@ -1423,7 +1417,7 @@ sum_done:
         rts
 
 ; up_page, dn_page: A = the page of the up / down direction's slot, into its
-; stores. clobbers: - ; cycles: 72 / 58
+; stores. clobbers: - ; cycles: 82 / 58 (19 / 13 stores)
 up_page:
         sta     us1+2
         sta     us0+2

@@ -136,9 +136,9 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
     if fast_bound(w, b, MM_FALLBACK_X) >= MM_SUM_LIMIT:
         raise SoulError(f"matmul {label}: a sum can reach 2^22 even for inputs within "
                         f"+-{MM_FALLBACK_X} (the engine's exact fallback)")
-    xmax = fast_xmax(w, b)
-    beta = weight_bias(w, b) if beta is None else beta
-    if not max(-int(w.min()), 256 - xmax, 1) <= beta <= min(255 - int(w.max()), 128):
+    xmax, least = fast_xmax(w, b), weight_bias(w, b)
+    beta = least if beta is None else beta
+    if not least <= beta <= min(255 - int(w.max()), 128):
         raise SoulError(f"matmul {label}: weight bias {beta} does not fit its weights")
     out = [f'        .segment "{e_segment}"  ; E_r: computed by engine_init (row_constants)',
            f"{label}_e:     .res    3 * {rows}",
@@ -148,12 +148,13 @@ def _matmul_desc_lines(label, w, bias=None, e_segment="BSS", beta=None) -> list:
         out += _bytes_lines(b & 0xFF)
         out += _bytes_lines((b >> 8) & 0xFF)
     hhi, hlo = index_pages(xmax, beta)
+    qmax = q_limit(w, b)
     out += [f"{label}_desc:",
             f"        .word   {label}_w, {label}_e, {label + '_bias' if bias is not None else 0}",
             f"        .byte   {rows}, {cols}",
             f"        .word   {xmax}, {2 * xmax + 1}",
             f"        .byte   {beta}, {two_byte_top(w, beta, xmax)}, {hhi}, {hlo}",
-            f"        .byte   {q_limit(w, b)}, {2 * q_limit(w, b) + 1}",
+            f"        .byte   {qmax}, {2 * qmax + 1}",
             f"        .assert * - {label}_desc = .sizeof(MM_DESC), error, \"{label}: descriptor layout\""]
     return out
 

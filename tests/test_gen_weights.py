@@ -32,7 +32,6 @@ def test_row_constants_and_fast_limit():
     assert weights.fast_xmax(np.zeros((2, 2), np.int64), np.zeros(2, np.int64)) == weights.MM_TABLE_XMAX
 
 
-
 def test_q_limit_keeps_the_sums_exact():
     # the q-blocks (asm/matmul.s) take a column x = 256 q + r (|x| <= 256 |q| +
     # 128) when |q| <= qmax: every row must stay below 2^22 for inputs that
@@ -51,6 +50,7 @@ def test_q_limit_keeps_the_sums_exact():
         assert d.min() >= 0 and d.max() < 1 << 16
     text = "\n".join(weights._matmul_lines("m", np.array([[1, -2], [3, 0]])))
     assert ".byte   90, 181" in text      # qmax, 2 qmax + 1 after the index pages
+
 
 def test_matmul_fallback_bound_is_checked():
     # 255 columns of -128 with a full bias: even inputs within +-128 can reach 2^22

@@ -117,6 +117,13 @@ def matmul_cmd(sel, ranges, x):
     return bytes(head) + i16(x), 2 * sum(n for n, _ in ranges)
 
 
+def ranges_want(w, b, ranges, x):
+    """The reference outputs of one sweep over ranges (count, shift) from row 0 up."""
+    row0 = np.cumsum([0] + [n for n, _ in ranges])
+    return sum((numerics.matmul(w[r:r + n], k, x, None if b is None else b[r:r + n], post_shift=0).tolist()
+                for r, (n, k) in zip(row0, ranges)), [])
+
+
 def matmul_result(sel, data):
     if sel == 0:
         return np.frombuffer(data, "<i2").tolist()
@@ -137,9 +144,7 @@ def test_matmul_every_shift(tmp_path, big):
             cases = [[(w.shape[0], k)] for k in (shifts if i < 7 else shifts[::3])]
             for rs in cases + [ranges]:
                 cmds.append((sel, rs, matmul_cmd(sel, rs, x)))
-                row0 = np.cumsum([0] + [n for n, _ in rs])
-                want.append(sum((numerics.matmul(w[r:r + n], k, x, None if b is None else b[r:r + n],
-                                                 post_shift=0).tolist() for r, (n, k) in zip(row0, rs)), []))
+                want.append(ranges_want(w, b, rs, x))
     got = run(soul, tmp_path, [c for _, _, c in cmds])
     sat = 0
     for (sel, rs, c), g, w in zip(cmds, got, want):
@@ -185,7 +190,6 @@ def test_matmul_slot_classes(tmp_path):
         assert matmul_result(i % 2, g) == wv, f"vector {i // 2} matrix {i % 2}"
 
 
-
 def test_matmul_q_block(tmp_path):
     # a column beyond the squares tables' reach with |q| <= qmax (x = 256 q + r,
     # gen.weights.q_limit) takes one of the row loop's two q-blocks, the other
@@ -221,12 +225,11 @@ def test_matmul_q_block(tmp_path):
         for x in xs:
             for rs in ([(wm.shape[0], 7)], ranges):
                 cmds.append((sel, matmul_cmd(sel, rs, x)))
-                row0 = np.cumsum([0] + [n for n, _ in rs])
-                want.append(sum((numerics.matmul(wm[r:r + n], k, x, None if bm is None else bm[r:r + n],
-                                                 post_shift=0).tolist() for r, (n, k) in zip(row0, rs)), []))
+                want.append(ranges_want(wm, bm, rs, x))
     got = run(soul, tmp_path, [c for _, c in cmds])
     for i, ((sel, _), g, wv) in enumerate(zip(cmds, got, want)):
         assert matmul_result(sel, g) == wv, f"case {i} matrix {sel}"
+
 
 # both shifts >= 1 take embed's 16-bit sum (no saturation possible; (1, 1) its
 # equal-shift form at the edge: h = (te + pe) << 7, (4, 4) the largest equal

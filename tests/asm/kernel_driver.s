@@ -34,7 +34,6 @@ kt_p:           .res 2          ; command pointer
 kt_o:           .res 2          ; output pointer
 kt_n:           .res 1
 kt_hi:          .res 2          ; matmul: where the next range's high bytes go
-kt_rows:        .res 1          ; matmul: the matrix's rows
 
 .segment "DATA"
 kt_cmds:        .res KT_CMDS_SIZE
@@ -116,17 +115,13 @@ op_matmul:
         pla
         pha
         beq     :+
-        lda     #VOCAB_SIZE
+        lda     #VOCAB_SIZE             ; split: out's rows low bytes first
         ldx     #1                      ; ostep
         bne     :++
-:       lda     #FF_DIM
+:       lda     #1                      ; interleaved
         ldx     #2
-:       sta     kt_rows
-        stx     mm_ostep
-        dex
-        beq     :+
-        lda     #1
-:       clc
+:       stx     mm_ostep
+        clc
         adc     kt_o
         sta     kt_hi
         lda     kt_o+1
@@ -173,8 +168,8 @@ range:  lda     (kt_p),y
         LDPTR   mm_x, vec_a
         pla
         bne     sel_out
-        lda     layer_table + 4         ; l0 fc1 descriptor (LT_FC1)
-        ldx     layer_table + 5
+        lda     layer_table + LayerRec::fc1     ; l0's fc1 descriptor
+        ldx     layer_table + LayerRec::fc1 + 1
         jmp     sweep
 sel_out:
         lda     #<out_desc
